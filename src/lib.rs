@@ -1,0 +1,18 @@
+//! alexa-proactive: one Lambda binary that is an Alexa skill's backend and turns AWS
+//! triggers (EventBridge, SNS) into Alexa proactive events.
+//!
+//! - [`dispatch`] classifies each invocation and routes it;
+//! - [`skill`] answers Alexa (launch, intents, session end, skill events);
+//! - [`triggers`] unwraps SNS and EventBridge events into notification requests;
+//! - [`config`] reads the environment once at start-up;
+//! - [`error`] is what a failed invocation reports.
+
+pub mod config;
+pub mod dispatch;
+pub mod error;
+pub mod skill;
+pub mod triggers;
+
+pub use config::Config;
+pub use dispatch::{classify, handler, App, InputKind};
+pub use error::HandlerError;

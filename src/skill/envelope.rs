@@ -1,0 +1,242 @@
+//! Serde types for Alexa's request and response envelopes: only the parts this skill reads
+//! or writes. Everything Alexa may leave out (`session`, `device`, `apiEndpoint`, `locale`,
+//! ...) is optional, because skill events and `sam local generate-event` samples lack them.
+//!
+//! `context.System.apiAccessToken` is deliberately not deserialised: this skill never needs
+//! it, and a field that is never read can never be logged.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The notifications permission a user grants in the Alexa app.
+pub const NOTIFICATIONS_PERMISSION: &str = "alexa::devices:all:notifications:write";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestEnvelope {
+    pub version: String,
+    #[serde(default)]
+    pub session: Option<Session>,
+    #[serde(default)]
+    pub context: Option<Context>,
+    pub request: Request,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    #[serde(default)]
+    pub new: Option<bool>,
+    #[serde(default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub user: Option<User>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Context {
+    #[serde(rename = "System", default)]
+    pub system: Option<System>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct System {
+    #[serde(default)]
+    pub user: Option<User>,
+    #[serde(default)]
+    pub api_endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub user_id: String,
+    #[serde(default)]
+    pub permissions: Option<Permissions>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Permissions {
+    #[serde(default)]
+    pub scopes: Option<HashMap<String, ScopeStatus>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScopeStatus {
+    pub status: String,
+}
+
+/// The `request` object. Its `type` decides which of the optional fields matter; the
+/// skill checks those per type so that a missing one is named precisely.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Request {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub request_id: Option<String>,
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    #[serde(default)]
+    pub locale: Option<String>,
+    #[serde(default)]
+    pub intent: Option<Intent>,
+    /// SessionEndedRequest: USER_INITIATED, ERROR or EXCEEDED_MAX_REPROMPTS.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// SessionEndedRequest and System.ExceptionEncountered: `{type, message}`.
+    #[serde(default)]
+    pub error: Option<Value>,
+    /// Skill events carry their data here; parsed per event type.
+    #[serde(default)]
+    pub body: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Intent {
+    pub name: String,
+}
+
+/// `AlexaSkillEvent.ProactiveSubscriptionChanged` body.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SubscriptionChangedBody {
+    #[serde(default)]
+    pub subscriptions: Option<Vec<Subscription>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub event_name: String,
+}
+
+/// `AlexaSkillEvent.SkillPermissionAccepted` / `SkillPermissionChanged` body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionBody {
+    #[serde(default)]
+    pub accepted_permissions: Option<Vec<AcceptedPermission>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AcceptedPermission {
+    pub scope: String,
+}
+
+impl RequestEnvelope {
+    /// The user: `context.System.user`, or the session's for older request shapes.
+    pub fn user(&self) -> Option<&User> {
+        self.context
+            .as_ref()
+            .and_then(|c| c.system.as_ref())
+            .and_then(|s| s.user.as_ref())
+            .or_else(|| self.session.as_ref().and_then(|s| s.user.as_ref()))
+    }
+
+    pub fn api_endpoint(&self) -> Option<&str> {
+        self.context
+            .as_ref()
+            .and_then(|c| c.system.as_ref())
+            .and_then(|s| s.api_endpoint.as_deref())
+    }
+
+    /// Whether the user has granted the notifications permission. Alexa only reports a
+    /// scope's status when the skill's manifest asks for it; absent means not granted.
+    pub fn notifications_granted(&self) -> bool {
+        self.user()
+            .and_then(|u| u.permissions.as_ref())
+            .and_then(|p| p.scopes.as_ref())
+            .and_then(|s| s.get(NOTIFICATIONS_PERMISSION))
+            .is_some_and(|s| s.status == "GRANTED")
+    }
+}
+
+// ---- response ----
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseEnvelope {
+    pub version: &'static str,
+    pub response: Response,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Response {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_speech: Option<OutputSpeech>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card: Option<Card>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reprompt: Option<Reprompt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub should_end_session: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type")]
+pub enum OutputSpeech {
+    PlainText { text: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reprompt {
+    pub output_speech: OutputSpeech,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type")]
+pub enum Card {
+    /// Shows a button in the Alexa app that asks the user for the listed permissions.
+    AskForPermissionsConsent { permissions: Vec<String> },
+}
+
+impl ResponseEnvelope {
+    /// `{"version":"1.0","response":{}}`: the acknowledgement for skill events and the
+    /// answer to SessionEndedRequest (Alexa ignores speech there).
+    pub fn empty() -> Self {
+        ResponseEnvelope {
+            version: "1.0",
+            response: Response::default(),
+        }
+    }
+
+    pub fn speak(text: &str) -> Self {
+        ResponseEnvelope {
+            version: "1.0",
+            response: Response {
+                output_speech: Some(plain(text)),
+                ..Response::default()
+            },
+        }
+    }
+
+    /// Keeps the microphone open, asking `reprompt` if the user says nothing.
+    pub fn ask(mut self, reprompt: &str) -> Self {
+        self.response.reprompt = Some(Reprompt {
+            output_speech: plain(reprompt),
+        });
+        self.response.should_end_session = Some(false);
+        self
+    }
+
+    pub fn end_session(mut self) -> Self {
+        self.response.should_end_session = Some(true);
+        self
+    }
+
+    pub fn with_card(mut self, card: Card) -> Self {
+        self.response.card = Some(card);
+        self
+    }
+}
+
+fn plain(text: &str) -> OutputSpeech {
+    OutputSpeech::PlainText {
+        text: text.to_owned(),
+    }
+}

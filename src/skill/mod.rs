@@ -1,0 +1,285 @@
+//! The Alexa skill: what the function answers when Alexa invokes it.
+//!
+//! The skill id is checked on the raw payload before anything is parsed, so a request for
+//! another skill costs nothing and reveals nothing about how this one would answer.
+
+pub mod envelope;
+pub mod speech;
+
+use lambda_runtime::tracing;
+use serde_json::Value;
+
+use crate::error::{parse, HandlerError};
+use envelope::{
+    Card, PermissionBody, RequestEnvelope, ResponseEnvelope, SubscriptionChangedBody,
+    NOTIFICATIONS_PERMISSION,
+};
+use speech::{Language, Texts};
+
+/// Intents the skill handles; the interaction models declare exactly these.
+pub mod intents {
+    pub const HELP: &str = "AMAZON.HelpIntent";
+    pub const STOP: &str = "AMAZON.StopIntent";
+    pub const CANCEL: &str = "AMAZON.CancelIntent";
+    pub const FALLBACK: &str = "AMAZON.FallbackIntent";
+    pub const NAVIGATE_HOME: &str = "AMAZON.NavigateHomeIntent";
+    pub const TEST_ALERT: &str = "TestAlertIntent";
+    pub const ALL: [&str; 6] = [HELP, STOP, CANCEL, FALLBACK, NAVIGATE_HOME, TEST_ALERT];
+}
+
+/// Request types the skill answers, quoted when an unknown one arrives.
+pub const REQUEST_TYPES: &str = "LaunchRequest, IntentRequest, SessionEndedRequest, \
+System.ExceptionEncountered, AlexaSkillEvent.ProactiveSubscriptionChanged, \
+AlexaSkillEvent.SkillEnabled, AlexaSkillEvent.SkillDisabled, \
+AlexaSkillEvent.SkillPermissionAccepted, AlexaSkillEvent.SkillPermissionChanged, \
+AlexaSkillEvent.SkillAccountLinked";
+
+const SHAPE: &str = "Alexa request";
+
+/// A skill event, reduced to what the product keeps about users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkillEvent {
+    /// The events this user is subscribed to now (empty: unsubscribed from all).
+    SubscriptionsChanged {
+        user_id: String,
+        event_names: Vec<String>,
+        timestamp: Option<String>,
+    },
+    Enabled {
+        user_id: String,
+    },
+    Disabled {
+        user_id: String,
+    },
+    /// The full list of permissions the user has granted now (empty: all revoked).
+    PermissionsChanged {
+        user_id: String,
+        scopes: Vec<String>,
+    },
+    AccountLinked {
+        user_id: String,
+    },
+}
+
+pub struct Skill {
+    skill_id: String,
+}
+
+impl Skill {
+    pub fn new(skill_id: String) -> Self {
+        Skill { skill_id }
+    }
+
+    pub async fn handle(&self, payload: Value) -> Result<ResponseEnvelope, HandlerError> {
+        verify_skill_id(&payload, &self.skill_id)?;
+        let envelope: RequestEnvelope = parse(SHAPE, "", payload)?;
+        let texts = Language::from_locale(envelope.request.locale.as_deref()).texts();
+        let kind = envelope.request.kind.as_str();
+        match kind {
+            "LaunchRequest" => Ok(launch(&envelope, texts)),
+            "IntentRequest" => {
+                let intent =
+                    envelope
+                        .request
+                        .intent
+                        .as_ref()
+                        .ok_or_else(|| HandlerError::Malformed {
+                            shape: SHAPE,
+                            field: "request.intent".into(),
+                            problem:
+                                "required field is missing; an IntentRequest needs intent.name"
+                                    .into(),
+                        })?;
+                Ok(self.intent(&intent.name, texts))
+            }
+            "SessionEndedRequest" => {
+                tracing::info!(
+                    reason = envelope.request.reason.as_deref().unwrap_or("(none)"),
+                    error = %error_text(envelope.request.error.as_ref()),
+                    "session ended"
+                );
+                Ok(ResponseEnvelope::empty())
+            }
+            "System.ExceptionEncountered" => {
+                // Alexa reports here that our previous answer was invalid; it ignores any reply.
+                tracing::error!(
+                    error = %error_text(envelope.request.error.as_ref()),
+                    "Alexa could not use a previous response of this skill"
+                );
+                Ok(ResponseEnvelope::empty())
+            }
+            _ if kind.starts_with("AlexaSkillEvent.") => {
+                let event = skill_event(&envelope)?;
+                log_skill_event(&event);
+                Ok(ResponseEnvelope::empty())
+            }
+            _ => Err(HandlerError::UnsupportedRequest {
+                received: kind.to_owned(),
+                expected: REQUEST_TYPES,
+            }),
+        }
+    }
+
+    fn intent(&self, name: &str, texts: &Texts) -> ResponseEnvelope {
+        match name {
+            intents::HELP => ResponseEnvelope::speak(texts.help).ask(texts.reprompt),
+            intents::STOP | intents::CANCEL => ResponseEnvelope::speak(texts.goodbye).end_session(),
+            // The user asked to go home: leave quietly.
+            intents::NAVIGATE_HOME => ResponseEnvelope::empty().end_session(),
+            intents::TEST_ALERT => {
+                ResponseEnvelope::speak(texts.test_alert_not_ready).ask(texts.reprompt)
+            }
+            intents::FALLBACK => ResponseEnvelope::speak(texts.fallback).ask(texts.reprompt),
+            unknown => {
+                // An intent added to the model but not to the code: answer, and tell the developer.
+                tracing::warn!(
+                    intent = unknown,
+                    "unknown intent answered with the fallback"
+                );
+                ResponseEnvelope::speak(texts.fallback).ask(texts.reprompt)
+            }
+        }
+    }
+}
+
+/// Alexa's `{type, message}` error object as one log field.
+fn error_text(error: Option<&Value>) -> String {
+    error
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| "(none)".into())
+}
+
+fn launch(envelope: &RequestEnvelope, texts: &Texts) -> ResponseEnvelope {
+    if envelope.notifications_granted() {
+        let text = format!("{} {}", texts.welcome, texts.notifications_on);
+        ResponseEnvelope::speak(&text).ask(texts.reprompt)
+    } else {
+        let text = format!("{} {}", texts.welcome, texts.notifications_off);
+        ResponseEnvelope::speak(&text)
+            .with_card(Card::AskForPermissionsConsent {
+                permissions: vec![NOTIFICATIONS_PERMISSION.to_owned()],
+            })
+            .end_session()
+    }
+}
+
+/// Refuses a request whose skill id is missing or differs from ours, looking only at the
+/// two places Alexa puts it.
+pub fn verify_skill_id(payload: &Value, expected: &str) -> Result<(), HandlerError> {
+    const CONTEXT: &str = "context.System.application.applicationId";
+    const SESSION: &str = "session.application.applicationId";
+    let (field, value) = match (
+        payload.pointer("/context/System/application/applicationId"),
+        payload.pointer("/session/application/applicationId"),
+    ) {
+        (Some(v), _) => (CONTEXT, v),
+        (None, Some(v)) => (SESSION, v),
+        (None, None) => {
+            return Err(HandlerError::Malformed {
+                shape: SHAPE,
+                field: CONTEXT.into(),
+                problem: format!(
+                    "required field is missing (and so is {SESSION}); every Alexa request names its skill there"
+                ),
+            })
+        }
+    };
+    let Some(received) = value.as_str() else {
+        return Err(HandlerError::Malformed {
+            shape: SHAPE,
+            field: field.into(),
+            problem: "expected a string (the skill id)".into(),
+        });
+    };
+    if received != expected {
+        return Err(HandlerError::WrongSkill {
+            received: received.to_owned(),
+            expected: expected.to_owned(),
+            field,
+        });
+    }
+    Ok(())
+}
+
+fn skill_event(envelope: &RequestEnvelope) -> Result<SkillEvent, HandlerError> {
+    let user_id = envelope
+        .context
+        .as_ref()
+        .and_then(|c| c.system.as_ref())
+        .and_then(|s| s.user.as_ref())
+        .map(|u| u.user_id.clone())
+        .ok_or_else(|| HandlerError::Malformed {
+            shape: SHAPE,
+            field: "context.System.user.userId".into(),
+            problem: "required field is missing; skill events name the user there".into(),
+        })?;
+    let body = envelope.request.body.clone().filter(|b| !b.is_null());
+    Ok(match envelope.request.kind.as_str() {
+        "AlexaSkillEvent.ProactiveSubscriptionChanged" => {
+            // A missing body or missing `subscriptions` means: unsubscribed from everything.
+            let body: SubscriptionChangedBody = match body {
+                Some(b) => parse(SHAPE, "request.body", b)?,
+                None => SubscriptionChangedBody::default(),
+            };
+            SkillEvent::SubscriptionsChanged {
+                user_id,
+                event_names: body
+                    .subscriptions
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|s| s.event_name)
+                    .collect(),
+                timestamp: envelope.request.timestamp.clone(),
+            }
+        }
+        "AlexaSkillEvent.SkillEnabled" => SkillEvent::Enabled { user_id },
+        "AlexaSkillEvent.SkillDisabled" => SkillEvent::Disabled { user_id },
+        "AlexaSkillEvent.SkillAccountLinked" => SkillEvent::AccountLinked { user_id },
+        "AlexaSkillEvent.SkillPermissionAccepted" | "AlexaSkillEvent.SkillPermissionChanged" => {
+            let body: PermissionBody = match body {
+                Some(b) => parse(SHAPE, "request.body", b)?,
+                None => PermissionBody::default(),
+            };
+            SkillEvent::PermissionsChanged {
+                user_id,
+                scopes: body
+                    .accepted_permissions
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| p.scope)
+                    .collect(),
+            }
+        }
+        other => {
+            return Err(HandlerError::UnsupportedRequest {
+                received: other.to_owned(),
+                expected: REQUEST_TYPES,
+            })
+        }
+    })
+}
+
+fn log_skill_event(event: &SkillEvent) {
+    match event {
+        SkillEvent::SubscriptionsChanged {
+            user_id,
+            event_names,
+            timestamp,
+        } => tracing::info!(
+            user_id,
+            subscriptions = ?event_names,
+            unsubscribed_from_all = event_names.is_empty(),
+            timestamp = timestamp.as_deref().unwrap_or("(none)"),
+            "proactive subscription changed"
+        ),
+        SkillEvent::Enabled { user_id } => tracing::info!(user_id, "skill enabled"),
+        SkillEvent::Disabled { user_id } => tracing::info!(user_id, "skill disabled"),
+        SkillEvent::AccountLinked { user_id } => tracing::info!(user_id, "account linked"),
+        SkillEvent::PermissionsChanged { user_id, scopes } => {
+            tracing::info!(user_id, scopes = ?scopes, "permissions changed")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,130 @@
+//! What the skill says, per language.
+//!
+//! en-US, en-GB and de-DE have their own texts (the British one says "weather warnings",
+//! as the Met Office does). Other German locales (de-AT, de-CH) get German; every other
+//! locale, and a request without one, gets US English.
+
+/// A language the skill answers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    EnUs,
+    EnGb,
+    De,
+}
+
+impl Language {
+    pub fn from_locale(locale: Option<&str>) -> Language {
+        let Some(locale) = locale else {
+            return Language::EnUs;
+        };
+        let mut parts = locale.split(['-', '_']);
+        let language = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let region = parts.next().unwrap_or_default().to_ascii_uppercase();
+        match (language.as_str(), region.as_str()) {
+            ("de", _) => Language::De,
+            ("en", "GB") => Language::EnGb,
+            _ => Language::EnUs,
+        }
+    }
+
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Language::EnUs => &EN_US,
+            Language::EnGb => &EN_GB,
+            Language::De => &DE,
+        }
+    }
+}
+
+/// Every sentence the skill speaks.
+#[derive(Debug)]
+pub struct Texts {
+    pub welcome: &'static str,
+    pub notifications_on: &'static str,
+    pub notifications_off: &'static str,
+    pub reprompt: &'static str,
+    pub help: &'static str,
+    pub goodbye: &'static str,
+    pub fallback: &'static str,
+    pub test_alert_not_ready: &'static str,
+}
+
+static EN_US: Texts = Texts {
+    welcome: "Welcome to Weather Alerts. I announce severe weather alerts for your area as Alexa \
+              notifications: tornado, hurricane, winter storm and thunderstorm alerts.",
+    notifications_on:
+        "Notifications are on, so you're all set. To try it, say: send me a test alert.",
+    notifications_off: "To get alerts, turn on notifications for this skill. I've sent a card to \
+                        your Alexa app: open it and allow notifications.",
+    reprompt: "You can say: send me a test alert. Or say stop.",
+    help: "I send you a notification when the weather service issues a severe weather alert for \
+           your area. Say: send me a test alert, to get a sample. Or say stop.",
+    goodbye: "Goodbye.",
+    fallback: "Sorry, I can't help with that. You can say: send me a test alert, or: help.",
+    test_alert_not_ready: "A test alert arrives as a notification once sending is set up for this \
+                           skill. Sending isn't set up yet, so no alert was sent.",
+};
+
+static EN_GB: Texts = Texts {
+    welcome:
+        "Welcome to Weather Alerts. I announce severe weather warnings for your area as Alexa \
+              notifications: tornado, hurricane, snowstorm and thunderstorm warnings.",
+    notifications_on:
+        "Notifications are switched on, so you're all set. To try it, say: send me a \
+                       test alert.",
+    notifications_off: "To get warnings, switch on notifications for this skill. I've sent a card \
+                        to your Alexa app: open it and allow notifications.",
+    reprompt: "You can say: send me a test alert. Or say stop.",
+    help: "I send you a notification when the weather service issues a severe weather warning for \
+           your area. Say: send me a test alert, to get a sample. Or say stop.",
+    goodbye: "Goodbye.",
+    fallback: "Sorry, I can't help with that. You can say: send me a test alert, or: help.",
+    test_alert_not_ready: "A test alert arrives as a notification once sending is set up for this \
+                           skill. Sending isn't set up yet, so no alert was sent.",
+};
+
+static DE: Texts = Texts {
+    welcome: "Willkommen bei Unwetterwarnungen. Ich melde dir Unwetterwarnungen für deine Region \
+              als Alexa-Benachrichtigung: Tornados, Hurrikane, Schneestürme und Gewitter.",
+    notifications_on: "Benachrichtigungen sind eingeschaltet, alles ist bereit. Zum Ausprobieren \
+                       sag: schick mir eine Testwarnung.",
+    notifications_off: "Damit ich dich warnen kann, schalte die Benachrichtigungen für diesen Skill \
+                        ein. Ich habe dir eine Karte in die Alexa-App geschickt: öffne sie und \
+                        erlaube Benachrichtigungen.",
+    reprompt: "Du kannst sagen: schick mir eine Testwarnung. Oder sag stopp.",
+    help: "Ich schicke dir eine Benachrichtigung, sobald der Wetterdienst eine Unwetterwarnung für \
+           deine Region herausgibt. Sag: schick mir eine Testwarnung, für ein Beispiel. Oder sag stopp.",
+    goodbye: "Bis bald.",
+    fallback: "Das kann ich leider nicht. Du kannst sagen: schick mir eine Testwarnung, oder: Hilfe.",
+    test_alert_not_ready: "Eine Testwarnung kommt als Benachrichtigung, sobald der Versand für diesen \
+                           Skill eingerichtet ist. Das ist noch nicht der Fall, es wurde also keine \
+                           Warnung verschickt.",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locales_choose_their_language() {
+        assert_eq!(Language::from_locale(Some("en-US")), Language::EnUs);
+        assert_eq!(Language::from_locale(Some("en-GB")), Language::EnGb);
+        assert_eq!(Language::from_locale(Some("de-DE")), Language::De);
+        assert_eq!(Language::from_locale(Some("de-AT")), Language::De);
+        assert_eq!(Language::from_locale(Some("en_gb")), Language::EnGb);
+    }
+
+    #[test]
+    fn other_and_missing_locales_fall_back_to_english() {
+        for locale in [Some("fr-FR"), Some("ja-JP"), Some("en-IN"), Some(""), None] {
+            assert_eq!(Language::from_locale(locale), Language::EnUs, "{locale:?}");
+        }
+    }
+
+    #[test]
+    fn the_languages_really_differ() {
+        assert_ne!(EN_US.welcome, DE.welcome);
+        assert_ne!(EN_US.welcome, EN_GB.welcome);
+        assert!(EN_GB.welcome.contains("warnings"));
+    }
+}

@@ -1,0 +1,320 @@
+use super::*;
+use serde_json::json;
+
+const SKILL: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
+const USER: &str = "amzn1.ask.account.TESTUSER";
+
+fn skill() -> Skill {
+    Skill::new(SKILL.into())
+}
+
+fn request(request: Value) -> Value {
+    json!({
+        "version": "1.0",
+        "session": {"new": true, "sessionId": "s1", "application": {"applicationId": SKILL},
+                    "user": {"userId": USER}},
+        "context": {"System": {"application": {"applicationId": SKILL}, "user": {"userId": USER},
+                               "apiEndpoint": "https://api.amazonalexa.com"}},
+        "request": request
+    })
+}
+
+fn intent(name: &str, locale: &str) -> Value {
+    request(
+        json!({"type": "IntentRequest", "requestId": "r1", "locale": locale,
+                   "intent": {"name": name}}),
+    )
+}
+
+fn event_payload(kind: &str, body: Option<Value>) -> Value {
+    let mut request = json!({"type": kind, "requestId": "r1", "timestamp": "2026-11-24T10:00:00Z"});
+    if let Some(body) = body {
+        request["body"] = body;
+    }
+    json!({"version": "1.0",
+           "context": {"System": {"application": {"applicationId": SKILL}, "user": {"userId": USER}}},
+           "request": request})
+}
+
+async fn answer(payload: Value) -> Value {
+    serde_json::to_value(skill().handle(payload).await.unwrap()).unwrap()
+}
+
+fn speech(answer: &Value) -> &str {
+    answer["response"]["outputSpeech"]["text"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn launch_without_permission_asks_for_it_with_a_card() {
+    let a = answer(request(json!({"type": "LaunchRequest", "locale": "en-US"}))).await;
+    assert!(speech(&a).contains("severe weather alerts"), "{a}");
+    assert!(speech(&a).contains("turn on notifications"), "{a}");
+    assert_eq!(
+        a["response"]["card"],
+        json!({"type": "AskForPermissionsConsent", "permissions": ["alexa::devices:all:notifications:write"]})
+    );
+    assert_eq!(a["response"]["shouldEndSession"], json!(true));
+}
+
+#[tokio::test]
+async fn launch_with_permission_offers_a_test_alert() {
+    let mut payload = request(json!({"type": "LaunchRequest", "locale": "en-US"}));
+    payload["context"]["System"]["user"]["permissions"] =
+        json!({"scopes": {"alexa::devices:all:notifications:write": {"status": "GRANTED"}}});
+    let a = answer(payload).await;
+    assert!(speech(&a).contains("send me a test alert"), "{a}");
+    assert!(a["response"].get("card").is_none(), "{a}");
+    assert_eq!(a["response"]["shouldEndSession"], json!(false));
+    assert!(a["response"]["reprompt"]["outputSpeech"]["text"].is_string());
+}
+
+#[tokio::test]
+async fn a_denied_permission_is_not_granted() {
+    let mut payload = request(json!({"type": "LaunchRequest"}));
+    payload["context"]["System"]["user"]["permissions"] =
+        json!({"scopes": {"alexa::devices:all:notifications:write": {"status": "DENIED"}}});
+    let a = answer(payload).await;
+    assert_eq!(
+        a["response"]["card"]["type"],
+        json!("AskForPermissionsConsent")
+    );
+}
+
+#[tokio::test]
+async fn each_intent_gets_its_answer() {
+    let help = answer(intent(intents::HELP, "en-US")).await;
+    assert!(
+        speech(&help).starts_with("I send you a notification"),
+        "{help}"
+    );
+    assert_eq!(help["response"]["shouldEndSession"], json!(false));
+
+    for name in [intents::STOP, intents::CANCEL] {
+        let a = answer(intent(name, "en-US")).await;
+        assert_eq!(speech(&a), "Goodbye.");
+        assert_eq!(a["response"]["shouldEndSession"], json!(true));
+    }
+
+    let home = answer(intent(intents::NAVIGATE_HOME, "en-US")).await;
+    assert_eq!(
+        home,
+        json!({"version": "1.0", "response": {"shouldEndSession": true}})
+    );
+
+    let test = answer(intent(intents::TEST_ALERT, "en-US")).await;
+    assert!(speech(&test).contains("test alert"), "{test}");
+
+    let fallback = answer(intent(intents::FALLBACK, "en-US")).await;
+    assert!(speech(&fallback).starts_with("Sorry"), "{fallback}");
+}
+
+#[tokio::test]
+async fn an_unknown_intent_gets_the_fallback_not_an_error() {
+    let a = answer(intent("OrderPizzaIntent", "en-US")).await;
+    let fallback = answer(intent(intents::FALLBACK, "en-US")).await;
+    assert_eq!(a, fallback);
+}
+
+#[tokio::test]
+async fn answers_follow_the_locale() {
+    let de = answer(intent(intents::STOP, "de-DE")).await;
+    assert_eq!(speech(&de), "Bis bald.");
+    let gb = answer(request(json!({"type": "LaunchRequest", "locale": "en-GB"}))).await;
+    assert!(speech(&gb).contains("weather warnings"), "{gb}");
+    let fr = answer(intent(intents::STOP, "fr-FR")).await;
+    assert_eq!(speech(&fr), "Goodbye.");
+}
+
+#[tokio::test]
+async fn an_intent_request_without_intent_names_the_field() {
+    let err = skill()
+        .handle(request(json!({"type": "IntentRequest"})))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("`request.intent`"), "{err}");
+    let err = skill()
+        .handle(request(json!({"type": "IntentRequest", "intent": {}})))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("`request.intent.name`"), "{err}");
+}
+
+#[tokio::test]
+async fn session_end_and_exceptions_get_an_empty_answer() {
+    let ended = json!({"type": "SessionEndedRequest", "reason": "ERROR",
+                       "error": {"type": "INVALID_RESPONSE", "message": "bad"}});
+    assert_eq!(
+        answer(request(ended)).await,
+        json!({"version": "1.0", "response": {}})
+    );
+    let exception = json!({"type": "System.ExceptionEncountered", "error": {"type": "X"}});
+    assert_eq!(
+        answer(request(exception)).await,
+        json!({"version": "1.0", "response": {}})
+    );
+}
+
+#[tokio::test]
+async fn skill_events_are_acknowledged() {
+    for (kind, body) in [
+        (
+            "AlexaSkillEvent.ProactiveSubscriptionChanged",
+            Some(json!({"subscriptions": [{"eventName": "AMAZON.WeatherAlert.Activated"}]})),
+        ),
+        ("AlexaSkillEvent.ProactiveSubscriptionChanged", None),
+        (
+            "AlexaSkillEvent.ProactiveSubscriptionChanged",
+            Some(json!({})),
+        ),
+        ("AlexaSkillEvent.SkillEnabled", None),
+        (
+            "AlexaSkillEvent.SkillDisabled",
+            Some(json!({"userInformationPersistenceStatus": "PERSISTED"})),
+        ),
+        (
+            "AlexaSkillEvent.SkillPermissionAccepted",
+            Some(
+                json!({"acceptedPermissions": [{"scope": "alexa::devices:all:notifications:write"}]}),
+            ),
+        ),
+        (
+            "AlexaSkillEvent.SkillPermissionChanged",
+            Some(json!({"acceptedPermissions": []})),
+        ),
+        ("AlexaSkillEvent.SkillAccountLinked", None),
+    ] {
+        assert_eq!(
+            answer(event_payload(kind, body)).await,
+            json!({"version": "1.0", "response": {}}),
+            "{kind}"
+        );
+    }
+}
+
+#[test]
+fn subscription_events_are_read_into_the_current_subscriptions() {
+    let parse = |payload: Value| {
+        let envelope: RequestEnvelope = serde_json::from_value(payload).unwrap();
+        skill_event(&envelope).unwrap()
+    };
+    let subscribed = parse(event_payload(
+        "AlexaSkillEvent.ProactiveSubscriptionChanged",
+        Some(json!({"subscriptions": [{"eventName": "AMAZON.WeatherAlert.Activated"}]})),
+    ));
+    assert_eq!(
+        subscribed,
+        SkillEvent::SubscriptionsChanged {
+            user_id: USER.into(),
+            event_names: vec!["AMAZON.WeatherAlert.Activated".into()],
+            timestamp: Some("2026-11-24T10:00:00Z".into())
+        }
+    );
+    let none = parse(event_payload(
+        "AlexaSkillEvent.ProactiveSubscriptionChanged",
+        None,
+    ));
+    assert!(
+        matches!(none, SkillEvent::SubscriptionsChanged { event_names, .. } if event_names.is_empty())
+    );
+    let revoked = parse(event_payload(
+        "AlexaSkillEvent.SkillPermissionChanged",
+        Some(json!({"acceptedPermissions": []})),
+    ));
+    assert_eq!(
+        revoked,
+        SkillEvent::PermissionsChanged {
+            user_id: USER.into(),
+            scopes: vec![]
+        }
+    );
+}
+
+#[tokio::test]
+async fn malformed_skill_events_name_the_field() {
+    let bad = event_payload(
+        "AlexaSkillEvent.ProactiveSubscriptionChanged",
+        Some(json!({"subscriptions": [{"name": "x"}]})),
+    );
+    let err = skill().handle(bad).await.unwrap_err().to_string();
+    assert!(
+        err.contains("`request.body.subscriptions[0].eventName`"),
+        "{err}"
+    );
+
+    let mut no_user = event_payload("AlexaSkillEvent.SkillEnabled", None);
+    no_user["context"]["System"]
+        .as_object_mut()
+        .unwrap()
+        .remove("user");
+    let err = skill().handle(no_user).await.unwrap_err().to_string();
+    assert!(err.contains("context.System.user.userId"), "{err}");
+
+    let unknown = event_payload("AlexaSkillEvent.SomethingNew", None);
+    let err = skill().handle(unknown).await.unwrap_err();
+    assert_eq!(err.error_type(), "UnsupportedAlexaRequest");
+}
+
+#[tokio::test]
+async fn unknown_request_types_list_the_supported_ones() {
+    let err = skill()
+        .handle(request(json!({"type": "CanFulfillIntentRequest"})))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("\"CanFulfillIntentRequest\"") && text.contains("LaunchRequest"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn another_skill_is_refused_before_anything_is_parsed() {
+    // The body is garbage: the refusal must come from the skill id, not from parsing.
+    let payload = json!({"context": {"System": {"application": {"applicationId": "amzn1.ask.skill.other"}}},
+                         "request": 42});
+    let err = skill().handle(payload).await.unwrap_err();
+    assert_eq!(err.error_type(), "WrongSkillId");
+    let text = err.to_string();
+    assert!(
+        text.contains("amzn1.ask.skill.other") && text.contains("ALEXA_SKILL_ID"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_skill_id_is_read_from_context_then_session() {
+    let from_session = json!({"session": {"application": {"applicationId": SKILL}}, "request": {}});
+    assert_eq!(verify_skill_id(&from_session, SKILL), Ok(()));
+    // The context wins when both are present.
+    let both = json!({"context": {"System": {"application": {"applicationId": "amzn1.ask.skill.x"}}},
+                      "session": {"application": {"applicationId": SKILL}}, "request": {}});
+    assert!(matches!(
+        verify_skill_id(&both, SKILL),
+        Err(HandlerError::WrongSkill {
+            field: "context.System.application.applicationId",
+            ..
+        })
+    ));
+    let neither = json!({"request": {}});
+    let err = verify_skill_id(&neither, SKILL).unwrap_err().to_string();
+    assert!(
+        err.contains("context.System.application.applicationId") && err.contains("missing"),
+        "{err}"
+    );
+    let number =
+        json!({"context": {"System": {"application": {"applicationId": 7}}}, "request": {}});
+    let err = verify_skill_id(&number, SKILL).unwrap_err().to_string();
+    assert!(err.contains("expected a string"), "{err}");
+}
+
+#[tokio::test]
+async fn requests_lacking_optional_parts_still_work() {
+    // No session, no device, no apiEndpoint, no locale.
+    let bare = json!({"version": "1.0",
+                      "context": {"System": {"application": {"applicationId": SKILL}}},
+                      "request": {"type": "LaunchRequest"}});
+    let a = answer(bare).await;
+    assert!(speech(&a).starts_with("Welcome"), "{a}");
+}
