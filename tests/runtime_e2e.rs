@@ -1,0 +1,135 @@
+//! The built binary, driven through a Lambda Runtime API exactly as Lambda drives it.
+
+#[path = "support/runtime_api.rs"]
+mod runtime_api;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use runtime_api::{Function, Outcome, RuntimeApi};
+use serde_json::{json, Value};
+
+const SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
+const WAIT: Duration = Duration::from_secs(20);
+
+fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_alexa-proactive"))
+}
+
+fn event(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn log_file(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    dir.join(format!("{test}-{}.log", std::process::id()))
+}
+
+#[tokio::test]
+async fn real_invocations_answer_and_errors_do_not_stop_the_function() {
+    let api = RuntimeApi::start().await.unwrap();
+    let log = log_file("e2e");
+    let mut function = Function::spawn(
+        binary(),
+        &api,
+        &[
+            ("ALEXA_SKILL_ID", Some(SKILL_ID)),
+            ("RUST_LOG", Some("info")),
+        ],
+        Some(&log),
+    )
+    .unwrap();
+
+    let launch = api.invoke(&event("launch.json"), WAIT).await.unwrap();
+    let Outcome::Response(answer) = launch else {
+        panic!("{launch:?}")
+    };
+    assert_eq!(
+        answer["response"]["card"]["type"],
+        "AskForPermissionsConsent"
+    );
+
+    let wrong = api
+        .invoke(&event("wrong-skill-id.json"), WAIT)
+        .await
+        .unwrap();
+    let Outcome::Error {
+        error_type,
+        error_message,
+    } = wrong
+    else {
+        panic!("{wrong:?}")
+    };
+    assert_eq!(error_type, "WrongSkillId");
+    assert!(
+        error_message.contains("amzn1.ask.skill.99999999"),
+        "{error_message}"
+    );
+
+    let garbage = api.invoke(&json!("not an event"), WAIT).await.unwrap();
+    let Outcome::Error {
+        error_type,
+        error_message,
+    } = garbage
+    else {
+        panic!("{garbage:?}")
+    };
+    assert_eq!(error_type, "UnrecognisedInput");
+    assert!(error_message.contains("a JSON string"), "{error_message}");
+
+    let subscription = api
+        .invoke(&event("skill-event-subscription-changed.json"), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        subscription,
+        Outcome::Response(json!({"version": "1.0", "response": {}}))
+    );
+
+    let sns = api
+        .invoke(&event("sns-weather-alert.json"), WAIT)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&sns, Outcome::Error { error_type, .. } if error_type == "NotImplemented"),
+        "{sns:?}"
+    );
+
+    // Still serving after the errors.
+    let help = api.invoke(&event("intent-help.json"), WAIT).await.unwrap();
+    let Outcome::Response(answer) = help else {
+        panic!("{help:?}")
+    };
+    assert!(answer["response"]["outputSpeech"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("notification"));
+    assert!(function.exited().is_none(), "the function died");
+    function.stop().await;
+
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(logs.contains("proactive subscription changed"), "{logs}");
+    assert!(
+        logs.contains("amzn1.ask.account.AHVVDYK7EAEXAMPLEUSER"),
+        "{logs}"
+    );
+    assert!(logs.contains("WrongSkillId"), "{logs}");
+}
+
+#[tokio::test]
+async fn a_missing_skill_id_stops_the_function_at_start_with_the_variable_named() {
+    let api = RuntimeApi::start().await.unwrap();
+    let log = log_file("no-skill-id");
+    let mut function =
+        Function::spawn(binary(), &api, &[("ALEXA_SKILL_ID", None)], Some(&log)).unwrap();
+    let status = function
+        .wait_exit(WAIT)
+        .await
+        .expect("the function kept running");
+    assert!(!status.success());
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(logs.contains("ALEXA_SKILL_ID is not set"), "{logs}");
+}
