@@ -1,0 +1,40 @@
+# alexa-proactive: the two commands a user needs are `make run` and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+EVENT ?= events/launch.json
+
+.PHONY: run invoke test lint fmt bench build-lambda clean
+
+## run: start the function on a local Lambda Runtime API and send it every sample in events/
+run:
+	$(CARGO) build --quiet --bin alexa-proactive --example local
+	$(CARGO) run --quiet --example local
+
+## invoke: send one event (make invoke EVENT=events/intent-help.json)
+invoke:
+	$(CARGO) build --quiet --bin alexa-proactive --example local
+	$(CARGO) run --quiet --example local -- --json $(EVENT)
+
+## test: lint, then every unit, sample-event and end-to-end test
+test: lint
+	$(CARGO) test --all-features --no-fail-fast
+
+## lint: formatting and clippy, warnings are errors
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## bench: cold start of the function vs a minimal lambda_runtime function (release builds)
+bench:
+	$(CARGO) build --release --example hello
+	$(CARGO) bench --bench cold_start
+
+## build-lambda: the arm64 bootstrap for Lambda (needs cargo-lambda: pip install cargo-lambda)
+build-lambda:
+	cargo lambda build --release --arm64 --bin alexa-proactive
+
+clean:
+	$(CARGO) clean
