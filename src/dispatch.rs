@@ -5,13 +5,15 @@
 //! untagged enum would answer a typo with "data did not match any variant"; classifying
 //! first lets every error name the shape it was taken for and the field that is wrong.
 
+use chrono::Utc;
 use lambda_runtime::{tracing, LambdaEvent};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::error::HandlerError;
+use crate::proactive::{self, event, Built, NotificationRequest};
 use crate::skill::Skill;
-use crate::triggers;
+use crate::triggers::{self, TriggerMessage};
 
 /// What an invocation's payload was recognised as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,15 +144,12 @@ impl App {
                 })
             }
             InputKind::Sns => {
-                let requests = triggers::from_sns(payload)?;
-                Err(triggers::not_yet_sent("SNS notification", &requests))
+                let messages = triggers::from_sns(payload)?;
+                notify("SNS notification", &messages)
             }
             InputKind::EventBridge => {
-                let request = triggers::from_eventbridge(payload)?;
-                Err(triggers::not_yet_sent(
-                    "EventBridge notification",
-                    std::slice::from_ref(&request),
-                ))
+                let message = triggers::from_eventbridge(payload)?;
+                notify("EventBridge notification", std::slice::from_ref(&message))
             }
             InputKind::Scheduled => {
                 let tick = triggers::scheduled(payload)?;
@@ -165,6 +164,40 @@ impl App {
             }
         }
     }
+}
+
+/// Validates and builds every request of a trigger before anything is sent, so one invalid
+/// request in an SNS batch fails the whole invocation with its field named and nothing sent.
+fn notify(what: &'static str, messages: &[TriggerMessage]) -> Result<Value, HandlerError> {
+    let now = Utc::now();
+    let mut ready = Vec::new();
+    let mut results = Vec::new();
+    for message in messages {
+        let request = NotificationRequest::parse(message)?;
+        match proactive::build(&request, event::trigger_id(&message.origin), now)? {
+            Built::Ready(event) => ready.push(event.reference_id),
+            Built::Skipped {
+                reference_id,
+                reason,
+            } => {
+                tracing::info!(reference_id, reason, "notification skipped");
+                results.push(
+                    json!({"referenceId": reference_id, "status": "skipped", "reason": reason}),
+                );
+            }
+        }
+    }
+    if ready.is_empty() {
+        return Ok(json!({ "results": results }));
+    }
+    Err(HandlerError::NotImplemented {
+        what,
+        detail: format!(
+            "{} event(s) validated and built (referenceId {}), none sent: sending proactive events comes with the sender release",
+            ready.len(),
+            ready.join(", ")
+        ),
+    })
 }
 
 /// The function `lambda_runtime::service_fn` wraps.
@@ -253,5 +286,42 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    fn app() -> App {
+        App::new(Config::from_lookup(|_| Some("amzn1.ask.skill.test".into())).unwrap())
+    }
+
+    fn eventbridge(detail: Value) -> Value {
+        json!({"id": "e-1", "detail-type": "WeatherAlert", "source": "my.app", "detail": detail})
+    }
+
+    #[tokio::test]
+    async fn an_expired_alert_is_answered_as_skipped_not_sent() {
+        let answer = app()
+            .handle(eventbridge(json!({"alertType": "TORNADO", "source": "NWS",
+                                       "expiresAt": "2020-01-01T00:00:00Z"})))
+            .await
+            .unwrap();
+        assert_eq!(answer["results"][0]["status"], "skipped");
+        assert!(
+            answer["results"][0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("expired"),
+            "{answer}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_invalid_request_in_a_trigger_names_its_field() {
+        let err = app()
+            .handle(eventbridge(
+                json!({"alertType": "TSUNAMI", "source": "NWS"}),
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(err.error_type(), "MalformedInput");
+        assert!(err.to_string().contains("`detail.alertType`"), "{err}");
     }
 }

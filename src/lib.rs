@@ -10,6 +10,7 @@
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod proactive;
 pub mod skill;
 pub mod triggers;
 

@@ -182,27 +182,6 @@ pub(crate) fn json_type(value: &Value) -> &'static str {
     }
 }
 
-/// The answer for triggers until the sender lands: the request was understood, and the
-/// invocation fails so that nothing is silently dropped (Lambda retries, then the failure
-/// destination keeps it).
-pub fn not_yet_sent(what: &'static str, requests: &[TriggerMessage]) -> HandlerError {
-    let kinds: Vec<&str> = requests
-        .iter()
-        .map(|r| match r.kind {
-            RequestKind::WeatherAlert => "weather alert",
-            RequestKind::ProactiveEvent => "proactive event",
-        })
-        .collect();
-    HandlerError::NotImplemented {
-        what,
-        detail: format!(
-            "{} request(s) understood ({}), none sent: sending proactive events comes with the sender release",
-            requests.len(),
-            kinds.join(", ")
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,6 +63,8 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
         ("sns-weather-alert.json", Fails("NotImplemented")),
         ("eventbridge-weather-alert.json", Fails("NotImplemented")),
         ("eventbridge-scheduled.json", Fails("NotImplemented")),
+        ("eventbridge-proactive-event.json", Fails("NotImplemented")),
+        ("eventbridge-invalid-alert.json", Fails("MalformedInput")),
     ])
 }
 
