@@ -20,10 +20,78 @@ pub mod vars {
 /// `sam local generate-event alexa-skills-kit` still use).
 const SKILL_ID_PREFIXES: [&str; 2] = ["amzn1.ask.skill.", "amzn1.echo-sdk-ams.app."];
 
+/// Amazon's default Login-with-Amazon token endpoint.
+pub const DEFAULT_LWA_TOKEN_URL: &str = "https://api.amazon.com/auth/o2/token";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The only skill allowed to talk to this function.
     pub skill_id: String,
+    /// Secrets Manager id or ARN of the skill's client credentials; only sending needs it,
+    /// so its absence is reported by the first send, not at start-up.
+    pub credentials_secret: Option<String>,
+    pub stage: Stage,
+    /// Where a Multicast goes; never empty.
+    pub regions: Vec<Region>,
+    /// Replaces the regional hosts (local runs and tests), without a trailing slash.
+    pub api_url: Option<String>,
+    pub lwa_token_url: String,
+}
+
+/// The skill stage events are sent to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Only the skill's testers get the events: the safe default.
+    Development,
+    Live,
+}
+
+impl Stage {
+    pub const ALLOWED: &'static str = "development, live";
+
+    /// The events API path for this stage.
+    pub fn path(self) -> &'static str {
+        match self {
+            Stage::Development => "/v1/proactiveEvents/stages/development",
+            Stage::Live => "/v1/proactiveEvents",
+        }
+    }
+}
+
+/// An Alexa API region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Region {
+    Na,
+    Eu,
+    Fe,
+}
+
+impl Region {
+    pub const ALLOWED: &'static str = "NA, EU, FE";
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Region::Na => "NA",
+            Region::Eu => "EU",
+            Region::Fe => "FE",
+        }
+    }
+
+    pub fn host(self) -> &'static str {
+        match self {
+            Region::Na => "https://api.amazonalexa.com",
+            Region::Eu => "https://api.eu.amazonalexa.com",
+            Region::Fe => "https://api.fe.amazonalexa.com",
+        }
+    }
+
+    /// The region of a request's `apiEndpoint`, so a Unicast goes where the user is.
+    pub fn from_api_endpoint(endpoint: &str) -> Option<Region> {
+        let endpoint = endpoint.trim_end_matches('/');
+        [Region::Na, Region::Eu, Region::Fe]
+            .into_iter()
+            .find(|r| r.host() == endpoint)
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -60,7 +128,94 @@ impl Config {
                 expected: skill_id_expectation(),
             });
         }
-        Ok(Config { skill_id })
+        let text = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let stage = match text(vars::STAGE).as_deref() {
+            None | Some("development") => Stage::Development,
+            Some("live") => Stage::Live,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: vars::STAGE,
+                    value: other.to_owned(),
+                    expected: format!("expected one of {}", Stage::ALLOWED),
+                })
+            }
+        };
+        let regions = match text(vars::REGIONS) {
+            None => vec![Region::Na],
+            Some(list) => parse_regions(&list)?,
+        };
+        let api_url = text(vars::API_URL)
+            .map(|url| http_url(vars::API_URL, url))
+            .transpose()?
+            .map(|url| url.trim_end_matches('/').to_owned());
+        let lwa_token_url = http_url(
+            vars::LWA_TOKEN_URL,
+            text(vars::LWA_TOKEN_URL).unwrap_or_else(|| DEFAULT_LWA_TOKEN_URL.to_owned()),
+        )?;
+        Ok(Config {
+            skill_id,
+            credentials_secret: text(vars::CREDENTIALS_SECRET),
+            stage,
+            regions,
+            api_url,
+            lwa_token_url,
+        })
+    }
+
+    /// The events API URL for `region`.
+    pub fn events_url(&self, region: Region) -> String {
+        let base = self.api_url.as_deref().unwrap_or(region.host());
+        format!("{base}{}", self.stage.path())
+    }
+}
+
+fn parse_regions(list: &str) -> Result<Vec<Region>, ConfigError> {
+    let mut regions = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let region = match item.to_ascii_uppercase().as_str() {
+            "NA" => Region::Na,
+            "EU" => Region::Eu,
+            "FE" => Region::Fe,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    var: vars::REGIONS,
+                    value: list.to_owned(),
+                    expected: format!(
+                        "{item:?} is not a region; expected a comma-separated list of {}",
+                        Region::ALLOWED
+                    ),
+                })
+            }
+        };
+        if !regions.contains(&region) {
+            regions.push(region);
+        }
+    }
+    if regions.is_empty() {
+        return Err(ConfigError::Invalid {
+            var: vars::REGIONS,
+            value: list.to_owned(),
+            expected: format!("expected a comma-separated list of {}", Region::ALLOWED),
+        });
+    }
+    Ok(regions)
+}
+
+fn http_url(var: &'static str, url: String) -> Result<String, ConfigError> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(url),
+        _ => Err(ConfigError::Invalid {
+            var,
+            value: url,
+            expected: "expected an http:// or https:// URL with a host".into(),
+        }),
     }
 }
 
@@ -73,7 +228,15 @@ fn skill_id_expectation() -> String {
 
 impl fmt::Display for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "skill {}", self.skill_id)
+        let regions: Vec<&str> = self.regions.iter().map(|r| r.code()).collect();
+        write!(
+            f,
+            "skill {}, stage {:?}, regions {}, credentials secret {}",
+            self.skill_id,
+            self.stage,
+            regions.join(","),
+            self.credentials_secret.as_deref().unwrap_or("(not set)")
+        )
     }
 }
 
@@ -121,5 +284,77 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("amzn1.ask.skill."), "{text}");
+    }
+
+    const ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
+
+    #[test]
+    fn sender_settings_default_to_development_in_north_america() {
+        let config = Config::from_lookup(lookup(&[(vars::SKILL_ID, ID)])).unwrap();
+        assert_eq!(config.stage, Stage::Development);
+        assert_eq!(config.regions, vec![Region::Na]);
+        assert_eq!(config.lwa_token_url, DEFAULT_LWA_TOKEN_URL);
+        assert_eq!(config.credentials_secret, None);
+        assert_eq!(
+            config.events_url(Region::Na),
+            "https://api.amazonalexa.com/v1/proactiveEvents/stages/development"
+        );
+    }
+
+    #[test]
+    fn sender_settings_are_read_and_checked() {
+        let config = Config::from_lookup(lookup(&[
+            (vars::SKILL_ID, ID),
+            (vars::STAGE, "live"),
+            (vars::REGIONS, "eu, FE,eu"),
+            (vars::API_URL, "http://127.0.0.1:9000/"),
+            (vars::CREDENTIALS_SECRET, "alexa/credentials"),
+        ]))
+        .unwrap();
+        assert_eq!(config.stage, Stage::Live);
+        assert_eq!(config.regions, vec![Region::Eu, Region::Fe]);
+        assert_eq!(
+            config.events_url(Region::Fe),
+            "http://127.0.0.1:9000/v1/proactiveEvents"
+        );
+        assert_eq!(
+            config.credentials_secret.as_deref(),
+            Some("alexa/credentials")
+        );
+        let live =
+            Config::from_lookup(lookup(&[(vars::SKILL_ID, ID), (vars::STAGE, "live")])).unwrap();
+        assert_eq!(
+            live.events_url(Region::Eu),
+            "https://api.eu.amazonalexa.com/v1/proactiveEvents"
+        );
+    }
+
+    #[test]
+    fn unknown_sender_values_name_the_variable_and_the_allowed_values() {
+        for (var, value, says) in [
+            (vars::STAGE, "prod", "development, live"),
+            (vars::REGIONS, "NA,US", "\"US\" is not a region"),
+            (vars::REGIONS, " , ", "NA, EU, FE"),
+            (vars::API_URL, "localhost:9000", "http:// or https://"),
+            (vars::LWA_TOKEN_URL, "https://", "with a host"),
+        ] {
+            let err =
+                Config::from_lookup(lookup(&[(vars::SKILL_ID, ID), (var, value)])).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains(var) && text.contains(says), "{text}");
+        }
+    }
+
+    #[test]
+    fn regions_are_found_from_a_requests_api_endpoint() {
+        assert_eq!(
+            Region::from_api_endpoint("https://api.eu.amazonalexa.com"),
+            Some(Region::Eu)
+        );
+        assert_eq!(
+            Region::from_api_endpoint("https://api.amazonalexa.com/"),
+            Some(Region::Na)
+        );
+        assert_eq!(Region::from_api_endpoint("https://example.com"), None);
     }
 }

@@ -289,7 +289,12 @@ mod tests {
     }
 
     fn app() -> App {
-        App::new(Config::from_lookup(|_| Some("amzn1.ask.skill.test".into())).unwrap())
+        App::new(
+            Config::from_lookup(|name| {
+                (name == "ALEXA_SKILL_ID").then(|| "amzn1.ask.skill.test".into())
+            })
+            .unwrap(),
+        )
     }
 
     fn eventbridge(detail: Value) -> Value {

@@ -119,17 +119,38 @@ async fn real_invocations_answer_and_errors_do_not_stop_the_function() {
     assert!(logs.contains("WrongSkillId"), "{logs}");
 }
 
+/// Variables to set (or, with `None`, remove) for the function.
+type Env<'a> = &'a [(&'a str, Option<&'a str>)];
+
 #[tokio::test]
-async fn a_missing_skill_id_stops_the_function_at_start_with_the_variable_named() {
-    let api = RuntimeApi::start().await.unwrap();
-    let log = log_file("no-skill-id");
-    let mut function =
-        Function::spawn(binary(), &api, &[("ALEXA_SKILL_ID", None)], Some(&log)).unwrap();
-    let status = function
-        .wait_exit(WAIT)
-        .await
-        .expect("the function kept running");
-    assert!(!status.success());
-    let logs = std::fs::read_to_string(&log).unwrap();
-    assert!(logs.contains("ALEXA_SKILL_ID is not set"), "{logs}");
+async fn bad_configuration_stops_the_function_at_start_with_the_variable_named() {
+    let cases: [(Env, &str); 3] = [
+        (&[("ALEXA_SKILL_ID", None)], "ALEXA_SKILL_ID is not set"),
+        (
+            &[
+                ("ALEXA_SKILL_ID", Some(SKILL_ID)),
+                ("ALEXA_STAGE", Some("prod")),
+            ],
+            "expected one of development, live",
+        ),
+        (
+            &[
+                ("ALEXA_SKILL_ID", Some(SKILL_ID)),
+                ("ALEXA_REGIONS", Some("US")),
+            ],
+            "\\\"US\\\" is not a region",
+        ),
+    ];
+    for (i, (env, says)) in cases.into_iter().enumerate() {
+        let api = RuntimeApi::start().await.unwrap();
+        let log = log_file(&format!("bad-config-{i}"));
+        let mut function = Function::spawn(binary(), &api, env, Some(&log)).unwrap();
+        let status = function
+            .wait_exit(WAIT)
+            .await
+            .expect("the function kept running");
+        assert!(!status.success());
+        let logs = std::fs::read_to_string(&log).unwrap();
+        assert!(logs.contains(says), "{says:?} not in {logs}");
+    }
 }
