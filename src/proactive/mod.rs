@@ -2,6 +2,7 @@
 //! events built from them.
 
 pub mod event;
+pub mod retry;
 pub mod schemas;
 
 pub use event::{build, Built, NotificationRequest, ProactiveEvent};
