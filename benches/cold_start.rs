@@ -49,17 +49,6 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-fn hello_binary() -> PathBuf {
-    // target/<profile>/deps/cold_start-<hash> -> target/<profile>/examples/hello
-    let exe = std::env::current_exe().unwrap_or_default();
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    profile_dir.join("examples").join("hello")
-}
-
 #[tokio::main]
 async fn main() {
     if !std::env::args().any(|a| a == "--bench") {
@@ -71,7 +60,7 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
     let ours = PathBuf::from(env!("CARGO_BIN_EXE_alexa-proactive"));
-    let hello = hello_binary();
+    let hello = runtime_api::profile_dir_file("examples/hello");
     if !hello.exists() {
         eprintln!(
             "{} is missing: run `cargo build --release --example hello` (make bench does)",

@@ -15,17 +15,6 @@ use serde_json::Value;
 
 const DEFAULT_SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
 
-fn function_binary() -> PathBuf {
-    // target/<profile>/examples/local -> target/<profile>/alexa-proactive
-    let exe = std::env::current_exe().unwrap_or_default();
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    profile_dir.join("alexa-proactive")
-}
-
 fn describe(answer: &Value) -> Vec<String> {
     let mut lines = Vec::new();
     let response = &answer["response"];
@@ -70,7 +59,7 @@ async fn main() {
         all.sort();
         files = all;
     }
-    let binary = function_binary();
+    let binary = runtime_api::profile_dir_file("alexa-proactive");
     if !binary.exists() {
         eprintln!(
             "{} is missing: build it with `cargo build` (make run does)",

@@ -243,6 +243,19 @@ async fn route(
     Ok(reply(StatusCode::NOT_FOUND, "unknown route"))
 }
 
+/// A file in the build's profile directory (`target/<profile>/`), found from the running
+/// executable (`target/<profile>/deps/x` or `target/<profile>/examples/x`), so that it works
+/// whatever `CARGO_TARGET_DIR` is.
+pub fn profile_dir_file(relative: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    profile_dir.join(relative)
+}
+
 /// The function's process, killed when dropped.
 pub struct Function {
     child: Child,
