@@ -67,6 +67,7 @@ pub enum Region {
 }
 
 impl Region {
+    pub const ALL: [Region; 3] = [Region::Na, Region::Eu, Region::Fe];
     pub const ALLOWED: &'static str = "NA, EU, FE";
 
     pub fn code(self) -> &'static str {
@@ -88,9 +89,7 @@ impl Region {
     /// The region of a request's `apiEndpoint`, so a Unicast goes where the user is.
     pub fn from_api_endpoint(endpoint: &str) -> Option<Region> {
         let endpoint = endpoint.trim_end_matches('/');
-        [Region::Na, Region::Eu, Region::Fe]
-            .into_iter()
-            .find(|r| r.host() == endpoint)
+        Region::ALL.into_iter().find(|r| r.host() == endpoint)
     }
 }
 
@@ -114,13 +113,15 @@ impl Config {
     /// Reads the configuration through `lookup`, so tests need not touch the process
     /// environment (which is shared between test threads).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let skill_id = lookup(vars::SKILL_ID)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| ConfigError::Missing {
-                var: vars::SKILL_ID,
-                expected: skill_id_expectation(),
-            })?;
+        let text = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let skill_id = text(vars::SKILL_ID).ok_or_else(|| ConfigError::Missing {
+            var: vars::SKILL_ID,
+            expected: skill_id_expectation(),
+        })?;
         if !SKILL_ID_PREFIXES.iter().any(|p| skill_id.starts_with(p)) {
             return Err(ConfigError::Invalid {
                 var: vars::SKILL_ID,
@@ -128,11 +129,6 @@ impl Config {
                 expected: skill_id_expectation(),
             });
         }
-        let text = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
         let stage = match text(vars::STAGE).as_deref() {
             None | Some("development") => Stage::Development,
             Some("live") => Stage::Live,
@@ -176,20 +172,18 @@ impl Config {
 fn parse_regions(list: &str) -> Result<Vec<Region>, ConfigError> {
     let mut regions = Vec::new();
     for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-        let region = match item.to_ascii_uppercase().as_str() {
-            "NA" => Region::Na,
-            "EU" => Region::Eu,
-            "FE" => Region::Fe,
-            _ => {
-                return Err(ConfigError::Invalid {
-                    var: vars::REGIONS,
-                    value: list.to_owned(),
-                    expected: format!(
-                        "{item:?} is not a region; expected a comma-separated list of {}",
-                        Region::ALLOWED
-                    ),
-                })
-            }
+        let Some(region) = Region::ALL
+            .into_iter()
+            .find(|r| r.code().eq_ignore_ascii_case(item))
+        else {
+            return Err(ConfigError::Invalid {
+                var: vars::REGIONS,
+                value: list.to_owned(),
+                expected: format!(
+                    "{item:?} is not a region; expected a comma-separated list of {}",
+                    Region::ALLOWED
+                ),
+            });
         };
         if !regions.contains(&region) {
             regions.push(region);

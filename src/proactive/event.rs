@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::schemas::{self, Schema, Violation, ALERT_TYPES, LOCALIZED_PREFIX, WEATHER_ALERT};
+use super::schemas::{self, Schema, Violation, ALERT_TYPES, LOCALIZED_PREFIX};
 use crate::error::HandlerError;
 use crate::triggers::{json_type, Origin, RequestKind, TriggerMessage};
 
@@ -179,9 +179,7 @@ fn weather_alert(body: &Map<String, Value>, at: &str) -> Result<Parts, HandlerEr
         .into_iter()
         .map(|(locale, source)| json!({"locale": locale, "source": source}))
         .collect();
-    let schema = schemas::find(WEATHER_ALERT)
-        .ok_or_else(|| invalid(format!("{at}.alertType"), "weather schema missing"))?;
-    Ok((schema, payload, localized))
+    Ok((schemas::WEATHER_ALERT_SCHEMA, payload, localized))
 }
 
 /// `{"name", "payload", "localizedAttributes"}`: any of the eight schemas, spelled out.

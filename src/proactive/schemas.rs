@@ -4,7 +4,7 @@
 //! the exact field and the values Alexa accepts, and unknown fields are refused so that the
 //! misspellings other libraries ship (`ScoreEarned`, `garbageType`) cannot get through.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The prefix that points a localizable field at `localizedAttributes`.
 pub const LOCALIZED_PREFIX: &str = "localizedattribute:";
@@ -277,6 +277,9 @@ impl PartialEq for Schema {
         self.name == other.name
     }
 }
+
+/// The weather schema, which the short-form alert request builds.
+pub static WEATHER_ALERT_SCHEMA: &Schema = &SCHEMAS[0];
 
 pub fn find(name: &str) -> Option<&'static Schema> {
     SCHEMAS.iter().find(|s| s.name == name)
@@ -551,12 +554,4 @@ pub fn is_locale(text: &str) -> bool {
         && b[2] == b'-'
         && b[3].is_ascii_uppercase()
         && b[4].is_ascii_uppercase()
-}
-
-/// The payload as an object map, for callers that build one.
-pub fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
 }
