@@ -163,8 +163,13 @@ impl Config {
     }
 
     /// The events API URL for `region`.
+    /// `ALEXA_API_URL` may contain `{region}` (na, eu, fe) so a local stand-in for Alexa
+    /// can tell the regions apart.
     pub fn events_url(&self, region: Region) -> String {
-        let base = self.api_url.as_deref().unwrap_or(region.host());
+        let base = match &self.api_url {
+            Some(url) => url.replace("{region}", &region.code().to_ascii_lowercase()),
+            None => region.host().to_owned(),
+        };
         format!("{base}{}", self.stage.path())
     }
 }
@@ -320,6 +325,15 @@ mod tests {
         assert_eq!(
             live.events_url(Region::Eu),
             "https://api.eu.amazonalexa.com/v1/proactiveEvents"
+        );
+        let per_region = Config::from_lookup(lookup(&[
+            (vars::SKILL_ID, ID),
+            (vars::API_URL, "http://127.0.0.1:9000/{region}"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            per_region.events_url(Region::Eu),
+            "http://127.0.0.1:9000/eu/v1/proactiveEvents/stages/development"
         );
     }
 

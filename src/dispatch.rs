@@ -5,15 +5,17 @@
 //! untagged enum would answer a typo with "data did not match any variant"; classifying
 //! first lets every error name the shape it was taken for and the field that is wrong.
 
-use chrono::Utc;
-use lambda_runtime::{tracing, LambdaEvent};
-use serde_json::{json, Value};
+use std::time::{Duration, SystemTime};
+
+use lambda_runtime::{tracing, Context, LambdaEvent};
+use serde_json::Value;
+use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::error::HandlerError;
-use crate::proactive::{self, event, Built, NotificationRequest};
+use crate::notifier::Notifier;
 use crate::skill::Skill;
-use crate::triggers::{self, TriggerMessage};
+use crate::triggers;
 
 /// What an invocation's payload was recognised as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,17 +123,30 @@ fn describe(payload: &Value) -> String {
 /// Everything an invocation needs, built once per process.
 pub struct App {
     skill: Skill,
+    notifier: Notifier,
 }
+
+/// How long an invocation may take when the context has no deadline (tests, local runs).
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(30);
 
 impl App {
     pub fn new(config: Config) -> Self {
+        Self::with_notifier(config.clone(), Notifier::new(config))
+    }
+
+    pub fn with_notifier(config: Config, notifier: Notifier) -> Self {
         App {
             skill: Skill::new(config.skill_id),
+            notifier,
         }
     }
 
-    /// Handles one invocation's payload.
-    pub async fn handle(&self, payload: Value) -> Result<Value, HandlerError> {
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+
+    /// Handles one invocation's payload; sends must end before `deadline`.
+    pub async fn handle(&self, payload: Value, deadline: Instant) -> Result<Value, HandlerError> {
         let kind = classify(&payload)?;
         tracing::debug!(?kind, "classified input");
         match kind {
@@ -145,11 +160,13 @@ impl App {
             }
             InputKind::Sns => {
                 let messages = triggers::from_sns(payload)?;
-                notify("SNS notification", &messages)
+                self.notifier.notify(&messages, deadline).await
             }
             InputKind::EventBridge => {
                 let message = triggers::from_eventbridge(payload)?;
-                notify("EventBridge notification", std::slice::from_ref(&message))
+                self.notifier
+                    .notify(std::slice::from_ref(&message), deadline)
+                    .await
             }
             InputKind::Scheduled => {
                 let tick = triggers::scheduled(payload)?;
@@ -166,44 +183,24 @@ impl App {
     }
 }
 
-/// Validates and builds every request of a trigger before anything is sent, so one invalid
-/// request in an SNS batch fails the whole invocation with its field named and nothing sent.
-fn notify(what: &'static str, messages: &[TriggerMessage]) -> Result<Value, HandlerError> {
-    let now = Utc::now();
-    let mut ready = Vec::new();
-    let mut results = Vec::new();
-    for message in messages {
-        let request = NotificationRequest::parse(message)?;
-        match proactive::build(&request, event::trigger_id(&message.origin), now)? {
-            Built::Ready(event) => ready.push(event.reference_id),
-            Built::Skipped {
-                reference_id,
-                reason,
-            } => {
-                tracing::info!(reference_id, reason, "notification skipped");
-                results.push(
-                    json!({"referenceId": reference_id, "status": "skipped", "reason": reason}),
-                );
-            }
-        }
+/// The invocation's deadline as an `Instant`; Lambda gives it in epoch milliseconds.
+pub fn deadline_of(context: &Context) -> Instant {
+    let now = Instant::now();
+    if context.deadline == 0 {
+        return now + DEFAULT_BUDGET;
     }
-    if ready.is_empty() {
-        return Ok(json!({ "results": results }));
-    }
-    Err(HandlerError::NotImplemented {
-        what,
-        detail: format!(
-            "{} event(s) validated and built (referenceId {}), none sent: sending proactive events comes with the sender release",
-            ready.len(),
-            ready.join(", ")
-        ),
-    })
+    let left = context
+        .deadline()
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    now + left
 }
 
 /// The function `lambda_runtime::service_fn` wraps.
 pub async fn handler(app: &App, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
     let request_id = event.context.request_id.clone();
-    let result = app.handle(event.payload).await;
+    let deadline = deadline_of(&event.context);
+    let result = app.handle(event.payload, deadline).await;
     if let Err(err) = &result {
         tracing::warn!(request_id, error_type = err.error_type(), error = %err, "invocation failed");
     }
@@ -304,8 +301,11 @@ mod tests {
     #[tokio::test]
     async fn an_expired_alert_is_answered_as_skipped_not_sent() {
         let answer = app()
-            .handle(eventbridge(json!({"alertType": "TORNADO", "source": "NWS",
-                                       "expiresAt": "2020-01-01T00:00:00Z"})))
+            .handle(
+                eventbridge(json!({"alertType": "TORNADO", "source": "NWS",
+                                   "expiresAt": "2020-01-01T00:00:00Z"})),
+                Instant::now() + DEFAULT_BUDGET,
+            )
             .await
             .unwrap();
         assert_eq!(answer["results"][0]["status"], "skipped");
@@ -321,9 +321,10 @@ mod tests {
     #[tokio::test]
     async fn an_invalid_request_in_a_trigger_names_its_field() {
         let err = app()
-            .handle(eventbridge(
-                json!({"alertType": "TSUNAMI", "source": "NWS"}),
-            ))
+            .handle(
+                eventbridge(json!({"alertType": "TSUNAMI", "source": "NWS"})),
+                Instant::now() + DEFAULT_BUDGET,
+            )
             .await
             .unwrap_err();
         assert_eq!(err.error_type(), "MalformedInput");

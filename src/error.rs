@@ -42,6 +42,19 @@ pub enum HandlerError {
         expected: &'static str,
     },
 
+    /// Some events were not delivered (refused, or retries and time ran out). The invocation
+    /// fails so that Lambda retries it; a retry is safe, the referenceIds are the same.
+    #[error("{failed} of {total} send(s) not delivered; the invocation fails so Lambda retries it (safe: the same referenceIds, Alexa answers 409 for those already delivered): {detail}")]
+    SendFailed {
+        failed: usize,
+        total: usize,
+        detail: String,
+    },
+
+    /// The HTTP client could not be built (no usable TLS set-up on this host).
+    #[error("the HTTP client could not be set up: {0}")]
+    Setup(String),
+
     /// A recognised trigger whose handling has not been built yet.
     #[error("{what} is recognised but not implemented in this version: {detail}")]
     NotImplemented { what: &'static str, detail: String },
@@ -55,6 +68,8 @@ impl HandlerError {
             HandlerError::Malformed { .. } => "MalformedInput",
             HandlerError::WrongSkill { .. } => "WrongSkillId",
             HandlerError::UnsupportedRequest { .. } => "UnsupportedAlexaRequest",
+            HandlerError::SendFailed { .. } => "SendFailed",
+            HandlerError::Setup(_) => "SetupFailed",
             HandlerError::NotImplemented { .. } => "NotImplemented",
         }
     }

@@ -4,12 +4,15 @@
 //! - [`dispatch`] classifies each invocation and routes it;
 //! - [`skill`] answers Alexa (launch, intents, session end, skill events);
 //! - [`triggers`] unwraps SNS and EventBridge events into notification requests;
+//! - [`notifier`] sends what triggers ask for, through [`proactive`] and [`credentials`];
 //! - [`config`] reads the environment once at start-up;
 //! - [`error`] is what a failed invocation reports.
 
 pub mod config;
+pub mod credentials;
 pub mod dispatch;
 pub mod error;
+pub mod notifier;
 pub mod proactive;
 pub mod skill;
 pub mod triggers;

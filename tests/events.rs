@@ -1,11 +1,20 @@
 //! Every sample in `events/` goes through the handler and gets the answer it documents.
 //! A new sample without an expectation here fails the test, so the folder cannot rot.
+//! Notifications go to the local Alexa sandbox, which must accept them.
+
+#[path = "support/sandbox.rs"]
+mod sandbox;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
+use alexa_proactive::credentials::{ClientCredentials, Fixed, Redacted};
+use alexa_proactive::notifier::Notifier;
 use alexa_proactive::{App, Config};
 use serde_json::{json, Value};
+use tokio::time::Instant;
 
 const SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
 
@@ -20,6 +29,8 @@ enum Expect {
     Leaves,
     /// The invocation fails with this errorType.
     Fails(&'static str),
+    /// Every notification of the trigger is accepted by Alexa, in this many sends.
+    Sent(usize),
 }
 
 fn expectations() -> BTreeMap<&'static str, Expect> {
@@ -60,10 +71,10 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
         ("skill-event-permission-accepted.json", Acknowledged),
         ("skill-event-permission-changed.json", Acknowledged),
         ("wrong-skill-id.json", Fails("WrongSkillId")),
-        ("sns-weather-alert.json", Fails("NotImplemented")),
-        ("eventbridge-weather-alert.json", Fails("NotImplemented")),
+        ("sns-weather-alert.json", Sent(1)),
+        ("eventbridge-weather-alert.json", Sent(1)),
         ("eventbridge-scheduled.json", Fails("NotImplemented")),
-        ("eventbridge-proactive-event.json", Fails("NotImplemented")),
+        ("eventbridge-proactive-event.json", Sent(1)),
         ("eventbridge-invalid-alert.json", Fails("MalformedInput")),
     ])
 }
@@ -71,8 +82,22 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
 #[tokio::test]
 async fn every_sample_event_gets_its_documented_answer() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
-    let app = App::new(
-        Config::from_lookup(|name| (name == "ALEXA_SKILL_ID").then(|| SKILL_ID.into())).unwrap(),
+    let sandbox = sandbox::Sandbox::start(None).await;
+    let (api_url, token_url) = (sandbox.api_url(), sandbox.token_url());
+    let config = Config::from_lookup(|name| match name {
+        "ALEXA_SKILL_ID" => Some(SKILL_ID.into()),
+        "ALEXA_API_URL" => Some(api_url.clone()),
+        "LWA_TOKEN_URL" => Some(token_url.clone()),
+        _ => None,
+    })
+    .unwrap();
+    let credentials = Fixed(ClientCredentials {
+        client_id: sandbox::CLIENT_ID.into(),
+        client_secret: Redacted::new(sandbox::CLIENT_SECRET),
+    });
+    let app = App::with_notifier(
+        config.clone(),
+        Notifier::with_credentials(config, Arc::new(credentials)),
     );
     let expectations = expectations();
     let mut seen = Vec::new();
@@ -87,11 +112,21 @@ async fn every_sample_event_gets_its_documented_answer() {
             .unwrap_or_else(|| panic!("events/{name} has no expectation in tests/events.rs"));
         let payload: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
             .unwrap_or_else(|e| panic!("events/{name} is not JSON: {e}"));
-        let result = app.handle(payload).await;
+        let result = app
+            .handle(payload, Instant::now() + Duration::from_secs(30))
+            .await;
         match (expect, result) {
             (Expect::Fails(kind), Err(err)) => assert_eq!(err.error_type(), *kind, "{name}: {err}"),
             (Expect::Fails(kind), Ok(answer)) => panic!("{name}: expected {kind}, got {answer}"),
             (_, Err(err)) => panic!("{name}: unexpected error {err}"),
+            (Expect::Sent(count), Ok(answer)) => {
+                let results = answer["results"].as_array().expect("results");
+                assert_eq!(results.len(), *count, "{name}: {answer}");
+                for r in results {
+                    assert_eq!(r["status"], "accepted", "{name}: {answer}");
+                    assert_eq!(r["region"], "NA", "{name}: {answer}");
+                }
+            }
             (Expect::Acknowledged, Ok(answer)) => {
                 assert_eq!(answer, json!({"version": "1.0", "response": {}}), "{name}")
             }
@@ -132,4 +167,12 @@ async fn every_sample_event_gets_its_documented_answer() {
     seen.sort();
     let listed: Vec<&str> = expectations.keys().copied().collect();
     assert_eq!(seen, listed, "events/ and the expectations differ");
+    let state = sandbox.state().await;
+    assert_eq!(
+        state["accepted"].as_array().map(Vec::len),
+        Some(3),
+        "{state}"
+    );
+    assert_eq!(state["refused"], json!([]), "{state}");
+    sandbox.stop().await;
 }

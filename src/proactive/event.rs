@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::schemas::{self, Schema, Violation, ALERT_TYPES, LOCALIZED_PREFIX};
+use crate::config::Region;
 use crate::error::HandlerError;
 use crate::triggers::{json_type, Origin, RequestKind, TriggerMessage};
 
@@ -17,14 +18,15 @@ pub const MAX_LIFETIME: Duration = Duration::hours(24);
 /// Kept inside both ends of the window, because Alexa's clock is not ours.
 pub const CLOCK_MARGIN: Duration = Duration::minutes(1);
 
-const WEATHER_KEYS: [&str; 5] = ["alertType", "source", "id", "expiresAt", "user"];
-const EVENT_KEYS: [&str; 6] = [
+const WEATHER_KEYS: [&str; 6] = ["alertType", "source", "id", "expiresAt", "user", "region"];
+const EVENT_KEYS: [&str; 7] = [
     "name",
     "payload",
     "localizedAttributes",
     "id",
     "expiresAt",
     "user",
+    "region",
 ];
 
 /// A validated notification request.
@@ -38,6 +40,8 @@ pub struct NotificationRequest {
     pub expires_at: Option<DateTime<Utc>>,
     /// A Unicast recipient; `None` = every subscribed user.
     pub user: Option<String>,
+    /// Where a Unicast goes (the user's region); `None` = the first of ALEXA_REGIONS.
+    pub region: Option<Region>,
 }
 
 fn invalid(field: String, problem: impl Into<String>) -> HandlerError {
@@ -82,6 +86,15 @@ impl NotificationRequest {
                 return Err(invalid(format!("{at}.user"), "expected a user id starting with amzn1.ask.account. (from the skill's requests or its ProactiveSubscriptionChanged event)"));
             }
         }
+        let region = match optional_text(body, "region", &at)? {
+            None => None,
+            Some(_) if user.is_none() => {
+                return Err(invalid(format!("{at}.region"), "applies only to a Unicast (a request with user); a Multicast goes to every region in ALEXA_REGIONS"))
+            }
+            Some(code) => Some(Region::ALL.into_iter().find(|r| r.code().eq_ignore_ascii_case(&code)).ok_or_else(|| {
+                invalid(format!("{at}.region"), format!("is {code:?}; expected one of {}", Region::ALLOWED))
+            })?),
+        };
         let expires_at = match optional_text(body, "expiresAt", &at)? {
             Some(text) => Some(
                 DateTime::parse_from_rfc3339(&text)
@@ -101,6 +114,7 @@ impl NotificationRequest {
             id,
             expires_at,
             user,
+            region,
         })
     }
 }

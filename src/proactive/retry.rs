@@ -87,6 +87,18 @@ pub fn fits(
         .is_some_and(|needed| needed <= time_left)
 }
 
+/// Kept free at the end of an invocation to report the outcome.
+pub const REPORT_RESERVE: Duration = Duration::from_millis(300);
+
+/// A number in [0, 1) for full jitter. `RandomState` is seeded randomly per process (and
+/// stepped per call), which is all jitter needs; it spares a `rand` dependency.
+pub fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u8(0);
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// `Retry-After` as seconds (`"3"`) or as an HTTP date; `None` when absent or unreadable.
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
@@ -171,6 +183,14 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-1", now), None);
+    }
+
+    #[test]
+    fn jitter_stays_in_range_and_varies() {
+        let draws: Vec<f64> = (0..200).map(|_| jitter()).collect();
+        assert!(draws.iter().all(|j| (0.0..1.0).contains(j)));
+        let first = draws[0];
+        assert!(draws.iter().any(|j| *j != first), "jitter must vary");
     }
 
     #[test]

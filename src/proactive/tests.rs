@@ -32,42 +32,10 @@ fn parse(body: Value) -> Result<NotificationRequest, String> {
 }
 
 /// One valid request per schema, as a user would put it in an EventBridge detail.
+/// One valid request per schema, shared with the integration tests (which send them).
 fn valid_examples() -> Vec<Value> {
-    vec![
-        json!({"name": "AMAZON.WeatherAlert.Activated",
-               "payload": {"weatherAlert": {"source": "localizedattribute:source", "alertType": "TORNADO"}},
-               "localizedAttributes": [{"locale": "en-US", "source": "National Weather Service"}]}),
-        json!({"name": "AMAZON.SportsEvent.Updated",
-               "payload": {"sportsEvent": {"eventLeague": {"name": "localizedattribute:league"},
-                                           "homeTeamStatistic": {"team": {"name": "Seahawks"}, "score": 21},
-                                           "awayTeamStatistic": {"team": {"name": "Patriots"}, "score": 17}},
-                           "update": {"scoreEarned": 7, "teamName": "Seahawks"}},
-               "localizedAttributes": [{"locale": "en-US", "league": "NFL"}, {"locale": "de-DE", "league": "NFL"}]}),
-        json!({"name": "AMAZON.MessageAlert.Activated",
-               "payload": {"state": {"status": "UNREAD", "freshness": "NEW"},
-                           "messageGroup": {"creator": {"name": "Andy"}, "count": 5, "urgency": "URGENT"}}}),
-        json!({"name": "AMAZON.OrderStatus.Updated",
-               "payload": {"state": {"status": "ORDER_SHIPPED", "deliveryDetails": {"expectedArrival": "2026-11-26T10:00:00Z"}},
-                           "order": {"seller": {"name": "localizedattribute:sellerName"}}},
-               "localizedAttributes": [{"locale": "en-US", "sellerName": "Example Store"}]}),
-        json!({"name": "AMAZON.Occasion.Updated",
-               "payload": {"state": {"confirmationStatus": "CONFIRMED"},
-                           "occasion": {"occasionType": "APPOINTMENT", "subject": "localizedattribute:subject",
-                                        "provider": {"name": "localizedattribute:providerName"},
-                                        "bookingTime": "2026-11-27T09:30:00Z"}},
-               "localizedAttributes": [{"locale": "en-US", "subject": "dental cleaning", "providerName": "Smile Dental"}]}),
-        json!({"name": "AMAZON.TrashCollectionAlert.Activated",
-               "payload": {"alert": {"garbageTypes": ["RECYCLABLE_PLASTICS", "WASTE_PAPER"], "collectionDayOfWeek": "TUESDAY"}}}),
-        json!({"name": "AMAZON.MediaContent.Available",
-               "payload": {"availability": {"startTime": "2026-11-28T20:00:00Z", "method": "STREAM",
-                                            "provider": {"name": "localizedattribute:providerName"}},
-                           "content": {"name": "localizedattribute:contentName", "contentType": "EPISODE"}},
-               "localizedAttributes": [{"locale": "en-US", "providerName": "Example TV", "contentName": "Season finale"}]}),
-        json!({"name": "AMAZON.SocialGameInvite.Available",
-               "payload": {"invite": {"inviter": {"name": "Max"}, "relationshipToInvitee": "FRIEND", "inviteType": "CHALLENGE"},
-                           "game": {"offer": "MATCH", "name": "localizedattribute:gameName"}},
-               "localizedAttributes": [{"locale": "en-US", "gameName": "Word Blitz"}]}),
-    ]
+    serde_json::from_str(include_str!("../../tests/fixtures/schema-examples.json"))
+        .expect("tests/fixtures/schema-examples.json is a JSON array")
 }
 
 #[test]

@@ -1,0 +1,280 @@
+//! The skill's client credentials ("Alexa Client" id and secret), kept in AWS Secrets Manager.
+//!
+//! The secret is read on the first send, never at start-up: an Alexa request must not pay for
+//! an AWS SDK client, and a function that only answers Alexa works without the secret.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::Deserialize;
+use tokio::sync::OnceCell;
+
+use crate::config::vars;
+
+/// A value that must never be printed: `Debug` and `Display` show a placeholder, and the
+/// only way to the text is [`Redacted::expose`], which is easy to find in a review.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Redacted(String);
+
+impl Redacted {
+    pub fn new(value: impl Into<String>) -> Self {
+        Redacted(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// The Login-with-Amazon client credentials of the skill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub client_secret: Redacted,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum CredentialsError {
+    #[error("{var} is not set: set it to the id or ARN of the Secrets Manager secret that holds {{\"clientId\": \"...\", \"clientSecret\": \"...\"}} (the skill's Alexa Client credentials from the developer console's Permissions tab)", var = vars::CREDENTIALS_SECRET)]
+    NotConfigured,
+    #[error("secret {secret:?} (from {var}) does not exist in this account and region: create it with `aws secretsmanager create-secret --name {secret} --secret-string '{{\"clientId\":\"...\",\"clientSecret\":\"...\"}}'` or fix {var}", var = vars::CREDENTIALS_SECRET)]
+    NotFound { secret: String },
+    #[error("reading secret {secret:?} was refused ({detail}): the function's role needs secretsmanager:GetSecretValue on it (and kms:Decrypt if it uses its own KMS key)")]
+    AccessDenied { secret: String, detail: String },
+    #[error("Secrets Manager could not be reached to read secret {secret:?}: {detail}")]
+    Unavailable { secret: String, detail: String },
+    #[error("secret {secret:?} is malformed: {problem}; expected its SecretString to be JSON {{\"clientId\": \"...\", \"clientSecret\": \"...\"}} (client_id / client_secret also accepted)")]
+    Malformed { secret: String, problem: String },
+}
+
+impl CredentialsError {
+    /// Only an unreachable service may answer differently a moment later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, CredentialsError::Unavailable { .. })
+    }
+}
+
+pub type LoadFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<ClientCredentials, CredentialsError>> + 'a>>;
+
+/// Where the credentials come from. Each call reads them anew: caching is the caller's job,
+/// so that a rotated secret can be re-read on demand.
+pub trait CredentialSource {
+    fn load(&self) -> LoadFuture<'_>;
+}
+
+/// Reads the credentials from Secrets Manager; the SDK client is built on the first read.
+/// `AWS_ENDPOINT_URL` (the SDK's own override) points it at a local moto server in tests.
+pub struct SecretsManager {
+    secret_id: Option<String>,
+    client: OnceCell<aws_sdk_secretsmanager::Client>,
+}
+
+impl SecretsManager {
+    pub fn new(secret_id: Option<String>) -> Self {
+        SecretsManager {
+            secret_id,
+            client: OnceCell::new(),
+        }
+    }
+
+    async fn read(&self) -> Result<ClientCredentials, CredentialsError> {
+        use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
+        use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+
+        let secret = self
+            .secret_id
+            .as_deref()
+            .ok_or(CredentialsError::NotConfigured)?;
+        let client = self
+            .client
+            .get_or_init(|| async {
+                let config = aws_config::load_from_env().await;
+                aws_sdk_secretsmanager::Client::new(&config)
+            })
+            .await;
+        let answer = client
+            .get_secret_value()
+            .secret_id(secret)
+            .send()
+            .await
+            .map_err(|err| {
+                let service = err.as_service_error();
+                let detail = match service.and_then(|e| e.code()) {
+                    Some(code) => format!(
+                        "{code}: {}",
+                        service.and_then(|e| e.message()).unwrap_or("no message")
+                    ),
+                    None => DisplayErrorContext(&err).to_string(),
+                };
+                match service {
+                    Some(GetSecretValueError::ResourceNotFoundException(_)) => {
+                        CredentialsError::NotFound {
+                            secret: secret.to_owned(),
+                        }
+                    }
+                    Some(e)
+                        if matches!(
+                            e.code(),
+                            Some(
+                                "AccessDeniedException"
+                                    | "AccessDenied"
+                                    | "UnrecognizedClientException"
+                                    | "InvalidSignatureException"
+                            )
+                        ) || matches!(e, GetSecretValueError::DecryptionFailure(_)) =>
+                    {
+                        CredentialsError::AccessDenied {
+                            secret: secret.to_owned(),
+                            detail,
+                        }
+                    }
+                    Some(
+                        GetSecretValueError::InvalidRequestException(_)
+                        | GetSecretValueError::InvalidParameterException(_),
+                    ) => CredentialsError::Malformed {
+                        secret: secret.to_owned(),
+                        problem: format!("Secrets Manager refused to return it ({detail})"),
+                    },
+                    _ => CredentialsError::Unavailable {
+                        secret: secret.to_owned(),
+                        detail,
+                    },
+                }
+            })?;
+        let text = answer
+            .secret_string()
+            .ok_or_else(|| CredentialsError::Malformed {
+                secret: secret.to_owned(),
+                problem: "it has no SecretString (a binary secret?)".into(),
+            })?;
+        parse_secret(secret, text)
+    }
+}
+
+impl CredentialSource for SecretsManager {
+    fn load(&self) -> LoadFuture<'_> {
+        Box::pin(self.read())
+    }
+}
+
+/// Credentials held in memory: for tests and for embedding the sender elsewhere.
+pub struct Fixed(pub ClientCredentials);
+
+impl CredentialSource for Fixed {
+    fn load(&self) -> LoadFuture<'_> {
+        let credentials = self.0.clone();
+        Box::pin(async move { Ok(credentials) })
+    }
+}
+
+#[derive(Deserialize)]
+struct SecretJson {
+    #[serde(alias = "client_id")]
+    #[serde(rename = "clientId")]
+    client_id: Option<String>,
+    #[serde(alias = "client_secret")]
+    #[serde(rename = "clientSecret")]
+    client_secret: Option<String>,
+}
+
+/// Parses a SecretString. Errors name the missing keys but never quote the text: it holds
+/// the client secret.
+pub fn parse_secret(secret: &str, text: &str) -> Result<ClientCredentials, CredentialsError> {
+    let malformed = |problem: &str| CredentialsError::Malformed {
+        secret: secret.to_owned(),
+        problem: problem.to_owned(),
+    };
+    let parsed: SecretJson = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(map)) => {
+            serde_json::from_value(serde_json::Value::Object(map))
+                .map_err(|_| malformed("clientId and clientSecret must be strings"))?
+        }
+        Ok(_) => return Err(malformed("its SecretString is JSON but not an object")),
+        Err(_) => {
+            return Err(malformed(
+                "its SecretString is not JSON (a plain-text secret?)",
+            ))
+        }
+    };
+    let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    match (non_empty(parsed.client_id), non_empty(parsed.client_secret)) {
+        (Some(id), Some(client_secret)) => Ok(ClientCredentials {
+            client_id: id.trim().to_owned(),
+            client_secret: Redacted::new(client_secret.trim()),
+        }),
+        (None, None) => Err(malformed(
+            "key clientId and key clientSecret are missing or empty",
+        )),
+        (None, Some(_)) => Err(malformed("key clientId is missing or empty")),
+        (Some(_), None) => Err(malformed("key clientSecret is missing or empty")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_spellings_of_the_keys_are_accepted() {
+        for text in [
+            r#"{"clientId": "amzn1.application-oa2-client.abc", "clientSecret": "s3cr3t"}"#,
+            r#"{"client_id": "amzn1.application-oa2-client.abc", "client_secret": "s3cr3t"}"#,
+        ] {
+            let creds = parse_secret("alexa/creds", text).unwrap();
+            assert_eq!(creds.client_id, "amzn1.application-oa2-client.abc");
+            assert_eq!(creds.client_secret.expose(), "s3cr3t");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_missing_key_and_never_quote_the_secret() {
+        for (text, says) in [
+            (r#"{"clientId": "id"}"#, "key clientSecret is missing"),
+            (r#"{"clientSecret": "s3cr3t"}"#, "key clientId is missing"),
+            (
+                r#"{"clientId": "id", "clientSecret": "  "}"#,
+                "clientSecret is missing or empty",
+            ),
+            (
+                r#"{"clientId": 1, "clientSecret": "s3cr3t"}"#,
+                "must be strings",
+            ),
+            ("s3cr3t", "not JSON"),
+            (r#"["s3cr3t"]"#, "not an object"),
+        ] {
+            let err = parse_secret("alexa/creds", text).unwrap_err().to_string();
+            assert!(err.contains(says), "{text}: {err}");
+            assert!(err.contains("\"alexa/creds\""), "{err}");
+            assert!(!err.contains("s3cr3t"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_client_secret_is_never_formatted() {
+        let creds = parse_secret("x", r#"{"clientId": "id", "clientSecret": "s3cr3t"}"#).unwrap();
+        let shown = format!("{creds:?} {}", creds.client_secret);
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_secret_name_is_reported_before_any_aws_call() {
+        let err = SecretsManager::new(None).load().await.unwrap_err();
+        assert_eq!(err, CredentialsError::NotConfigured);
+        assert!(err.to_string().contains("ALEXA_CREDENTIALS_SECRET"));
+    }
+}

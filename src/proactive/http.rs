@@ -1,0 +1,68 @@
+//! The HTTP client shared by the token request and the events API, and how its failures read.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use tokio::time::Instant;
+
+use super::retry;
+
+/// Longest wait for one answer; the invocation's deadline may cut it shorter.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One client for the process: it keeps connections (and their TLS sessions) alive between
+/// invocations, which is most of what makes a warm send fast.
+pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .user_agent(concat!("alexa-proactive/", env!("CARGO_PKG_VERSION")))
+        // A redirect would carry the bearer token to wherever it points: never follow one.
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .pool_idle_timeout(Duration::from_secs(50))
+        .build()
+}
+
+/// The timeout for one request: `max`, or less when the invocation ends sooner.
+pub fn request_timeout(max: Duration, deadline: Instant) -> Duration {
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .saturating_sub(retry::REPORT_RESERVE);
+    max.min(left).max(Duration::from_millis(1))
+}
+
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| retry::parse_retry_after(v, Utc::now()))
+}
+
+/// A transport failure in a few words, with its cause (reqwest's own text stops at
+/// "error sending request").
+pub fn describe_transport_error(err: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let what = if err.is_timeout() {
+        "no answer in time"
+    } else if err.is_connect() {
+        "connection failed"
+    } else if err.is_body() || err.is_decode() {
+        "the answer broke off"
+    } else {
+        "request failed"
+    };
+    let mut causes = Vec::new();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    let url = err.url().map(|u| format!(" ({u})")).unwrap_or_default();
+    if causes.is_empty() {
+        format!("{what}{url}")
+    } else {
+        format!("{what}{url}: {}", causes.join(": "))
+    }
+}

@@ -1,0 +1,287 @@
+//! The Login-with-Amazon access token for the events API, cached for the life of the process.
+//!
+//! One token serves every send until 60 s before it expires. The cache is behind an async
+//! mutex held across the token request, so concurrent sends wait for one request instead of
+//! each making their own. A token endpoint that says `invalid_client` makes the credentials be
+//! read again once (the secret may have been rotated since the process started).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::http;
+use super::retry::{self, Backoff};
+use crate::credentials::{ClientCredentials, CredentialSource, CredentialsError, Redacted};
+
+/// The scope proactive events need.
+pub const SCOPE: &str = "alexa::proactive_events";
+/// A token is replaced this long before it expires, as Amazon's own SDKs do.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    /// The endpoint refused the client credentials, even after they were read again.
+    #[error("the token endpoint {url} refused the client credentials with {status} {error}{description}: check that the secret holds the skill's Alexa Client id and secret (developer console, Permissions tab) and that the skill has the notifications permission")]
+    Refused {
+        url: String,
+        status: u16,
+        error: String,
+        description: String,
+    },
+    #[error("the token endpoint {url} could not be used after {attempts} attempt(s): {last}")]
+    Unavailable {
+        url: String,
+        attempts: u32,
+        last: String,
+    },
+}
+
+impl TokenError {
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TokenError::Credentials(e) => e.is_transient(),
+            TokenError::Refused { .. } => false,
+            TokenError::Unavailable { .. } => true,
+        }
+    }
+}
+
+/// An access token; it prints as `<redacted>`.
+pub type AccessToken = Arc<Redacted>;
+
+struct Cached {
+    token: AccessToken,
+    refresh_at: Instant,
+}
+
+/// How many upstream calls this process made (they show up in the bench and the tests).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub secret_reads: AtomicU32,
+    pub token_requests: AtomicU32,
+}
+
+pub struct TokenCache {
+    http: reqwest::Client,
+    url: String,
+    source: Arc<dyn CredentialSource>,
+    credentials: Mutex<Option<Arc<ClientCredentials>>>,
+    token: Mutex<Option<Cached>>,
+    backoff: Backoff,
+    request_timeout: Duration,
+    pub counters: Counters,
+}
+
+/// What one token request ended with.
+enum Attempt {
+    Token(AccessToken, Duration),
+    InvalidClient {
+        status: u16,
+        error: String,
+        description: String,
+    },
+    Refused(TokenError),
+    Transient {
+        last: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    expires_in: Option<u64>,
+    token_type: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct OAuthError {
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+impl TokenCache {
+    pub fn new(
+        http: reqwest::Client,
+        url: String,
+        source: Arc<dyn CredentialSource>,
+        backoff: Backoff,
+        request_timeout: Duration,
+    ) -> Self {
+        TokenCache {
+            http,
+            url,
+            source,
+            credentials: Mutex::new(None),
+            token: Mutex::new(None),
+            backoff,
+            request_timeout,
+            counters: Counters::default(),
+        }
+    }
+
+    /// A valid token, from the cache or from one request shared by all callers.
+    pub async fn get(&self, deadline: Instant) -> Result<AccessToken, TokenError> {
+        let mut cached = self.token.lock().await;
+        if let Some(c) = cached.as_ref().filter(|c| Instant::now() < c.refresh_at) {
+            return Ok(c.token.clone());
+        }
+        let (token, lifetime) = self.request(deadline).await?;
+        *cached = Some(Cached {
+            token: token.clone(),
+            refresh_at: Instant::now() + lifetime.saturating_sub(REFRESH_MARGIN),
+        });
+        Ok(token)
+    }
+
+    /// Drops `used` after the events API refused it, unless another caller already replaced it.
+    pub async fn invalidate(&self, used: &AccessToken) {
+        let mut cached = self.token.lock().await;
+        if cached.as_ref().is_some_and(|c| Arc::ptr_eq(&c.token, used)) {
+            *cached = None;
+        }
+    }
+
+    async fn credentials(&self, fresh: bool) -> Result<Arc<ClientCredentials>, CredentialsError> {
+        let mut slot = self.credentials.lock().await;
+        if let Some(c) = slot.as_ref().filter(|_| !fresh) {
+            return Ok(c.clone());
+        }
+        self.counters.secret_reads.fetch_add(1, Ordering::Relaxed);
+        let loaded = Arc::new(self.source.load().await?);
+        *slot = Some(loaded.clone());
+        Ok(loaded)
+    }
+
+    async fn request(&self, deadline: Instant) -> Result<(AccessToken, Duration), TokenError> {
+        let mut credentials = self.credentials(false).await?;
+        let mut reread = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (retry_after, last) = match self.attempt(&credentials, deadline).await {
+                Attempt::Token(token, lifetime) => return Ok((token, lifetime)),
+                Attempt::Refused(err) => return Err(err),
+                Attempt::InvalidClient {
+                    status,
+                    error,
+                    description,
+                } => {
+                    if reread {
+                        return Err(TokenError::Refused {
+                            url: self.url.clone(),
+                            status,
+                            error,
+                            description,
+                        });
+                    }
+                    // The secret may have been rotated after we read it: read it once more.
+                    reread = true;
+                    credentials = self.credentials(true).await?;
+                    continue;
+                }
+                Attempt::Transient { last, retry_after } => (retry_after, last),
+            };
+            let unavailable = |last: String| TokenError::Unavailable {
+                url: self.url.clone(),
+                attempts: attempt,
+                last,
+            };
+            let Some(delay) = self.backoff.delay(attempt, retry_after, retry::jitter()) else {
+                return Err(unavailable(last));
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !retry::fits(left, delay, self.request_timeout, retry::REPORT_RESERVE) {
+                return Err(unavailable(format!(
+                    "{last}; no time left in this invocation for another attempt"
+                )));
+            }
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn attempt(&self, credentials: &ClientCredentials, deadline: Instant) -> Attempt {
+        self.counters.token_requests.fetch_add(1, Ordering::Relaxed);
+        let timeout = http::request_timeout(self.request_timeout, deadline);
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", credentials.client_id.as_str()),
+            ("client_secret", credentials.client_secret.expose()),
+            ("scope", SCOPE),
+        ];
+        let answer = match self
+            .http
+            .post(&self.url)
+            .form(&form)
+            .timeout(timeout)
+            .send()
+            .await
+        {
+            Ok(answer) => answer,
+            Err(err) => {
+                return Attempt::Transient {
+                    last: http::describe_transport_error(&err),
+                    retry_after: None,
+                }
+            }
+        };
+        let status = answer.status().as_u16();
+        let retry_after = http::retry_after(answer.headers());
+        // The body of a 200 holds the token: it is parsed, never quoted.
+        let body = match answer.bytes().await {
+            Ok(body) => body,
+            Err(err) => {
+                return Attempt::Transient {
+                    last: http::describe_transport_error(&err),
+                    retry_after,
+                }
+            }
+        };
+        if (200..300).contains(&status) {
+            return match serde_json::from_slice::<TokenAnswer>(&body) {
+                Ok(t)
+                    if !t.access_token.is_empty()
+                        && t.token_type
+                            .as_deref()
+                            .is_none_or(|k| k.eq_ignore_ascii_case("bearer")) =>
+                {
+                    let lifetime = Duration::from_secs(t.expires_in.unwrap_or(3600));
+                    Attempt::Token(Arc::new(Redacted::new(t.access_token)), lifetime)
+                }
+                _ => Attempt::Transient {
+                    last: format!("answer {status} without a usable bearer access_token"),
+                    retry_after,
+                },
+            };
+        }
+        let oauth: OAuthError = serde_json::from_slice(&body).unwrap_or_default();
+        let error = oauth.error.unwrap_or_else(|| "(no error code)".into());
+        let description = oauth
+            .error_description
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        match (status, error.as_str()) {
+            (_, "invalid_client") | (401, _) => Attempt::InvalidClient {
+                status,
+                error,
+                description,
+            },
+            (429 | 500..=599, _) => Attempt::Transient {
+                last: format!("answer {status} {error}{description}"),
+                retry_after,
+            },
+            _ => Attempt::Refused(TokenError::Refused {
+                url: self.url.clone(),
+                status,
+                error,
+                description,
+            }),
+        }
+    }
+}

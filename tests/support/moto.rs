@@ -1,0 +1,194 @@
+//! A moto server (Secrets Manager, DynamoDB...) on loopback, behind a counting proxy.
+#![allow(dead_code)] // each test binary uses a different part of this helper
+//!
+//! The proxy forwards every request unchanged and counts them by `X-Amz-Target`, so a test can
+//! assert how many times the function really read its secret.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+/// Where moto_server is: `MOTO_SERVER`, else the project's venv (`make test` installs it).
+/// Never skipped: a missing moto fails the test with what to do.
+pub fn moto_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+        return PathBuf::from(path);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+    assert!(
+        venv.exists(),
+        "moto_server not found at {}: run `make test` (it installs moto into .venv) or set MOTO_SERVER",
+        venv.display()
+    );
+    venv
+}
+
+pub struct Moto {
+    child: Child,
+    proxy: JoinHandle<()>,
+    proxy_url: String,
+    upstream: String,
+    counts: Arc<Mutex<HashMap<String, u32>>>,
+    http: reqwest::Client,
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("bound").port()
+}
+
+impl Moto {
+    pub async fn start() -> Moto {
+        let port = free_port();
+        let child = Command::new(moto_binary())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("moto_server starts");
+        let upstream = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let mut ready = false;
+        for _ in 0..300 {
+            if http.get(format!("{upstream}/moto-api/")).send().await.is_ok() {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(ready, "moto_server did not answer on {upstream} within 30 s");
+        let counts = Arc::new(Mutex::new(HashMap::new()));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy port");
+        let proxy_url = format!("http://{}", listener.local_addr().expect("bound"));
+        let (to, tally, client) = (upstream.clone(), counts.clone(), http.clone());
+        let proxy = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                let (to, tally, client) = (to.clone(), tally.clone(), client.clone());
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        forward(req, to.clone(), tally.clone(), client.clone())
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Moto {
+            child,
+            proxy,
+            proxy_url,
+            upstream,
+            counts,
+            http,
+        }
+    }
+
+    /// For AWS_ENDPOINT_URL: the counting proxy.
+    pub fn endpoint(&self) -> &str {
+        &self.proxy_url
+    }
+
+    /// How many requests with this `X-Amz-Target` (e.g. `secretsmanager.GetSecretValue`) passed.
+    pub fn count(&self, target: &str) -> u32 {
+        self.counts
+            .lock()
+            .expect("counts")
+            .get(target)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Calls moto directly (not counted), as the AWS CLI would.
+    pub async fn call(&self, target: &str, body: Value) -> Value {
+        let service = target.split('.').next().unwrap_or_default();
+        let response = self
+            .http
+            .post(&self.upstream)
+            .header("X-Amz-Target", target)
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header(
+                "Authorization",
+                format!("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"),
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("moto answers");
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{target}: {status} {value}");
+        value
+    }
+
+    pub async fn create_secret(&self, name: &str, value: &str) {
+        self.call(
+            "secretsmanager.CreateSecret",
+            json!({"Name": name, "SecretString": value}),
+        )
+        .await;
+    }
+
+    pub async fn put_secret_value(&self, name: &str, value: &str) {
+        self.call(
+            "secretsmanager.PutSecretValue",
+            json!({"SecretId": name, "SecretString": value}),
+        )
+        .await;
+    }
+
+    pub async fn stop(mut self) {
+        self.proxy.abort();
+        let _ = self.child.kill().await;
+    }
+}
+
+async fn forward(
+    req: Request<Incoming>,
+    upstream: String,
+    counts: Arc<Mutex<HashMap<String, u32>>>,
+    client: reqwest::Client,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    if let Some(target) = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        *counts
+            .lock()
+            .expect("counts")
+            .entry(target.to_owned())
+            .or_default() += 1;
+    }
+    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let mut request = client.request(parts.method, format!("{upstream}{path}"));
+    for (name, value) in parts.headers.iter().filter(|(n, _)| *n != "host") {
+        request = request.header(name, value);
+    }
+    let mut response = Response::new(Full::new(Bytes::new()));
+    match request.body(body).send().await {
+        Ok(answer) => {
+            *response.status_mut() = answer.status();
+            *response.headers_mut() = answer.headers().clone();
+            let bytes = answer.bytes().await.unwrap_or_default();
+            response.headers_mut().remove("content-length");
+            response.headers_mut().remove("transfer-encoding");
+            *response.body_mut() = Full::new(bytes);
+        }
+        Err(_) => *response.status_mut() = hyper::StatusCode::BAD_GATEWAY,
+    }
+    Ok(response)
+}

@@ -1,0 +1,116 @@
+//! Starts the `alexa-sandbox` binary on an ephemeral loopback port and talks to its control API.
+#![allow(dead_code)] // each test binary uses a different part of this helper
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const CLIENT_ID: &str = "amzn1.application-oa2-client.test";
+pub const CLIENT_SECRET: &str = "test-client-secret-Zx81";
+
+pub struct Sandbox {
+    child: Child,
+    pub url: String,
+    http: reqwest::Client,
+}
+
+impl Sandbox {
+    /// Starts the sandbox (quiet unless `log` is given, where it prints what Alexa would say).
+    pub async fn start(log: Option<&Path>) -> Sandbox {
+        let binary = env!("CARGO_BIN_EXE_alexa-sandbox");
+        let mut command = Command::new(binary);
+        command
+            .args([
+                "--port",
+                "0",
+                "--client-id",
+                CLIENT_ID,
+                "--client-secret",
+                CLIENT_SECRET,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        if log.is_none() {
+            command.arg("--quiet");
+        }
+        let mut child = command.spawn().expect("alexa-sandbox starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("alexa-sandbox prints its address within 10 s")
+            .expect("stdout readable")
+            .expect("a first line");
+        let url = first
+            .rsplit(' ')
+            .next()
+            .expect("the address ends the first line")
+            .to_owned();
+        // Keep draining stdout (into the log, if any) so the sandbox never blocks on a full pipe.
+        let mut file = log.map(|path| std::fs::File::create(path).expect("sandbox log file"));
+        tokio::spawn(async move {
+            use std::io::Write;
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(file) = file.as_mut() {
+                    let _ = writeln!(file, "{line}");
+                }
+            }
+        });
+        Sandbox {
+            child,
+            url,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn token_url(&self) -> String {
+        format!("{}/auth/o2/token", self.url)
+    }
+
+    /// For ALEXA_API_URL: the sandbox tells the regions apart by this prefix.
+    pub fn api_url(&self) -> String {
+        format!("{}/{{region}}", self.url)
+    }
+
+    pub async fn control(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/sandbox/{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .expect("sandbox control answers");
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "sandbox {path}: {status} {value}");
+        value
+    }
+
+    pub async fn fault(&self, fault: Value) {
+        self.control("fault", fault).await;
+    }
+
+    pub async fn state(&self) -> Value {
+        self.http
+            .get(format!("{}/sandbox/state", self.url))
+            .send()
+            .await
+            .expect("sandbox state answers")
+            .json()
+            .await
+            .expect("sandbox state is JSON")
+    }
+
+    pub async fn reset(&self) {
+        self.control("reset", json!({})).await;
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
