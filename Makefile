@@ -2,6 +2,11 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 EVENT ?= events/launch.json
+# Python tools (moto for now) live in a venv inside the clone, created on first use.
+VENV ?= .venv
+PYTHON ?= python3
+MOTO := $(VENV)/bin/moto_server
+MOTO_VERSION ?= moto[server]>=5.2,<6
 
 .PHONY: run invoke test lint fmt bench build-lambda clean
 
@@ -15,14 +20,18 @@ invoke:
 	$(CARGO) build --quiet --bin alexa-proactive --example local
 	$(CARGO) run --quiet --example local -- --json $(EVENT)
 
-## test: lint, then every unit, sample-event and end-to-end test
-test: lint
-	$(CARGO) test --all-features --no-fail-fast
+## test: lint, then every unit, sample-event and end-to-end test (installs moto into .venv)
+test: lint $(MOTO)
+	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) test --all-features --no-fail-fast
+
+$(MOTO):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check '$(MOTO_VERSION)'
 
 ## lint: formatting and clippy, warnings are errors
 lint:
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --all-features -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

@@ -12,7 +12,7 @@
 //! POST /auth/o2/token                                   Login with Amazon (client_credentials)
 //! POST [/na|/eu|/fe]/v1/proactiveEvents[/stages/development]   the events API
 //! GET  /sandbox/state                                   counters, accepted and refused events
-//! POST /sandbox/fault   {"target":"events"|"token","status":429,"retryAfter":"1","delayMs":0,"times":1}
+//! POST /sandbox/fault   {"target":"events"|"token","status":429,"retryAfter":"1","delayMs":0,"times":1,"region":"NA"}
 //! POST /sandbox/rotate  {"clientSecret":"new"}          the old secret now gets invalid_client
 //! POST /sandbox/revoke-tokens                           issued tokens now get 401
 //! POST /sandbox/unsubscribe {"user":"amzn1.ask.account..."}   a Unicast to them gets 403
@@ -90,6 +90,8 @@ struct Fault {
     delay_ms: u64,
     #[serde(default = "one")]
     times: u32,
+    /// Only requests for this region (NA, EU, FE); absent = any.
+    region: Option<String>,
 }
 
 fn one() -> u32 {
@@ -259,10 +261,15 @@ fn events_route(path: &str) -> Option<(String, &'static str)> {
     }
 }
 
-/// Takes the first fault for `target`, if any.
-fn take_fault(shared: &Shared, target: Target) -> Option<Fault> {
+/// Takes the first fault for `target` (and `region`), if any.
+fn take_fault(shared: &Shared, target: Target, region: Option<&str>) -> Option<Fault> {
     let mut state = lock(shared);
-    let index = state.faults.iter().position(|f| f.target == target)?;
+    let index = state.faults.iter().position(|f| {
+        f.target == target
+            && f.region
+                .as_deref()
+                .is_none_or(|wanted| region.is_some_and(|r| r.eq_ignore_ascii_case(wanted)))
+    })?;
     let fault = state.faults.get_mut(index)?;
     fault.times = fault.times.saturating_sub(1);
     let taken = fault.clone();
@@ -296,7 +303,7 @@ async fn apply(fault: Option<Fault>, request_id: Option<&str>) -> Option<Answer>
 
 async fn token(shared: &Shared, content_type: Option<String>, body: &[u8]) -> Answer {
     lock(shared).token_requests += 1;
-    if let Some(faulted) = apply(take_fault(shared, Target::Token), None).await {
+    if let Some(faulted) = apply(take_fault(shared, Target::Token, None), None).await {
         return faulted;
     }
     let oauth = |status: StatusCode, error: &str, description: &str| {
@@ -374,7 +381,12 @@ async fn events(
         state.next_request_id += 1;
         format!("sandbox-{:08}", state.next_request_id)
     };
-    if let Some(faulted) = apply(take_fault(shared, Target::Events), Some(&request_id)).await {
+    if let Some(faulted) = apply(
+        take_fault(shared, Target::Events, Some(&region)),
+        Some(&request_id),
+    )
+    .await
+    {
         return faulted;
     }
     let mut state = lock(shared);

@@ -1,1 +1,515 @@
-//! placeholder
+//! Sending, end to end: the built binary under a Lambda Runtime API, its secret in a moto
+//! server, Alexa played by the alexa-sandbox binary. Every test also checks that neither the
+//! client secret nor an access token shows up in the function's log or answers.
+
+#[path = "support/moto.rs"]
+mod moto;
+#[path = "support/runtime_api.rs"]
+mod runtime_api;
+#[path = "support/sandbox.rs"]
+mod sandbox;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use moto::Moto;
+use runtime_api::{Function, Outcome, RuntimeApi};
+use sandbox::Sandbox;
+use serde_json::{json, Value};
+
+const SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
+const SECRET_NAME: &str = "alexa/test-credentials";
+const WAIT: Duration = Duration::from_secs(20);
+const GET_SECRET: &str = "secretsmanager.GetSecretValue";
+const TORNADO: &str =
+    "There is a tornado alert for your area. Provided by National Weather Service.";
+
+fn secret_json(client_secret: &str) -> String {
+    json!({"clientId": sandbox::CLIENT_ID, "clientSecret": client_secret}).to_string()
+}
+
+/// The function with everything it talks to, all on loopback.
+struct Rig {
+    moto: Moto,
+    sandbox: Sandbox,
+    api: RuntimeApi,
+    function: Function,
+    log: PathBuf,
+    /// Every answer the function gave, for the never-leaks check.
+    answers: Vec<String>,
+}
+
+impl Rig {
+    async fn start(name: &str) -> Rig {
+        Self::start_with(name, &[]).await
+    }
+
+    async fn start_with(name: &str, env: &[(&str, Option<&str>)]) -> Rig {
+        let moto = Moto::start().await;
+        moto.create_secret(SECRET_NAME, &secret_json(sandbox::CLIENT_SECRET))
+            .await;
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let sandbox_log = dir.join(format!("sending-{name}-sandbox.log"));
+        let sandbox = Sandbox::start(Some(&sandbox_log)).await;
+        let api = RuntimeApi::start().await.expect("runtime API");
+        let log = dir.join(format!("sending-{name}-function.log"));
+        let (api_url, token_url) = (sandbox.api_url(), sandbox.token_url());
+        let mut vars: Vec<(&str, Option<&str>)> = vec![
+            ("ALEXA_SKILL_ID", Some(SKILL_ID)),
+            ("ALEXA_CREDENTIALS_SECRET", Some(SECRET_NAME)),
+            ("ALEXA_REGIONS", Some("NA,EU")),
+            ("ALEXA_API_URL", Some(&api_url)),
+            ("LWA_TOKEN_URL", Some(&token_url)),
+            ("AWS_ENDPOINT_URL", Some(moto.endpoint())),
+            ("AWS_ACCESS_KEY_ID", Some("test")),
+            ("AWS_SECRET_ACCESS_KEY", Some("test")),
+            ("AWS_REGION", Some("us-east-1")),
+            ("AWS_EC2_METADATA_DISABLED", Some("true")),
+            ("AWS_PROFILE", None),
+            ("RUST_LOG", Some("debug")),
+        ];
+        vars.extend_from_slice(env);
+        let function = Function::spawn(
+            Path::new(env!("CARGO_BIN_EXE_alexa-proactive")),
+            &api,
+            &vars,
+            Some(&log),
+        )
+        .expect("the function starts");
+        Rig {
+            moto,
+            sandbox,
+            api,
+            function,
+            log,
+            answers: Vec::new(),
+        }
+    }
+
+    async fn invoke_within(&mut self, payload: &Value, timeout: Duration) -> Outcome {
+        let outcome = self
+            .api
+            .invoke(payload, timeout)
+            .await
+            .expect("the function answers");
+        self.answers.push(format!("{outcome:?}"));
+        outcome
+    }
+
+    async fn invoke(&mut self, payload: &Value) -> Outcome {
+        self.invoke_within(payload, WAIT).await
+    }
+
+    /// Invokes and expects success: the `results` array.
+    async fn send(&mut self, payload: &Value) -> Vec<Value> {
+        match self.invoke(payload).await {
+            Outcome::Response(answer) => answer["results"]
+                .as_array()
+                .cloned()
+                .unwrap_or_else(|| panic!("no results in {answer}")),
+            other => panic!(
+                "expected delivery, got {other:?}; log: {}",
+                self.log.display()
+            ),
+        }
+    }
+
+    /// Invokes and expects a failed invocation: (errorType, errorMessage).
+    async fn fail(&mut self, payload: &Value) -> (String, String) {
+        match self.invoke(payload).await {
+            Outcome::Error {
+                error_type,
+                error_message,
+            } => (error_type, error_message),
+            other => panic!("expected a failed invocation, got {other:?}"),
+        }
+    }
+
+    /// Stops everything, after checking that no secret leaked.
+    async fn finish(mut self, secrets: &[&str]) {
+        assert!(
+            self.function.exited().is_none(),
+            "the function died; log: {}",
+            self.log.display()
+        );
+        self.function.stop().await;
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        assert!(!log.is_empty(), "the function logged nothing");
+        for text in std::iter::once(&log).chain(self.answers.iter()) {
+            for secret in secrets.iter().chain([&sandbox::CLIENT_SECRET]) {
+                assert!(!text.contains(secret), "the client secret leaked: {text}");
+            }
+            // Every sandbox token starts so; none may be printed.
+            assert!(!text.contains("Atza|"), "an access token leaked: {text}");
+        }
+        self.sandbox.stop().await;
+        self.moto.stop().await;
+    }
+}
+
+fn alert(id: &str, detail: Value) -> Value {
+    json!({"version": "0", "id": id, "detail-type": "WeatherAlert", "source": "com.example.weather",
+           "account": "123456789012", "time": "2026-11-24T18:00:00Z", "region": "us-east-1",
+           "resources": [], "detail": detail})
+}
+
+fn tornado(id: &str) -> Value {
+    alert(
+        id,
+        json!({"alertType": "TORNADO", "source": "National Weather Service", "id": id}),
+    )
+}
+
+fn proactive_event(id: &str, detail: Value) -> Value {
+    let mut event = alert(id, detail);
+    event["detail-type"] = json!("ProactiveEvent");
+    event
+}
+
+fn sample(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("sample JSON")
+}
+
+fn statuses(results: &[Value]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["region"].as_str().unwrap_or("-").to_owned(),
+                r["status"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn pair(region: &str, status: &str) -> (String, String) {
+    (region.to_owned(), status.to_owned())
+}
+
+#[tokio::test]
+async fn triggers_reach_every_region_and_a_redelivery_is_not_sent_twice() {
+    let mut rig = Rig::start("triggers").await;
+    let results = rig.send(&tornado("nws-1")).await;
+    assert_eq!(
+        statuses(&results),
+        vec![pair("EU", "accepted"), pair("NA", "accepted")]
+    );
+    assert!(results.iter().all(|r| r["requestId"]
+        .as_str()
+        .is_some_and(|id| id.starts_with("sandbox-"))));
+
+    let state = rig.sandbox.state().await;
+    let spoken: Vec<&str> = state["accepted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["spoken"].as_array().unwrap().iter())
+        .filter(|s| s["locale"] == "en-US")
+        .filter_map(|s| s["text"].as_str())
+        .collect();
+    assert_eq!(spoken, vec![TORNADO, TORNADO], "{state}");
+
+    // EventBridge redelivers: same id, same referenceId, Alexa says 409, nothing is sent twice.
+    let again = rig.send(&tornado("nws-1")).await;
+    assert_eq!(
+        statuses(&again),
+        vec![pair("EU", "duplicate"), pair("NA", "duplicate")]
+    );
+    assert_eq!(again[0]["referenceId"], results[0]["referenceId"]);
+
+    for name in [
+        "sns-weather-alert.json",
+        "eventbridge-weather-alert.json",
+        "eventbridge-proactive-event.json",
+    ] {
+        let results = rig.send(&sample(name)).await;
+        assert_eq!(
+            statuses(&results),
+            vec![pair("EU", "accepted"), pair("NA", "accepted")],
+            "{name}"
+        );
+    }
+    let state = rig.sandbox.state().await;
+    assert_eq!(
+        state["accepted"].as_array().map(Vec::len),
+        Some(8),
+        "{state}"
+    );
+    assert_eq!(state["duplicates"], 2, "{state}");
+    rig.finish(&[]).await;
+}
+
+#[tokio::test]
+async fn a_hundred_alerts_cost_one_secret_read_and_one_token() {
+    let mut rig = Rig::start_with("hundred", &[("RUST_LOG", Some("info"))]).await;
+    // A launch first: answering Alexa must not read the secret.
+    let launch = rig.invoke(&sample("launch.json")).await;
+    assert!(matches!(launch, Outcome::Response(_)), "{launch:?}");
+    assert_eq!(rig.moto.count(GET_SECRET), 0);
+    for i in 0..100 {
+        let results = rig.send(&tornado(&format!("load-{i}"))).await;
+        assert_eq!(results.len(), 2);
+    }
+    let state = rig.sandbox.state().await;
+    assert_eq!(rig.moto.count(GET_SECRET), 1, "secret reads");
+    assert_eq!(state["tokenRequests"], 1, "{}", state["tokenRequests"]);
+    assert_eq!(
+        state["eventRequestsByRegion"],
+        json!({"NA": 100, "EU": 100})
+    );
+    assert_eq!(state["accepted"].as_array().map(Vec::len), Some(200));
+    rig.finish(&[]).await;
+}
+
+#[tokio::test]
+async fn every_schema_is_accepted_and_an_invalid_one_is_never_sent() {
+    let mut rig = Rig::start("schemas").await;
+    let examples: Vec<Value> =
+        serde_json::from_str(include_str!("fixtures/schema-examples.json")).unwrap();
+    assert_eq!(examples.len(), 8);
+    for (i, example) in examples.iter().enumerate() {
+        let name = example["name"].as_str().unwrap().to_owned();
+        let results = rig
+            .send(&proactive_event(&format!("schema-{i}"), example.clone()))
+            .await;
+        assert_eq!(
+            statuses(&results),
+            vec![pair("EU", "accepted"), pair("NA", "accepted")],
+            "{name}"
+        );
+
+        // The same request with its payload's first field holding a wrong type.
+        let mut broken = example.clone();
+        let payload = broken["payload"].as_object_mut().unwrap();
+        let first = payload.keys().next().unwrap().clone();
+        payload.insert(first.clone(), json!(42));
+        let (kind, message) = rig
+            .fail(&proactive_event(&format!("broken-{i}"), broken))
+            .await;
+        assert_eq!(kind, "MalformedInput", "{name}: {message}");
+        assert!(
+            message.contains(&format!("detail.payload.{first}")),
+            "{name}: {message}"
+        );
+    }
+    // A closed enumeration lists what it allows.
+    let (kind, message) = rig
+        .fail(&alert(
+            "bad-enum",
+            json!({"alertType": "TSUNAMI", "source": "NWS"}),
+        ))
+        .await;
+    assert_eq!(kind, "MalformedInput");
+    assert!(
+        message.contains("TORNADO, HURRICANE, SNOW_STORM, THUNDER_STORM"),
+        "{message}"
+    );
+
+    let state = rig.sandbox.state().await;
+    assert_eq!(
+        state["eventRequests"], 16,
+        "only the valid ones were sent: {state}"
+    );
+    assert_eq!(state["refused"], json!([]), "{state}");
+    rig.finish(&[]).await;
+}
+
+#[tokio::test]
+async fn transient_answers_are_retried_and_retry_after_is_honoured() {
+    let mut rig = Rig::start_with("transient", &[("ALEXA_REGIONS", Some("NA"))]).await;
+    rig.sandbox
+        .fault(json!({"target": "token", "status": 503}))
+        .await;
+    rig.sandbox
+        .fault(json!({"target": "events", "status": 429, "retryAfter": "1"}))
+        .await;
+    let started = Instant::now();
+    let results = rig.send(&tornado("t-429")).await;
+    assert_eq!(statuses(&results), vec![pair("NA", "accepted")]);
+    assert_eq!(results[0]["attempts"], 2);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After: 1 was not honoured"
+    );
+
+    for status in [500, 503] {
+        rig.sandbox
+            .fault(json!({"target": "events", "status": status, "times": 2}))
+            .await;
+        let results = rig.send(&tornado(&format!("t-{status}"))).await;
+        assert_eq!(statuses(&results), vec![pair("NA", "accepted")], "{status}");
+        assert_eq!(results[0]["attempts"], 3, "{status}");
+    }
+    let state = rig.sandbox.state().await;
+    assert_eq!(
+        state["tokenRequests"], 2,
+        "one 503, then one token for everything: {state}"
+    );
+    assert_eq!(state["accepted"].as_array().map(Vec::len), Some(3));
+    rig.finish(&[]).await;
+}
+
+#[tokio::test]
+async fn exhausted_retries_fail_the_invocation_and_lambdas_retry_sends_once() {
+    let mut rig = Rig::start("exhausted").await;
+    rig.sandbox
+        .fault(json!({"target": "events", "status": 503, "times": 5, "region": "NA"}))
+        .await;
+    let (kind, message) = rig.fail(&tornado("x-1")).await;
+    assert_eq!(kind, "SendFailed");
+    assert!(
+        message.contains("1 of 2 send(s) not delivered"),
+        "{message}"
+    );
+    assert!(message.contains("gave up after 5 attempts"), "{message}");
+    assert!(message.contains("x-amzn-RequestId sandbox-"), "{message}");
+
+    assert!(message.contains("in NA"), "{message}");
+
+    // Lambda's retry: EU, which got through, answers 409; NA is sent now.
+    let results = rig.send(&tornado("x-1")).await;
+    assert_eq!(
+        statuses(&results),
+        vec![pair("EU", "duplicate"), pair("NA", "accepted")]
+    );
+    let state = rig.sandbox.state().await;
+    assert_eq!(
+        state["accepted"].as_array().map(Vec::len),
+        Some(2),
+        "one per region: {state}"
+    );
+
+    // A permanent refusal is not retried and carries Alexa's message and request id.
+    rig.sandbox
+        .fault(json!({"target": "events", "status": 400}))
+        .await;
+    let (kind, message) = rig.fail(&tornado("x-2")).await;
+    assert_eq!(kind, "SendFailed");
+    assert!(
+        message
+            .contains("refused: answer 400 (code 400: sandbox fault), x-amzn-RequestId sandbox-"),
+        "{message}"
+    );
+    rig.finish(&[]).await;
+}
+
+#[tokio::test]
+async fn a_slow_answer_past_the_deadline_fails_before_lambda_would_kill_the_function() {
+    let mut rig = Rig::start_with("slow", &[("ALEXA_REGIONS", Some("NA"))]).await;
+    rig.sandbox
+        .fault(json!({"target": "events", "delayMs": 8000, "times": 3}))
+        .await;
+    let outcome = rig
+        .invoke_within(&tornado("slow-1"), Duration::from_secs(3))
+        .await;
+    let Outcome::Error {
+        error_type,
+        error_message,
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(error_type, "SendFailed");
+    assert!(error_message.contains("deadline"), "{error_message}");
+    assert!(
+        error_message.contains("no answer in time"),
+        "{error_message}"
+    );
+    rig.finish(&[]).await;
+}
+
+#[tokio::test]
+async fn a_revoked_token_and_a_rotated_secret_are_recovered_from_once() {
+    const ROTATED: &str = "rotated-client-secret-Qw77";
+    let mut rig = Rig::start_with("rotation", &[("ALEXA_REGIONS", Some("NA"))]).await;
+    rig.send(&tornado("r-1")).await;
+
+    // 401 from the events API: one new token, then delivered.
+    rig.sandbox.control("revoke-tokens", json!({})).await;
+    let results = rig.send(&tornado("r-2")).await;
+    assert_eq!(statuses(&results), vec![pair("NA", "accepted")]);
+    assert_eq!(rig.sandbox.state().await["tokenRequests"], 2);
+    assert_eq!(rig.moto.count(GET_SECRET), 1);
+
+    // The secret is rotated: the token endpoint says invalid_client, the secret is read again.
+    rig.moto
+        .put_secret_value(SECRET_NAME, &secret_json(ROTATED))
+        .await;
+    rig.sandbox
+        .control("rotate", json!({"clientSecret": ROTATED}))
+        .await;
+    rig.sandbox.control("revoke-tokens", json!({})).await;
+    let results = rig.send(&tornado("r-3")).await;
+    assert_eq!(statuses(&results), vec![pair("NA", "accepted")]);
+    assert_eq!(rig.moto.count(GET_SECRET), 2, "read again once");
+    assert_eq!(rig.sandbox.state().await["tokenRequests"], 4);
+
+    // Credentials that stay wrong fail clearly, without quoting them.
+    rig.sandbox
+        .control("rotate", json!({"clientSecret": "yet-another"}))
+        .await;
+    rig.sandbox.control("revoke-tokens", json!({})).await;
+    let (kind, message) = rig.fail(&tornado("r-4")).await;
+    assert_eq!(kind, "SendFailed");
+    assert!(
+        message.contains("refused the client credentials with 401 invalid_client"),
+        "{message}"
+    );
+    rig.finish(&[ROTATED, "yet-another"]).await;
+}
+
+#[tokio::test]
+async fn a_unicast_to_an_unsubscribed_user_is_reported_not_retried() {
+    const USER: &str = "amzn1.ask.account.AHVVDYK7EAEXAMPLEUSER";
+    let mut rig = Rig::start("unicast").await;
+    let detail = json!({"alertType": "SNOW_STORM", "source": "NWS", "id": "u-1", "user": USER, "region": "EU"});
+    let results = rig.send(&alert("u-1", detail.clone())).await;
+    assert_eq!(
+        statuses(&results),
+        vec![pair("EU", "accepted")],
+        "a Unicast goes to one region"
+    );
+
+    rig.sandbox
+        .control("unsubscribe", json!({"user": USER}))
+        .await;
+    let mut later = detail;
+    later["id"] = json!("u-2");
+    let results = rig.send(&alert("u-2", later)).await;
+    assert_eq!(statuses(&results), vec![pair("EU", "notSubscribed")]);
+    assert!(results[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("notifications"));
+    rig.finish(&[]).await;
+}
+
+#[tokio::test]
+async fn a_missing_or_malformed_secret_is_named() {
+    let mut rig = Rig::start_with(
+        "secret-errors",
+        &[("ALEXA_CREDENTIALS_SECRET", Some("alexa/absent"))],
+    )
+    .await;
+    let (kind, message) = rig.fail(&tornado("s-1")).await;
+    assert_eq!(kind, "SendFailed");
+    assert!(message.contains("secret \"alexa/absent\""), "{message}");
+    assert!(message.contains("does not exist"), "{message}");
+    rig.finish(&[]).await;
+
+    let mut rig = Rig::start("secret-malformed").await;
+    rig.moto
+        .put_secret_value(
+            SECRET_NAME,
+            "{\"clientId\": \"x\", \"secret\": \"s3cr3t-typo\"}",
+        )
+        .await;
+    let (_, message) = rig.fail(&tornado("s-2")).await;
+    assert!(message.contains("key clientSecret is missing"), "{message}");
+    rig.finish(&["s3cr3t-typo"]).await;
+}

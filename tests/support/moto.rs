@@ -64,13 +64,21 @@ impl Moto {
         let http = reqwest::Client::new();
         let mut ready = false;
         for _ in 0..300 {
-            if http.get(format!("{upstream}/moto-api/")).send().await.is_ok() {
+            if http
+                .get(format!("{upstream}/moto-api/"))
+                .send()
+                .await
+                .is_ok()
+            {
                 ready = true;
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert!(ready, "moto_server did not answer on {upstream} within 30 s");
+        assert!(
+            ready,
+            "moto_server did not answer on {upstream} within 30 s"
+        );
         let counts = Arc::new(Mutex::new(HashMap::new()));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy port");
         let proxy_url = format!("http://{}", listener.local_addr().expect("bound"));
@@ -165,15 +173,27 @@ async fn forward(
     client: reqwest::Client,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    if let Some(target) = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    if let Some(target) = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+    {
         *counts
             .lock()
             .expect("counts")
             .entry(target.to_owned())
             .or_default() += 1;
     }
-    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     let mut request = client.request(parts.method, format!("{upstream}{path}"));
     for (name, value) in parts.headers.iter().filter(|(n, _)| *n != "host") {
         request = request.header(name, value);
