@@ -176,8 +176,14 @@ pub fn sentence(
     let f = |pointer: &str| field(payload, pointer, locale);
     match name {
         "AMAZON.WeatherAlert.Activated" if tag.starts_with("de") => format!(
-            "Für deine Region gibt es eine Warnung: {}. Bereitgestellt von {}.",
-            words(&f("/weatherAlert/alertType")),
+            "Für deine Region gibt es eine {}warnung. Bereitgestellt von {}.",
+            match f("/weatherAlert/alertType").as_str() {
+                "TORNADO" => "Tornado",
+                "HURRICANE" => "Hurrikan",
+                "SNOW_STORM" => "Schneesturm",
+                "THUNDER_STORM" => "Gewitter",
+                _ => "Unwetter",
+            },
             f("/weatherAlert/source")
         ),
         "AMAZON.WeatherAlert.Activated" => format!(

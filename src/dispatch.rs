@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::config::Config;
 use crate::error::HandlerError;
 use crate::notifier::Notifier;
-use crate::skill::Skill;
+use crate::skill::{Reply, Skill};
 use crate::triggers;
 
 /// What an invocation's payload was recognised as.
@@ -128,6 +128,8 @@ pub struct App {
 
 /// How long an invocation may take when the context has no deadline (tests, local runs).
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(30);
+/// How long a send made while Alexa waits for the answer may take.
+pub const ALEXA_BUDGET: Duration = Duration::from_secs(6);
 
 impl App {
     pub fn new(config: Config) -> Self {
@@ -151,7 +153,15 @@ impl App {
         tracing::debug!(?kind, "classified input");
         match kind {
             InputKind::Alexa => {
-                let answer = self.skill.handle(payload).await?;
+                let answer = match self.skill.handle(payload).await? {
+                    Reply::Answer(answer) => answer,
+                    Reply::SendTestAlert { alert, language } => {
+                        // Alexa gives up on a skill after 8 s: answer well before that.
+                        let deadline = deadline.min(Instant::now() + ALEXA_BUDGET);
+                        let status = self.notifier.send_one(&alert, deadline).await;
+                        Skill::test_alert_answer(language, status)
+                    }
+                };
                 serde_json::to_value(answer).map_err(|e| HandlerError::Malformed {
                     shape: "Alexa response",
                     field: ".".into(),

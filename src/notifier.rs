@@ -20,7 +20,7 @@ use crate::error::HandlerError;
 use crate::proactive::retry::Backoff;
 use crate::proactive::token::TokenCache;
 use crate::proactive::{
-    self, event, http, Built, Delivery, NotificationRequest, ProactiveEvent, Sender,
+    self, event, http, Built, Delivery, NotificationRequest, ProactiveEvent, Sender, Status,
 };
 use crate::triggers::TriggerMessage;
 
@@ -93,6 +93,37 @@ impl Notifier {
             results.extend(deliveries.iter().map(|d| json!(d)));
         }
         Ok(json!({ "results": results }))
+    }
+
+    /// Sends one request made by the skill itself (the test alert); any failure is logged and
+    /// reported as [`Status::Failed`], because Alexa is waiting for an answer to speak.
+    pub async fn send_one(&self, request: &NotificationRequest, deadline: Instant) -> Status {
+        let event = match proactive::build(request, None, Utc::now()) {
+            Ok(Built::Ready(event)) => event,
+            Ok(Built::Skipped { reason, .. }) => {
+                tracing::warn!(reason, "test alert not sent");
+                return Status::Failed;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "test alert could not be built");
+                return Status::Failed;
+            }
+        };
+        match self.deliver(vec![(event, request.region)], deadline).await {
+            Ok(deliveries) => deliveries
+                .iter()
+                .map(|d| d.status)
+                .find(|s| *s != Status::Accepted && *s != Status::Duplicate)
+                .unwrap_or(if deliveries.is_empty() {
+                    Status::Failed
+                } else {
+                    Status::Accepted
+                }),
+            Err(err) => {
+                tracing::error!(error = %err, "test alert not sent");
+                Status::Failed
+            }
+        }
     }
 
     /// Sends events (each with its Unicast region, if any) and logs every outcome.

@@ -62,7 +62,10 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
             Says("Sorry, I can't help with that", Some(false)),
         ),
         ("intent-navigate-home.json", Leaves),
-        ("intent-test-alert.json", Says("test alert", Some(false))),
+        (
+            "intent-test-alert.json",
+            Says("a test alert is on its way", Some(true)),
+        ),
         ("session-ended.json", Acknowledged),
         ("skill-event-subscription-changed.json", Acknowledged),
         ("skill-event-unsubscribed.json", Acknowledged),
@@ -167,10 +170,11 @@ async fn every_sample_event_gets_its_documented_answer() {
     seen.sort();
     let listed: Vec<&str> = expectations.keys().copied().collect();
     assert_eq!(seen, listed, "events/ and the expectations differ");
+    // The three trigger samples and the test alert (a Unicast).
     let state = sandbox.state().await;
     assert_eq!(
         state["accepted"].as_array().map(Vec::len),
-        Some(3),
+        Some(4),
         "{state}"
     );
     assert_eq!(state["refused"], json!([]), "{state}");

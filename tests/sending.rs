@@ -490,6 +490,52 @@ async fn a_unicast_to_an_unsubscribed_user_is_reported_not_retried() {
 }
 
 #[tokio::test]
+async fn the_test_alert_intent_sends_a_unicast_and_says_so() {
+    const USER: &str = "amzn1.ask.account.AHVVDYK7EAEXAMPLEUSER";
+    let mut rig = Rig::start("test-alert").await;
+    let Outcome::Response(answer) = rig.invoke(&sample("intent-test-alert.json")).await else {
+        panic!("no answer")
+    };
+    let text = answer["response"]["outputSpeech"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.contains("on its way"), "{answer}");
+    let state = rig.sandbox.state().await;
+    let accepted = &state["accepted"][0];
+    assert_eq!(accepted["audience"], USER, "{state}");
+    assert_eq!(
+        accepted["region"], "NA",
+        "the region of the request's apiEndpoint"
+    );
+    assert_eq!(
+        state["eventRequests"], 1,
+        "a Unicast goes to one region: {state}"
+    );
+    assert!(accepted["spoken"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("thunder storm alert"));
+
+    rig.sandbox
+        .control("unsubscribe", json!({"user": USER}))
+        .await;
+    let mut again = sample("intent-test-alert.json");
+    again["request"]["requestId"] = json!("amzn1.echo-api.request.0001");
+    let Outcome::Response(answer) = rig.invoke(&again).await else {
+        panic!("no answer")
+    };
+    let text = answer["response"]["outputSpeech"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.contains("notifications are off"), "{answer}");
+    assert_eq!(
+        answer["response"]["card"]["type"],
+        "AskForPermissionsConsent"
+    );
+    rig.finish(&[]).await;
+}
+
+#[tokio::test]
 async fn a_missing_or_malformed_secret_is_named() {
     let mut rig = Rig::start_with(
         "secret-errors",

@@ -188,12 +188,39 @@ fn weather_alert(body: &Map<String, Value>, at: &str) -> Result<Parts, HandlerEr
         None | Some(Value::Null) => return Err(invalid(format!("{at}.source"), "required field is missing; expected the issuer's name, as a string or as {\"en-US\": \"...\", \"de-DE\": \"...\"}")),
         Some(_) => return Err(invalid(format!("{at}.source"), "expected a non-empty string or an object of locale to text, such as {\"en-US\": \"National Weather Service\"}")),
     };
+    Ok(weather_parts(&alert_type, sources))
+}
+
+fn weather_parts(alert_type: &str, sources: Vec<(String, String)>) -> Parts {
     let payload = json!({"weatherAlert": {"source": format!("{LOCALIZED_PREFIX}source"), "alertType": alert_type}});
     let localized = sources
         .into_iter()
         .map(|(locale, source)| json!({"locale": locale, "source": source}))
         .collect();
-    Ok((schemas::WEATHER_ALERT_SCHEMA, payload, localized))
+    (schemas::WEATHER_ALERT_SCHEMA, payload, localized)
+}
+
+impl NotificationRequest {
+    /// A Unicast weather alert made by the skill itself (the test alert): `alert_type` is one
+    /// of [`ALERT_TYPES`] and `sources` holds (locale, issuer) pairs.
+    pub fn unicast_weather_alert(
+        alert_type: &str,
+        sources: Vec<(String, String)>,
+        id: String,
+        user: String,
+        region: Option<Region>,
+    ) -> Self {
+        let (schema, payload, localized_attributes) = weather_parts(alert_type, sources);
+        NotificationRequest {
+            schema,
+            payload,
+            localized_attributes,
+            id: Some(id),
+            expires_at: None,
+            user: Some(user),
+            region,
+        }
+    }
 }
 
 /// `{"name", "payload", "localizedAttributes"}`: any of the eight schemas, spelled out.

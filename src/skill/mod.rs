@@ -9,7 +9,9 @@ pub mod speech;
 use lambda_runtime::tracing;
 use serde_json::Value;
 
+use crate::config::Region;
 use crate::error::{parse, HandlerError};
+use crate::proactive::{NotificationRequest, Status};
 use envelope::{
     Card, PermissionBody, RequestEnvelope, ResponseEnvelope, SubscriptionChangedBody,
     NOTIFICATIONS_PERMISSION,
@@ -61,6 +63,21 @@ pub enum SkillEvent {
     },
 }
 
+/// What the skill makes of a request.
+#[derive(Debug)]
+pub enum Reply {
+    Answer(ResponseEnvelope),
+    /// TestAlertIntent: send `alert`, then answer with [`Skill::test_alert_answer`]. The skill
+    /// decides what to send and what to say; the dispatcher does the sending.
+    SendTestAlert {
+        alert: Box<NotificationRequest>,
+        language: Language,
+    },
+}
+
+/// The test alert's type: a real one, so the user hears exactly what an alert sounds like.
+pub const TEST_ALERT_TYPE: &str = "THUNDER_STORM";
+
 pub struct Skill {
     skill_id: String,
 }
@@ -70,13 +87,45 @@ impl Skill {
         Skill { skill_id }
     }
 
-    pub async fn handle(&self, payload: Value) -> Result<ResponseEnvelope, HandlerError> {
+    pub async fn handle(&self, payload: Value) -> Result<Reply, HandlerError> {
         verify_skill_id(&payload, &self.skill_id)?;
         let envelope: RequestEnvelope = parse(SHAPE, "", payload)?;
-        let texts = Language::from_locale(envelope.request.locale.as_deref()).texts();
+        let language = Language::from_locale(envelope.request.locale.as_deref());
+        let texts = language.texts();
+        let kind = envelope.request.kind.as_str();
+        if kind == "IntentRequest"
+            && envelope.request.intent.as_ref().map(|i| i.name.as_str())
+                == Some(intents::TEST_ALERT)
+        {
+            return Ok(test_alert(&envelope, language));
+        }
+        self.answer(&envelope, texts).map(Reply::Answer)
+    }
+
+    /// What to say once the test alert was (or was not) sent.
+    pub fn test_alert_answer(language: Language, status: Status) -> ResponseEnvelope {
+        let texts = language.texts();
+        match status {
+            Status::Accepted | Status::Duplicate => {
+                ResponseEnvelope::speak(texts.test_alert_sent).end_session()
+            }
+            Status::NotSubscribed => ResponseEnvelope::speak(texts.test_alert_not_subscribed)
+                .with_card(Card::AskForPermissionsConsent {
+                    permissions: vec![NOTIFICATIONS_PERMISSION.to_owned()],
+                })
+                .end_session(),
+            Status::Failed => ResponseEnvelope::speak(texts.test_alert_failed).end_session(),
+        }
+    }
+
+    fn answer(
+        &self,
+        envelope: &RequestEnvelope,
+        texts: &Texts,
+    ) -> Result<ResponseEnvelope, HandlerError> {
         let kind = envelope.request.kind.as_str();
         match kind {
-            "LaunchRequest" => Ok(launch(&envelope, texts)),
+            "LaunchRequest" => Ok(launch(envelope, texts)),
             "IntentRequest" => {
                 let intent =
                     envelope
@@ -109,7 +158,7 @@ impl Skill {
                 Ok(ResponseEnvelope::empty())
             }
             _ if kind.starts_with("AlexaSkillEvent.") => {
-                let event = skill_event(&envelope)?;
+                let event = skill_event(envelope)?;
                 log_skill_event(&event);
                 Ok(ResponseEnvelope::empty())
             }
@@ -126,9 +175,6 @@ impl Skill {
             intents::STOP | intents::CANCEL => ResponseEnvelope::speak(texts.goodbye).end_session(),
             // The user asked to go home: leave quietly.
             intents::NAVIGATE_HOME => ResponseEnvelope::empty().end_session(),
-            intents::TEST_ALERT => {
-                ResponseEnvelope::speak(texts.test_alert_not_ready).ask(texts.reprompt)
-            }
             intents::FALLBACK => ResponseEnvelope::speak(texts.fallback).ask(texts.reprompt),
             unknown => {
                 // An intent added to the model but not to the code: answer, and tell the developer.
@@ -139,6 +185,41 @@ impl Skill {
                 ResponseEnvelope::speak(texts.fallback).ask(texts.reprompt)
             }
         }
+    }
+}
+
+/// A Unicast test alert to the asking user, in the region of the request's `apiEndpoint`. The
+/// Alexa requestId is its id: if Alexa repeats the request, the alert is not sent twice.
+/// Without the notifications permission nothing is sent: the user hears how to turn it on.
+fn test_alert(envelope: &RequestEnvelope, language: Language) -> Reply {
+    let user = envelope.user().map(|u| u.user_id.clone());
+    let (Some(user), true) = (user, envelope.notifications_granted()) else {
+        return Reply::Answer(Skill::test_alert_answer(language, Status::NotSubscribed));
+    };
+    let region = envelope.api_endpoint().and_then(Region::from_api_endpoint);
+    let sources = crate::proactive::event::SKILL_LOCALES
+        .iter()
+        .map(|locale| {
+            let text = Language::from_locale(Some(locale))
+                .texts()
+                .test_alert_source;
+            (locale.to_string(), text.to_owned())
+        })
+        .collect();
+    let id = envelope
+        .request
+        .request_id
+        .clone()
+        .unwrap_or_else(|| format!("test-{user}"));
+    Reply::SendTestAlert {
+        alert: Box::new(NotificationRequest::unicast_weather_alert(
+            TEST_ALERT_TYPE,
+            sources,
+            id,
+            user,
+            region,
+        )),
+        language,
     }
 }
 

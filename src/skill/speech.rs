@@ -46,7 +46,11 @@ pub struct Texts {
     pub help: &'static str,
     pub goodbye: &'static str,
     pub fallback: &'static str,
-    pub test_alert_not_ready: &'static str,
+    pub test_alert_sent: &'static str,
+    pub test_alert_not_subscribed: &'static str,
+    pub test_alert_failed: &'static str,
+    /// The test alert's `source`, as Alexa reads it out.
+    pub test_alert_source: &'static str,
 }
 
 static EN_US: Texts = Texts {
@@ -61,8 +65,13 @@ static EN_US: Texts = Texts {
            your area. Say: send me a test alert, to get a sample. Or say stop.",
     goodbye: "Goodbye.",
     fallback: "Sorry, I can't help with that. You can say: send me a test alert, or: help.",
-    test_alert_not_ready: "A test alert arrives as a notification once sending is set up for this \
-                           skill. Sending isn't set up yet, so no alert was sent.",
+    test_alert_sent: "Done: a test alert is on its way. It arrives as a notification in a moment; \
+                      to hear it, say: what are my notifications.",
+    test_alert_not_subscribed: "I couldn't send it, because notifications are off for this skill. \
+                                Turn them on in the Alexa app, under Skills, Weather Alerts, \
+                                Settings, then ask me again.",
+    test_alert_failed: "Sorry, I couldn't send the test alert just now. Please try again later.",
+    test_alert_source: "the Weather Alerts skill, as a test",
 };
 
 static EN_GB: Texts = Texts {
@@ -79,8 +88,13 @@ static EN_GB: Texts = Texts {
            your area. Say: send me a test alert, to get a sample. Or say stop.",
     goodbye: "Goodbye.",
     fallback: "Sorry, I can't help with that. You can say: send me a test alert, or: help.",
-    test_alert_not_ready: "A test alert arrives as a notification once sending is set up for this \
-                           skill. Sending isn't set up yet, so no alert was sent.",
+    test_alert_sent: "Done: a test alert is on its way. It arrives as a notification in a moment; \
+                      to hear it, say: what are my notifications.",
+    test_alert_not_subscribed: "I couldn't send it, because notifications are off for this skill. \
+                                Turn them on in the Alexa app, under Skills, Weather Alerts, \
+                                Settings, then ask me again.",
+    test_alert_failed: "Sorry, I couldn't send the test alert just now. Please try again later.",
+    test_alert_source: "the Weather Alerts skill, as a test",
 };
 
 static DE: Texts = Texts {
@@ -96,9 +110,14 @@ static DE: Texts = Texts {
            deine Region herausgibt. Sag: schick mir eine Testwarnung, für ein Beispiel. Oder sag stopp.",
     goodbye: "Bis bald.",
     fallback: "Das kann ich leider nicht. Du kannst sagen: schick mir eine Testwarnung, oder: Hilfe.",
-    test_alert_not_ready: "Eine Testwarnung kommt als Benachrichtigung, sobald der Versand für diesen \
-                           Skill eingerichtet ist. Das ist noch nicht der Fall, es wurde also keine \
-                           Warnung verschickt.",
+    test_alert_sent: "Erledigt: eine Testwarnung ist unterwegs. Sie kommt gleich als \
+                      Benachrichtigung; zum Anhören sag: was sind meine Benachrichtigungen.",
+    test_alert_not_subscribed: "Das ging nicht, weil die Benachrichtigungen für diesen Skill aus \
+                                sind. Schalte sie in der Alexa-App unter Skills, Unwetterwarnungen, \
+                                Einstellungen ein und frag mich dann noch einmal.",
+    test_alert_failed: "Die Testwarnung konnte gerade nicht verschickt werden. Bitte versuch es \
+                        später noch einmal.",
+    test_alert_source: "dem Skill Unwetterwarnungen, als Test",
 };
 
 #[cfg(test)]

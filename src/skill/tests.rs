@@ -37,7 +37,10 @@ fn event_payload(kind: &str, body: Option<Value>) -> Value {
 }
 
 async fn answer(payload: Value) -> Value {
-    serde_json::to_value(skill().handle(payload).await.unwrap()).unwrap()
+    match skill().handle(payload).await.unwrap() {
+        Reply::Answer(answer) => serde_json::to_value(answer).unwrap(),
+        other => panic!("expected an answer, got {other:?}"),
+    }
 }
 
 fn speech(answer: &Value) -> &str {
@@ -102,9 +105,6 @@ async fn each_intent_gets_its_answer() {
         home,
         json!({"version": "1.0", "response": {"shouldEndSession": true}})
     );
-
-    let test = answer(intent(intents::TEST_ALERT, "en-US")).await;
-    assert!(speech(&test).contains("test alert"), "{test}");
 
     let fallback = answer(intent(intents::FALLBACK, "en-US")).await;
     assert!(speech(&fallback).starts_with("Sorry"), "{fallback}");
@@ -317,4 +317,61 @@ async fn requests_lacking_optional_parts_still_work() {
                       "request": {"type": "LaunchRequest"}});
     let a = answer(bare).await;
     assert!(speech(&a).starts_with("Welcome"), "{a}");
+}
+
+fn with_notifications(mut payload: Value, endpoint: &str) -> Value {
+    payload["context"]["System"]["user"]["permissions"] = json!({"scopes": {
+        "alexa::devices:all:notifications:write": {"status": "GRANTED"}}});
+    payload["context"]["System"]["apiEndpoint"] = json!(endpoint);
+    payload
+}
+
+#[tokio::test]
+async fn a_test_alert_is_a_unicast_to_the_asking_user_in_their_region() {
+    for (endpoint, region) in [
+        ("https://api.amazonalexa.com", Some(Region::Na)),
+        ("https://api.eu.amazonalexa.com", Some(Region::Eu)),
+        ("https://api.fe.amazonalexa.com/", Some(Region::Fe)),
+        ("http://127.0.0.1:9100", None),
+    ] {
+        let payload = with_notifications(intent(intents::TEST_ALERT, "de-DE"), endpoint);
+        let Reply::SendTestAlert { alert, language } = skill().handle(payload).await.unwrap()
+        else {
+            panic!("{endpoint}: expected a send")
+        };
+        assert_eq!(alert.user.as_deref(), Some(USER));
+        assert_eq!(alert.region, region, "{endpoint}");
+        assert_eq!(
+            alert.id.as_deref(),
+            Some("r1"),
+            "Alexa's requestId: a repeat is a 409"
+        );
+        assert_eq!(alert.payload["weatherAlert"]["alertType"], TEST_ALERT_TYPE);
+        assert_eq!(language, Language::De);
+        let locales: Vec<&str> = alert
+            .localized_attributes
+            .iter()
+            .filter_map(|l| l["locale"].as_str())
+            .collect();
+        assert_eq!(locales, ["en-US", "en-GB", "de-DE"]);
+    }
+}
+
+#[tokio::test]
+async fn a_test_alert_without_the_permission_sends_nothing_and_says_how_to_fix_it() {
+    let a = answer(intent(intents::TEST_ALERT, "en-US")).await;
+    assert!(speech(&a).contains("notifications are off"), "{a}");
+    assert_eq!(a["response"]["card"]["type"], "AskForPermissionsConsent");
+}
+
+#[test]
+fn each_test_alert_outcome_has_its_own_words() {
+    let said = |status| {
+        let a = serde_json::to_value(Skill::test_alert_answer(Language::EnUs, status)).unwrap();
+        speech(&a).to_owned()
+    };
+    assert!(said(Status::Accepted).contains("on its way"));
+    assert_eq!(said(Status::Duplicate), said(Status::Accepted));
+    assert!(said(Status::NotSubscribed).contains("Alexa app"));
+    assert!(said(Status::Failed).starts_with("Sorry"));
 }
