@@ -10,15 +10,15 @@ MOTO_VERSION ?= moto[server]>=5.2,<6
 
 .PHONY: run invoke test lint fmt bench build-lambda clean
 
-## run: start the function on a local Lambda Runtime API and send it every sample in events/
-run:
-	$(CARGO) build --quiet --bin alexa-proactive --example local
-	$(CARGO) run --quiet --example local
+## run: the function on a local Lambda Runtime API, moto for its secret, alexa-sandbox as Alexa; sends every sample in events/
+run: $(MOTO)
+	$(CARGO) build --quiet --all-features --bins --example local
+	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) run --quiet --all-features --example local
 
-## invoke: send one event (make invoke EVENT=events/intent-help.json)
-invoke:
-	$(CARGO) build --quiet --bin alexa-proactive --example local
-	$(CARGO) run --quiet --example local -- --json $(EVENT)
+## invoke: send one event the same way (make invoke EVENT=events/intent-help.json)
+invoke: $(MOTO)
+	$(CARGO) build --quiet --all-features --bins --example local
+	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) run --quiet --all-features --example local -- --json $(EVENT)
 
 ## test: lint, then every unit, sample-event and end-to-end test (installs moto into .venv)
 test: lint $(MOTO)

@@ -1,17 +1,23 @@
 //! `make run` / `make invoke`: starts the built function under a local Lambda Runtime API,
-//! sends it sample events and prints what Alexa (or the trigger) would get back.
+//! with its credentials secret in a local moto server and the alexa-sandbox playing Alexa,
+//! sends it sample events and prints what the function answered and what Alexa would say.
 //!
 //! Usage: local [--json] [EVENT.json ...]   (default: every file in events/)
-//! The function's own log lines go to target/local-run.log.
+//! The function's own log lines go to target/local-run.log, the sandbox's to
+//! target/local-sandbox.log. Every process started here is stopped at the end.
 
+#[path = "../tests/support/moto.rs"]
+mod moto;
 #[path = "../tests/support/runtime_api.rs"]
 mod runtime_api;
+#[path = "../tests/support/sandbox.rs"]
+mod sandbox;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use runtime_api::{Function, Outcome, RuntimeApi};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const DEFAULT_SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
 
@@ -33,10 +39,45 @@ fn describe(answer: &Value) -> Vec<String> {
         Some(false) => lines.push("session: stays open for an answer".into()),
         None => {}
     }
+    if let Some(results) = answer["results"].as_array() {
+        for r in results {
+            let status = r["status"].as_str().unwrap_or("?");
+            let region = r["region"].as_str().unwrap_or("-");
+            let why = r["reason"].as_str().or(r["error"].as_str()).unwrap_or("");
+            lines.push(format!(
+                "{region} {status} referenceId {} {why}",
+                r["referenceId"].as_str().unwrap_or("?")
+            ));
+        }
+    }
     if lines.is_empty() {
         lines.push(format!("answer: {answer}"));
     }
     lines
+}
+
+/// What the sandbox accepted since the last call, as the sentences Alexa would speak.
+fn spoken(state: &Value, already: usize) -> Vec<String> {
+    let accepted = state["accepted"].as_array().cloned().unwrap_or_default();
+    accepted
+        .iter()
+        .skip(already)
+        .flat_map(|a| {
+            let region = a["region"].as_str().unwrap_or("-").to_owned();
+            a["spoken"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |s| {
+                    format!(
+                        "notification [{region} {}]: \"{}\"",
+                        s["locale"].as_str().unwrap_or("?"),
+                        s["text"].as_str().unwrap_or("")
+                    )
+                })
+        })
+        .collect()
 }
 
 #[tokio::main]
@@ -78,10 +119,32 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    let moto = moto::Moto::start().await;
+    let secret = json!({"clientId": sandbox::CLIENT_ID, "clientSecret": sandbox::CLIENT_SECRET});
+    moto.create_secret("alexa-proactive/local", &secret.to_string())
+        .await;
+    let sandbox = sandbox::Sandbox::start_at(
+        &runtime_api::profile_dir_file("alexa-sandbox"),
+        Some(&log_dir.join("local-sandbox.log")),
+    )
+    .await;
+    let (api_url, token_url) = (sandbox.api_url(), sandbox.token_url());
     let function = match Function::spawn(
         &binary,
         &api,
-        &[("ALEXA_SKILL_ID", Some(&skill_id))],
+        &[
+            ("ALEXA_SKILL_ID", Some(&skill_id)),
+            ("ALEXA_CREDENTIALS_SECRET", Some("alexa-proactive/local")),
+            ("ALEXA_API_URL", Some(&api_url)),
+            ("LWA_TOKEN_URL", Some(&token_url)),
+            ("AWS_ENDPOINT_URL", Some(moto.endpoint())),
+            ("AWS_ACCESS_KEY_ID", Some("test")),
+            ("AWS_SECRET_ACCESS_KEY", Some("test")),
+            ("AWS_REGION", Some("us-east-1")),
+            ("AWS_EC2_METADATA_DISABLED", Some("true")),
+            ("AWS_PROFILE", None),
+            ("RUST_LOG", Some("info")),
+        ],
         Some(&log),
     ) {
         Ok(f) => f,
@@ -91,24 +154,30 @@ async fn main() {
         }
     };
     println!(
-        "alexa-proactive on a local Lambda Runtime API ({}), skill {skill_id}\n",
-        api.address()
+        "alexa-proactive on a local Lambda Runtime API ({}), skill {skill_id}\n\
+         credentials secret in moto ({}), Alexa played by alexa-sandbox ({})\n",
+        api.address(),
+        moto.endpoint(),
+        sandbox.url
     );
+    let mut heard = 0;
     let mut failed_harness = false;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for file in &files {
+        let shown = file.strip_prefix(root).unwrap_or(file).display();
         let payload: Value = match std::fs::read_to_string(file)
             .map_err(|e| e.to_string())
             .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
         {
             Ok(v) => v,
             Err(e) => {
-                println!("{}\n  cannot read it: {e}\n", file.display());
+                println!("{shown}\n  cannot read it: {e}\n");
                 continue;
             }
         };
         match api.invoke(&payload, Duration::from_secs(30)).await {
             Ok(Outcome::Response(answer)) => {
-                println!("{}  ->  answer", file.display());
+                println!("{shown}  ->  answer");
                 for line in describe(&answer) {
                     println!("  {line}");
                 }
@@ -120,17 +189,24 @@ async fn main() {
                 error_type,
                 error_message,
             }) => {
-                println!("{}  ->  invocation error {error_type}", file.display());
+                println!("{}  ->  invocation error {error_type}", shown);
                 println!("  {error_message}");
             }
             Err(e) => {
-                println!("{}  ->  {e}", file.display());
+                println!("{shown}  ->  {e}");
                 failed_harness = true;
             }
         }
+        let state = sandbox.state().await;
+        for line in spoken(&state, heard) {
+            println!("  {line}");
+        }
+        heard = state["accepted"].as_array().map_or(heard, Vec::len);
         println!();
     }
     function.stop().await;
+    sandbox.stop().await;
+    moto.stop().await;
     println!("function log: {}", log.display());
     if failed_harness {
         std::process::exit(1);

@@ -19,9 +19,15 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Starts the sandbox (quiet unless `log` is given, where it prints what Alexa would say).
+    /// Starts the sandbox built for this test (quiet unless `log` is given, where it prints
+    /// what Alexa would say).
     pub async fn start(log: Option<&Path>) -> Sandbox {
-        let binary = env!("CARGO_BIN_EXE_alexa-sandbox");
+        let binary = option_env!("CARGO_BIN_EXE_alexa-sandbox")
+            .expect("only tests and benches know the sandbox binary; use start_at");
+        Self::start_at(Path::new(binary), log).await
+    }
+
+    pub async fn start_at(binary: &Path, log: Option<&Path>) -> Sandbox {
         let mut command = Command::new(binary);
         command
             .args([
