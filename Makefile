@@ -36,10 +36,11 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: cold start of the function vs a minimal lambda_runtime function (release builds)
-bench:
+## bench: cold start vs a minimal lambda_runtime function, then sending against moto and the sandbox (release builds)
+bench: $(MOTO)
 	$(CARGO) build --release --example hello
 	$(CARGO) bench --bench cold_start
+	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) bench --all-features --bench send
 
 ## build-lambda: the arm64 bootstrap for Lambda (needs cargo-lambda: pip install cargo-lambda)
 build-lambda:

@@ -123,11 +123,7 @@ async fn main() {
     let secret = json!({"clientId": sandbox::CLIENT_ID, "clientSecret": sandbox::CLIENT_SECRET});
     moto.create_secret("alexa-proactive/local", &secret.to_string())
         .await;
-    let sandbox = sandbox::Sandbox::start_at(
-        &runtime_api::profile_dir_file("alexa-sandbox"),
-        Some(&log_dir.join("local-sandbox.log")),
-    )
-    .await;
+    let sandbox = sandbox::Sandbox::start(Some(&log_dir.join("local-sandbox.log"))).await;
     let (api_url, token_url) = (sandbox.api_url(), sandbox.token_url());
     let function = match Function::spawn(
         &binary,

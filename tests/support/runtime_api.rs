@@ -300,6 +300,11 @@ impl Function {
         })
     }
 
+    /// The process id (for memory figures).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// The exit status if the process has ended.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()

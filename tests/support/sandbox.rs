@@ -19,12 +19,18 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Starts the sandbox built for this test (quiet unless `log` is given, where it prints
-    /// what Alexa would say).
+    /// Starts the sandbox built with this test or bench (quiet unless `log` is given, where
+    /// it prints what Alexa would say).
     pub async fn start(log: Option<&Path>) -> Sandbox {
-        let binary = option_env!("CARGO_BIN_EXE_alexa-sandbox")
-            .expect("only tests and benches know the sandbox binary; use start_at");
-        Self::start_at(Path::new(binary), log).await
+        let binary = match option_env!("CARGO_BIN_EXE_alexa-sandbox") {
+            Some(path) => std::path::PathBuf::from(path),
+            // Examples are not told: the binary sits in the profile directory above them.
+            None => std::env::current_exe()
+                .ok()
+                .and_then(|exe| Some(exe.parent()?.parent()?.join("alexa-sandbox")))
+                .unwrap_or_default(),
+        };
+        Self::start_at(&binary, log).await
     }
 
     pub async fn start_at(binary: &Path, log: Option<&Path>) -> Sandbox {
