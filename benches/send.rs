@@ -136,23 +136,12 @@ async fn main() {
     moto.create_secret(SECRET, &secret.to_string()).await;
     let sandbox = sandbox::Sandbox::start(None).await;
     let api = RuntimeApi::start().await.expect("runtime API");
-    let (api_url, token_url) = (sandbox.api_url(), sandbox.token_url());
+    let mut env = sandbox.function_env(SKILL_ID, SECRET, moto.endpoint());
+    env.push(("RUST_LOG", Some("warn")));
     let function = Function::spawn(
         Path::new(env!("CARGO_BIN_EXE_alexa-proactive")),
         &api,
-        &[
-            ("ALEXA_SKILL_ID", Some(SKILL_ID)),
-            ("ALEXA_CREDENTIALS_SECRET", Some(SECRET)),
-            ("ALEXA_API_URL", Some(&api_url)),
-            ("LWA_TOKEN_URL", Some(&token_url)),
-            ("AWS_ENDPOINT_URL", Some(moto.endpoint())),
-            ("AWS_ACCESS_KEY_ID", Some("test")),
-            ("AWS_SECRET_ACCESS_KEY", Some("test")),
-            ("AWS_REGION", Some("us-east-1")),
-            ("AWS_EC2_METADATA_DISABLED", Some("true")),
-            ("AWS_PROFILE", None),
-            ("RUST_LOG", Some("warn")),
-        ],
+        &env,
         None,
     )
     .expect("the function starts");

@@ -124,25 +124,9 @@ async fn main() {
     moto.create_secret("alexa-proactive/local", &secret.to_string())
         .await;
     let sandbox = sandbox::Sandbox::start(Some(&log_dir.join("local-sandbox.log"))).await;
-    let (api_url, token_url) = (sandbox.api_url(), sandbox.token_url());
-    let function = match Function::spawn(
-        &binary,
-        &api,
-        &[
-            ("ALEXA_SKILL_ID", Some(&skill_id)),
-            ("ALEXA_CREDENTIALS_SECRET", Some("alexa-proactive/local")),
-            ("ALEXA_API_URL", Some(&api_url)),
-            ("LWA_TOKEN_URL", Some(&token_url)),
-            ("AWS_ENDPOINT_URL", Some(moto.endpoint())),
-            ("AWS_ACCESS_KEY_ID", Some("test")),
-            ("AWS_SECRET_ACCESS_KEY", Some("test")),
-            ("AWS_REGION", Some("us-east-1")),
-            ("AWS_EC2_METADATA_DISABLED", Some("true")),
-            ("AWS_PROFILE", None),
-            ("RUST_LOG", Some("info")),
-        ],
-        Some(&log),
-    ) {
+    let mut env = sandbox.function_env(&skill_id, "alexa-proactive/local", moto.endpoint());
+    env.push(("RUST_LOG", Some("info")));
+    let function = match Function::spawn(&binary, &api, &env, Some(&log)) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("cannot start {}: {e}", binary.display());

@@ -86,11 +86,10 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
 async fn every_sample_event_gets_its_documented_answer() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
     let sandbox = sandbox::Sandbox::start(None).await;
-    let (api_url, token_url) = (sandbox.api_url(), sandbox.token_url());
     let config = Config::from_lookup(|name| match name {
         "ALEXA_SKILL_ID" => Some(SKILL_ID.into()),
-        "ALEXA_API_URL" => Some(api_url.clone()),
-        "LWA_TOKEN_URL" => Some(token_url.clone()),
+        "ALEXA_API_URL" => Some(sandbox.api_url().to_owned()),
+        "LWA_TOKEN_URL" => Some(sandbox.token_url().to_owned()),
         _ => None,
     })
     .unwrap();

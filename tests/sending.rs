@@ -53,21 +53,12 @@ impl Rig {
         let sandbox = Sandbox::start(Some(&sandbox_log)).await;
         let api = RuntimeApi::start().await.expect("runtime API");
         let log = dir.join(format!("sending-{name}-function.log"));
-        let (api_url, token_url) = (sandbox.api_url(), sandbox.token_url());
-        let mut vars: Vec<(&str, Option<&str>)> = vec![
-            ("ALEXA_SKILL_ID", Some(SKILL_ID)),
-            ("ALEXA_CREDENTIALS_SECRET", Some(SECRET_NAME)),
+        let mut vars = sandbox.function_env(SKILL_ID, SECRET_NAME, moto.endpoint());
+        vars.extend_from_slice(&[
             ("ALEXA_REGIONS", Some("NA,EU")),
-            ("ALEXA_API_URL", Some(&api_url)),
-            ("LWA_TOKEN_URL", Some(&token_url)),
-            ("AWS_ENDPOINT_URL", Some(moto.endpoint())),
-            ("AWS_ACCESS_KEY_ID", Some("test")),
-            ("AWS_SECRET_ACCESS_KEY", Some("test")),
-            ("AWS_REGION", Some("us-east-1")),
-            ("AWS_EC2_METADATA_DISABLED", Some("true")),
-            ("AWS_PROFILE", None),
             ("RUST_LOG", Some("debug")),
-        ];
+        ]);
+        // Later entries win: a test's own settings override the defaults above.
         vars.extend_from_slice(env);
         let function = Function::spawn(
             Path::new(env!("CARGO_BIN_EXE_alexa-proactive")),

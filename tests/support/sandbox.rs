@@ -15,6 +15,8 @@ pub const CLIENT_SECRET: &str = "test-client-secret-Zx81";
 pub struct Sandbox {
     child: Child,
     pub url: String,
+    api_url: String,
+    token_url: String,
     http: reqwest::Client,
 }
 
@@ -75,18 +77,43 @@ impl Sandbox {
         });
         Sandbox {
             child,
+            api_url: format!("{url}/{{region}}"),
+            token_url: format!("{url}/auth/o2/token"),
             url,
             http: reqwest::Client::new(),
         }
     }
 
-    pub fn token_url(&self) -> String {
-        format!("{}/auth/o2/token", self.url)
+    pub fn token_url(&self) -> &str {
+        &self.token_url
     }
 
     /// For ALEXA_API_URL: the sandbox tells the regions apart by this prefix.
-    pub fn api_url(&self) -> String {
-        format!("{}/{{region}}", self.url)
+    pub fn api_url(&self) -> &str {
+        &self.api_url
+    }
+
+    /// The environment that points the function at this sandbox and at a moto server
+    /// (`aws_endpoint`) holding the credentials secret `secret`.
+    pub fn function_env<'a>(
+        &'a self,
+        skill_id: &'a str,
+        secret: &'a str,
+        aws_endpoint: &'a str,
+    ) -> Vec<(&'static str, Option<&'a str>)> {
+        vec![
+            ("ALEXA_SKILL_ID", Some(skill_id)),
+            ("ALEXA_CREDENTIALS_SECRET", Some(secret)),
+            ("ALEXA_API_URL", Some(self.api_url())),
+            ("LWA_TOKEN_URL", Some(self.token_url())),
+            ("AWS_ENDPOINT_URL", Some(aws_endpoint)),
+            ("AWS_ACCESS_KEY_ID", Some("test")),
+            ("AWS_SECRET_ACCESS_KEY", Some("test")),
+            ("AWS_REGION", Some("us-east-1")),
+            // Never ask the EC2 metadata service (not loopback) for credentials or region.
+            ("AWS_EC2_METADATA_DISABLED", Some("true")),
+            ("AWS_PROFILE", None),
+        ]
     }
 
     pub async fn control(&self, path: &str, body: Value) -> Value {
