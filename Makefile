@@ -7,6 +7,7 @@ VENV ?= .venv
 PYTHON ?= python3
 MOTO := $(VENV)/bin/moto_server
 MOTO_VERSION ?= moto[server]>=5.2,<6
+CFN_LINT := $(VENV)/bin/cfn-lint
 
 .PHONY: run invoke test lint fmt bench build-lambda clean
 
@@ -24,12 +25,18 @@ invoke: $(MOTO)
 test: lint $(MOTO)
 	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) test --all-features --no-fail-fast
 
-$(MOTO):
+$(VENV)/bin/pip:
 	$(PYTHON) -m venv $(VENV)
+
+$(MOTO): | $(VENV)/bin/pip
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check '$(MOTO_VERSION)'
 
-## lint: formatting and clippy, warnings are errors
-lint:
+$(CFN_LINT): | $(VENV)/bin/pip
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'cfn-lint>=1.58,<2'
+
+## lint: formatting, clippy (warnings are errors) and cfn-lint on the SAM template
+lint: $(CFN_LINT)
+	$(CFN_LINT) template.yaml
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --all-targets --all-features -- -D warnings
 
