@@ -10,12 +10,15 @@
 
 #[path = "../tests/support/runtime_api.rs"]
 mod runtime_api;
+#[path = "support/stats.rs"]
+mod stats;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use runtime_api::{Function, Outcome, RuntimeApi};
 use serde_json::Value;
+use stats::{ms, percentile};
 
 const SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
 
@@ -38,15 +41,6 @@ async fn first_answer(binary: &Path, payload: &Value) -> Result<Duration, String
             error_message,
         } => Err(format!("{error_type}: {error_message}")),
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
 #[tokio::main]

@@ -14,12 +14,15 @@ mod moto;
 mod runtime_api;
 #[path = "../tests/support/sandbox.rs"]
 mod sandbox;
+#[path = "support/stats.rs"]
+mod stats;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use runtime_api::{Function, Outcome, RuntimeApi};
 use serde_json::{json, Value};
+use stats::{ms, percentile};
 
 const SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
 const SECRET: &str = "alexa/bench";
@@ -28,15 +31,6 @@ fn alert(id: &str) -> Value {
     json!({"version": "0", "id": id, "detail-type": "WeatherAlert", "source": "bench",
            "account": "123456789012", "time": "2026-11-24T18:00:00Z", "region": "us-east-1",
            "resources": [], "detail": {"alertType": "TORNADO", "source": "National Weather Service", "id": id}})
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
 /// Peak resident memory of a process (VmHWM), in MiB.

@@ -60,13 +60,6 @@ pub enum CredentialsError {
     Malformed { secret: String, problem: String },
 }
 
-impl CredentialsError {
-    /// Only an unreachable service may answer differently a moment later.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, CredentialsError::Unavailable { .. })
-    }
-}
-
 pub type LoadFuture<'a> =
     Pin<Box<dyn Future<Output = Result<ClientCredentials, CredentialsError>> + 'a>>;
 

@@ -143,10 +143,6 @@ impl App {
         }
     }
 
-    pub fn notifier(&self) -> &Notifier {
-        &self.notifier
-    }
-
     /// Handles one invocation's payload; sends must end before `deadline`.
     pub async fn handle(&self, payload: Value, deadline: Instant) -> Result<Value, HandlerError> {
         let kind = classify(&payload)?;

@@ -17,7 +17,6 @@ use tokio::time::Instant;
 use crate::config::{Config, Region};
 use crate::credentials::{CredentialSource, SecretsManager};
 use crate::error::HandlerError;
-use crate::proactive::retry::Backoff;
 use crate::proactive::token::TokenCache;
 use crate::proactive::{
     self, event, http, Built, Delivery, NotificationRequest, ProactiveEvent, Sender, Status,
@@ -46,7 +45,7 @@ impl Notifier {
     }
 
     /// The sender, built on first use.
-    pub async fn sender(&self) -> Result<&Sender, HandlerError> {
+    async fn sender(&self) -> Result<&Sender, HandlerError> {
         self.sender
             .get_or_try_init(|| async {
                 let client = http::client().map_err(|e| HandlerError::Setup(e.to_string()))?;
@@ -54,8 +53,6 @@ impl Notifier {
                     client.clone(),
                     self.config.lwa_token_url.clone(),
                     self.credentials.clone(),
-                    Backoff::default(),
-                    http::REQUEST_TIMEOUT,
                 );
                 Ok(Sender::new(client, tokens, self.config.clone()))
             })
@@ -109,16 +106,9 @@ impl Notifier {
                 return Status::Failed;
             }
         };
+        // A Unicast goes to one region: one delivery.
         match self.deliver(vec![(event, request.region)], deadline).await {
-            Ok(deliveries) => deliveries
-                .iter()
-                .map(|d| d.status)
-                .find(|s| *s != Status::Accepted && *s != Status::Duplicate)
-                .unwrap_or(if deliveries.is_empty() {
-                    Status::Failed
-                } else {
-                    Status::Accepted
-                }),
+            Ok(deliveries) => deliveries.first().map_or(Status::Failed, |d| d.status),
             Err(err) => {
                 tracing::error!(error = %err, "test alert not sent");
                 Status::Failed

@@ -62,7 +62,7 @@ struct ApiError {
 
 pub struct Sender {
     http: reqwest::Client,
-    pub tokens: TokenCache,
+    tokens: TokenCache,
     config: Config,
     backoff: Backoff,
     request_timeout: Duration,

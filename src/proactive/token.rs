@@ -5,7 +5,6 @@
 //! each making their own. A token endpoint that says `invalid_client` makes the credentials be
 //! read again once (the secret may have been rotated since the process started).
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,16 +41,6 @@ pub enum TokenError {
     },
 }
 
-impl TokenError {
-    pub fn is_transient(&self) -> bool {
-        match self {
-            TokenError::Credentials(e) => e.is_transient(),
-            TokenError::Refused { .. } => false,
-            TokenError::Unavailable { .. } => true,
-        }
-    }
-}
-
 /// An access token; it prints as `<redacted>`.
 pub type AccessToken = Arc<Redacted>;
 
@@ -60,22 +49,21 @@ struct Cached {
     refresh_at: Instant,
 }
 
-/// How many upstream calls this process made (they show up in the bench and the tests).
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub secret_reads: AtomicU32,
-    pub token_requests: AtomicU32,
+/// What the cache keeps. The credentials are only needed to get a token, so one lock serves
+/// both.
+#[derive(Default)]
+struct Slot {
+    credentials: Option<Arc<ClientCredentials>>,
+    token: Option<Cached>,
 }
 
 pub struct TokenCache {
     http: reqwest::Client,
     url: String,
     source: Arc<dyn CredentialSource>,
-    credentials: Mutex<Option<Arc<ClientCredentials>>>,
-    token: Mutex<Option<Cached>>,
+    slot: Mutex<Slot>,
     backoff: Backoff,
     request_timeout: Duration,
-    pub counters: Counters,
 }
 
 /// What one token request ended with.
@@ -107,33 +95,29 @@ struct OAuthError {
 }
 
 impl TokenCache {
-    pub fn new(
-        http: reqwest::Client,
-        url: String,
-        source: Arc<dyn CredentialSource>,
-        backoff: Backoff,
-        request_timeout: Duration,
-    ) -> Self {
+    pub fn new(http: reqwest::Client, url: String, source: Arc<dyn CredentialSource>) -> Self {
         TokenCache {
             http,
             url,
             source,
-            credentials: Mutex::new(None),
-            token: Mutex::new(None),
-            backoff,
-            request_timeout,
-            counters: Counters::default(),
+            slot: Mutex::new(Slot::default()),
+            backoff: Backoff::default(),
+            request_timeout: http::REQUEST_TIMEOUT,
         }
     }
 
     /// A valid token, from the cache or from one request shared by all callers.
     pub async fn get(&self, deadline: Instant) -> Result<AccessToken, TokenError> {
-        let mut cached = self.token.lock().await;
-        if let Some(c) = cached.as_ref().filter(|c| Instant::now() < c.refresh_at) {
+        let mut slot = self.slot.lock().await;
+        if let Some(c) = slot
+            .token
+            .as_ref()
+            .filter(|c| Instant::now() < c.refresh_at)
+        {
             return Ok(c.token.clone());
         }
-        let (token, lifetime) = self.request(deadline).await?;
-        *cached = Some(Cached {
+        let (token, lifetime) = self.request(&mut slot.credentials, deadline).await?;
+        slot.token = Some(Cached {
             token: token.clone(),
             refresh_at: Instant::now() + lifetime.saturating_sub(REFRESH_MARGIN),
         });
@@ -142,25 +126,36 @@ impl TokenCache {
 
     /// Drops `used` after the events API refused it, unless another caller already replaced it.
     pub async fn invalidate(&self, used: &AccessToken) {
-        let mut cached = self.token.lock().await;
-        if cached.as_ref().is_some_and(|c| Arc::ptr_eq(&c.token, used)) {
-            *cached = None;
+        let mut slot = self.slot.lock().await;
+        if slot
+            .token
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(&c.token, used))
+        {
+            slot.token = None;
         }
     }
 
-    async fn credentials(&self, fresh: bool) -> Result<Arc<ClientCredentials>, CredentialsError> {
-        let mut slot = self.credentials.lock().await;
-        if let Some(c) = slot.as_ref().filter(|_| !fresh) {
+    /// The kept credentials, or (first use, or `fresh`) a new read of the secret.
+    async fn credentials(
+        &self,
+        kept: &mut Option<Arc<ClientCredentials>>,
+        fresh: bool,
+    ) -> Result<Arc<ClientCredentials>, CredentialsError> {
+        if let Some(c) = kept.as_ref().filter(|_| !fresh) {
             return Ok(c.clone());
         }
-        self.counters.secret_reads.fetch_add(1, Ordering::Relaxed);
         let loaded = Arc::new(self.source.load().await?);
-        *slot = Some(loaded.clone());
+        *kept = Some(loaded.clone());
         Ok(loaded)
     }
 
-    async fn request(&self, deadline: Instant) -> Result<(AccessToken, Duration), TokenError> {
-        let mut credentials = self.credentials(false).await?;
+    async fn request(
+        &self,
+        kept: &mut Option<Arc<ClientCredentials>>,
+        deadline: Instant,
+    ) -> Result<(AccessToken, Duration), TokenError> {
+        let mut credentials = self.credentials(kept, false).await?;
         let mut reread = false;
         let mut attempt = 0;
         loop {
@@ -183,7 +178,7 @@ impl TokenCache {
                     }
                     // The secret may have been rotated after we read it: read it once more.
                     reread = true;
-                    credentials = self.credentials(true).await?;
+                    credentials = self.credentials(kept, true).await?;
                     continue;
                 }
                 Attempt::Transient { last, retry_after } => (retry_after, last),
@@ -207,7 +202,6 @@ impl TokenCache {
     }
 
     async fn attempt(&self, credentials: &ClientCredentials, deadline: Instant) -> Attempt {
-        self.counters.token_requests.fetch_add(1, Ordering::Relaxed);
         let timeout = http::request_timeout(self.request_timeout, deadline);
         let form = [
             ("grant_type", "client_credentials"),

@@ -91,15 +91,7 @@ impl Skill {
         verify_skill_id(&payload, &self.skill_id)?;
         let envelope: RequestEnvelope = parse(SHAPE, "", payload)?;
         let language = Language::from_locale(envelope.request.locale.as_deref());
-        let texts = language.texts();
-        let kind = envelope.request.kind.as_str();
-        if kind == "IntentRequest"
-            && envelope.request.intent.as_ref().map(|i| i.name.as_str())
-                == Some(intents::TEST_ALERT)
-        {
-            return Ok(test_alert(&envelope, language));
-        }
-        self.answer(&envelope, texts).map(Reply::Answer)
+        self.answer(&envelope, language)
     }
 
     /// What to say once the test alert was (or was not) sent.
@@ -121,56 +113,60 @@ impl Skill {
     fn answer(
         &self,
         envelope: &RequestEnvelope,
-        texts: &Texts,
-    ) -> Result<ResponseEnvelope, HandlerError> {
+        language: Language,
+    ) -> Result<Reply, HandlerError> {
+        let texts = language.texts();
         let kind = envelope.request.kind.as_str();
-        match kind {
-            "LaunchRequest" => Ok(launch(envelope, texts)),
-            "IntentRequest" => {
-                let intent =
-                    envelope
-                        .request
-                        .intent
-                        .as_ref()
-                        .ok_or_else(|| HandlerError::Malformed {
+        let answer =
+            match kind {
+                "LaunchRequest" => launch(envelope, texts),
+                "IntentRequest" => {
+                    let intent = envelope.request.intent.as_ref().ok_or_else(|| {
+                        HandlerError::Malformed {
                             shape: SHAPE,
                             field: "request.intent".into(),
                             problem:
                                 "required field is missing; an IntentRequest needs intent.name"
                                     .into(),
-                        })?;
-                Ok(self.intent(&intent.name, texts))
-            }
-            "SessionEndedRequest" => {
-                tracing::info!(
-                    reason = envelope.request.reason.as_deref().unwrap_or("(none)"),
-                    error = %error_text(envelope.request.error.as_ref()),
-                    "session ended"
-                );
-                Ok(ResponseEnvelope::empty())
-            }
-            "System.ExceptionEncountered" => {
-                // Alexa reports here that our previous answer was invalid; it ignores any reply.
-                tracing::error!(
-                    error = %error_text(envelope.request.error.as_ref()),
-                    "Alexa could not use a previous response of this skill"
-                );
-                Ok(ResponseEnvelope::empty())
-            }
-            _ if kind.starts_with("AlexaSkillEvent.") => {
-                let event = skill_event(envelope)?;
-                log_skill_event(&event);
-                Ok(ResponseEnvelope::empty())
-            }
-            _ => Err(HandlerError::UnsupportedRequest {
-                received: kind.to_owned(),
-                expected: REQUEST_TYPES,
-            }),
-        }
+                        }
+                    })?;
+                    return Ok(self.intent(envelope, &intent.name, language));
+                }
+                "SessionEndedRequest" => {
+                    tracing::info!(
+                        reason = envelope.request.reason.as_deref().unwrap_or("(none)"),
+                        error = %error_text(envelope.request.error.as_ref()),
+                        "session ended"
+                    );
+                    ResponseEnvelope::empty()
+                }
+                "System.ExceptionEncountered" => {
+                    // Alexa reports here that our previous answer was invalid; it ignores any reply.
+                    tracing::error!(
+                        error = %error_text(envelope.request.error.as_ref()),
+                        "Alexa could not use a previous response of this skill"
+                    );
+                    ResponseEnvelope::empty()
+                }
+                _ if kind.starts_with("AlexaSkillEvent.") => {
+                    let event = skill_event(envelope)?;
+                    log_skill_event(&event);
+                    ResponseEnvelope::empty()
+                }
+                _ => {
+                    return Err(HandlerError::UnsupportedRequest {
+                        received: kind.to_owned(),
+                        expected: REQUEST_TYPES,
+                    })
+                }
+            };
+        Ok(Reply::Answer(answer))
     }
 
-    fn intent(&self, name: &str, texts: &Texts) -> ResponseEnvelope {
-        match name {
+    fn intent(&self, envelope: &RequestEnvelope, name: &str, language: Language) -> Reply {
+        let texts = language.texts();
+        let answer = match name {
+            intents::TEST_ALERT => return test_alert(envelope, language),
             intents::HELP => ResponseEnvelope::speak(texts.help).ask(texts.reprompt),
             intents::STOP | intents::CANCEL => ResponseEnvelope::speak(texts.goodbye).end_session(),
             // The user asked to go home: leave quietly.
@@ -184,7 +180,8 @@ impl Skill {
                 );
                 ResponseEnvelope::speak(texts.fallback).ask(texts.reprompt)
             }
-        }
+        };
+        Reply::Answer(answer)
     }
 }
 
