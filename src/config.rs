@@ -14,6 +14,9 @@ pub mod vars {
     pub const REGIONS: &str = "ALEXA_REGIONS";
     pub const API_URL: &str = "ALEXA_API_URL";
     pub const LWA_TOKEN_URL: &str = "LWA_TOKEN_URL";
+    pub const STATE_TABLE: &str = "STATE_TABLE";
+    pub const WEATHER_FEED_URL: &str = "WEATHER_FEED_URL";
+    pub const WEATHER_MIN_SEVERITY: &str = "WEATHER_MIN_SEVERITY";
 }
 
 /// Skill ids start with one of these (the second is the pre-2017 format that old skills and
@@ -36,6 +39,50 @@ pub struct Config {
     /// Replaces the regional hosts (local runs and tests), without a trailing slash.
     pub api_url: Option<String>,
     pub lwa_token_url: String,
+    /// The DynamoDB table of sends and users; without it nothing is remembered.
+    pub state_table: Option<String>,
+    /// The NWS-format alerts feed the scheduled rule polls; `None` = no polling.
+    pub weather_feed_url: Option<String>,
+    /// Feed alerts below this severity are not announced.
+    pub weather_min_severity: Severity,
+}
+
+/// CAP severity, as the NWS feed gives it, in increasing order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Unknown,
+    Minor,
+    Moderate,
+    Severe,
+    Extreme,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] = [
+        Severity::Unknown,
+        Severity::Minor,
+        Severity::Moderate,
+        Severity::Severe,
+        Severity::Extreme,
+    ];
+    pub const ALLOWED: &'static str = "Minor, Moderate, Severe, Extreme";
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Unknown => "Unknown",
+            Severity::Minor => "Minor",
+            Severity::Moderate => "Moderate",
+            Severity::Severe => "Severe",
+            Severity::Extreme => "Extreme",
+        }
+    }
+
+    /// Case-insensitive, as people type it into a template parameter.
+    pub fn parse(text: &str) -> Option<Severity> {
+        Severity::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(text.trim()))
+    }
 }
 
 /// The skill stage events are sent to.
@@ -152,6 +199,22 @@ impl Config {
             vars::LWA_TOKEN_URL,
             text(vars::LWA_TOKEN_URL).unwrap_or_else(|| DEFAULT_LWA_TOKEN_URL.to_owned()),
         )?;
+        let weather_feed_url = text(vars::WEATHER_FEED_URL)
+            .map(|url| http_url(vars::WEATHER_FEED_URL, url))
+            .transpose()?;
+        let weather_min_severity = match text(vars::WEATHER_MIN_SEVERITY) {
+            None => Severity::Severe,
+            Some(value) => match Severity::parse(&value) {
+                Some(severity) if severity != Severity::Unknown => severity,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        var: vars::WEATHER_MIN_SEVERITY,
+                        value,
+                        expected: format!("expected one of {}", Severity::ALLOWED),
+                    })
+                }
+            },
+        };
         Ok(Config {
             skill_id,
             credentials_secret: text(vars::CREDENTIALS_SECRET),
@@ -159,6 +222,9 @@ impl Config {
             regions,
             api_url,
             lwa_token_url,
+            state_table: text(vars::STATE_TABLE),
+            weather_feed_url,
+            weather_min_severity,
         })
     }
 
@@ -230,11 +296,14 @@ impl fmt::Display for Config {
         let regions: Vec<&str> = self.regions.iter().map(|r| r.code()).collect();
         write!(
             f,
-            "skill {}, stage {:?}, regions {}, credentials secret {}",
+            "skill {}, stage {:?}, regions {}, credentials secret {}, state table {}, weather feed {} (minimum severity {})",
             self.skill_id,
             self.stage,
             regions.join(","),
-            self.credentials_secret.as_deref().unwrap_or("(not set)")
+            self.credentials_secret.as_deref().unwrap_or("(not set)"),
+            self.state_table.as_deref().unwrap_or("(not set)"),
+            self.weather_feed_url.as_deref().unwrap_or("(not set)"),
+            self.weather_min_severity.name(),
         )
     }
 }
@@ -294,6 +363,9 @@ mod tests {
         assert_eq!(config.regions, vec![Region::Na]);
         assert_eq!(config.lwa_token_url, DEFAULT_LWA_TOKEN_URL);
         assert_eq!(config.credentials_secret, None);
+        assert_eq!(config.state_table, None);
+        assert_eq!(config.weather_feed_url, None);
+        assert_eq!(config.weather_min_severity, Severity::Severe);
         assert_eq!(
             config.events_url(Region::Na),
             "https://api.amazonalexa.com/v1/proactiveEvents/stages/development"
@@ -364,5 +436,43 @@ mod tests {
             Some(Region::Na)
         );
         assert_eq!(Region::from_api_endpoint("https://example.com"), None);
+    }
+
+    #[test]
+    fn weather_settings_are_checked_at_start_up() {
+        let config = Config::from_lookup(lookup(&[
+            (vars::SKILL_ID, ID),
+            (vars::STATE_TABLE, "alexa-state"),
+            (
+                vars::WEATHER_FEED_URL,
+                "https://api.weather.gov/alerts/active?area=OK",
+            ),
+            (vars::WEATHER_MIN_SEVERITY, "moderate"),
+        ]))
+        .unwrap();
+        assert_eq!(config.state_table.as_deref(), Some("alexa-state"));
+        assert_eq!(config.weather_min_severity, Severity::Moderate);
+        for (var, value, says) in [
+            (
+                vars::WEATHER_MIN_SEVERITY,
+                "Bad",
+                "Minor, Moderate, Severe, Extreme",
+            ),
+            (
+                vars::WEATHER_MIN_SEVERITY,
+                "Unknown",
+                "Minor, Moderate, Severe, Extreme",
+            ),
+            (
+                vars::WEATHER_FEED_URL,
+                "api.weather.gov/alerts",
+                "http:// or https://",
+            ),
+        ] {
+            let err = Config::from_lookup(lookup(&[(vars::SKILL_ID, ID), (var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(var) && err.contains(says), "{err}");
+        }
     }
 }

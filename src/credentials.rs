@@ -95,8 +95,7 @@ impl SecretsManager {
         let client = self
             .client
             .get_or_init(|| async {
-                let config = aws_config::load_from_env().await;
-                aws_sdk_secretsmanager::Client::new(&config)
+                aws_sdk_secretsmanager::Client::new(crate::aws::sdk_config().await)
             })
             .await;
         let answer = client

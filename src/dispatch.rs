@@ -15,7 +15,9 @@ use crate::config::Config;
 use crate::error::HandlerError;
 use crate::notifier::Notifier;
 use crate::skill::{Reply, Skill};
+use crate::state::{self, Recorded, UserChange};
 use crate::triggers;
+use crate::weather::Poller;
 
 /// What an invocation's payload was recognised as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +126,7 @@ fn describe(payload: &Value) -> String {
 pub struct App {
     skill: Skill,
     notifier: Notifier,
+    poller: Poller,
 }
 
 /// How long an invocation may take when the context has no deadline (tests, local runs).
@@ -136,8 +139,10 @@ impl App {
         Self::with_notifier(config.clone(), Notifier::new(config))
     }
 
+    /// With the notifier's state table, if it has one.
     pub fn with_notifier(config: Config, notifier: Notifier) -> Self {
         App {
+            poller: Poller::new(&config),
             skill: Skill::new(config.skill_id),
             notifier,
         }
@@ -145,6 +150,17 @@ impl App {
 
     /// Handles one invocation's payload; sends must end before `deadline`.
     pub async fn handle(&self, payload: Value, deadline: Instant) -> Result<Value, HandlerError> {
+        self.handle_as(payload, deadline, "local").await
+    }
+
+    /// [`App::handle`] for the invocation `request_id` (named in the state table's claims).
+    pub async fn handle_as(
+        &self,
+        payload: Value,
+        deadline: Instant,
+        request_id: &str,
+    ) -> Result<Value, HandlerError> {
+        let holder = state::new_holder(request_id);
         let kind = classify(&payload)?;
         tracing::debug!(?kind, "classified input");
         match kind {
@@ -157,6 +173,10 @@ impl App {
                         let status = self.notifier.send_one(&alert, deadline).await;
                         Skill::test_alert_answer(language, status)
                     }
+                    Reply::Record { change, answer } => {
+                        self.record(&change).await?;
+                        answer
+                    }
                 };
                 serde_json::to_value(answer).map_err(|e| HandlerError::Malformed {
                     shape: "Alexa response",
@@ -166,26 +186,40 @@ impl App {
             }
             InputKind::Sns => {
                 let messages = triggers::from_sns(payload)?;
-                self.notifier.notify(&messages, deadline).await
+                self.notifier.notify(&messages, deadline, &holder).await
             }
             InputKind::EventBridge => {
                 let message = triggers::from_eventbridge(payload)?;
                 self.notifier
-                    .notify(std::slice::from_ref(&message), deadline)
+                    .notify(std::slice::from_ref(&message), deadline, &holder)
                     .await
             }
             InputKind::Scheduled => {
                 let tick = triggers::scheduled(payload)?;
-                Err(HandlerError::NotImplemented {
-                    what: "the scheduled weather-alert poll",
-                    detail: format!(
-                        "scheduled event {} from rule(s) [{}] was received; polling comes with the weather-feed release",
-                        tick.id,
-                        tick.rules.join(", ")
-                    ),
-                })
+                self.poller
+                    .poll(&tick, &self.notifier, deadline, &holder)
+                    .await
             }
         }
+    }
+
+    /// Stores a user's skill event. Without a state table it is only logged (the skill
+    /// answered Alexa either way); a failed write fails the invocation so Alexa redelivers.
+    async fn record(&self, change: &UserChange) -> Result<(), HandlerError> {
+        let Some(state) = self.notifier.state() else {
+            return Ok(());
+        };
+        match state.record_user(change).await? {
+            Recorded::Applied => {
+                tracing::info!(user_id = change.user_id, at = %change.at, "user state recorded")
+            }
+            Recorded::Stale => tracing::info!(
+                user_id = change.user_id,
+                at = %change.at,
+                "older than the user's recorded state; ignored"
+            ),
+        }
+        Ok(())
     }
 }
 
@@ -206,7 +240,7 @@ pub fn deadline_of(context: &Context) -> Instant {
 pub async fn handler(app: &App, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
     let request_id = event.context.request_id.clone();
     let deadline = deadline_of(&event.context);
-    let result = app.handle(event.payload, deadline).await;
+    let result = app.handle_as(event.payload, deadline, &request_id).await;
     if let Err(err) = &result {
         tracing::warn!(request_id, error_type = err.error_type(), error = %err, "invocation failed");
     }

@@ -6,6 +6,9 @@
 
 use lambda_runtime::Diagnostic;
 
+use crate::state::StateError;
+use crate::weather::FeedError;
+
 /// Shapes the function accepts, quoted in every "what is this?" error.
 pub const ACCEPTED_SHAPES: &str = "an Alexa request envelope (keys version, context, request), \
 an SNS event (Records[].EventSource = \"aws:sns\") or an EventBridge event (keys detail-type, source, detail)";
@@ -51,13 +54,31 @@ pub enum HandlerError {
         detail: String,
     },
 
+    /// Another invocation holds the claim on these events (the same trigger delivered twice at
+    /// once). This one fails so that Lambda retries it after that one ends: by then the events
+    /// are sent (the retry skips them) or released (the retry sends them).
+    #[error("referenceId(s) {} are being sent by another invocation; this invocation fails so Lambda retries it once that one has ended (its retry skips what was sent)", reference_ids.join(", "))]
+    SendInProgress { reference_ids: Vec<String> },
+
+    /// The state table could not be read or written; nothing was sent without its record.
+    #[error("{0}; nothing was sent, the invocation fails so Lambda retries it")]
+    State(#[from] StateError),
+
+    /// The weather feed could not be read; nothing was announced or marked as sent.
+    #[error("{0}; nothing was announced, the invocation fails so it is retried (the next scheduled poll tries again as well)")]
+    Feed(#[from] FeedError),
+
+    /// A part of the function that this invocation needs is not configured.
+    #[error("{what} needs {var}: {fix}")]
+    NotConfigured {
+        what: &'static str,
+        var: &'static str,
+        fix: &'static str,
+    },
+
     /// The HTTP client could not be built (no usable TLS set-up on this host).
     #[error("the HTTP client could not be set up: {0}")]
     Setup(String),
-
-    /// A recognised trigger whose handling has not been built yet.
-    #[error("{what} is recognised but not implemented in this version: {detail}")]
-    NotImplemented { what: &'static str, detail: String },
 }
 
 impl HandlerError {
@@ -69,8 +90,11 @@ impl HandlerError {
             HandlerError::WrongSkill { .. } => "WrongSkillId",
             HandlerError::UnsupportedRequest { .. } => "UnsupportedAlexaRequest",
             HandlerError::SendFailed { .. } => "SendFailed",
+            HandlerError::SendInProgress { .. } => "SendInProgress",
+            HandlerError::State(_) => "StateUnavailable",
+            HandlerError::Feed(_) => "FeedUnavailable",
+            HandlerError::NotConfigured { .. } => "NotConfigured",
             HandlerError::Setup(_) => "SetupFailed",
-            HandlerError::NotImplemented { .. } => "NotImplemented",
         }
     }
 

@@ -76,7 +76,7 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
         ("wrong-skill-id.json", Fails("WrongSkillId")),
         ("sns-weather-alert.json", Sent(1)),
         ("eventbridge-weather-alert.json", Sent(1)),
-        ("eventbridge-scheduled.json", Fails("NotImplemented")),
+        ("eventbridge-scheduled.json", Fails("NotConfigured")),
         ("eventbridge-proactive-event.json", Sent(1)),
         ("eventbridge-invalid-alert.json", Fails("MalformedInput")),
     ])

@@ -223,6 +223,32 @@ impl NotificationRequest {
     }
 }
 
+impl NotificationRequest {
+    /// A Multicast weather alert from a feed: `source` (the issuer's name) is sent for every
+    /// skill locale, `id` is the feed's stable alert id.
+    pub fn multicast_weather_alert(
+        alert_type: &str,
+        source: &str,
+        id: String,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Self {
+        let sources = SKILL_LOCALES
+            .iter()
+            .map(|locale| (locale.to_string(), source.to_owned()))
+            .collect();
+        let (schema, payload, localized_attributes) = weather_parts(alert_type, sources);
+        NotificationRequest {
+            schema,
+            payload,
+            localized_attributes,
+            id: Some(id),
+            expires_at,
+            user: None,
+            region: None,
+        }
+    }
+}
+
 /// `{"name", "payload", "localizedAttributes"}`: any of the eight schemas, spelled out.
 fn any_schema(body: &Map<String, Value>, at: &str) -> Result<Parts, HandlerError> {
     let names = schemas::names().join(", ");

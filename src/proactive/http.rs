@@ -1,9 +1,11 @@
-//! The HTTP client shared by the token request and the events API, and how its failures read.
+//! The HTTP client shared by the token request, the events API and the weather feed, and how
+//! its failures read.
 
 use std::time::Duration;
 
 use chrono::Utc;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use super::retry;
@@ -23,6 +25,13 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
         .timeout(REQUEST_TIMEOUT)
         .pool_idle_timeout(Duration::from_secs(50))
         .build()
+}
+
+static SHARED: OnceCell<reqwest::Client> = OnceCell::const_new();
+
+/// The process's client, built on first use (loading the TLS roots is the costly part).
+pub async fn shared() -> Result<reqwest::Client, reqwest::Error> {
+    SHARED.get_or_try_init(|| async { client() }).await.cloned()
 }
 
 /// The timeout for one request: `max`, or less when the invocation ends sooner.

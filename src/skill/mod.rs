@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::config::Region;
 use crate::error::{parse, HandlerError};
 use crate::proactive::{NotificationRequest, Status};
+use crate::state::{UserChange, UserChangeKind};
 use envelope::{
     Card, PermissionBody, RequestEnvelope, ResponseEnvelope, SubscriptionChangedBody,
     NOTIFICATIONS_PERMISSION,
@@ -49,9 +50,11 @@ pub enum SkillEvent {
     },
     Enabled {
         user_id: String,
+        timestamp: Option<String>,
     },
     Disabled {
         user_id: String,
+        timestamp: Option<String>,
     },
     /// The full list of permissions the user has granted now (empty: all revoked).
     PermissionsChanged {
@@ -72,6 +75,11 @@ pub enum Reply {
     SendTestAlert {
         alert: Box<NotificationRequest>,
         language: Language,
+    },
+    /// A skill event that changes what is stored about a user: record `change`, then answer.
+    Record {
+        change: UserChange,
+        answer: ResponseEnvelope,
     },
 }
 
@@ -151,6 +159,12 @@ impl Skill {
                 _ if kind.starts_with("AlexaSkillEvent.") => {
                     let event = skill_event(envelope)?;
                     log_skill_event(&event);
+                    if let Some(change) = event.user_change()? {
+                        return Ok(Reply::Record {
+                            change,
+                            answer: ResponseEnvelope::empty(),
+                        });
+                    }
                     ResponseEnvelope::empty()
                 }
                 _ => {
@@ -310,8 +324,14 @@ fn skill_event(envelope: &RequestEnvelope) -> Result<SkillEvent, HandlerError> {
                 timestamp: envelope.request.timestamp.clone(),
             }
         }
-        "AlexaSkillEvent.SkillEnabled" => SkillEvent::Enabled { user_id },
-        "AlexaSkillEvent.SkillDisabled" => SkillEvent::Disabled { user_id },
+        "AlexaSkillEvent.SkillEnabled" => SkillEvent::Enabled {
+            user_id,
+            timestamp: envelope.request.timestamp.clone(),
+        },
+        "AlexaSkillEvent.SkillDisabled" => SkillEvent::Disabled {
+            user_id,
+            timestamp: envelope.request.timestamp.clone(),
+        },
         "AlexaSkillEvent.SkillAccountLinked" => SkillEvent::AccountLinked { user_id },
         "AlexaSkillEvent.SkillPermissionAccepted" | "AlexaSkillEvent.SkillPermissionChanged" => {
             let body: PermissionBody = match body {
@@ -337,6 +357,53 @@ fn skill_event(envelope: &RequestEnvelope) -> Result<SkillEvent, HandlerError> {
     })
 }
 
+impl SkillEvent {
+    /// What the state table keeps of this event, if anything: subscriptions and whether the
+    /// skill is enabled, ordered by the event's timestamp (skill events arrive out of order).
+    pub fn user_change(&self) -> Result<Option<UserChange>, HandlerError> {
+        let (user_id, timestamp, kind) = match self {
+            SkillEvent::SubscriptionsChanged {
+                user_id,
+                event_names,
+                timestamp,
+            } => (
+                user_id,
+                timestamp,
+                UserChangeKind::Subscriptions(event_names.clone()),
+            ),
+            SkillEvent::Enabled { user_id, timestamp } => {
+                (user_id, timestamp, UserChangeKind::Enabled)
+            }
+            SkillEvent::Disabled { user_id, timestamp } => {
+                (user_id, timestamp, UserChangeKind::Disabled)
+            }
+            SkillEvent::PermissionsChanged { .. } | SkillEvent::AccountLinked { .. } => {
+                return Ok(None)
+            }
+        };
+        let malformed = |problem: String| HandlerError::Malformed {
+            shape: SHAPE,
+            field: "request.timestamp".into(),
+            problem,
+        };
+        let text = timestamp.as_deref().ok_or_else(|| {
+            malformed("required field is missing; skill events are ordered by it".into())
+        })?;
+        let at = chrono::DateTime::parse_from_rfc3339(text)
+            .map_err(|_| {
+                malformed(format!(
+                    "is {text:?}; expected an ISO 8601 time such as 2026-11-24T10:00:00Z"
+                ))
+            })?
+            .with_timezone(&chrono::Utc);
+        Ok(Some(UserChange {
+            user_id: user_id.clone(),
+            at,
+            kind,
+        }))
+    }
+}
+
 fn log_skill_event(event: &SkillEvent) {
     match event {
         SkillEvent::SubscriptionsChanged {
@@ -350,8 +417,8 @@ fn log_skill_event(event: &SkillEvent) {
             timestamp = timestamp.as_deref().unwrap_or("(none)"),
             "proactive subscription changed"
         ),
-        SkillEvent::Enabled { user_id } => tracing::info!(user_id, "skill enabled"),
-        SkillEvent::Disabled { user_id } => tracing::info!(user_id, "skill disabled"),
+        SkillEvent::Enabled { user_id, .. } => tracing::info!(user_id, "skill enabled"),
+        SkillEvent::Disabled { user_id, .. } => tracing::info!(user_id, "skill disabled"),
         SkillEvent::AccountLinked { user_id } => tracing::info!(user_id, "account linked"),
         SkillEvent::PermissionsChanged { user_id, scopes } => {
             tracing::info!(user_id, scopes = ?scopes, "permissions changed")

@@ -38,7 +38,9 @@ fn event_payload(kind: &str, body: Option<Value>) -> Value {
 
 async fn answer(payload: Value) -> Value {
     match skill().handle(payload).await.unwrap() {
-        Reply::Answer(answer) => serde_json::to_value(answer).unwrap(),
+        Reply::Answer(answer) | Reply::Record { answer, .. } => {
+            serde_json::to_value(answer).unwrap()
+        }
         other => panic!("expected an answer, got {other:?}"),
     }
 }

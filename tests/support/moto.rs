@@ -124,12 +124,20 @@ impl Moto {
 
     /// Calls moto directly (not counted), as the AWS CLI would.
     pub async fn call(&self, target: &str, body: Value) -> Value {
-        let service = target.split('.').next().unwrap_or_default();
+        // DynamoDB speaks JSON 1.0 and signs as "dynamodb"; Secrets Manager JSON 1.1.
+        let (service, content_type) = if target.starts_with("DynamoDB_") {
+            ("dynamodb", "application/x-amz-json-1.0")
+        } else {
+            (
+                target.split('.').next().unwrap_or_default(),
+                "application/x-amz-json-1.1",
+            )
+        };
         let response = self
             .http
             .post(&self.upstream)
             .header("X-Amz-Target", target)
-            .header("Content-Type", "application/x-amz-json-1.1")
+            .header("Content-Type", content_type)
             .header(
                 "Authorization",
                 format!("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"),
@@ -158,6 +166,49 @@ impl Moto {
             json!({"SecretId": name, "SecretString": value}),
         )
         .await;
+    }
+
+    /// The state table as the SAM template creates it: key `pk`, TTL on `expireAt`.
+    pub async fn create_state_table(&self, name: &str) {
+        self.call(
+            "DynamoDB_20120810.CreateTable",
+            json!({"TableName": name, "BillingMode": "PAY_PER_REQUEST",
+                   "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                   "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}),
+        )
+        .await;
+        self.call(
+            "DynamoDB_20120810.UpdateTimeToLive",
+            json!({"TableName": name,
+                   "TimeToLiveSpecification": {"Enabled": true, "AttributeName": "expireAt"}}),
+        )
+        .await;
+    }
+
+    /// One item of a table (DynamoDB JSON), `Null` when absent.
+    pub async fn get_item(&self, table: &str, pk: &str) -> Value {
+        let answer = self
+            .call(
+                "DynamoDB_20120810.GetItem",
+                json!({"TableName": table, "Key": {"pk": {"S": pk}}, "ConsistentRead": true}),
+            )
+            .await;
+        answer.get("Item").cloned().unwrap_or(Value::Null)
+    }
+
+    /// Every item's `pk`, sorted.
+    pub async fn keys(&self, table: &str) -> Vec<String> {
+        let answer = self
+            .call("DynamoDB_20120810.Scan", json!({"TableName": table}))
+            .await;
+        let mut keys: Vec<String> = answer["Items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|item| item["pk"]["S"].as_str().map(str::to_owned))
+            .collect();
+        keys.sort();
+        keys
     }
 
     pub async fn stop(mut self) {

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::tracing;
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
@@ -21,34 +21,65 @@ use crate::proactive::token::TokenCache;
 use crate::proactive::{
     self, event, http, Built, Delivery, NotificationRequest, ProactiveEvent, Sender, Status,
 };
+use crate::state::{DynamoStore, StateStore};
 use crate::triggers::TriggerMessage;
+
+mod exactly_once;
 
 pub struct Notifier {
     config: Config,
     credentials: Arc<dyn CredentialSource>,
     sender: OnceCell<Sender>,
+    state: Option<Arc<dyn StateStore>>,
+}
+
+/// How long a claim outlives the invocation's deadline: Lambda has stopped the holder by then.
+pub const LEASE_MARGIN: Duration = Duration::seconds(10);
+
+fn lease_end(now: DateTime<Utc>, deadline: Instant) -> DateTime<Utc> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    now + Duration::from_std(left).unwrap_or(Duration::hours(1)) + LEASE_MARGIN
 }
 
 impl Notifier {
-    /// Credentials from the Secrets Manager secret named in the configuration.
+    /// Credentials from the Secrets Manager secret named in the configuration, and the state
+    /// table named there (if any).
     pub fn new(config: Config) -> Self {
         let credentials = Arc::new(SecretsManager::new(config.credentials_secret.clone()));
-        Self::with_credentials(config, credentials)
+        let state = config
+            .state_table
+            .clone()
+            .map(|table| Arc::new(DynamoStore::new(table)) as Arc<dyn StateStore>);
+        Self::with_credentials(config, credentials).with_state(state)
     }
 
+    /// Without a state table: nothing is remembered between invocations.
     pub fn with_credentials(config: Config, credentials: Arc<dyn CredentialSource>) -> Self {
         Notifier {
             config,
             credentials,
             sender: OnceCell::new(),
+            state: None,
         }
+    }
+
+    pub fn with_state(mut self, state: Option<Arc<dyn StateStore>>) -> Self {
+        self.state = state;
+        self
+    }
+
+    /// The state table sends are recorded in, shared with the rest of the app.
+    pub fn state(&self) -> Option<&Arc<dyn StateStore>> {
+        self.state.as_ref()
     }
 
     /// The sender, built on first use.
     async fn sender(&self) -> Result<&Sender, HandlerError> {
         self.sender
             .get_or_try_init(|| async {
-                let client = http::client().map_err(|e| HandlerError::Setup(e.to_string()))?;
+                let client = http::shared()
+                    .await
+                    .map_err(|e| HandlerError::Setup(e.to_string()))?;
                 let tokens = TokenCache::new(
                     client.clone(),
                     self.config.lwa_token_url.clone(),
@@ -60,18 +91,39 @@ impl Notifier {
     }
 
     /// Handles a trigger's requests: the answer lists every referenceId with its outcome per
-    /// region; any undelivered event fails the invocation.
+    /// region; any undelivered event fails the invocation. `holder` names this invocation in
+    /// the state table's claims.
     pub async fn notify(
         &self,
         messages: &[TriggerMessage],
         deadline: Instant,
+        holder: &str,
     ) -> Result<Value, HandlerError> {
+        let mut requests = Vec::with_capacity(messages.len());
+        for message in messages {
+            let request = NotificationRequest::parse(message)?;
+            requests.push((
+                request,
+                event::trigger_id(&message.origin).map(str::to_owned),
+            ));
+        }
+        let results = self.send_requests(requests, deadline, holder).await?;
+        Ok(json!({ "results": results }))
+    }
+
+    /// Builds every request (each with its trigger's id, if any), then sends those not sent
+    /// before, exactly once when a state table is configured.
+    pub async fn send_requests(
+        &self,
+        requests: Vec<(NotificationRequest, Option<String>)>,
+        deadline: Instant,
+        holder: &str,
+    ) -> Result<Vec<Value>, HandlerError> {
         let now = Utc::now();
         let mut ready = Vec::new();
         let mut results = Vec::new();
-        for message in messages {
-            let request = NotificationRequest::parse(message)?;
-            match proactive::build(&request, event::trigger_id(&message.origin), now)? {
+        for (request, trigger_id) in &requests {
+            match proactive::build(request, trigger_id.as_deref(), now)? {
                 Built::Ready(event) => ready.push((event, request.region)),
                 Built::Skipped {
                     reference_id,
@@ -84,12 +136,39 @@ impl Notifier {
                 }
             }
         }
-        if !ready.is_empty() {
-            let deliveries = self.deliver(ready, deadline).await?;
-            check(&deliveries)?;
-            results.extend(deliveries.iter().map(|d| json!(d)));
+        let Some(state) = &self.state else {
+            if !ready.is_empty() {
+                let deliveries = self.deliver(ready, deadline).await?;
+                check(&deliveries)?;
+                results.extend(deliveries.iter().map(|d| json!(d)));
+            }
+            return Ok(results);
+        };
+        let lease_until = lease_end(now, deadline);
+        let claimed = exactly_once::claim_all(state.as_ref(), ready, holder, lease_until).await?;
+        results.extend(claimed.answers);
+        let deliveries = if claimed.to_send.is_empty() {
+            Vec::new()
+        } else {
+            let (events, claims): (Vec<_>, Vec<_>) = claimed.to_send.into_iter().unzip();
+            let deliveries = match self.deliver(events, deadline).await {
+                Ok(deliveries) => deliveries,
+                Err(err) => {
+                    exactly_once::release_all(state.as_ref(), &claims).await;
+                    return Err(err);
+                }
+            };
+            exactly_once::settle(state.as_ref(), &claims, &deliveries).await;
+            deliveries
+        };
+        check(&deliveries)?;
+        results.extend(deliveries.iter().map(|d| json!(d)));
+        if !claimed.busy.is_empty() {
+            return Err(HandlerError::SendInProgress {
+                reference_ids: claimed.busy,
+            });
         }
-        Ok(json!({ "results": results }))
+        Ok(results)
     }
 
     /// Sends one request made by the skill itself (the test alert); any failure is logged and

@@ -1,0 +1,310 @@
+//! The state table in DynamoDB: one partition key `pk` (String), TTL on `expireAt`.
+//!
+//! Items:
+//! - `sent#<referenceId>`: `phase` (`inProgress` | `sent`), `holder` and `leaseUntil` while in
+//!   progress, `sentAt` once sent, `expireAt` (epoch seconds) = the event's expiry.
+//! - `user#<userId>`: `subscriptions` (list of event names), `enabled`, `updatedAt` (epoch
+//!   milliseconds of the newest skill event applied), `expireAt` once disabled.
+//!
+//! DynamoDB deletes expired items lazily (up to days later), so no condition relies on TTL:
+//! the lease is compared with the clock, and an expired `sent` record still counts as sent
+//! (its event has expired at Alexa anyway).
+
+use std::collections::HashMap;
+use std::fmt::Display;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use tokio::sync::OnceCell;
+
+use super::{
+    Claim, ClaimOutcome, Recorded, StateError, StateFuture, StateStore, UserChange, UserChangeKind,
+};
+
+/// How long a disabled user's emptied record is kept: Alexa delivers skill events within
+/// hours, so an older event arriving later than this is not expected.
+pub const DISABLED_RETENTION: Duration = Duration::days(7);
+
+const IN_PROGRESS: &str = "inProgress";
+const SENT: &str = "sent";
+
+type Item = HashMap<String, AttributeValue>;
+
+pub struct DynamoStore {
+    table: String,
+    client: OnceCell<aws_sdk_dynamodb::Client>,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl Display) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn text(item: &Item, key: &str) -> Option<String> {
+    match item.get(key) {
+        Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn epoch_text(item: &Item, key: &str) -> Option<String> {
+    let AttributeValue::N(v) = item.get(key)? else {
+        return None;
+    };
+    let at = DateTime::from_timestamp(v.parse().ok()?, 0)?;
+    Some(at.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+fn sent_key(reference_id: &str) -> AttributeValue {
+    s(format!("sent#{reference_id}"))
+}
+
+fn user_key(user_id: &str) -> AttributeValue {
+    s(format!("user#{user_id}"))
+}
+
+/// Whether an SDK error is a failed condition, the expected answer to a lost race.
+fn condition_failed<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+impl DynamoStore {
+    pub fn new(table: String) -> Self {
+        DynamoStore {
+            table,
+            client: OnceCell::new(),
+        }
+    }
+
+    async fn client(&self) -> &aws_sdk_dynamodb::Client {
+        self.client
+            .get_or_init(|| async { aws_sdk_dynamodb::Client::new(crate::aws::sdk_config().await) })
+            .await
+    }
+
+    /// Names the table, the action and what to fix; the SDK's own text stays in `detail`.
+    fn error<E>(&self, action: &'static str, err: &SdkError<E>) -> StateError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let service = err.as_service_error();
+        let detail = match service.and_then(|e| e.code()) {
+            Some(code) => format!(
+                "{code}: {}",
+                service.and_then(|e| e.message()).unwrap_or("no message")
+            ),
+            None => DisplayErrorContext(err).to_string(),
+        };
+        let table = self.table.clone();
+        match service.and_then(|e| e.code()) {
+            Some("ResourceNotFoundException") => StateError::TableNotFound { table },
+            Some(
+                "AccessDeniedException"
+                | "UnrecognizedClientException"
+                | "InvalidSignatureException"
+                | "MissingAuthenticationTokenException",
+            ) => StateError::AccessDenied {
+                table,
+                action,
+                detail,
+            },
+            _ => StateError::Unavailable {
+                table,
+                action,
+                detail,
+            },
+        }
+    }
+
+    async fn get(&self, key: AttributeValue) -> Result<Option<Item>, StateError> {
+        let answer = self
+            .client()
+            .await
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", key)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error("GetItem", &e))?;
+        Ok(answer.item)
+    }
+
+    async fn try_claim(&self, claim: &Claim) -> Result<ClaimOutcome, StateError> {
+        let now = Utc::now();
+        let result = self
+            .client()
+            .await
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", sent_key(&claim.reference_id))
+            .item("phase", s(IN_PROGRESS))
+            .item("holder", s(&claim.holder))
+            .item("leaseUntil", n(claim.lease_until.timestamp()))
+            .item("expireAt", n(claim.expires_at.timestamp()))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#phase = :inProgress AND #leaseUntil < :now)",
+            )
+            .expression_attribute_names("#phase", "phase")
+            .expression_attribute_names("#leaseUntil", "leaseUntil")
+            .expression_attribute_values(":inProgress", s(IN_PROGRESS))
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(ClaimOutcome::Claimed),
+            Err(err) if condition_failed(&err) => err,
+            Err(err) => return Err(self.error("PutItem", &err)),
+        };
+        // The holder's record says why; it can also be gone again by now (released).
+        let returned = match err.as_service_error() {
+            Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(e)) => e.item.clone(),
+            _ => None,
+        };
+        let item = match returned {
+            Some(item) => item,
+            None => match self.get(sent_key(&claim.reference_id)).await? {
+                Some(item) => item,
+                // Released between the two calls: report it as busy, a retry will take it.
+                None => return Ok(ClaimOutcome::InProgress { lease_until: None }),
+            },
+        };
+        match text(&item, "phase").as_deref() {
+            Some(SENT) => Ok(ClaimOutcome::AlreadySent {
+                sent_at: text(&item, "sentAt"),
+            }),
+            Some(IN_PROGRESS) => Ok(ClaimOutcome::InProgress {
+                lease_until: epoch_text(&item, "leaseUntil"),
+            }),
+            other => Err(StateError::Corrupt {
+                table: self.table.clone(),
+                problem: format!(
+                    "item sent#{} has phase {other:?}; expected \"inProgress\" or \"sent\"",
+                    claim.reference_id
+                ),
+            }),
+        }
+    }
+
+    async fn mark_sent(&self, claim: &Claim) -> Result<(), StateError> {
+        // Unconditional: once Alexa has the event, "sent" is true whoever holds the claim.
+        self.client()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", sent_key(&claim.reference_id))
+            .update_expression(
+                "SET #phase = :sent, sentAt = :now, expireAt = :expireAt REMOVE holder, leaseUntil",
+            )
+            .expression_attribute_names("#phase", "phase")
+            .expression_attribute_values(":sent", s(SENT))
+            .expression_attribute_values(
+                ":now",
+                s(Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)),
+            )
+            .expression_attribute_values(":expireAt", n(claim.expires_at.timestamp()))
+            .send()
+            .await
+            .map_err(|e| self.error("UpdateItem", &e))?;
+        Ok(())
+    }
+
+    async fn give_up(&self, claim: &Claim) -> Result<(), StateError> {
+        let result = self
+            .client()
+            .await
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", sent_key(&claim.reference_id))
+            .condition_expression("#holder = :holder AND #phase = :inProgress")
+            .expression_attribute_names("#holder", "holder")
+            .expression_attribute_names("#phase", "phase")
+            .expression_attribute_values(":holder", s(&claim.holder))
+            .expression_attribute_values(":inProgress", s(IN_PROGRESS))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Taken over after our lease lapsed: that invocation's claim is not ours to drop.
+            Err(err) if condition_failed(&err) => Ok(()),
+            Err(err) => Err(self.error("DeleteItem", &err)),
+        }
+    }
+
+    async fn sent(&self, reference_id: &str) -> Result<bool, StateError> {
+        let item = self.get(sent_key(reference_id)).await?;
+        Ok(item.is_some_and(|item| text(&item, "phase").as_deref() == Some(SENT)))
+    }
+
+    async fn user(&self, change: &UserChange) -> Result<Recorded, StateError> {
+        let millis = change.at.timestamp_millis();
+        let update = self
+            .client()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", user_key(&change.user_id))
+            // Equal timestamps are a redelivery of the same event: nothing to change.
+            .condition_expression("attribute_not_exists(#updatedAt) OR #updatedAt < :at")
+            .expression_attribute_names("#updatedAt", "updatedAt")
+            .expression_attribute_values(":at", n(millis));
+        let update = match &change.kind {
+            UserChangeKind::Subscriptions(names) => update
+                .update_expression(
+                    "SET subscriptions = :subscriptions, enabled = :true, #updatedAt = :at REMOVE expireAt",
+                )
+                .expression_attribute_values(
+                    ":subscriptions",
+                    AttributeValue::L(names.iter().map(s).collect()),
+                )
+                .expression_attribute_values(":true", AttributeValue::Bool(true)),
+            UserChangeKind::Enabled => update
+                .update_expression(
+                    "SET subscriptions = if_not_exists(subscriptions, :none), enabled = :true, #updatedAt = :at REMOVE expireAt",
+                )
+                .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                .expression_attribute_values(":true", AttributeValue::Bool(true)),
+            UserChangeKind::Disabled => update
+                .update_expression(
+                    "SET enabled = :false, #updatedAt = :at, expireAt = :expireAt REMOVE subscriptions",
+                )
+                .expression_attribute_values(":false", AttributeValue::Bool(false))
+                .expression_attribute_values(
+                    ":expireAt",
+                    n((change.at + DISABLED_RETENTION).timestamp()),
+                ),
+        };
+        match update.send().await {
+            Ok(_) => Ok(Recorded::Applied),
+            Err(err) if condition_failed(&err) => Ok(Recorded::Stale),
+            Err(err) => Err(self.error("UpdateItem", &err)),
+        }
+    }
+}
+
+impl StateStore for DynamoStore {
+    fn claim<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ClaimOutcome> {
+        Box::pin(self.try_claim(claim))
+    }
+
+    fn complete<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ()> {
+        Box::pin(self.mark_sent(claim))
+    }
+
+    fn release<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ()> {
+        Box::pin(self.give_up(claim))
+    }
+
+    fn was_sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, bool> {
+        Box::pin(self.sent(reference_id))
+    }
+
+    fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded> {
+        Box::pin(self.user(change))
+    }
+}

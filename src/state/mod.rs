@@ -1,0 +1,118 @@
+//! What the function remembers between invocations (one DynamoDB table, `STATE_TABLE`):
+//! - which notifications were sent, so a redelivered trigger, a Lambda retry or a second poll
+//!   seeing the same alert sends nothing twice;
+//! - which users are subscribed, from the skill events Alexa sends.
+//!
+//! A send is guarded by a *claim*: a conditional write of the referenceId (in progress, with a
+//! lease) that only one invocation can win. The winner sends, then marks it sent (kept until
+//! the event expires) or releases it so that a retry can send. A claim whose holder died is
+//! taken over when its lease ends: the lease outlasts the holder's invocation deadline, and
+//! Lambda stops an invocation at its deadline, so a lapsed lease has no live holder.
+
+pub mod dynamo;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use chrono::{DateTime, Utc};
+
+pub use dynamo::DynamoStore;
+
+pub type StateFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StateError>> + 'a>>;
+
+/// The durable record of sends and users.
+pub trait StateStore {
+    /// Tries to become the one invocation that sends `claim.reference_id`.
+    fn claim<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ClaimOutcome>;
+    /// The claimed event was delivered: keep that fact until the event expires.
+    fn complete<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ()>;
+    /// The claimed event was not delivered: give it up so that a retry can send it. A claim
+    /// taken over by someone else meanwhile is left alone.
+    fn release<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ()>;
+    /// Whether `reference_id` was sent (a claim in progress does not count).
+    fn was_sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, bool>;
+    /// Records a user's skill event unless a newer one is recorded already.
+    fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded>;
+}
+
+/// A name for one invocation's claims, unique across invocations and processes.
+pub fn new_holder(request_id: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    hasher.write_u32(std::process::id());
+    format!("{request_id}/{:016x}", hasher.finish())
+}
+
+/// One invocation's claim on one referenceId.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub reference_id: String,
+    /// Unique per invocation, so that releasing never removes someone else's claim.
+    pub holder: String,
+    /// Until then nobody else may take the claim over.
+    pub lease_until: DateTime<Utc>,
+    /// When the event expires at Alexa: the record is kept (DynamoDB TTL) until then.
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// This invocation sends.
+    Claimed,
+    /// Sent before (by this trigger's earlier delivery, or an earlier poll).
+    AlreadySent { sent_at: Option<String> },
+    /// Another invocation is sending it now; its lease ends at `lease_until`.
+    InProgress { lease_until: Option<String> },
+}
+
+/// A skill event about a user, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserChange {
+    pub user_id: String,
+    /// The event's `request.timestamp`: skill events arrive out of order, the newest wins.
+    pub at: DateTime<Utc>,
+    pub kind: UserChangeKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserChangeKind {
+    /// The events the user is subscribed to now (empty: none).
+    Subscriptions(Vec<String>),
+    Enabled,
+    /// The user's record is emptied and kept only as long as a late, older event could
+    /// still arrive (see [`dynamo::DISABLED_RETENTION`]), so that event cannot bring it back.
+    Disabled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Applied,
+    /// A newer event for this user is recorded already; this one changed nothing.
+    Stale,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum StateError {
+    #[error("state table {table:?} (from STATE_TABLE) does not exist in this account and region: create it (the SAM template does: partition key `pk` of type String, TTL on `expireAt`) or fix STATE_TABLE")]
+    TableNotFound { table: String },
+    #[error("{action} on state table {table:?} was refused ({detail}): the function's role needs dynamodb:GetItem, PutItem, UpdateItem and DeleteItem on it (the SAM template's DynamoDBCrudPolicy)")]
+    AccessDenied {
+        table: String,
+        action: &'static str,
+        detail: String,
+    },
+    #[error("{action} on state table {table:?} failed: {detail}")]
+    Unavailable {
+        table: String,
+        action: &'static str,
+        detail: String,
+    },
+    #[error("state table {table:?} holds an item that is not this function's: {problem}")]
+    Corrupt { table: String, problem: String },
+}

@@ -1,0 +1,173 @@
+//! Fetching the alerts feed: a descriptive User-Agent (the NWS API refuses requests without
+//! one), a bounded wait and size, and conditional requests so an unchanged feed costs a 304.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, USER_AGENT};
+use reqwest::StatusCode;
+use tokio::time::Instant;
+
+use crate::proactive::http;
+
+/// Longest wait for the feed; the invocation's deadline may cut it shorter.
+pub const FEED_TIMEOUT: Duration = Duration::from_secs(10);
+/// A state's active alerts are a few hundred kB; the whole country's a few MB.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum FeedError {
+    #[error("the weather feed {url} (WEATHER_FEED_URL) did not answer within {} s", *millis as f64 / 1000.0)]
+    Timeout { url: String, millis: u64 },
+    #[error("the weather feed {url} (WEATHER_FEED_URL) could not be reached: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("the weather feed {url} (WEATHER_FEED_URL) answered HTTP {status}: {hint}")]
+    Status {
+        url: String,
+        status: u16,
+        hint: String,
+    },
+    #[error("the weather feed {url} (WEATHER_FEED_URL) is not an NWS alerts feed: {problem}")]
+    Malformed { url: String, problem: String },
+}
+
+/// The validators of the last feed that was fully handled.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+pub enum Fetched {
+    Changed {
+        body: Vec<u8>,
+        validators: Validators,
+    },
+    /// 304: the feed is the one the last successful poll handled.
+    NotModified,
+}
+
+pub struct Feed {
+    url: String,
+    user_agent: String,
+    last: Mutex<Option<Validators>>,
+}
+
+impl Feed {
+    pub fn new(url: String, skill_id: &str) -> Self {
+        Feed {
+            url,
+            user_agent: format!(
+                "alexa-proactive/{} (Alexa skill {skill_id})",
+                env!("CARGO_PKG_VERSION")
+            ),
+            last: Mutex::new(None),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Remembers the feed version once every alert in it was handled: the next poll then
+    /// asks "changed since?", and a 304 means there is nothing to do.
+    pub fn remember(&self, validators: Validators) {
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(validators);
+        }
+    }
+
+    fn validators(&self) -> Option<Validators> {
+        self.last.lock().ok().and_then(|last| last.clone())
+    }
+
+    pub async fn fetch(&self, deadline: Instant) -> Result<Fetched, FeedError> {
+        // Half of what is left at most: the sends need time after the feed.
+        let left = deadline.saturating_duration_since(Instant::now());
+        let timeout = FEED_TIMEOUT.min(left / 2).max(Duration::from_millis(100));
+        let client = http::shared().await.map_err(|e| FeedError::Unreachable {
+            url: self.url.clone(),
+            detail: e.to_string(),
+        })?;
+        let mut request = client
+            .get(&self.url)
+            .timeout(timeout)
+            .header(USER_AGENT, &self.user_agent)
+            .header(ACCEPT, "application/geo+json, application/json");
+        let known = self.validators();
+        if let Some(v) = &known {
+            if let Some(etag) = &v.etag {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(at) = &v.last_modified {
+                request = request.header(IF_MODIFIED_SINCE, at);
+            }
+        }
+        let transport = |err: reqwest::Error| {
+            if err.is_timeout() {
+                FeedError::Timeout {
+                    url: self.url.clone(),
+                    millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                }
+            } else {
+                FeedError::Unreachable {
+                    url: self.url.clone(),
+                    detail: http::describe_transport_error(&err),
+                }
+            }
+        };
+        let mut response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        if status == StatusCode::NOT_MODIFIED && known.is_some() {
+            return Ok(Fetched::NotModified);
+        }
+        if status != StatusCode::OK {
+            return Err(FeedError::Status {
+                url: self.url.clone(),
+                status: status.as_u16(),
+                hint: status_hint(status, response.headers()),
+            });
+        }
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let validators = Validators {
+            etag: header(ETAG),
+            last_modified: header(LAST_MODIFIED),
+        };
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(FeedError::Malformed {
+                    url: self.url.clone(),
+                    problem: format!(
+                        "the body is larger than {} MiB; point WEATHER_FEED_URL at one area (?area=XX)",
+                        MAX_BODY / 1024 / 1024
+                    ),
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched::Changed { body, validators })
+    }
+}
+
+fn status_hint(status: StatusCode, headers: &reqwest::header::HeaderMap) -> String {
+    match status.as_u16() {
+        300..=399 => {
+            let to = headers
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("(no Location)");
+            format!("redirects are not followed; set WEATHER_FEED_URL to {to}")
+        }
+        403 => "refused; the NWS API refuses clients without a User-Agent or that poll too often (keep the rate at one poll a minute or slower)".into(),
+        404 => "not found; check WEATHER_FEED_URL (e.g. https://api.weather.gov/alerts/active?area=OK)".into(),
+        400..=499 => "the request was refused; check WEATHER_FEED_URL".into(),
+        _ => "the feed is unavailable right now".into(),
+    }
+}

@@ -1,0 +1,345 @@
+//! The US National Weather Service alerts feed (`/alerts/active?area=XX`, GeoJSON) and which
+//! of its alerts become Alexa weather alerts.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::config::Severity;
+
+/// NWS event names that are announced, and the Alexa alert type each becomes. Alexa has four
+/// types; every other NWS event (floods, heat, wind, fog...) is skipped and counted.
+pub const EVENT_TYPES: &[(&str, &str)] = &[
+    ("Tornado Warning", "TORNADO"),
+    ("Tornado Watch", "TORNADO"),
+    ("Hurricane Warning", "HURRICANE"),
+    ("Hurricane Watch", "HURRICANE"),
+    ("Typhoon Warning", "HURRICANE"),
+    ("Typhoon Watch", "HURRICANE"),
+    ("Winter Storm Warning", "SNOW_STORM"),
+    ("Winter Storm Watch", "SNOW_STORM"),
+    ("Blizzard Warning", "SNOW_STORM"),
+    ("Ice Storm Warning", "SNOW_STORM"),
+    ("Severe Thunderstorm Warning", "THUNDER_STORM"),
+    ("Severe Thunderstorm Watch", "THUNDER_STORM"),
+];
+
+/// The Alexa alert type of an NWS event name, if it is announced at all.
+pub fn alert_type(event: &str) -> Option<&'static str> {
+    EVENT_TYPES
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(event.trim()))
+        .map(|(_, alert_type)| *alert_type)
+}
+
+/// One alert of the feed: the properties this function uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    /// The CAP identifier, e.g. `urn:oid:2.49.0.1.840.0.4f0c...`: the alert's referenceId is
+    /// derived from it, and `references` of later updates name it.
+    pub id: String,
+    pub event: String,
+    pub status: String,
+    pub message_type: String,
+    pub severity: Severity,
+    pub sender_name: String,
+    pub area_desc: String,
+    pub expires: Option<DateTime<Utc>>,
+    pub ends: Option<DateTime<Utc>>,
+    /// Identifiers of the earlier messages this one updates or cancels.
+    pub references: Vec<String>,
+}
+
+impl Alert {
+    /// When the notification stops mattering: the end of the hazard when the feed gives it,
+    /// else the end of the message.
+    pub fn expiry(&self) -> Option<DateTime<Utc>> {
+        self.ends.or(self.expires)
+    }
+}
+
+/// The feed, with the features that could not be read (`field: problem`): one broken alert
+/// must not hold back the others, so it is counted and logged rather than failing the poll.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Feed {
+    pub alerts: Vec<Alert>,
+    pub malformed: Vec<String>,
+}
+
+/// Why an alert is not announced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Skip {
+    /// `status` is Exercise, System, Test or Draft.
+    NotActual,
+    /// `messageType: Cancel`: the hazard is over, there is nothing to announce.
+    Cancel,
+    /// `messageType` Ack or Error.
+    NotAnAlert,
+    /// An NWS event with no Alexa alert type.
+    OtherEvent,
+    BelowMinSeverity,
+    /// An update of an alert that was announced already.
+    UpdateOfAnnounced,
+    Malformed,
+}
+
+impl Skip {
+    pub fn key(self) -> &'static str {
+        match self {
+            Skip::NotActual => "notActual",
+            Skip::Cancel => "cancel",
+            Skip::NotAnAlert => "notAnAlert",
+            Skip::OtherEvent => "otherEvent",
+            Skip::BelowMinSeverity => "belowMinSeverity",
+            Skip::UpdateOfAnnounced => "updateOfAnnounced",
+            Skip::Malformed => "malformed",
+        }
+    }
+}
+
+/// What to do with an alert, before looking at what was announced already.
+pub fn verdict(alert: &Alert, min_severity: Severity) -> Result<&'static str, Skip> {
+    if alert.status != "Actual" {
+        return Err(Skip::NotActual);
+    }
+    match alert.message_type.as_str() {
+        "Alert" | "Update" => {}
+        "Cancel" => return Err(Skip::Cancel),
+        _ => return Err(Skip::NotAnAlert),
+    }
+    let alert_type = alert_type(&alert.event).ok_or(Skip::OtherEvent)?;
+    if alert.severity < min_severity {
+        return Err(Skip::BelowMinSeverity);
+    }
+    Ok(alert_type)
+}
+
+/// Parses the feed. A body that is not a GeoJSON FeatureCollection is an error (the feed is
+/// broken or the URL points elsewhere); a feature missing a field is reported in `malformed`.
+pub fn parse(body: &[u8]) -> Result<Feed, String> {
+    let document: Value = serde_json::from_slice(body).map_err(|e| {
+        format!("the body is not JSON ({e}); expected a GeoJSON FeatureCollection such as https://api.weather.gov/alerts/active?area=OK returns")
+    })?;
+    let Some(object) = document.as_object() else {
+        return Err("the body is not a JSON object; expected a GeoJSON FeatureCollection".into());
+    };
+    match object.get("type").and_then(Value::as_str) {
+        Some("FeatureCollection") => {}
+        other => {
+            return Err(format!(
+                "field `type` is {}; expected \"FeatureCollection\"",
+                other.map_or("missing".to_owned(), |t| format!("{t:?}"))
+            ))
+        }
+    }
+    let Some(features) = object.get("features").and_then(Value::as_array) else {
+        return Err("field `features` is missing or not an array".into());
+    };
+    let mut feed = Feed::default();
+    for (i, feature) in features.iter().enumerate() {
+        let at = format!("features[{i}].properties");
+        match feature.get("properties").and_then(Value::as_object) {
+            Some(properties) => match alert(properties, &at) {
+                Ok(alert) => feed.alerts.push(alert),
+                Err(problem) => feed.malformed.push(problem),
+            },
+            None => feed
+                .malformed
+                .push(format!("{at}: missing or not an object")),
+        }
+    }
+    Ok(feed)
+}
+
+fn alert(p: &Map<String, Value>, at: &str) -> Result<Alert, String> {
+    let text = |key: &str| -> Result<String, String> {
+        match p.get(key) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+            Some(Value::String(_)) => Err(format!("{at}.{key}: empty; expected text")),
+            None | Some(Value::Null) => Err(format!("{at}.{key}: required field is missing")),
+            Some(_) => Err(format!("{at}.{key}: expected a string")),
+        }
+    };
+    let time = |key: &str| -> Result<Option<DateTime<Utc>>, String> {
+        match p.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+                .map(|t| Some(t.with_timezone(&Utc)))
+                .map_err(|_| {
+                    format!("{at}.{key}: {s:?} is not a time such as 2026-11-25T10:45:00-06:00")
+                }),
+            Some(_) => Err(format!("{at}.{key}: expected a time string")),
+        }
+    };
+    let severity_text = text("severity")?;
+    let severity = Severity::parse(&severity_text).ok_or_else(|| {
+        format!("{at}.severity: {severity_text:?} is not one of Extreme, Severe, Moderate, Minor, Unknown")
+    })?;
+    let references = match p.get("references") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|r| r.get("identifier").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect(),
+        Some(_) => return Err(format!("{at}.references: expected an array")),
+    };
+    let alert = Alert {
+        id: text("id")?,
+        event: text("event")?,
+        status: text("status")?,
+        message_type: text("messageType")?,
+        severity,
+        sender_name: text("senderName")?,
+        area_desc: text("areaDesc").unwrap_or_default(),
+        expires: time("expires")?,
+        ends: time("ends")?,
+        references,
+    };
+    if alert.expiry().is_none() {
+        return Err(format!(
+            "{at}.expires: required field is missing (and there is no `ends`)"
+        ));
+    }
+    Ok(alert)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn feed(features: Vec<Value>) -> Vec<u8> {
+        serde_json::to_vec(&json!({"type": "FeatureCollection", "features": features})).unwrap()
+    }
+
+    fn props(overrides: Value) -> Value {
+        let mut p = json!({
+            "id": "urn:oid:2.49.0.1.840.0.aaa.001.1", "event": "Tornado Warning",
+            "status": "Actual", "messageType": "Alert", "severity": "Extreme",
+            "certainty": "Observed", "urgency": "Immediate", "sent": "2026-11-25T10:00:00-06:00",
+            "expires": "2026-11-25T10:45:00-06:00", "ends": null,
+            "senderName": "NWS Norman OK", "areaDesc": "Cleveland, OK", "references": []
+        });
+        for (k, v) in overrides.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        json!({"type": "Feature", "properties": p})
+    }
+
+    #[test]
+    fn the_table_maps_the_four_alexa_types() {
+        assert_eq!(alert_type("Tornado Warning"), Some("TORNADO"));
+        assert_eq!(alert_type("typhoon watch"), Some("HURRICANE"));
+        assert_eq!(alert_type("Ice Storm Warning"), Some("SNOW_STORM"));
+        assert_eq!(
+            alert_type("Severe Thunderstorm Warning"),
+            Some("THUNDER_STORM")
+        );
+        assert_eq!(alert_type("Flood Warning"), None);
+        let used: std::collections::BTreeSet<&str> = EVENT_TYPES.iter().map(|e| e.1).collect();
+        let alexa: std::collections::BTreeSet<&str> = crate::proactive::schemas::ALERT_TYPES
+            .iter()
+            .copied()
+            .collect();
+        assert_eq!(
+            used, alexa,
+            "every Alexa type has an NWS event, and only those"
+        );
+    }
+
+    #[test]
+    fn a_feed_alert_is_read_with_its_times_and_references() {
+        let body = feed(vec![props(json!({
+            "messageType": "Update", "ends": "2026-11-25T11:00:00-06:00",
+            "references": [{"@id": "https://api.weather.gov/alerts/urn:oid:x", "identifier": "urn:oid:x",
+                            "sender": "w-nws.webmaster@noaa.gov", "sent": "2026-11-25T09:00:00-06:00"}]
+        }))]);
+        let parsed = parse(&body).unwrap();
+        assert!(parsed.malformed.is_empty(), "{:?}", parsed.malformed);
+        let alert = &parsed.alerts[0];
+        assert_eq!(alert.references, vec!["urn:oid:x"]);
+        assert_eq!(alert.severity, Severity::Extreme);
+        assert_eq!(
+            alert.expiry().unwrap().to_rfc3339(),
+            "2026-11-25T17:00:00+00:00",
+            "ends wins over expires"
+        );
+    }
+
+    #[test]
+    fn verdicts_follow_status_message_type_event_and_severity() {
+        let read =
+            |overrides: Value| parse(&feed(vec![props(overrides)])).unwrap().alerts[0].clone();
+        let severe = Severity::Severe;
+        assert_eq!(verdict(&read(json!({})), severe), Ok("TORNADO"));
+        assert_eq!(
+            verdict(&read(json!({"messageType": "Update"})), severe),
+            Ok("TORNADO")
+        );
+        assert_eq!(
+            verdict(&read(json!({"status": "Test"})), severe),
+            Err(Skip::NotActual)
+        );
+        assert_eq!(
+            verdict(&read(json!({"status": "Exercise"})), severe),
+            Err(Skip::NotActual)
+        );
+        assert_eq!(
+            verdict(&read(json!({"messageType": "Cancel"})), severe),
+            Err(Skip::Cancel)
+        );
+        assert_eq!(
+            verdict(&read(json!({"messageType": "Ack"})), severe),
+            Err(Skip::NotAnAlert)
+        );
+        assert_eq!(
+            verdict(&read(json!({"event": "Heat Advisory"})), severe),
+            Err(Skip::OtherEvent)
+        );
+        let moderate = read(json!({"severity": "Moderate"}));
+        assert_eq!(verdict(&moderate, severe), Err(Skip::BelowMinSeverity));
+        assert_eq!(verdict(&moderate, Severity::Moderate), Ok("TORNADO"));
+        assert_eq!(
+            verdict(&read(json!({"severity": "Unknown"})), Severity::Minor),
+            Err(Skip::BelowMinSeverity)
+        );
+    }
+
+    #[test]
+    fn a_broken_feature_is_named_and_the_others_are_kept() {
+        let body = feed(vec![
+            props(json!({})),
+            props(json!({"event": null})),
+            props(json!({"severity": "Apocalyptic"})),
+            props(json!({"expires": "tomorrow"})),
+            json!({"type": "Feature"}),
+        ]);
+        let parsed = parse(&body).unwrap();
+        assert_eq!(parsed.alerts.len(), 1);
+        assert_eq!(
+            parsed.malformed,
+            vec![
+                "features[1].properties.event: required field is missing".to_owned(),
+                "features[2].properties.severity: \"Apocalyptic\" is not one of Extreme, Severe, Moderate, Minor, Unknown".to_owned(),
+                "features[3].properties.expires: \"tomorrow\" is not a time such as 2026-11-25T10:45:00-06:00".to_owned(),
+                "features[4].properties: missing or not an object".to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_feature_collection_is_refused() {
+        for (body, says) in [
+            (&b"<html>Service Unavailable</html>"[..], "not JSON"),
+            (&b"[]"[..], "not a JSON object"),
+            (
+                &br#"{"type": "Feature"}"#[..],
+                "expected \"FeatureCollection\"",
+            ),
+            (&br#"{"type": "FeatureCollection"}"#[..], "`features`"),
+        ] {
+            let err = parse(body).unwrap_err();
+            assert!(err.contains(says), "{err}");
+        }
+    }
+}
