@@ -1,0 +1,560 @@
+//! Exactly-once, end to end: the built binary under a Lambda Runtime API, its secret and its
+//! state table in a moto server, Alexa played by the alexa-sandbox, the weather feed served
+//! from NWS-format fixtures on loopback.
+
+#[path = "support/feed.rs"]
+mod feed;
+#[path = "support/moto.rs"]
+mod moto;
+#[path = "support/runtime_api.rs"]
+mod runtime_api;
+#[path = "support/sandbox.rs"]
+mod sandbox;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use feed::{FeedServer, Mode};
+use moto::Moto;
+use runtime_api::{Function, Outcome, RuntimeApi};
+use sandbox::Sandbox;
+use serde_json::{json, Value};
+
+const SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
+const SECRET_NAME: &str = "alexa/test-credentials";
+const TABLE: &str = "alexa-proactive-state";
+const WAIT: Duration = Duration::from_secs(20);
+const USER: &str = "amzn1.ask.account.TESTUSER";
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/nws")
+        .join(name)
+}
+
+fn scheduled(id: &str) -> Value {
+    json!({"version": "0", "id": id, "detail-type": "Scheduled Event", "source": "aws.events",
+           "account": "123456789012", "time": "2026-11-25T10:00:00Z", "region": "us-east-1",
+           "resources": ["arn:aws:events:us-east-1:123456789012:rule/alexa-proactive-poll"],
+           "detail": {}})
+}
+
+fn sns_alert(message_id: &str) -> Value {
+    let message = json!({"alertType": "TORNADO", "source": "National Weather Service"});
+    json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:alerts:1",
+        "Sns": {"Type": "Notification", "MessageId": message_id,
+                "TopicArn": "arn:aws:sns:us-east-1:123456789012:alerts", "Subject": null,
+                "Message": message.to_string(), "Timestamp": "2026-11-25T10:00:00.000Z",
+                "SignatureVersion": "1", "Signature": "x", "SigningCertUrl": "https://x",
+                "UnsubscribeUrl": "https://x", "MessageAttributes": {}}}]})
+}
+
+fn skill_event(kind: &str, timestamp: &str, body: Option<Value>) -> Value {
+    let mut request = json!({"type": kind, "requestId": format!("amzn1.echo-api.request.{timestamp}"),
+                             "timestamp": timestamp});
+    if let Some(body) = body {
+        request["body"] = body;
+    }
+    json!({"version": "1.0",
+           "context": {"System": {"application": {"applicationId": SKILL_ID},
+                                  "user": {"userId": USER},
+                                  "apiEndpoint": "https://api.amazonalexa.com"}},
+           "request": request})
+}
+
+fn subscribed(timestamp: &str, events: &[&str]) -> Value {
+    let subscriptions: Vec<Value> = events.iter().map(|e| json!({"eventName": e})).collect();
+    skill_event(
+        "AlexaSkillEvent.ProactiveSubscriptionChanged",
+        timestamp,
+        Some(json!({ "subscriptions": subscriptions })),
+    )
+}
+
+struct Rig {
+    moto: Moto,
+    sandbox: Sandbox,
+    feed: FeedServer,
+    api: RuntimeApi,
+    functions: Vec<Function>,
+    name: String,
+    env: Vec<(String, Option<String>)>,
+}
+
+impl Rig {
+    /// Everything, with the state table, one region (NA) and the feed serving poll-1.json.
+    async fn start(name: &str, env: &[(&str, Option<&str>)]) -> Rig {
+        let moto = Moto::start().await;
+        moto.create_secret(
+            SECRET_NAME,
+            &json!({"clientId": sandbox::CLIENT_ID, "clientSecret": sandbox::CLIENT_SECRET})
+                .to_string(),
+        )
+        .await;
+        moto.create_state_table(TABLE).await;
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let sandbox = Sandbox::start(Some(&dir.join(format!("polling-{name}-sandbox.log")))).await;
+        let feed = FeedServer::start(&fixture("poll-1.json")).await;
+        let mut vars: Vec<(String, Option<String>)> = sandbox
+            .function_env(SKILL_ID, SECRET_NAME, moto.endpoint())
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.map(str::to_owned)))
+            .collect();
+        for (k, v) in [
+            ("STATE_TABLE", Some(TABLE)),
+            ("WEATHER_FEED_URL", Some(feed.url())),
+            ("ALEXA_REGIONS", Some("NA")),
+            ("RUST_LOG", Some("info")),
+        ]
+        .into_iter()
+        .chain(env.iter().copied())
+        {
+            vars.push((k.to_owned(), v.map(str::to_owned)));
+        }
+        let mut rig = Rig {
+            moto,
+            sandbox,
+            feed,
+            api: RuntimeApi::start().await.expect("runtime API"),
+            functions: Vec::new(),
+            name: name.to_owned(),
+            env: vars,
+        };
+        rig.spawn();
+        rig
+    }
+
+    /// Starts one more function process on the same Runtime API (a new, cold sandbox).
+    fn spawn(&mut self) {
+        let vars: Vec<(&str, Option<&str>)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_deref()))
+            .collect();
+        let log = self.log(self.functions.len());
+        let function = Function::spawn(
+            Path::new(env!("CARGO_BIN_EXE_alexa-proactive")),
+            &self.api,
+            &vars,
+            Some(&log),
+        )
+        .expect("the function starts");
+        self.functions.push(function);
+    }
+
+    fn log(&self, index: usize) -> PathBuf {
+        Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("polling-{}-function-{index}.log", self.name))
+    }
+
+    async fn invoke(&self, payload: &Value) -> Outcome {
+        self.api
+            .invoke(payload, WAIT)
+            .await
+            .expect("the function answers")
+    }
+
+    async fn ok(&self, payload: &Value) -> Value {
+        match self.invoke(payload).await {
+            Outcome::Response(answer) => answer,
+            other => panic!(
+                "expected an answer, got {other:?}; logs in {}",
+                self.log(0).display()
+            ),
+        }
+    }
+
+    async fn fail(&self, payload: &Value) -> (String, String) {
+        match self.invoke(payload).await {
+            Outcome::Error {
+                error_type,
+                error_message,
+            } => (error_type, error_message),
+            other => panic!("expected a failed invocation, got {other:?}"),
+        }
+    }
+
+    /// What Alexa said (en-US), sorted: concurrent sends arrive in any order.
+    async fn spoken(&self) -> Vec<String> {
+        let state = self.sandbox.state().await;
+        let mut spoken = state["accepted"]
+            .as_array()
+            .expect("accepted")
+            .iter()
+            .map(|a| {
+                a["spoken"]
+                    .as_array()
+                    .and_then(|s| s.iter().find(|s| s["locale"] == "en-US"))
+                    .and_then(|s| s["text"].as_str())
+                    .unwrap_or("-")
+                    .to_owned()
+            })
+            .collect::<Vec<_>>();
+        spoken.sort();
+        spoken
+    }
+
+    async fn event_requests(&self) -> u64 {
+        self.sandbox.state().await["eventRequests"]
+            .as_u64()
+            .expect("eventRequests")
+    }
+
+    async fn finish(mut self) {
+        for (i, function) in self.functions.iter_mut().enumerate() {
+            assert!(
+                function.exited().is_none(),
+                "function {i} died; log: {}",
+                self.log(i).display()
+            );
+        }
+        for function in self.functions.drain(..) {
+            function.stop().await;
+        }
+        self.feed.stop();
+        self.sandbox.stop().await;
+        self.moto.stop().await;
+    }
+}
+
+fn statuses(answer: &Value) -> Vec<String> {
+    let mut out: Vec<String> = answer["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["status"].as_str().unwrap_or("-").to_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+const TORNADO_NORMAN: &str = "There is a tornado alert for your area. Provided by NWS Norman OK.";
+const STORM_TULSA: &str = "There is a thunder storm alert for your area. Provided by NWS Tulsa OK.";
+const HURRICANE_NORMAN: &str =
+    "There is a hurricane alert for your area. Provided by NWS Norman OK.";
+
+#[tokio::test]
+async fn polls_announce_each_alert_once() {
+    let mut rig = Rig::start("polls", &[]).await;
+
+    // First poll: of six alerts, the tornado and the thunderstorm warnings are announced.
+    let first = rig.ok(&scheduled("tick-1")).await;
+    assert_eq!(statuses(&first), ["accepted", "accepted"], "{first}");
+    assert_eq!(
+        first["feed"]["skipped"],
+        json!({"belowMinSeverity": 1, "otherEvent": 1, "notActual": 1, "cancel": 1}),
+        "{first}"
+    );
+    assert_eq!(rig.spoken().await, [STORM_TULSA, TORNADO_NORMAN]);
+    let seen = rig.feed.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, "/alerts/active?area=OK");
+    let agent = seen[0].user_agent.as_deref().unwrap_or_default();
+    assert!(
+        agent.starts_with("alexa-proactive/") && agent.contains(SKILL_ID),
+        "{agent}"
+    );
+    // Both sends are recorded as sent, nothing else.
+    let keys = rig.moto.keys(TABLE).await;
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys.iter().all(|k| k.starts_with("sent#urn")), "{keys:?}");
+    let item = rig.moto.get_item(TABLE, &keys[0]).await;
+    assert_eq!(item["phase"]["S"], "sent", "{item}");
+    assert!(item.get("holder").is_none(), "{item}");
+
+    // Second poll, same process: the feed answers 304 and nothing is read or sent.
+    let second = rig.ok(&scheduled("tick-2")).await;
+    assert_eq!(second["feed"]["changed"], false, "{second}");
+    let seen = rig.feed.seen();
+    assert_eq!(seen[1].status, 304);
+    assert!(seen[1].if_none_match.is_some());
+
+    // A new process has no HTTP cache: it reads the whole feed, and the state table says sent.
+    rig.spawn();
+    rig.functions.remove(0).stop().await;
+    let third = rig.ok(&scheduled("tick-3")).await;
+    assert_eq!(statuses(&third), ["alreadySent", "alreadySent"], "{third}");
+    assert_eq!(rig.feed.seen()[2].status, 200);
+    assert_eq!(
+        rig.event_requests().await,
+        2,
+        "no request reached Alexa again"
+    );
+
+    // The tornado warning is updated, the thunderstorm one cancelled, a hurricane is new.
+    rig.feed.serve(&fixture("poll-2.json"));
+    let fourth = rig.ok(&scheduled("tick-4")).await;
+    assert_eq!(statuses(&fourth), ["accepted"], "{fourth}");
+    assert_eq!(
+        fourth["feed"]["skipped"],
+        json!({"cancel": 1, "updateOfAnnounced": 1}),
+        "{fourth}"
+    );
+    // An update that names only the previous update is recognised as well.
+    rig.feed.serve(&fixture("poll-3.json"));
+    let fifth = rig.ok(&scheduled("tick-5")).await;
+    assert_eq!(statuses(&fifth), ["alreadySent"], "{fifth}");
+    assert_eq!(
+        fifth["feed"]["skipped"],
+        json!({"updateOfAnnounced": 1}),
+        "{fifth}"
+    );
+    assert_eq!(
+        rig.spoken().await,
+        [HURRICANE_NORMAN, STORM_TULSA, TORNADO_NORMAN]
+    );
+    assert_eq!(rig.event_requests().await, 3);
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_redelivered_sns_message_sends_once() {
+    let rig = Rig::start("sns", &[]).await;
+    let first = rig.ok(&sns_alert("msg-1")).await;
+    assert_eq!(statuses(&first), ["accepted"], "{first}");
+    let again = rig.ok(&sns_alert("msg-1")).await;
+    assert_eq!(statuses(&again), ["alreadySent"], "{again}");
+    assert!(again["results"][0]["sentAt"].is_string(), "{again}");
+    // Not even a 409: the second delivery never reached Alexa.
+    assert_eq!(rig.event_requests().await, 1);
+    // A different message is a different notification.
+    let other = rig.ok(&sns_alert("msg-2")).await;
+    assert_eq!(statuses(&other), ["accepted"], "{other}");
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_failed_send_releases_its_claim_and_the_retry_sends_once() {
+    let rig = Rig::start("retry", &[]).await;
+    rig.sandbox
+        .fault(json!({"target": "events", "status": 503, "times": 10}))
+        .await;
+    let (kind, message) = rig.fail(&sns_alert("msg-1")).await;
+    assert_eq!(kind, "SendFailed", "{message}");
+    assert!(
+        rig.moto.keys(TABLE).await.is_empty(),
+        "the claim was released"
+    );
+    rig.sandbox.reset().await;
+
+    // Lambda's retry of the same event.
+    let retry = rig.ok(&sns_alert("msg-1")).await;
+    assert_eq!(statuses(&retry), ["accepted"], "{retry}");
+    let again = rig.ok(&sns_alert("msg-1")).await;
+    assert_eq!(statuses(&again), ["alreadySent"], "{again}");
+    assert_eq!(rig.spoken().await.len(), 1);
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn two_concurrent_invocations_of_one_trigger_send_once() {
+    let mut rig = Rig::start("concurrent", &[]).await;
+    rig.spawn();
+    // The first send is slow, so the second invocation arrives while it is in flight.
+    rig.sandbox
+        .fault(json!({"target": "events", "delayMs": 1500, "times": 1}))
+        .await;
+    let event = sns_alert("msg-1");
+    let a = rig.api.enqueue(&event, WAIT);
+    let b = rig.api.enqueue(&event, WAIT);
+    let (a, b) = (a.await.expect("answer a"), b.await.expect("answer b"));
+    let mut outcomes = [a, b];
+    outcomes.sort_by_key(|o| matches!(o, Outcome::Error { .. }));
+    match &outcomes {
+        [Outcome::Response(sent), Outcome::Error {
+            error_type,
+            error_message,
+        }] => {
+            assert_eq!(statuses(sent), ["accepted"], "{sent}");
+            assert_eq!(error_type, "SendInProgress", "{error_message}");
+            assert!(
+                error_message.contains("another invocation"),
+                "{error_message}"
+            );
+        }
+        other => panic!("expected one send and one SendInProgress, got {other:?}"),
+    }
+    // Lambda retries the failed one: it finds the notification sent.
+    let retry = rig.ok(&event).await;
+    assert_eq!(statuses(&retry), ["alreadySent"], "{retry}");
+    assert_eq!(rig.event_requests().await, 1);
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn out_of_order_subscription_events_keep_the_newest_state() {
+    let rig = Rig::start("users", &[]).await;
+    let key = format!("user#{USER}");
+    let weather = "AMAZON.WeatherAlert.Activated";
+    let empty = json!({"version": "1.0", "response": {}});
+    assert_eq!(
+        rig.ok(&subscribed("2026-11-25T10:00:02Z", &[weather]))
+            .await,
+        empty
+    );
+    // Older, arriving later: ignored.
+    assert_eq!(
+        rig.ok(&subscribed("2026-11-25T10:00:01Z", &[])).await,
+        empty
+    );
+    let item = rig.moto.get_item(TABLE, &key).await;
+    assert_eq!(
+        item["subscriptions"],
+        json!({"L": [{"S": weather}]}),
+        "{item}"
+    );
+    assert_eq!(item["enabled"], json!({"BOOL": true}), "{item}");
+
+    // Disabling removes the subscriptions; an older event cannot bring them back.
+    rig.ok(&skill_event(
+        "AlexaSkillEvent.SkillDisabled",
+        "2026-11-25T10:00:03Z",
+        None,
+    ))
+    .await;
+    rig.ok(&subscribed("2026-11-25T10:00:02.500Z", &[weather]))
+        .await;
+    let item = rig.moto.get_item(TABLE, &key).await;
+    assert!(item.get("subscriptions").is_none(), "{item}");
+    assert_eq!(item["enabled"], json!({"BOOL": false}), "{item}");
+    assert!(
+        item["expireAt"]["N"].is_string(),
+        "a disabled user's record expires: {item}"
+    );
+
+    // Enabled again, later: a newer subscription event applies.
+    rig.ok(&skill_event(
+        "AlexaSkillEvent.SkillEnabled",
+        "2026-11-25T10:00:04Z",
+        None,
+    ))
+    .await;
+    rig.ok(&subscribed("2026-11-25T10:00:05Z", &[weather]))
+        .await;
+    let item = rig.moto.get_item(TABLE, &key).await;
+    assert_eq!(
+        item["subscriptions"],
+        json!({"L": [{"S": weather}]}),
+        "{item}"
+    );
+    assert!(item.get("expireAt").is_none(), "{item}");
+
+    // A skill event without its timestamp cannot be ordered: it names the field.
+    let mut no_time = subscribed("x", &[weather]);
+    no_time["request"]
+        .as_object_mut()
+        .unwrap()
+        .remove("timestamp");
+    let (kind, message) = rig.fail(&no_time).await;
+    assert_eq!(kind, "MalformedInput");
+    assert!(message.contains("`request.timestamp`"), "{message}");
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_feed_that_is_down_slow_or_garbage_fails_the_poll_and_marks_nothing() {
+    let rig = Rig::start("feed-faults", &[]).await;
+    rig.feed.set_mode(Mode::Status(503));
+    let (kind, message) = rig.fail(&scheduled("t1")).await;
+    assert_eq!(kind, "FeedUnavailable");
+    assert!(
+        message.contains("HTTP 503") && message.contains("WEATHER_FEED_URL"),
+        "{message}"
+    );
+
+    rig.feed
+        .set_mode(Mode::Garbage("<html>Service Unavailable</html>"));
+    let (kind, message) = rig.fail(&scheduled("t2")).await;
+    assert_eq!(kind, "FeedUnavailable");
+    assert!(message.contains("not JSON"), "{message}");
+
+    rig.feed.set_mode(Mode::Garbage(r#"{"type": "Feature"}"#));
+    let (_, message) = rig.fail(&scheduled("t3")).await;
+    assert!(message.contains("FeatureCollection"), "{message}");
+
+    // Slow: the wait is bounded by half the invocation's time (here 4 s of deadline).
+    rig.feed.set_mode(Mode::Slow(Duration::from_secs(8)));
+    let started = std::time::Instant::now();
+    let outcome = rig
+        .api
+        .invoke(&scheduled("t4"), Duration::from_secs(4))
+        .await
+        .expect("answer");
+    let waited = started.elapsed();
+    match outcome {
+        Outcome::Error {
+            error_type,
+            error_message,
+        } => {
+            assert_eq!(error_type, "FeedUnavailable");
+            assert!(
+                error_message.contains("did not answer within"),
+                "{error_message}"
+            );
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(
+        waited < Duration::from_secs(8),
+        "the poll gave up before the feed answered ({waited:?})"
+    );
+
+    assert_eq!(rig.event_requests().await, 0);
+    assert!(rig.moto.keys(TABLE).await.is_empty());
+    // And once the feed is back, the alerts are announced: nothing was marked on the way.
+    rig.feed.set_mode(Mode::Serve);
+    let answer = rig.ok(&scheduled("t5")).await;
+    assert_eq!(statuses(&answer), ["accepted", "accepted"], "{answer}");
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_feed_that_is_not_there_fails_with_what_to_fix() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!(
+            "http://{}/alerts/active?area=OK",
+            listener.local_addr().unwrap()
+        )
+    };
+    let rig = Rig::start("feed-down", &[("WEATHER_FEED_URL", Some(&closed))]).await;
+    let (kind, message) = rig.fail(&scheduled("t1")).await;
+    assert_eq!(kind, "FeedUnavailable");
+    assert!(
+        message.contains("could not be reached") && message.contains(&closed),
+        "{message}"
+    );
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn without_a_state_table_polls_refuse_and_triggers_still_send() {
+    let rig = Rig::start("stateless", &[("STATE_TABLE", None)]).await;
+    let (kind, message) = rig.fail(&scheduled("t1")).await;
+    assert_eq!(kind, "NotConfigured");
+    assert!(
+        message.contains("STATE_TABLE") && message.contains("again"),
+        "{message}"
+    );
+    assert!(rig.feed.seen().is_empty(), "the feed is not even read");
+    // Triggers work; a redelivery falls back to Alexa's 409.
+    let first = rig.ok(&sns_alert("msg-1")).await;
+    assert_eq!(statuses(&first), ["accepted"], "{first}");
+    let again = rig.ok(&sns_alert("msg-1")).await;
+    assert_eq!(statuses(&again), ["duplicate"], "{again}");
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_missing_state_table_fails_before_anything_is_sent() {
+    let rig = Rig::start("no-table", &[("STATE_TABLE", Some("no-such-table"))]).await;
+    let (kind, message) = rig.fail(&sns_alert("msg-1")).await;
+    assert_eq!(kind, "StateUnavailable");
+    assert!(
+        message.contains("\"no-such-table\"") && message.contains("does not exist"),
+        "{message}"
+    );
+    assert_eq!(rig.event_requests().await, 0);
+    rig.finish().await;
+}
