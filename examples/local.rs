@@ -1,11 +1,14 @@
 //! `make run` / `make invoke`: starts the built function under a local Lambda Runtime API,
-//! with its credentials secret in a local moto server and the alexa-sandbox playing Alexa,
-//! sends it sample events and prints what the function answered and what Alexa would say.
+//! with its credentials secret and state table in a local moto server, the alexa-sandbox
+//! playing Alexa and a local weather feed serving an NWS-format fixture; sends it sample events
+//! and prints what the function answered and what Alexa would say.
 //!
 //! Usage: local [--json] [EVENT.json ...]   (default: every file in events/)
 //! The function's own log lines go to target/local-run.log, the sandbox's to
 //! target/local-sandbox.log. Every process started here is stopped at the end.
 
+#[path = "../tests/support/feed.rs"]
+mod feed;
 #[path = "../tests/support/moto.rs"]
 mod moto;
 #[path = "../tests/support/runtime_api.rs"]
@@ -20,6 +23,9 @@ use runtime_api::{Function, Outcome, RuntimeApi};
 use serde_json::{json, Value};
 
 const DEFAULT_SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
+const STATE_TABLE: &str = "alexa-proactive-local";
+/// The feed the scheduled sample polls: six Oklahoma alerts, two of which are announced.
+const FEED_FIXTURE: &str = "tests/fixtures/nws/poll-1.json";
 
 fn describe(answer: &Value) -> Vec<String> {
     let mut lines = Vec::new();
@@ -38,6 +44,16 @@ fn describe(answer: &Value) -> Vec<String> {
         Some(true) => lines.push("session: ends".into()),
         Some(false) => lines.push("session: stays open for an answer".into()),
         None => {}
+    }
+    let feed = &answer["feed"];
+    if let Some(url) = feed["url"].as_str() {
+        lines.push(format!(
+            "feed {url}: HTTP {}, {} alert(s), {} to announce, skipped {}",
+            feed["status"],
+            feed["alerts"].as_u64().unwrap_or(0),
+            feed["candidates"].as_u64().unwrap_or(0),
+            feed["skipped"]
+        ));
     }
     if let Some(results) = answer["results"].as_array() {
         for r in results {
@@ -123,9 +139,14 @@ async fn main() {
     let secret = json!({"clientId": sandbox::CLIENT_ID, "clientSecret": sandbox::CLIENT_SECRET});
     moto.create_secret("alexa-proactive/local", &secret.to_string())
         .await;
+    moto.create_state_table(STATE_TABLE).await;
     let sandbox = sandbox::Sandbox::start(Some(&log_dir.join("local-sandbox.log"))).await;
+    let feed =
+        feed::FeedServer::start(&Path::new(env!("CARGO_MANIFEST_DIR")).join(FEED_FIXTURE)).await;
     let mut env = sandbox.function_env(&skill_id, "alexa-proactive/local", moto.endpoint());
     env.push(("RUST_LOG", Some("info")));
+    env.push(("STATE_TABLE", Some(STATE_TABLE)));
+    env.push(("WEATHER_FEED_URL", Some(feed.url())));
     let function = match Function::spawn(&binary, &api, &env, Some(&log)) {
         Ok(f) => f,
         Err(e) => {
@@ -135,10 +156,12 @@ async fn main() {
     };
     println!(
         "alexa-proactive on a local Lambda Runtime API ({}), skill {skill_id}\n\
-         credentials secret in moto ({}), Alexa played by alexa-sandbox ({})\n",
+         credentials secret and state table {STATE_TABLE} in moto ({}), Alexa played by alexa-sandbox ({}),\n\
+         weather feed {} serving {FEED_FIXTURE}\n",
         api.address(),
         moto.endpoint(),
-        sandbox.url
+        sandbox.url,
+        feed.url()
     );
     let mut heard = 0;
     let mut failed_harness = false;
@@ -185,6 +208,7 @@ async fn main() {
         println!();
     }
     function.stop().await;
+    feed.stop();
     sandbox.stop().await;
     moto.stop().await;
     println!("function log: {}", log.display());
