@@ -2,12 +2,15 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 EVENT ?= events/launch.json
-# Python tools (moto for now) live in a venv inside the clone, created on first use.
+# Python tools (moto, cfn-lint, the SAM CLI) live in a venv inside the clone, created on first use.
 VENV ?= .venv
 PYTHON ?= python3
 MOTO := $(VENV)/bin/moto_server
 MOTO_VERSION ?= moto[server]>=5.2,<6
 CFN_LINT := $(VENV)/bin/cfn-lint
+SAM := $(VENV)/bin/sam
+# sam validate runs offline with a region and no telemetry.
+SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_REGION=us-east-1
 
 .PHONY: run invoke test lint fmt bench build-lambda clean
 
@@ -34,9 +37,13 @@ $(MOTO): | $(VENV)/bin/pip
 $(CFN_LINT): | $(VENV)/bin/pip
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'cfn-lint>=1.58,<2'
 
-## lint: formatting, clippy (warnings are errors) and cfn-lint on the SAM template
-lint: $(CFN_LINT)
+$(SAM): | $(VENV)/bin/pip
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'aws-sam-cli>=1.170,<2'
+
+## lint: formatting, clippy (warnings are errors), cfn-lint and sam validate --lint on the SAM template
+lint: $(CFN_LINT) $(SAM)
 	$(CFN_LINT) template.yaml
+	$(SAM_ENV) $(SAM) validate --lint --template template.yaml
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --all-targets --all-features -- -D warnings
 
