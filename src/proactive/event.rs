@@ -210,20 +210,12 @@ impl NotificationRequest {
         user: String,
         region: Option<Region>,
     ) -> Self {
-        let (schema, payload, localized_attributes) = weather_parts(alert_type, sources);
-        NotificationRequest {
-            schema,
-            payload,
-            localized_attributes,
-            id: Some(id),
-            expires_at: None,
-            user: Some(user),
-            region,
-        }
+        let mut request = Self::weather_alert(alert_type, sources, id, None);
+        request.user = Some(user);
+        request.region = region;
+        request
     }
-}
 
-impl NotificationRequest {
     /// A Multicast weather alert from a feed: `source` (the issuer's name) is sent for every
     /// skill locale, `id` is the feed's stable alert id.
     pub fn multicast_weather_alert(
@@ -236,6 +228,15 @@ impl NotificationRequest {
             .iter()
             .map(|locale| (locale.to_string(), source.to_owned()))
             .collect();
+        Self::weather_alert(alert_type, sources, id, expires_at)
+    }
+
+    fn weather_alert(
+        alert_type: &str,
+        sources: Vec<(String, String)>,
+        id: String,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Self {
         let (schema, payload, localized_attributes) = weather_parts(alert_type, sources);
         NotificationRequest {
             schema,

@@ -1,0 +1,218 @@
+//! The skill package (`skill-package/`, ASK CLI layout) and the code agree: every intent of
+//! every interaction model is handled, every intent the code handles is in every model, every
+//! published schema is one the code sends, every subscribed skill event is answered, and what
+//! the skill tells users to say is an utterance of the model.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use alexa_proactive::proactive::schemas;
+use alexa_proactive::skill::envelope::NOTIFICATIONS_PERMISSION;
+use alexa_proactive::skill::speech::Language;
+use alexa_proactive::skill::{intents, Reply, Skill};
+use serde_json::{json, Value};
+
+const SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
+
+fn package() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("skill-package")
+}
+
+fn read(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+fn manifest() -> Value {
+    read(&package().join("skill.json"))["manifest"].clone()
+}
+
+fn models() -> Vec<(String, Value)> {
+    let dir = package().join("interactionModels/custom");
+    let mut out: Vec<(String, Value)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| {
+            let locale = p.file_stem().unwrap().to_string_lossy().into_owned();
+            (locale, read(&p))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn intent_names(model: &Value) -> BTreeSet<String> {
+    model["interactionModel"]["languageModel"]["intents"]
+        .as_array()
+        .expect("intents")
+        .iter()
+        .map(|i| i["name"].as_str().expect("intent name").to_owned())
+        .collect()
+}
+
+fn samples(model: &Value, intent: &str) -> Vec<String> {
+    model["interactionModel"]["languageModel"]["intents"]
+        .as_array()
+        .expect("intents")
+        .iter()
+        .filter(|i| i["name"] == intent)
+        .flat_map(|i| i["samples"].as_array().cloned().unwrap_or_default())
+        .filter_map(|s| s.as_str().map(str::to_lowercase))
+        .collect()
+}
+
+#[test]
+fn every_locale_of_the_manifest_has_a_model_and_texts_of_its_own() {
+    let manifest = manifest();
+    let listed: BTreeSet<String> = manifest["publishingInformation"]["locales"]
+        .as_object()
+        .expect("locales")
+        .keys()
+        .cloned()
+        .collect();
+    let modelled: BTreeSet<String> = models().into_iter().map(|(l, _)| l).collect();
+    assert_eq!(listed, modelled);
+    assert_eq!(
+        listed,
+        BTreeSet::from(["de-DE".into(), "en-GB".into(), "en-US".into()])
+    );
+    // Each has its own texts, not a fallback.
+    let languages: BTreeSet<_> = listed
+        .iter()
+        .map(|l| format!("{:?}", Language::from_locale(Some(l))))
+        .collect();
+    assert_eq!(languages.len(), listed.len(), "{languages:?}");
+}
+
+#[test]
+fn models_and_code_handle_the_same_intents() {
+    let handled: BTreeSet<String> = intents::ALL.iter().map(|s| s.to_string()).collect();
+    for (locale, model) in models() {
+        assert_eq!(
+            intent_names(&model),
+            handled,
+            "{locale}: the model's intents differ from skill::intents::ALL"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_modelled_intent_gets_its_own_answer_not_the_fallback() {
+    let skill = Skill::new(SKILL_ID.into());
+    for (locale, model) in models() {
+        for intent in intent_names(&model) {
+            let payload = json!({"version": "1.0",
+                "context": {"System": {"application": {"applicationId": SKILL_ID},
+                                       "user": {"userId": "amzn1.ask.account.X"},
+                                       "apiEndpoint": "https://api.amazonalexa.com"}},
+                "request": {"type": "IntentRequest", "requestId": "amzn1.echo-api.request.1",
+                            "timestamp": "2026-11-25T10:00:00Z", "locale": locale,
+                            "intent": {"name": intent}}});
+            let reply = skill
+                .handle(payload)
+                .await
+                .unwrap_or_else(|e| panic!("{locale} {intent}: {e}"));
+            if intent == intents::FALLBACK {
+                continue;
+            }
+            if let Reply::Answer(answer) = reply {
+                let text = serde_json::to_value(answer).unwrap()["response"]["outputSpeech"]
+                    ["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let fallback = Language::from_locale(Some(&locale)).texts().fallback;
+                assert_ne!(
+                    text, fallback,
+                    "{locale} {intent} is answered by the fallback"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn what_the_skill_tells_users_to_say_is_in_the_model() {
+    for (locale, model) in models() {
+        let texts = Language::from_locale(Some(&locale)).texts();
+        let phrases = samples(&model, intents::TEST_ALERT);
+        // "... say: send me a test alert." / "... sag: schick mir eine Testwarnung."
+        for text in [texts.reprompt, texts.notifications_on, texts.help] {
+            let said = text
+                .split_once(": ")
+                .map(|(_, rest)| rest)
+                .and_then(|rest| rest.split(['.', ',']).next())
+                .unwrap_or_else(|| panic!("{locale}: no phrase in {text:?}"))
+                .trim()
+                .to_lowercase();
+            assert!(
+                phrases.contains(&said),
+                "{locale}: the skill says {said:?}, which is not a TestAlertIntent sample"
+            );
+        }
+    }
+}
+
+#[test]
+fn published_schemas_permissions_and_endpoints_match_the_code() {
+    let manifest = manifest();
+    let events = &manifest["events"];
+    let published: Vec<&str> = events["publications"]
+        .as_array()
+        .expect("publications")
+        .iter()
+        .map(|p| p["eventName"].as_str().expect("eventName"))
+        .collect();
+    assert!(!published.is_empty());
+    for name in &published {
+        assert!(
+            schemas::find(name).is_some(),
+            "{name} is published but the code cannot send it"
+        );
+    }
+    // The skill itself (test alert) and the weather poll send this one.
+    assert!(published.contains(&schemas::WEATHER_ALERT));
+    let permissions: Vec<&str> = manifest["permissions"]
+        .as_array()
+        .expect("permissions")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(permissions, [NOTIFICATIONS_PERMISSION]);
+    assert_eq!(
+        events["endpoint"]["uri"], manifest["apis"]["custom"]["endpoint"]["uri"],
+        "skill events go to the same function"
+    );
+}
+
+#[tokio::test]
+async fn every_subscribed_skill_event_is_answered() {
+    let manifest = manifest();
+    let subscribed: BTreeSet<&str> = manifest["events"]["subscriptions"]
+        .as_array()
+        .expect("subscriptions")
+        .iter()
+        .map(|s| s["eventName"].as_str().expect("eventName"))
+        .collect();
+    assert!(subscribed.contains("SKILL_PROACTIVE_SUBSCRIPTION_CHANGED"));
+    let request_type = |name: &str| match name {
+        "SKILL_PROACTIVE_SUBSCRIPTION_CHANGED" => "AlexaSkillEvent.ProactiveSubscriptionChanged",
+        "SKILL_ENABLED" => "AlexaSkillEvent.SkillEnabled",
+        "SKILL_DISABLED" => "AlexaSkillEvent.SkillDisabled",
+        "SKILL_PERMISSION_ACCEPTED" => "AlexaSkillEvent.SkillPermissionAccepted",
+        "SKILL_PERMISSION_CHANGED" => "AlexaSkillEvent.SkillPermissionChanged",
+        "SKILL_ACCOUNT_LINKED" => "AlexaSkillEvent.SkillAccountLinked",
+        other => panic!("{other} is not a skill event Alexa sends"),
+    };
+    let skill = Skill::new(SKILL_ID.into());
+    for name in subscribed {
+        let payload = json!({"version": "1.0",
+            "context": {"System": {"application": {"applicationId": SKILL_ID},
+                                   "user": {"userId": "amzn1.ask.account.X"}}},
+            "request": {"type": request_type(name), "requestId": "amzn1.echo-api.request.1",
+                        "timestamp": "2026-11-25T10:00:00Z"}});
+        let reply = skill.handle(payload).await;
+        assert!(reply.is_ok(), "{name}: {:?}", reply.err());
+    }
+}
