@@ -9,24 +9,30 @@ MOTO := $(VENV)/bin/moto_server
 MOTO_VERSION ?= moto[server]>=5.2,<6
 CFN_LINT := $(VENV)/bin/cfn-lint
 SAM := $(VENV)/bin/sam
+CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
+# make run's runtime: cargo-lambda (cargo lambda watch) or emulator (the project's own).
+LOCAL_RUNTIME ?= cargo-lambda
+LOCAL_TOOLS := $(MOTO) $(if $(filter cargo-lambda,$(LOCAL_RUNTIME)),$(CARGO_LAMBDA))
+LOCAL_ENV := MOTO_SERVER=$(abspath $(MOTO)) LOCAL_RUNTIME=$(LOCAL_RUNTIME) PATH="$(abspath $(VENV))/bin:$$PATH"
 # sam validate runs offline with a region and no telemetry.
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_REGION=us-east-1
 
-.PHONY: run invoke test lint fmt bench build-lambda clean
+.PHONY: run invoke test lint fmt bench build-lambda sam-build clean
 
-## run: the function on a local Lambda Runtime API, moto for its secret, alexa-sandbox as Alexa; sends every sample in events/
-run: $(MOTO)
+## run: the function under cargo lambda watch, moto (secret, state table), alexa-sandbox as Alexa, a local weather feed; sends every sample in events/
+run: $(LOCAL_TOOLS)
 	$(CARGO) build --quiet --all-features --bins --example local
-	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) run --quiet --all-features --example local
+	$(LOCAL_ENV) $(CARGO) run --quiet --all-features --example local
 
 ## invoke: send one event the same way (make invoke EVENT=events/intent-help.json)
-invoke: $(MOTO)
+invoke: $(LOCAL_TOOLS)
 	$(CARGO) build --quiet --all-features --bins --example local
-	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) run --quiet --all-features --example local -- --json $(EVENT)
+	$(LOCAL_ENV) $(CARGO) run --quiet --all-features --example local -- --json $(EVENT)
 
-## test: lint, then every unit, sample-event and end-to-end test (installs moto into .venv)
-test: lint $(MOTO)
+## test: lint, every unit, sample-event, end-to-end, sending and polling test, then `make run` itself (scripts/check-run.sh)
+test: lint $(MOTO) $(CARGO_LAMBDA)
 	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) test --all-features --no-fail-fast
+	scripts/check-run.sh
 
 $(VENV)/bin/pip:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +42,9 @@ $(MOTO): | $(VENV)/bin/pip
 
 $(CFN_LINT): | $(VENV)/bin/pip
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'cfn-lint>=1.58,<2'
+
+$(CARGO_LAMBDA): | $(VENV)/bin/pip
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'cargo-lambda>=1.9,<2'
 
 $(SAM): | $(VENV)/bin/pip
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'aws-sam-cli>=1.170,<2'

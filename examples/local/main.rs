@@ -1,25 +1,28 @@
-//! `make run` / `make invoke`: starts the built function under a local Lambda Runtime API,
-//! with its credentials secret and state table in a local moto server, the alexa-sandbox
-//! playing Alexa and a local weather feed serving an NWS-format fixture; sends it sample events
-//! and prints what the function answered and what Alexa would say.
+//! `make run` / `make invoke`: starts the function under `cargo lambda watch` (or the
+//! project's Runtime API emulator with `LOCAL_RUNTIME=emulator`), with its credentials secret
+//! and state table in a local moto server, the alexa-sandbox playing Alexa and a local weather
+//! feed serving an NWS-format fixture; sends it sample events and prints what the function
+//! answered and what Alexa would say. Every process it starts is stopped at the end, and on
+//! Ctrl-C.
 //!
 //! Usage: local [--json] [EVENT.json ...]   (default: every file in events/)
 //! The function's own log lines go to target/local-run.log, the sandbox's to
 //! target/local-sandbox.log. Every process started here is stopped at the end.
 
-#[path = "../tests/support/feed.rs"]
+#[path = "../../tests/support/feed.rs"]
 mod feed;
-#[path = "../tests/support/moto.rs"]
+#[path = "../../tests/support/moto.rs"]
 mod moto;
-#[path = "../tests/support/runtime_api.rs"]
+mod runtime;
+#[path = "../../tests/support/runtime_api.rs"]
 mod runtime_api;
-#[path = "../tests/support/sandbox.rs"]
+#[path = "../../tests/support/sandbox.rs"]
 mod sandbox;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use runtime_api::{Function, Outcome, RuntimeApi};
+use runtime::Runtime;
+use runtime_api::Outcome;
 use serde_json::{json, Value};
 
 const DEFAULT_SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
@@ -116,57 +119,76 @@ async fn main() {
         all.sort();
         files = all;
     }
-    let binary = runtime_api::profile_dir_file("alexa-proactive");
-    if !binary.exists() {
-        eprintln!(
-            "{} is missing: build it with `cargo build` (make run does)",
-            binary.display()
-        );
-        std::process::exit(2);
-    }
     let skill_id = std::env::var("ALEXA_SKILL_ID").unwrap_or_else(|_| DEFAULT_SKILL_ID.to_owned());
-    let log_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let log_dir = root.join("target");
     let _ = std::fs::create_dir_all(&log_dir);
     let log = log_dir.join("local-run.log");
-    let api = match RuntimeApi::start().await {
-        Ok(api) => api,
-        Err(e) => {
-            eprintln!("cannot start the local Runtime API: {e}");
-            std::process::exit(2);
-        }
-    };
     let moto = moto::Moto::start().await;
     let secret = json!({"clientId": sandbox::CLIENT_ID, "clientSecret": sandbox::CLIENT_SECRET});
     moto.create_secret("alexa-proactive/local", &secret.to_string())
         .await;
     moto.create_state_table(STATE_TABLE).await;
     let sandbox = sandbox::Sandbox::start(Some(&log_dir.join("local-sandbox.log"))).await;
-    let feed =
-        feed::FeedServer::start(&Path::new(env!("CARGO_MANIFEST_DIR")).join(FEED_FIXTURE)).await;
+    let feed = feed::FeedServer::start(&root.join(FEED_FIXTURE)).await;
     let mut env = sandbox.function_env(&skill_id, "alexa-proactive/local", moto.endpoint());
-    env.push(("RUST_LOG", Some("info")));
+    env.push(("RUST_LOG", Some("alexa_proactive=debug,info")));
     env.push(("STATE_TABLE", Some(STATE_TABLE)));
     env.push(("WEATHER_FEED_URL", Some(feed.url())));
-    let function = match Function::spawn(&binary, &api, &env, Some(&log)) {
-        Ok(f) => f,
+    let runtime = match std::env::var("LOCAL_RUNTIME").as_deref() {
+        Ok("emulator") => Runtime::emulator(&env, &log).await,
+        _ => Runtime::cargo_lambda(&env, &log_dir.join("local-function.env"), &log).await,
+    };
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("cannot start {}: {e}", binary.display());
+            eprintln!("{e}");
+            feed.stop();
+            sandbox.stop().await;
+            moto.stop().await;
             std::process::exit(2);
         }
     };
     println!(
-        "alexa-proactive on a local Lambda Runtime API ({}), skill {skill_id}\n\
+        "alexa-proactive under {}, skill {skill_id}\n\
          credentials secret and state table {STATE_TABLE} in moto ({}), Alexa played by alexa-sandbox ({}),\n\
          weather feed {} serving {FEED_FIXTURE}\n",
-        api.address(),
+        runtime.describe(),
         moto.endpoint(),
         sandbox.url,
         feed.url()
     );
+    // Ctrl-C ends the loop, not the program: the clean-up below still runs.
+    let outcome = tokio::select! {
+        failed = send_all(&files, &runtime, &sandbox, json) => Some(failed),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    runtime.stop().await;
+    feed.stop();
+    sandbox.stop().await;
+    moto.stop().await;
+    println!("function log: {}", log.display());
+    match outcome {
+        None => {
+            println!("interrupted; every process was stopped");
+            std::process::exit(130);
+        }
+        Some(true) => std::process::exit(1),
+        Some(false) => {}
+    }
+}
+
+/// Sends every file and prints what happened; true if the harness itself failed.
+async fn send_all(
+    files: &[PathBuf],
+    runtime: &Runtime,
+    sandbox: &sandbox::Sandbox,
+    json: bool,
+) -> bool {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut heard = 0;
     let mut failed_harness = false;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for file in &files {
+    for (i, file) in files.iter().enumerate() {
         let shown = file.strip_prefix(root).unwrap_or(file).display();
         let payload: Value = match std::fs::read_to_string(file)
             .map_err(|e| e.to_string())
@@ -178,7 +200,7 @@ async fn main() {
                 continue;
             }
         };
-        match api.invoke(&payload, Duration::from_secs(30)).await {
+        match runtime.invoke(&payload, i == 0).await {
             Ok(Outcome::Response(answer)) => {
                 println!("{shown}  ->  answer");
                 for line in describe(&answer) {
@@ -207,12 +229,5 @@ async fn main() {
         heard = state["accepted"].as_array().map_or(heard, Vec::len);
         println!();
     }
-    function.stop().await;
-    feed.stop();
-    sandbox.stop().await;
-    moto.stop().await;
-    println!("function log: {}", log.display());
-    if failed_harness {
-        std::process::exit(1);
-    }
+    failed_harness
 }

@@ -1,0 +1,193 @@
+//! Where `make run` runs the function: under `cargo lambda watch` (the ecosystem's local
+//! Lambda, rebuilding on change), or under the project's own Runtime API emulator
+//! (`LOCAL_RUNTIME=emulator`, no cargo-lambda needed).
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::process::{Child, Command};
+
+use crate::runtime_api::{self, Function, Outcome, RuntimeApi};
+
+/// How long an invocation may take; the first one under cargo lambda waits for its build.
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
+const FIRST_BUILD: Duration = Duration::from_secs(900);
+
+pub enum Runtime {
+    Emulator {
+        api: RuntimeApi,
+        function: Function,
+    },
+    CargoLambda {
+        child: Child,
+        invoke_url: String,
+        http: reqwest::Client,
+    },
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(9000)
+}
+
+impl Runtime {
+    /// The built binary under the project's Runtime API emulator.
+    pub async fn emulator(env: &[(&str, Option<&str>)], log: &Path) -> Result<Runtime, String> {
+        let binary = runtime_api::profile_dir_file("alexa-proactive");
+        if !binary.exists() {
+            return Err(format!(
+                "{} is missing: build it with `cargo build` (make run does)",
+                binary.display()
+            ));
+        }
+        let api = RuntimeApi::start()
+            .await
+            .map_err(|e| format!("cannot start the local Runtime API: {e}"))?;
+        let function = Function::spawn(&binary, &api, env, Some(log))
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        Ok(Runtime::Emulator { api, function })
+    }
+
+    /// `cargo lambda watch` in its own process group (so that stopping it stops the cargo
+    /// and function processes it started), with the environment in an env file.
+    pub async fn cargo_lambda(
+        env: &[(&str, Option<&str>)],
+        env_file: &Path,
+        log: &Path,
+    ) -> Result<Runtime, String> {
+        // Single quotes: taken literally (no `${...}` expansion of `{region}`).
+        let lines: String = env
+            .iter()
+            .filter_map(|(k, v)| v.map(|v| format!("{k}='{v}'\n")))
+            .collect();
+        std::fs::write(env_file, lines)
+            .map_err(|e| format!("cannot write {}: {e}", env_file.display()))?;
+        let port = free_port();
+        let out = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut command = Command::new(cargo);
+        command
+            .args([
+                "lambda",
+                "watch",
+                "--bin",
+                "alexa-proactive",
+                "--all-features",
+            ])
+            .args([
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+                &port.to_string(),
+            ])
+            .arg("--env-file")
+            .arg(env_file)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .kill_on_drop(true);
+        // The profile variables of this process would leak into the watched build.
+        for (k, _) in std::env::vars() {
+            if k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_TARGET_DIR" {
+                command.env_remove(k);
+            }
+        }
+        let child = command.spawn().map_err(|e| {
+            format!("cannot start `cargo lambda watch` ({e}): `make run` installs cargo-lambda into .venv; or run with LOCAL_RUNTIME=emulator")
+        })?;
+        let runtime = Runtime::CargoLambda {
+            child,
+            invoke_url: format!(
+                "http://127.0.0.1:{port}/2015-03-31/functions/alexa-proactive/invocations"
+            ),
+            http: reqwest::Client::new(),
+        };
+        // Up when it accepts connections; the first invocation then waits for the build.
+        for _ in 0..600 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Ok(runtime);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        runtime.stop().await;
+        Err(format!(
+            "cargo lambda watch did not listen on 127.0.0.1:{port} within 60 s; see {}",
+            log.display()
+        ))
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Runtime::Emulator { api, .. } => {
+                format!("the project's Runtime API emulator ({})", api.address())
+            }
+            Runtime::CargoLambda { invoke_url, .. } => format!("cargo lambda watch ({invoke_url})"),
+        }
+    }
+
+    pub async fn invoke(&self, payload: &Value, first: bool) -> Result<Outcome, String> {
+        match self {
+            Runtime::Emulator { api, .. } => api.invoke(payload, INVOKE_TIMEOUT).await,
+            Runtime::CargoLambda {
+                invoke_url, http, ..
+            } => {
+                let timeout = if first { FIRST_BUILD } else { INVOKE_TIMEOUT };
+                let response = http
+                    .post(invoke_url)
+                    .json(payload)
+                    .timeout(timeout)
+                    .send()
+                    .await
+                    .map_err(|e| format!("cargo lambda watch did not answer: {e}"))?;
+                let ok = response.status().is_success();
+                let body: Value = response
+                    .json()
+                    .await
+                    .map_err(|e| format!("cargo lambda watch answered something not JSON: {e}"))?;
+                if ok {
+                    return Ok(Outcome::Response(body));
+                }
+                Ok(Outcome::Error {
+                    error_type: body["errorType"].as_str().unwrap_or("?").to_owned(),
+                    error_message: body["errorMessage"].as_str().unwrap_or_default().to_owned(),
+                })
+            }
+        }
+    }
+
+    pub async fn stop(self) {
+        match self {
+            Runtime::Emulator { function, .. } => function.stop().await,
+            Runtime::CargoLambda { mut child, .. } => {
+                if let Some(pid) = child.id() {
+                    // The whole group, as Ctrl-C in its terminal would: cargo-lambda, the cargo it
+                    // runs, the function. It takes its time to wind down; a second later it is killed.
+                    let _ = Command::new("kill")
+                        .args(["-INT", &format!("-{pid}")])
+                        .status()
+                        .await;
+                    if tokio::time::timeout(Duration::from_secs(1), child.wait())
+                        .await
+                        .is_err()
+                    {
+                        let _ = Command::new("kill")
+                            .args(["-KILL", &format!("-{pid}")])
+                            .status()
+                            .await;
+                    }
+                }
+                let _ = child.kill().await;
+            }
+        }
+    }
+}

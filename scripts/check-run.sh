@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs the README's run command (`make run`) and checks what it prints, then interrupts a
+# second run with Ctrl-C (SIGINT to its process group) and checks that every process it
+# started is gone. `make test` runs this after the cargo tests, so the first command of the
+# README cannot rot.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+fail() { echo "check-run: $*" >&2; exit 1; }
+# What make run starts: moto, the sandbox, cargo lambda watch and the function it runs.
+started() { pgrep -f 'moto_server -H 127.0.0.1|alexa-sandbox|cargo-lambda|debug/alexa-proactive' | wc -l; }
+before=$(started)
+
+timeout 1200 make --no-print-directory run >"$out/run.log" 2>&1
+status=$?
+[ "$status" -eq 0 ] || { cat "$out/run.log"; fail "make run exited with $status"; }
+for sample in events/*.json; do
+  grep -q "^$sample  ->  " "$out/run.log" || fail "no answer printed for $sample"
+done
+expect() { grep -qF -- "$1" "$out/run.log" || { cat "$out/run.log"; fail "missing: $1"; }; }
+expect "under cargo lambda watch"
+expect "HTTP 200, 6 alert(s), 2 to announce"
+expect 'notification [NA en-US]: "There is a tornado alert for your area. Provided by NWS Norman OK."'
+expect 'notification [NA de-DE]: "Für deine Region gibt es eine Tornadowarnung. Bereitgestellt von NWS Norman OK."'
+expect 'Alexa says: "Done: a test alert is on its way.'
+expect "events/wrong-skill-id.json  ->  invocation error WrongSkillId"
+expect "events/eventbridge-invalid-alert.json  ->  invocation error MalformedInput"
+sleep 1
+[ "$(started)" -eq "$before" ] || { pgrep -fa 'moto_server|alexa-sandbox|cargo-lambda|alexa-proactive'; fail "make run left processes behind"; }
+echo "check-run: make run answered every sample and stopped every process"
+
+# Ctrl-C in the middle of a run: its own session, so the signal reaches only its group.
+setsid make --no-print-directory run >"$out/interrupted.log" 2>&1 &
+leader=$!
+# As soon as everything is up (the banner), while the first invocation waits for its build.
+for _ in $(seq 1 3000); do
+  grep -q "^alexa-proactive under" "$out/interrupted.log" && break
+  kill -0 "$leader" 2>/dev/null || break
+  sleep 0.1
+done
+grep -q "^alexa-proactive under" "$out/interrupted.log" || { cat "$out/interrupted.log"; fail "the second run never started"; }
+# Only ever signal the run's own group, never this script's.
+[ "$(ps -o pgid= -p "$leader" | tr -d ' ')" = "$leader" ] || fail "setsid did not give the run its own process group"
+kill -INT -- "-$leader"
+for _ in $(seq 1 60); do kill -0 "$leader" 2>/dev/null || break; sleep 0.5; done
+kill -0 "$leader" 2>/dev/null && { kill -KILL -- "-$leader"; fail "make run did not stop within 30 s of Ctrl-C"; }
+sleep 1
+[ "$(started)" -eq "$before" ] || { pgrep -fa 'moto_server|alexa-sandbox|cargo-lambda|alexa-proactive'; fail "Ctrl-C left processes behind"; }
+if grep -q "interrupted; every process was stopped" "$out/interrupted.log"; then
+  echo "check-run: Ctrl-C stopped every process"
+else
+  echo "check-run: the run had ended before Ctrl-C arrived; no process was left either"
+fi
