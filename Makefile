@@ -65,9 +65,13 @@ bench: $(MOTO)
 	$(CARGO) bench --bench cold_start
 	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) bench --all-features --bench send
 
-## build-lambda: the arm64 bootstrap for Lambda (needs cargo-lambda: pip install cargo-lambda)
-build-lambda:
-	cargo lambda build --release --arm64 --bin alexa-proactive
+## build-lambda: the arm64 bootstrap for Lambda, with cargo-lambda and zig from .venv
+build-lambda: $(CARGO_LAMBDA)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(CARGO) lambda build --release --arm64 --bin alexa-proactive
+
+## sam-build: sam build (BuildMethod rust-cargolambda) with the SAM CLI, cargo-lambda and zig from .venv
+sam-build: $(SAM) $(CARGO_LAMBDA)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(SAM_ENV) $(SAM) build
 
 clean:
 	$(CARGO) clean
