@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 fail() { echo "check-run: $*" >&2; exit 1; }
-# What make run starts: moto, the sandbox, cargo lambda watch and the function it runs.
+# What make run starts: moto, the sandbox and the function.
 started() { pgrep -f 'moto_server -H 127.0.0.1|alexa-sandbox|cargo-lambda|debug/alexa-proactive' | wc -l; }
 before=$(started)
 
@@ -19,7 +19,7 @@ for sample in events/*.json; do
   grep -q "^$sample  ->  " "$out/run.log" || fail "no answer printed for $sample"
 done
 expect() { grep -qF -- "$1" "$out/run.log" || { cat "$out/run.log"; fail "missing: $1"; }; }
-expect "under cargo lambda watch"
+expect "under the project's Runtime API emulator"
 expect "HTTP 200, 6 alert(s), 2 to announce"
 expect 'notification [NA en-US]: "There is a tornado alert for your area. Provided by NWS Norman OK."'
 expect 'notification [NA de-DE]: "Für deine Region gibt es eine Tornadowarnung. Bereitgestellt von NWS Norman OK."'
@@ -33,7 +33,7 @@ echo "check-run: make run answered every sample and stopped every process"
 # Ctrl-C in the middle of a run: its own session, so the signal reaches only its group.
 setsid make --no-print-directory run >"$out/interrupted.log" 2>&1 &
 leader=$!
-# As soon as everything is up (the banner), while the first invocation waits for its build.
+# As soon as everything is up (the banner).
 for _ in $(seq 1 3000); do
   grep -q "^alexa-proactive under" "$out/interrupted.log" && break
   kill -0 "$leader" 2>/dev/null || break

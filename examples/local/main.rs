@@ -1,5 +1,5 @@
-//! `make run` / `make invoke`: starts the function under `cargo lambda watch` (or the
-//! project's Runtime API emulator with `LOCAL_RUNTIME=emulator`), with its credentials secret
+//! `make run` / `make invoke`: starts the function under the project's Runtime API emulator
+//! (or `cargo lambda watch` with `LOCAL_RUNTIME=cargo-lambda`), with its credentials secret
 //! and state table in a local moto server, the alexa-sandbox playing Alexa and a local weather
 //! feed serving an NWS-format fixture; sends it sample events and prints what the function
 //! answered and what Alexa would say. Every process it starts is stopped at the end, and on
@@ -136,8 +136,10 @@ async fn main() {
     env.push(("STATE_TABLE", Some(STATE_TABLE)));
     env.push(("WEATHER_FEED_URL", Some(feed.url())));
     let runtime = match std::env::var("LOCAL_RUNTIME").as_deref() {
-        Ok("emulator") => Runtime::emulator(&env, &log).await,
-        _ => Runtime::cargo_lambda(&env, &log_dir.join("local-function.env"), &log).await,
+        Ok("cargo-lambda") => {
+            Runtime::cargo_lambda(&env, &log_dir.join("local-function.env"), &log).await
+        }
+        _ => Runtime::emulator(&env, &log).await,
     };
     let runtime = match runtime {
         Ok(runtime) => runtime,

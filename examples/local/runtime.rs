@@ -1,6 +1,6 @@
-//! Where `make run` runs the function: under `cargo lambda watch` (the ecosystem's local
-//! Lambda, rebuilding on change), or under the project's own Runtime API emulator
-//! (`LOCAL_RUNTIME=emulator`, no cargo-lambda needed).
+//! Where `make run` runs the function: under the project's own Runtime API emulator (the
+//! default), or under `cargo lambda watch` (`LOCAL_RUNTIME=cargo-lambda`: the ecosystem's local
+//! Lambda, rebuilding on change).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -100,7 +100,7 @@ impl Runtime {
             }
         }
         let child = command.spawn().map_err(|e| {
-            format!("cannot start `cargo lambda watch` ({e}): `make run` installs cargo-lambda into .venv; or run with LOCAL_RUNTIME=emulator")
+            format!("cannot start `cargo lambda watch` ({e}): `make run LOCAL_RUNTIME=cargo-lambda` installs it into .venv; without LOCAL_RUNTIME make run uses the emulator")
         })?;
         let runtime = Runtime::CargoLambda {
             child,
@@ -170,21 +170,14 @@ impl Runtime {
             Runtime::Emulator { function, .. } => function.stop().await,
             Runtime::CargoLambda { mut child, .. } => {
                 if let Some(pid) = child.id() {
-                    // The whole group, as Ctrl-C in its terminal would: cargo-lambda, the cargo it
-                    // runs, the function. It takes its time to wind down; a second later it is killed.
+                    // SIGKILL to the whole group (cargo-lambda, the cargo it runs, the
+                    // function), never SIGINT: stopping cargo-lambda 1.9 with SIGINT was seen
+                    // here to interrupt processes outside its group (the run's own make, and
+                    // unrelated shells of another session).
                     let _ = Command::new("kill")
-                        .args(["-INT", &format!("-{pid}")])
+                        .args(["-KILL", &format!("-{pid}")])
                         .status()
                         .await;
-                    if tokio::time::timeout(Duration::from_secs(1), child.wait())
-                        .await
-                        .is_err()
-                    {
-                        let _ = Command::new("kill")
-                            .args(["-KILL", &format!("-{pid}")])
-                            .status()
-                            .await;
-                    }
                 }
                 let _ = child.kill().await;
             }
