@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::SdkConfig;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use tokio::sync::OnceCell;
 
 static SDK_CONFIG: OnceCell<SdkConfig> = OnceCell::const_new();
@@ -32,4 +33,21 @@ pub async fn sdk_config() -> &'static SdkConfig {
                 .await
         })
         .await
+}
+
+/// An SDK error in a few words, for messages that say what to fix: the service's code and
+/// message when it answered, else the whole chain of causes (the SDK's own `Display` stops at
+/// "service error" or "dispatch failure").
+pub fn describe_error<E>(err: &SdkError<E>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let service = err.as_service_error();
+    match service.and_then(|e| e.code()) {
+        Some(code) => format!(
+            "{code}: {}",
+            service.and_then(|e| e.message()).unwrap_or("no message")
+        ),
+        None => DisplayErrorContext(err).to_string(),
+    }
 }

@@ -85,7 +85,7 @@ impl SecretsManager {
     }
 
     async fn read(&self) -> Result<ClientCredentials, CredentialsError> {
-        use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
+        use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
         use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 
         let secret = self
@@ -105,13 +105,7 @@ impl SecretsManager {
             .await
             .map_err(|err| {
                 let service = err.as_service_error();
-                let detail = match service.and_then(|e| e.code()) {
-                    Some(code) => format!(
-                        "{code}: {}",
-                        service.and_then(|e| e.message()).unwrap_or("no message")
-                    ),
-                    None => DisplayErrorContext(&err).to_string(),
-                };
+                let detail = crate::aws::describe_error(&err);
                 match service {
                     Some(GetSecretValueError::ResourceNotFoundException(_)) => {
                         CredentialsError::NotFound {

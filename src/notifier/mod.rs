@@ -137,30 +137,23 @@ impl Notifier {
             }
         }
         let Some(state) = &self.state else {
-            if !ready.is_empty() {
-                let deliveries = self.deliver(ready, deadline).await?;
-                check(&deliveries)?;
-                results.extend(deliveries.iter().map(|d| json!(d)));
-            }
+            let deliveries = self.deliver(ready, deadline).await?;
+            check(&deliveries)?;
+            results.extend(deliveries.iter().map(|d| json!(d)));
             return Ok(results);
         };
         let lease_until = lease_end(now, deadline);
         let claimed = exactly_once::claim_all(state.as_ref(), ready, holder, lease_until).await?;
         results.extend(claimed.answers);
-        let deliveries = if claimed.to_send.is_empty() {
-            Vec::new()
-        } else {
-            let (events, claims): (Vec<_>, Vec<_>) = claimed.to_send.into_iter().unzip();
-            let deliveries = match self.deliver(events, deadline).await {
-                Ok(deliveries) => deliveries,
-                Err(err) => {
-                    exactly_once::release_all(state.as_ref(), &claims).await;
-                    return Err(err);
-                }
-            };
-            exactly_once::settle(state.as_ref(), &claims, &deliveries).await;
-            deliveries
+        let (events, claims): (Vec<_>, Vec<_>) = claimed.to_send.into_iter().unzip();
+        let deliveries = match self.deliver(events, deadline).await {
+            Ok(deliveries) => deliveries,
+            Err(err) => {
+                exactly_once::release_all(state.as_ref(), &claims).await;
+                return Err(err);
+            }
         };
+        exactly_once::settle(state.as_ref(), &claims, &deliveries).await;
         check(&deliveries)?;
         results.extend(deliveries.iter().map(|d| json!(d)));
         if !claimed.busy.is_empty() {
@@ -195,12 +188,16 @@ impl Notifier {
         }
     }
 
-    /// Sends events (each with its Unicast region, if any) and logs every outcome.
+    /// Sends events (each with its Unicast region, if any) and logs every outcome. Nothing to
+    /// send builds nothing: the sender (HTTP client, token cache) waits for a real send.
     pub async fn deliver(
         &self,
         events: Vec<(ProactiveEvent, Option<Region>)>,
         deadline: Instant,
     ) -> Result<Vec<Delivery>, HandlerError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
         let sender = self.sender().await?;
         let targets: Vec<_> = events
             .into_iter()

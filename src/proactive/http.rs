@@ -16,7 +16,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// One client for the process: it keeps connections (and their TLS sessions) alive between
 /// invocations, which is most of what makes a warm send fast.
-pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+fn client() -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .user_agent(concat!("alexa-proactive/", env!("CARGO_PKG_VERSION")))
         // A redirect would carry the bearer token to wherever it points: never follow one.

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::fmt::Display;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use tokio::sync::OnceCell;
@@ -91,16 +91,9 @@ impl DynamoStore {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let service = err.as_service_error();
-        let detail = match service.and_then(|e| e.code()) {
-            Some(code) => format!(
-                "{code}: {}",
-                service.and_then(|e| e.message()).unwrap_or("no message")
-            ),
-            None => DisplayErrorContext(err).to_string(),
-        };
+        let detail = crate::aws::describe_error(err);
         let table = self.table.clone();
-        match service.and_then(|e| e.code()) {
+        match err.as_service_error().and_then(|e| e.code()) {
             Some("ResourceNotFoundException") => StateError::TableNotFound { table },
             Some(
                 "AccessDeniedException"

@@ -83,14 +83,18 @@ impl Poller {
         let mut requests = Vec::new();
         // Alerts this poll may announce, for updates that arrive in the same feed as the
         // alert they update: the alert is announced, the update is not.
-        let announcing: std::collections::HashSet<&str> = parsed
+        let verdicts: Vec<_> = parsed
             .alerts
             .iter()
-            .filter(|a| a.message_type == "Alert" && nws::verdict(a, self.min_severity).is_ok())
-            .map(|a| a.id.as_str())
+            .map(|alert| (alert, nws::verdict(alert, self.min_severity)))
             .collect();
-        for alert in &parsed.alerts {
-            let alert_type = match nws::verdict(alert, self.min_severity) {
+        let announcing: std::collections::HashSet<&str> = verdicts
+            .iter()
+            .filter(|(alert, verdict)| alert.message_type == "Alert" && verdict.is_ok())
+            .map(|(alert, _)| alert.id.as_str())
+            .collect();
+        for (alert, verdict) in verdicts {
+            let alert_type = match verdict {
                 Ok(alert_type) => alert_type,
                 Err(skip) => {
                     tracing::debug!(
