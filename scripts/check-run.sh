@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs the README's run command (`make run`) and checks what it prints, then interrupts a
-# second run with Ctrl-C (SIGINT to its process group) and checks that every process it
-# started is gone. `make test` runs this after the cargo tests, so the first command of the
-# README cannot rot.
+# Runs the README's run command (`make run`, under cargo lambda watch) and checks what it
+# prints, then the same under the project's Runtime API emulator, then interrupts a third run
+# with Ctrl-C (SIGINT to its process group) and checks that every process it started is gone.
+# `make test` runs this after the cargo tests, so the first command of the README cannot rot.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
@@ -12,23 +12,31 @@ fail() { echo "check-run: $*" >&2; exit 1; }
 started() { pgrep -f 'moto_server -H 127.0.0.1|alexa-sandbox|cargo-lambda|debug/alexa-proactive' | wc -l; }
 before=$(started)
 
-timeout 1200 make --no-print-directory run >"$out/run.log" 2>&1
-status=$?
-[ "$status" -eq 0 ] || { cat "$out/run.log"; fail "make run exited with $status"; }
-for sample in events/*.json; do
-  grep -q "^$sample  ->  " "$out/run.log" || fail "no answer printed for $sample"
-done
+# check_run LABEL EXPECTED-BANNER [make arguments...]
+check_run() {
+  local label=$1 banner=$2
+  shift 2
+  timeout 1200 make --no-print-directory run "$@" >"$out/run.log" 2>&1
+  status=$?
+  [ "$status" -eq 0 ] || { cat "$out/run.log"; fail "$label exited with $status"; }
+  for sample in events/*.json; do
+    grep -q "^$sample  ->  " "$out/run.log" || fail "$label: no answer printed for $sample"
+  done
+  expect "$banner"
+  expect "HTTP 200, 6 alert(s), 2 to announce"
+  expect 'notification [NA en-US]: "There is a tornado alert for your area. Provided by NWS Norman OK."'
+  expect 'notification [NA de-DE]: "Für deine Region gibt es eine Tornadowarnung. Bereitgestellt von NWS Norman OK."'
+  expect 'Alexa says: "Done: a test alert is on its way.'
+  expect "events/wrong-skill-id.json  ->  invocation error WrongSkillId"
+  expect "events/eventbridge-invalid-alert.json  ->  invocation error MalformedInput"
+  sleep 1
+  [ "$(started)" -eq "$before" ] || { pgrep -fa 'moto_server|alexa-sandbox|cargo-lambda|alexa-proactive'; fail "$label left processes behind"; }
+  echo "check-run: $label answered every sample and stopped every process"
+}
 expect() { grep -qF -- "$1" "$out/run.log" || { cat "$out/run.log"; fail "missing: $1"; }; }
-expect "under the project's Runtime API emulator"
-expect "HTTP 200, 6 alert(s), 2 to announce"
-expect 'notification [NA en-US]: "There is a tornado alert for your area. Provided by NWS Norman OK."'
-expect 'notification [NA de-DE]: "Für deine Region gibt es eine Tornadowarnung. Bereitgestellt von NWS Norman OK."'
-expect 'Alexa says: "Done: a test alert is on its way.'
-expect "events/wrong-skill-id.json  ->  invocation error WrongSkillId"
-expect "events/eventbridge-invalid-alert.json  ->  invocation error MalformedInput"
-sleep 1
-[ "$(started)" -eq "$before" ] || { pgrep -fa 'moto_server|alexa-sandbox|cargo-lambda|alexa-proactive'; fail "make run left processes behind"; }
-echo "check-run: make run answered every sample and stopped every process"
+
+check_run "make run" "alexa-proactive under cargo lambda watch"
+check_run "make run LOCAL_RUNTIME=emulator" "under the project's Runtime API emulator" LOCAL_RUNTIME=emulator
 
 # Ctrl-C in the middle of a run: its own session, so the signal reaches only its group.
 setsid make --no-print-directory run >"$out/interrupted.log" 2>&1 &

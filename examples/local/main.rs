@@ -1,5 +1,6 @@
-//! `make run` / `make invoke`: starts the function under the project's Runtime API emulator
-//! (or `cargo lambda watch` with `LOCAL_RUNTIME=cargo-lambda`), with its credentials secret
+//! `make run` / `make invoke`: starts the function under `cargo lambda watch`
+//! (`LOCAL_RUNTIME=cargo-lambda`, make's default) or the project's Runtime API emulator
+//! (`LOCAL_RUNTIME=emulator`, or LOCAL_RUNTIME unset), with its credentials secret
 //! and state table in a local moto server, the alexa-sandbox playing Alexa and a local weather
 //! feed serving an NWS-format fixture; sends it sample events and prints what the function
 //! answered and what Alexa would say. Every process it starts is stopped at the end, and on

@@ -1,6 +1,6 @@
-//! Where `make run` runs the function: under the project's own Runtime API emulator (the
-//! default), or under `cargo lambda watch` (`LOCAL_RUNTIME=cargo-lambda`: the ecosystem's local
-//! Lambda, rebuilding on change).
+//! Where `make run` runs the function: under `cargo lambda watch` (make's default: the
+//! ecosystem's local Lambda, rebuilding on change) or under the project's own Runtime API
+//! emulator (`LOCAL_RUNTIME=emulator`: no extra tool, the same harness the tests use).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -69,8 +69,9 @@ impl Runtime {
         let port = free_port();
         let out = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut command = Command::new(cargo);
+        // cargo-lambda itself, not `cargo lambda`: then the child is the process whose
+        // function instances stop() waits for.
+        let mut command = Command::new("cargo-lambda");
         command
             .args([
                 "lambda",
@@ -169,18 +170,45 @@ impl Runtime {
         match self {
             Runtime::Emulator { function, .. } => function.stop().await,
             Runtime::CargoLambda { mut child, .. } => {
-                if let Some(pid) = child.id() {
-                    // SIGKILL to the whole group (cargo-lambda, the cargo it runs, the
-                    // function), never SIGINT: stopping cargo-lambda 1.9 with SIGINT was seen
-                    // here to interrupt processes outside its group (the run's own make, and
-                    // unrelated shells of another session).
-                    let _ = Command::new("kill")
-                        .args(["-KILL", &format!("-{pid}")])
-                        .status()
-                        .await;
+                if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+                    // SIGINT first: cargo-lambda then kills the function instances it
+                    // started, each in a session of its own that a signal to its group would
+                    // miss. It lingers for about 18 s after that, so its group gets SIGKILL
+                    // once the instances are gone.
+                    signal_group(pid, libc::SIGINT);
+                    for _ in 0..20 {
+                        if !has_children(pid) {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    signal_group(pid, libc::SIGKILL);
                 }
                 let _ = child.kill().await;
             }
         }
     }
+}
+
+/// Signals the process group `group` through kill(2). Never through `/bin/kill`: procps-ng
+/// 4.0.x reads `kill -KILL -<pgid>` as `kill(-1, SIGKILL)`, which signals every process the
+/// user may signal (seen here: it took down unrelated shells and a CI run).
+fn signal_group(group: i32, signal: i32) {
+    if group > 1 {
+        // SAFETY: kill(2) takes plain integers and touches no memory of this process.
+        unsafe {
+            libc::kill(-group, signal);
+        }
+    }
+}
+
+/// Whether `pid` still has child processes: /proc lists them per thread, and cargo-lambda
+/// starts them from its worker threads. False where /proc cannot be read.
+fn has_children(pid: i32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        std::fs::read_to_string(task.path().join("children")).is_ok_and(|c| !c.trim().is_empty())
+    })
 }
