@@ -13,7 +13,10 @@
 //! POST [/na|/eu|/fe]/v1/proactiveEvents[/stages/development]   the events API
 //! GET  /sandbox/state                                   counters, accepted and refused events
 //! POST /sandbox/fault   {"target":"events"|"token","status":429,"retryAfter":"1","delayMs":0,"times":1,"region":"NA"}
+//!                       also "close":true (drop the connection, no answer: a reset) and
+//!                       "location":"http://..." (sent with the status, e.g. a 307)
 //! POST /sandbox/rotate  {"clientSecret":"new"}          the old secret now gets invalid_client
+//! POST /sandbox/clear-faults                            drop every pending fault
 //! POST /sandbox/revoke-tokens                           issued tokens now get 401
 //! POST /sandbox/unsubscribe {"user":"amzn1.ask.account..."}   a Unicast to them gets 403
 //! POST /sandbox/reset                                   forget everything but the credentials
@@ -92,7 +95,27 @@ struct Fault {
     times: u32,
     /// Only requests for this region (NA, EU, FE); absent = any.
     region: Option<String>,
+    /// Drop the connection without answering (after `delay_ms`): what a reset looks like.
+    #[serde(default)]
+    close: bool,
+    /// A Location header to send with `status` (a redirect).
+    location: Option<String>,
 }
+
+/// Marks an answer that must not be sent: the connection is dropped instead.
+#[derive(Debug, Clone, Copy)]
+struct DropConnection;
+
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by a sandbox fault")
+    }
+}
+
+impl std::error::Error for Dropped {}
 
 fn one() -> u32 {
     1
@@ -199,7 +222,19 @@ async fn main() {
     }
 }
 
-async fn route(shared: Shared, req: Request<Incoming>) -> Result<Answer, Infallible> {
+/// A failed service makes hyper close the connection without an answer.
+async fn route(shared: Shared, req: Request<Incoming>) -> Result<Answer, Dropped> {
+    let answer = match serve(shared, req).await {
+        Ok(answer) => answer,
+        Err(never) => match never {},
+    };
+    if answer.extensions().get::<DropConnection>().is_some() {
+        return Err(Dropped);
+    }
+    Ok(answer)
+}
+
+async fn serve(shared: Shared, req: Request<Incoming>) -> Result<Answer, Infallible> {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let headers = req.headers().clone();
@@ -285,11 +320,21 @@ async fn apply(fault: Option<Fault>, request_id: Option<&str>) -> Option<Answer>
     if fault.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;
     }
+    if fault.close {
+        let mut dropped = answer(StatusCode::INTERNAL_SERVER_ERROR, Value::Null);
+        dropped.extensions_mut().insert(DropConnection);
+        return Some(dropped);
+    }
     let status = StatusCode::from_u16(fault.status?).ok()?;
     let mut response = answer(
         status,
         json!({"code": status.as_u16(), "message": "sandbox fault"}),
     );
+    if let Some(location) = fault.location.and_then(|l| l.parse().ok()) {
+        response
+            .headers_mut()
+            .insert(hyper::header::LOCATION, location);
+    }
     if let Some(after) = fault.retry_after.and_then(|a| a.parse().ok()) {
         response
             .headers_mut()
@@ -516,6 +561,10 @@ fn control(shared: &Shared, path: &str, body: &[u8]) -> Answer {
                 json!({"message": "expected {\"clientSecret\": \"...\"}"}),
             ),
         },
+        "/sandbox/clear-faults" => {
+            state.faults.clear();
+            answer(StatusCode::OK, json!({"pendingFaults": 0}))
+        }
         "/sandbox/revoke-tokens" => {
             state.generation += 1;
             answer(StatusCode::OK, json!({"revoked": true}))

@@ -30,6 +30,8 @@ pub enum Mode {
     Slow(Duration),
     /// 200 with a body that is not a feed.
     Garbage(&'static str),
+    /// 200 with the first half of the fixture: JSON cut off mid-document.
+    Truncated,
 }
 
 /// What one request carried.
@@ -168,6 +170,13 @@ async fn answer(
         Mode::Serve | Mode::Slow(_) => (200, body),
         Mode::Status(code) => (code, "Service Unavailable".to_owned()),
         Mode::Garbage(text) => (200, text.to_owned()),
+        Mode::Truncated => {
+            let mut cut = body.len() / 2;
+            while !body.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            (200, body[..cut].to_owned())
+        }
     };
     state.lock().expect("feed state").seen.push(Seen {
         path: req
