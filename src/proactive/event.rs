@@ -18,6 +18,11 @@ pub const MAX_LIFETIME: Duration = Duration::hours(24);
 /// Kept inside both ends of the window, because Alexa's clock is not ours.
 pub const CLOCK_MARGIN: Duration = Duration::minutes(1);
 
+/// Alexa publishes no size limits. These keep a notification speakable and a request small:
+/// a text longer than this, or a list longer than that, is a bug in the trigger.
+pub const MAX_TEXT_CHARS: usize = 1_000;
+pub const MAX_ITEMS: usize = 50;
+
 const WEATHER_KEYS: [&str; 6] = ["alertType", "source", "id", "expiresAt", "user", "region"];
 const EVENT_KEYS: [&str; 7] = [
     "name",
@@ -171,7 +176,10 @@ fn weather_alert(body: &Map<String, Value>, at: &str) -> Result<Parts, HandlerEr
         }
     };
     let sources: Vec<(String, String)> = match body.get("source") {
-        Some(Value::String(s)) if !s.trim().is_empty() => SKILL_LOCALES.iter().map(|l| (l.to_string(), s.clone())).collect(),
+        Some(source @ Value::String(s)) if !s.trim().is_empty() => {
+            bounded(source, format!("{at}.source"))?;
+            SKILL_LOCALES.iter().map(|l| (l.to_string(), s.clone())).collect()
+        }
         Some(Value::Object(map)) if !map.is_empty() => {
             let mut out = Vec::new();
             for (locale, text) in map {
@@ -179,7 +187,10 @@ fn weather_alert(body: &Map<String, Value>, at: &str) -> Result<Parts, HandlerEr
                     return Err(invalid(format!("{at}.source.{locale}"), "expected a locale such as en-US as the key"));
                 }
                 match text.as_str() {
-                    Some(t) if !t.trim().is_empty() => out.push((locale.clone(), t.to_owned())),
+                    Some(t) if !t.trim().is_empty() => {
+                        bounded(text, format!("{at}.source.{locale}"))?;
+                        out.push((locale.clone(), t.to_owned()))
+                    }
                     _ => return Err(invalid(format!("{at}.source.{locale}"), "expected the non-empty name of the alert's source")),
                 }
             }
@@ -189,6 +200,31 @@ fn weather_alert(body: &Map<String, Value>, at: &str) -> Result<Parts, HandlerEr
         Some(_) => return Err(invalid(format!("{at}.source"), "expected a non-empty string or an object of locale to text, such as {\"en-US\": \"National Weather Service\"}")),
     };
     Ok(weather_parts(&alert_type, sources))
+}
+
+/// Every text within MAX_TEXT_CHARS and every list within MAX_ITEMS, or an error naming where.
+fn bounded(value: &Value, at: String) -> Result<(), HandlerError> {
+    match value {
+        Value::String(s) if s.chars().count() > MAX_TEXT_CHARS => Err(invalid(
+            at,
+            format!(
+                "is {} characters long; expected at most {MAX_TEXT_CHARS}",
+                s.chars().count()
+            ),
+        )),
+        Value::Array(items) if items.len() > MAX_ITEMS => Err(invalid(
+            at,
+            format!("has {} items; expected at most {MAX_ITEMS}", items.len()),
+        )),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| bounded(v, format!("{at}[{i}]"))),
+        Value::Object(map) => map
+            .iter()
+            .try_for_each(|(k, v)| bounded(v, format!("{at}.{k}"))),
+        _ => Ok(()),
+    }
 }
 
 fn weather_parts(alert_type: &str, sources: Vec<(String, String)>) -> Parts {
@@ -277,12 +313,14 @@ fn any_schema(body: &Map<String, Value>, at: &str) -> Result<Parts, HandlerError
             ),
         ));
     }
+    bounded(&payload, format!("{at}.payload"))?;
     let referenced = schemas::validate_payload(schema, &payload, &format!("{at}.payload"))
         .map_err(from_violation)?;
     let attributes = body
         .get("localizedAttributes")
         .cloned()
         .unwrap_or_else(|| json!([]));
+    bounded(&attributes, format!("{at}.localizedAttributes"))?;
     schemas::validate_localized(
         schema,
         &attributes,
