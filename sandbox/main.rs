@@ -14,7 +14,8 @@
 //! GET  /sandbox/state                                   counters, accepted and refused events
 //! POST /sandbox/fault   {"target":"events"|"token","status":429,"retryAfter":"1","delayMs":0,"times":1,"region":"NA"}
 //!                       also "close":true (drop the connection, no answer: a reset) and
-//!                       "location":"http://..." (sent with the status, e.g. a 307)
+//!                       "location":"http://..." (sent with the status, e.g. a 307),
+//!                       "every":10 (only each 10th matching request, until cleared)
 //! POST /sandbox/rotate  {"clientSecret":"new"}          the old secret now gets invalid_client
 //! POST /sandbox/clear-faults                            drop every pending fault
 //! POST /sandbox/revoke-tokens                           issued tokens now get 401
@@ -100,6 +101,11 @@ struct Fault {
     close: bool,
     /// A Location header to send with `status` (a redirect).
     location: Option<String>,
+    /// Only every n-th matching request, until cleared (`times` is then ignored): a share of
+    /// the traffic, as under sustained throttling.
+    every: Option<u32>,
+    #[serde(skip)]
+    seen: u32,
 }
 
 /// Marks an answer that must not be sent: the connection is dropped instead.
@@ -306,6 +312,10 @@ fn take_fault(shared: &Shared, target: Target, region: Option<&str>) -> Option<F
                 .is_none_or(|wanted| region.is_some_and(|r| r.eq_ignore_ascii_case(wanted)))
     })?;
     let fault = state.faults.get_mut(index)?;
+    if let Some(every) = fault.every.filter(|n| *n > 0) {
+        fault.seen += 1;
+        return (fault.seen % every == 0).then(|| fault.clone());
+    }
     fault.times = fault.times.saturating_sub(1);
     let taken = fault.clone();
     if fault.times == 0 {
