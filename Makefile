@@ -19,7 +19,7 @@ LOCAL_ENV := MOTO_SERVER=$(abspath $(MOTO)) LOCAL_RUNTIME=$(LOCAL_RUNTIME) PATH=
 # sam validate runs offline with a region and no telemetry.
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_REGION=us-east-1
 
-.PHONY: run invoke test lint deny deny-advisories fmt bench build-lambda sam-build clean
+.PHONY: run invoke test reliability lint deny deny-advisories fmt bench build-lambda sam-build clean
 
 ## run: the function under a local Lambda Runtime API, moto (secret, state table), alexa-sandbox as Alexa, a local weather feed; sends every sample in events/
 run: $(LOCAL_TOOLS)
@@ -31,7 +31,7 @@ invoke: $(LOCAL_TOOLS)
 	$(CARGO) build --quiet --all-features --bins --example local
 	$(LOCAL_ENV) $(CARGO) run --quiet --all-features --example local -- --json $(EVENT)
 
-## test: lint, every unit, sample-event, end-to-end, sending and polling test, then `make run` itself (scripts/check-run.sh)
+## test: lint, every unit, sample-event, end-to-end, sending, polling, fault, bad-input, load and security test, then `make run` itself (scripts/check-run.sh)
 test: lint $(MOTO) $(CARGO_LAMBDA)
 	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) test --all-features --no-fail-fast
 	scripts/check-run.sh
@@ -73,6 +73,11 @@ deny-advisories: $(CARGO_DENY)
 
 fmt:
 	$(CARGO) fmt --all
+
+## reliability: the fault, bad-input, load and security suites, printing their figures (also part of make test)
+reliability: $(MOTO)
+	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) test --all-features --test faults --test bad_input --test load --test security -- --nocapture --test-threads 1 2>&1 \
+		| grep -E '^(fault |token |events |Secrets |DynamoDB |feed |faults tried|bad input:|property test:|load:|test |test result)'; exit $${PIPESTATUS[0]}
 
 ## bench: cold start vs a minimal lambda_runtime function, then sending against moto and the sandbox (release builds)
 bench: $(MOTO)
