@@ -80,6 +80,28 @@ async fn real_invocations_answer_and_errors_do_not_stop_the_function() {
     assert_eq!(error_type, "UnrecognisedInput");
     assert!(error_message.contains("a JSON string"), "{error_message}");
 
+    // Bodies that are not JSON at all, or JSON cut off: the runtime refuses them before the
+    // handler, with an error, and the function lives on.
+    for body in [
+        &b"TORNADO!"[..],
+        &br#"{"version": "1.0", "request": {"type": "Launch"#[..],
+    ] {
+        let outcome = tokio::time::timeout(
+            WAIT,
+            api.enqueue_raw(bytes::Bytes::copy_from_slice(body), WAIT),
+        )
+        .await
+        .expect("an answer in time")
+        .expect("an outcome");
+        let Outcome::Error { error_message, .. } = &outcome else {
+            panic!("{outcome:?}")
+        };
+        assert!(
+            !error_message.is_empty() && function.exited().is_none(),
+            "{outcome:?}"
+        );
+    }
+
     let subscription = api
         .invoke(&event("skill-event-subscription-changed.json"), WAIT)
         .await

@@ -98,13 +98,20 @@ impl RuntimeApi {
 
     /// Queues an invocation; the receiver yields the function's outcome.
     pub fn enqueue(&self, payload: &Value, timeout: Duration) -> oneshot::Receiver<Outcome> {
+        self.enqueue_raw(
+            Bytes::from(serde_json::to_vec(payload).unwrap_or_default()),
+            timeout,
+        )
+    }
+
+    /// Queues an invocation whose body is these bytes, JSON or not.
+    pub fn enqueue_raw(&self, body: Bytes, timeout: Duration) -> oneshot::Receiver<Outcome> {
         let id = format!("req-{:06}", self.next_id.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = oneshot::channel();
         if let Ok(mut waiting) = self.shared.waiting.lock() {
             waiting.insert(id.clone(), tx);
         }
         let deadline_ms = now_ms() + timeout.as_millis() as u64;
-        let body = Bytes::from(serde_json::to_vec(payload).unwrap_or_default());
         let _ = self.queue.send(Pending {
             id,
             body,
