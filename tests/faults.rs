@@ -11,8 +11,6 @@
 //! Alexa refused with 409 because the first attempt had reached it after all (an answer lost
 //! to the deadline): no user hears those twice.
 
-#[path = "support/aws_proxy.rs"]
-mod aws_proxy;
 #[path = "support/feed.rs"]
 mod feed;
 #[path = "support/moto.rs"]
@@ -26,8 +24,8 @@ mod sandbox;
 
 use std::time::{Duration, Instant};
 
-use aws_proxy::AwsFault;
 use feed::Mode;
+use moto::AwsFault;
 use rig::{Rig, REGIONS};
 use runtime_api::Outcome;
 use serde_json::{json, Value};
@@ -273,14 +271,14 @@ async fn inject(rig: &Rig, inject: &Inject) {
                 .control("rotate", json!({"clientSecret": ROTATED}))
                 .await;
         }
-        Inject::Aws(target, fault, times) => rig.aws.fail(target, *fault, *times),
+        Inject::Aws(target, fault, times) => rig.moto.fail(target, *fault, *times),
         Inject::Feed(mode) => rig.feed.set_mode(mode.clone()),
     }
 }
 
 async fn lift(rig: &Rig, inject: &Inject) {
     rig.sandbox.control("clear-faults", json!({})).await;
-    rig.aws.clear();
+    rig.moto.clear_faults();
     rig.feed.set_mode(Mode::Serve);
     if let Inject::RotateSecret = inject {
         rig.moto

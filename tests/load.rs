@@ -4,8 +4,6 @@
 //! Alexa exactly once, and every invocation must get its answer. `make reliability` prints
 //! the figures (start and end RSS).
 
-#[path = "support/aws_proxy.rs"]
-mod aws_proxy;
 #[path = "support/feed.rs"]
 mod feed;
 #[path = "support/moto.rs"]

@@ -6,6 +6,8 @@
 mod feed;
 #[path = "support/moto.rs"]
 mod moto;
+#[path = "support/rig.rs"]
+mod rig;
 #[path = "support/runtime_api.rs"]
 mod runtime_api;
 #[path = "support/sandbox.rs"]
@@ -16,39 +18,13 @@ use std::time::Duration;
 
 use feed::{FeedServer, Mode};
 use moto::Moto;
+use rig::{fixture, scheduled, sns_alert, SECRET_NAME, SKILL_ID, TABLE};
 use runtime_api::{Function, Outcome, RuntimeApi};
 use sandbox::Sandbox;
 use serde_json::{json, Value};
 
-const SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
-const SECRET_NAME: &str = "alexa/test-credentials";
-const TABLE: &str = "alexa-proactive-state";
 const WAIT: Duration = Duration::from_secs(20);
 const USER: &str = "amzn1.ask.account.TESTUSER";
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/nws")
-        .join(name)
-}
-
-fn scheduled(id: &str) -> Value {
-    json!({"version": "0", "id": id, "detail-type": "Scheduled Event", "source": "aws.events",
-           "account": "123456789012", "time": "2026-11-25T10:00:00Z", "region": "us-east-1",
-           "resources": ["arn:aws:events:us-east-1:123456789012:rule/alexa-proactive-poll"],
-           "detail": {}})
-}
-
-fn sns_alert(message_id: &str) -> Value {
-    let message = json!({"alertType": "TORNADO", "source": "National Weather Service"});
-    json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
-        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:alerts:1",
-        "Sns": {"Type": "Notification", "MessageId": message_id,
-                "TopicArn": "arn:aws:sns:us-east-1:123456789012:alerts", "Subject": null,
-                "Message": message.to_string(), "Timestamp": "2026-11-25T10:00:00.000Z",
-                "SignatureVersion": "1", "Signature": "x", "SigningCertUrl": "https://x",
-                "UnsubscribeUrl": "https://x", "MessageAttributes": {}}}]})
-}
 
 fn skill_event(kind: &str, timestamp: &str, body: Option<Value>) -> Value {
     let mut request = json!({"type": kind, "requestId": format!("amzn1.echo-api.request.{timestamp}"),

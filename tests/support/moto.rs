@@ -1,11 +1,12 @@
 //! A moto server (Secrets Manager, DynamoDB...) on loopback, behind a counting proxy.
 #![allow(dead_code)] // each test binary uses a different part of this helper
 //!
-//! The proxy forwards every request unchanged and counts them by `X-Amz-Target`, so a test can
-//! assert how many times the function really read its secret.
+//! The proxy counts requests by `X-Amz-Target`, so a test can assert how many times the
+//! function really read its secret, and forwards them unchanged, unless a test made calls fail
+//! the way AWS does: throttling (400 ThrottlingException, which the SDK retries), 500, or a
+//! connection dropped without an answer. The state the function leaves is real moto state.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -41,9 +42,45 @@ pub struct Moto {
     proxy: JoinHandle<()>,
     proxy_url: String,
     upstream: String,
-    counts: Arc<Mutex<HashMap<String, u32>>>,
+    state: Arc<Mutex<ProxyState>>,
     http: reqwest::Client,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsFault {
+    /// 400 `ThrottlingException`: the SDK backs off and retries.
+    Throttle,
+    /// 500 `InternalFailure`.
+    ServerError,
+    /// The connection is closed without an answer: AWS unreachable mid-call.
+    Drop,
+}
+
+struct Rule {
+    /// Matched against the start of `X-Amz-Target` (`DynamoDB_20120810.PutItem`,
+    /// `secretsmanager.GetSecretValue`).
+    target: String,
+    fault: AwsFault,
+    left: u32,
+}
+
+#[derive(Default)]
+struct ProxyState {
+    /// Every request that reached the proxy, by `X-Amz-Target`, failed on purpose or not.
+    counts: HashMap<String, u32>,
+    rules: Vec<Rule>,
+}
+
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("dropped by the proxy: an injected fault")
+    }
+}
+
+impl std::error::Error for Dropped {}
 
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -79,10 +116,10 @@ impl Moto {
             ready,
             "moto_server did not answer on {upstream} within 30 s"
         );
-        let counts = Arc::new(Mutex::new(HashMap::new()));
+        let state = Arc::new(Mutex::new(ProxyState::default()));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy port");
         let proxy_url = format!("http://{}", listener.local_addr().expect("bound"));
-        let (to, tally, client) = (upstream.clone(), counts.clone(), http.clone());
+        let (to, tally, client) = (upstream.clone(), state.clone(), http.clone());
         let proxy = tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
             while let Ok((stream, _)) = listener.accept().await {
@@ -102,7 +139,7 @@ impl Moto {
             proxy,
             proxy_url,
             upstream,
-            counts,
+            state,
             http,
         }
     }
@@ -112,14 +149,33 @@ impl Moto {
         &self.proxy_url
     }
 
-    /// How many requests with this `X-Amz-Target` (e.g. `secretsmanager.GetSecretValue`) passed.
+    /// How many requests with this `X-Amz-Target` (e.g. `secretsmanager.GetSecretValue`)
+    /// reached the proxy.
     pub fn count(&self, target: &str) -> u32 {
-        self.counts
-            .lock()
-            .expect("counts")
-            .get(target)
-            .copied()
-            .unwrap_or(0)
+        self.lock().counts.get(target).copied().unwrap_or(0)
+    }
+
+    /// How many requests of any kind reached the proxy.
+    pub fn total(&self) -> u32 {
+        self.lock().counts.values().sum()
+    }
+
+    /// The next `times` calls whose target starts with `target` fail with `fault`
+    /// (`u32::MAX`: until cleared).
+    pub fn fail(&self, target: &str, fault: AwsFault, times: u32) {
+        self.lock().rules.push(Rule {
+            target: target.to_owned(),
+            fault,
+            left: times,
+        });
+    }
+
+    pub fn clear_faults(&self) {
+        self.lock().rules.clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ProxyState> {
+        self.state.lock().expect("proxy state")
     }
 
     /// Calls moto directly (not counted), as the AWS CLI would.
@@ -220,25 +276,56 @@ impl Moto {
 async fn forward(
     req: Request<Incoming>,
     upstream: String,
-    counts: Arc<Mutex<HashMap<String, u32>>>,
+    state: Arc<Mutex<ProxyState>>,
     client: reqwest::Client,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, Dropped> {
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    if let Some(target) = parts
+    let target = parts
         .headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
-    {
-        *counts
-            .lock()
-            .expect("counts")
-            .entry(target.to_owned())
-            .or_default() += 1;
+        .unwrap_or_default();
+    let fault = {
+        let mut state = state.lock().expect("proxy state");
+        if !target.is_empty() {
+            *state.counts.entry(target.to_owned()).or_default() += 1;
+        }
+        state
+            .rules
+            .iter_mut()
+            .find(|r| r.left > 0 && target.starts_with(&r.target))
+            .map(|rule| {
+                rule.left = rule.left.saturating_sub(1);
+                rule.fault
+            })
+    };
+    let injected = match fault {
+        None => None,
+        Some(AwsFault::Drop) => return Err(Dropped),
+        Some(AwsFault::Throttle) => Some((hyper::StatusCode::BAD_REQUEST, "ThrottlingException")),
+        Some(AwsFault::ServerError) => {
+            Some((hyper::StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure"))
+        }
+    };
+    if let Some((status, error)) = injected {
+        let body = json!({"__type": error, "message": "injected by the test's proxy"});
+        let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(
+            "content-type",
+            hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
+        );
+        headers.insert(
+            "x-amzn-errortype",
+            hyper::header::HeaderValue::from_static(error),
+        );
+        return Ok(response);
     }
     let path = parts
         .uri

@@ -1,5 +1,5 @@
 //! The function with everything it talks to, all on loopback: the built binary under the
-//! Runtime API emulator, its secret and state table in moto behind a fault proxy, Alexa played
+//! Runtime API emulator, its secret and state table in moto (behind its fault proxy), Alexa played
 //! by the alexa-sandbox, the weather feed serving poll-1.json. Used by the fault, bad-input,
 //! load and security suites.
 #![allow(dead_code)] // each test binary uses a different part of this helper
@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::aws_proxy::AwsProxy;
 use crate::feed::FeedServer;
 use crate::moto::Moto;
 use crate::runtime_api::{Function, Outcome, RuntimeApi};
@@ -23,7 +22,6 @@ pub const REGIONS: [&str; 2] = ["EU", "NA"];
 
 pub struct Rig {
     pub moto: Moto,
-    pub aws: AwsProxy,
     pub sandbox: Sandbox,
     pub feed: FeedServer,
     pub api: RuntimeApi,
@@ -50,13 +48,12 @@ impl Rig {
         moto.create_secret(SECRET_NAME, &secret_json(sandbox::CLIENT_SECRET))
             .await;
         moto.create_state_table(TABLE).await;
-        let aws = AwsProxy::start(moto.endpoint()).await;
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
         let sandbox = Sandbox::start(Some(&dir.join(format!("{name}-sandbox.log")))).await;
         let feed = FeedServer::start(&fixture("poll-1.json")).await;
         let api = RuntimeApi::start().await.expect("runtime API");
         let log = dir.join(format!("{name}-function.log"));
-        let mut vars = sandbox.function_env(SKILL_ID, SECRET_NAME, aws.url());
+        let mut vars = sandbox.function_env(SKILL_ID, SECRET_NAME, moto.endpoint());
         vars.extend_from_slice(&[
             ("STATE_TABLE", Some(TABLE)),
             ("WEATHER_FEED_URL", Some(feed.url())),
@@ -74,7 +71,6 @@ impl Rig {
         .expect("the function starts");
         Rig {
             moto,
-            aws,
             sandbox,
             feed,
             api,
@@ -159,7 +155,6 @@ impl Rig {
     pub async fn stop(self) {
         self.function.stop().await;
         self.feed.stop();
-        self.aws.stop();
         self.sandbox.stop().await;
         self.moto.stop().await;
     }
