@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
 
-use alexa_proactive::proactive::schemas::{self, LOCALIZED_PREFIX};
+use alexa_proactive::event::schemas::{self, LOCALIZED_PREFIX};
 
 const ENVELOPE_KEYS: [&str; 6] = [
     "timestamp",

@@ -401,7 +401,7 @@ async fn token(shared: &Shared, content_type: Option<String>, body: &[u8]) -> An
     let value = format!(
         "Atza|sandbox.{}.{:016x}",
         state.tokens.len() + 1,
-        alexa_proactive::proactive::retry::jitter().to_bits()
+        alexa_proactive::alexa::retry::jitter().to_bits()
     );
     let ttl = state.token_ttl;
     let generation = state.generation;

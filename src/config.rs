@@ -5,6 +5,9 @@
 
 use std::fmt;
 
+use crate::alexa::{self, Region, Stage};
+use crate::weather::Severity;
+
 /// Names of the environment variables this function reads (and the ones reserved for the
 /// sender, so nobody reuses them for something else).
 pub mod vars {
@@ -45,99 +48,6 @@ pub struct Config {
     pub weather_feed_url: Option<String>,
     /// Feed alerts below this severity are not announced.
     pub weather_min_severity: Severity,
-}
-
-/// CAP severity, as the NWS feed gives it, in increasing order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Unknown,
-    Minor,
-    Moderate,
-    Severe,
-    Extreme,
-}
-
-impl Severity {
-    pub const ALL: [Severity; 5] = [
-        Severity::Unknown,
-        Severity::Minor,
-        Severity::Moderate,
-        Severity::Severe,
-        Severity::Extreme,
-    ];
-    pub const ALLOWED: &'static str = "Minor, Moderate, Severe, Extreme";
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::Unknown => "Unknown",
-            Severity::Minor => "Minor",
-            Severity::Moderate => "Moderate",
-            Severity::Severe => "Severe",
-            Severity::Extreme => "Extreme",
-        }
-    }
-
-    /// Case-insensitive, as people type it into a template parameter.
-    pub fn parse(text: &str) -> Option<Severity> {
-        Severity::ALL
-            .into_iter()
-            .find(|s| s.name().eq_ignore_ascii_case(text.trim()))
-    }
-}
-
-/// The skill stage events are sent to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    /// Only the skill's testers get the events: the safe default.
-    Development,
-    Live,
-}
-
-impl Stage {
-    pub const ALLOWED: &'static str = "development, live";
-
-    /// The events API path for this stage.
-    pub fn path(self) -> &'static str {
-        match self {
-            Stage::Development => "/v1/proactiveEvents/stages/development",
-            Stage::Live => "/v1/proactiveEvents",
-        }
-    }
-}
-
-/// An Alexa API region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Region {
-    Na,
-    Eu,
-    Fe,
-}
-
-impl Region {
-    pub const ALL: [Region; 3] = [Region::Na, Region::Eu, Region::Fe];
-    pub const ALLOWED: &'static str = "NA, EU, FE";
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Region::Na => "NA",
-            Region::Eu => "EU",
-            Region::Fe => "FE",
-        }
-    }
-
-    pub fn host(self) -> &'static str {
-        match self {
-            Region::Na => "https://api.amazonalexa.com",
-            Region::Eu => "https://api.eu.amazonalexa.com",
-            Region::Fe => "https://api.fe.amazonalexa.com",
-        }
-    }
-
-    /// The region of a request's `apiEndpoint`, so a Unicast goes where the user is.
-    pub fn from_api_endpoint(endpoint: &str) -> Option<Region> {
-        let endpoint = endpoint.trim_end_matches('/');
-        Region::ALL.into_iter().find(|r| r.host() == endpoint)
-    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -228,25 +138,20 @@ impl Config {
         })
     }
 
-    /// The events API URL for `region`.
-    /// `ALEXA_API_URL` may contain `{region}` (na, eu, fe) so a local stand-in for Alexa
-    /// can tell the regions apart.
-    pub fn events_url(&self, region: Region) -> String {
-        let base = match &self.api_url {
-            Some(url) => url.replace("{region}", &region.code().to_ascii_lowercase()),
-            None => region.host().to_owned(),
-        };
-        format!("{base}{}", self.stage.path())
+    /// What the Alexa client needs of this configuration.
+    pub fn alexa_settings(&self) -> alexa::Settings {
+        alexa::Settings {
+            stage: self.stage,
+            api_url: self.api_url.clone(),
+            lwa_token_url: self.lwa_token_url.clone(),
+        }
     }
 }
 
 fn parse_regions(list: &str) -> Result<Vec<Region>, ConfigError> {
     let mut regions = Vec::new();
     for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-        let Some(region) = Region::ALL
-            .into_iter()
-            .find(|r| r.code().eq_ignore_ascii_case(item))
-        else {
+        let Some(region) = Region::from_code(item) else {
             return Err(ConfigError::Invalid {
                 var: vars::REGIONS,
                 value: list.to_owned(),
@@ -367,7 +272,7 @@ mod tests {
         assert_eq!(config.weather_feed_url, None);
         assert_eq!(config.weather_min_severity, Severity::Severe);
         assert_eq!(
-            config.events_url(Region::Na),
+            config.alexa_settings().events_url(Region::Na),
             "https://api.amazonalexa.com/v1/proactiveEvents/stages/development"
         );
     }
@@ -385,7 +290,7 @@ mod tests {
         assert_eq!(config.stage, Stage::Live);
         assert_eq!(config.regions, vec![Region::Eu, Region::Fe]);
         assert_eq!(
-            config.events_url(Region::Fe),
+            config.alexa_settings().events_url(Region::Fe),
             "http://127.0.0.1:9000/v1/proactiveEvents"
         );
         assert_eq!(
@@ -395,7 +300,7 @@ mod tests {
         let live =
             Config::from_lookup(lookup(&[(vars::SKILL_ID, ID), (vars::STAGE, "live")])).unwrap();
         assert_eq!(
-            live.events_url(Region::Eu),
+            live.alexa_settings().events_url(Region::Eu),
             "https://api.eu.amazonalexa.com/v1/proactiveEvents"
         );
         let per_region = Config::from_lookup(lookup(&[
@@ -404,7 +309,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(
-            per_region.events_url(Region::Eu),
+            per_region.alexa_settings().events_url(Region::Eu),
             "http://127.0.0.1:9000/eu/v1/proactiveEvents/stages/development"
         );
     }

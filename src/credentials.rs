@@ -65,7 +65,7 @@ pub type LoadFuture<'a> =
 
 /// Where the credentials come from. Each call reads them anew: caching is the caller's job,
 /// so that a rotated secret can be re-read on demand.
-pub trait CredentialSource {
+pub trait CredentialSource: Send + Sync {
     fn load(&self) -> LoadFuture<'_>;
 }
 

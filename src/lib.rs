@@ -1,27 +1,48 @@
 //! alexa-proactive: one Lambda binary that is an Alexa skill's backend and turns AWS
-//! triggers (EventBridge, SNS) into Alexa proactive events.
+//! triggers (EventBridge, SNS, a scheduled feed poll) into Alexa proactive events.
 //!
-//! - [`dispatch`] classifies each invocation and routes it;
-//! - [`skill`] answers Alexa (launch, intents, session end, skill events);
-//! - [`triggers`] unwraps SNS and EventBridge events into notification requests;
-//! - [`notifier`] sends what triggers ask for, through [`proactive`] and [`credentials`],
-//!   exactly once with the [`state`] table;
-//! - [`weather`] polls the weather-alert feed when the schedule fires;
-//! - [`config`] reads the environment once at start-up; [`aws`] is the shared SDK set-up;
-//! - [`error`] is what a failed invocation reports.
+//! The modules form three layers, and imports point one way: adapters → domain → edges.
+//!
+//! **Adapters** ([`lambda`]): Lambda's event shapes in, domain calls out.
+//! - [`lambda::dispatch`] classifies each invocation and routes it ([`App`] is built once);
+//! - [`lambda::triggers`] unwraps SNS, EventBridge and scheduled events;
+//! - [`lambda::error`] is the one error Lambda sees ([`HandlerError`], with a stable
+//!   `errorType`), wrapping every layer's own.
+//!
+//! **Domain**: what the product decides, free of AWS types.
+//! - [`skill`] answers Alexa (launch, intents, skill events) and says what to send or record;
+//! - [`event`] is the event model: the eight schemas, notification requests, the events built
+//!   from them (pure);
+//! - [`notifier`] sends requests: builds, claims through the ledger, delivers, settles;
+//! - [`ledger`] is the exactly-once protocol and the user records over the state table;
+//! - [`weather`] polls the weather feed; [`weather::plan`] decides what a poll announces (pure).
+//!
+//! **Edges**: the outside world, each behind a small trait with a real and an in-memory side.
+//! - [`alexa`] is the Alexa API client (token, events API, retries): [`alexa::EventsApi`],
+//!   real [`alexa::Client`], in-memory [`alexa::fake::FakeAlexa`];
+//! - [`state`] is the state table: [`state::StateStore`], [`state::DynamoStore`],
+//!   [`state::MemoryStore`];
+//! - [`credentials`] reads the skill's secret from Secrets Manager; [`weather::feed`] fetches
+//!   the feed; [`http`] is the one HTTP client; [`aws`] the shared SDK set-up.
+//!
+//! Shared by all: [`config`] reads the environment once at start-up; [`json`] reads JSON with
+//! errors that name the field.
 
+pub mod alexa;
 pub mod aws;
 pub mod config;
 pub mod credentials;
-pub mod dispatch;
-pub mod error;
+pub mod event;
+pub mod http;
+pub mod json;
+pub mod lambda;
+pub mod ledger;
 pub mod notifier;
-pub mod proactive;
 pub mod skill;
 pub mod state;
-pub mod triggers;
 pub mod weather;
 
 pub use config::Config;
-pub use dispatch::{classify, handler, App, InputKind};
-pub use error::HandlerError;
+pub use lambda::dispatch::{classify, App, Edges, InputKind};
+pub use lambda::error::HandlerError;
+pub use lambda::handler;

@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alexa_proactive::credentials::{ClientCredentials, Fixed, Redacted};
-use alexa_proactive::notifier::Notifier;
-use alexa_proactive::{App, Config};
+use alexa_proactive::{App, Config, Edges};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PropConfig, RngSeed, TestRunner};
 use serde_json::{json, Value};
@@ -73,10 +72,8 @@ fn app(tripwire: &Tripwire) -> App {
         client_id: "amzn1.application-oa2-client.bad-input".into(),
         client_secret: Redacted::new(CLIENT_SECRET),
     }));
-    App::with_notifier(
-        config.clone(),
-        Notifier::with_credentials(config, credentials),
-    )
+    let edges = Edges::with_credentials(&config, credentials);
+    App::with_edges(config, edges)
 }
 
 /// Error types that mean "this input is wrong", as opposed to "it passed validation and the

@@ -11,8 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alexa_proactive::credentials::{ClientCredentials, Fixed, Redacted};
-use alexa_proactive::notifier::Notifier;
-use alexa_proactive::{App, Config};
+use alexa_proactive::{App, Config, Edges};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
@@ -97,10 +96,8 @@ async fn every_sample_event_gets_its_documented_answer() {
         client_id: sandbox::CLIENT_ID.into(),
         client_secret: Redacted::new(sandbox::CLIENT_SECRET),
     });
-    let app = App::with_notifier(
-        config.clone(),
-        Notifier::with_credentials(config, Arc::new(credentials)),
-    );
+    let edges = Edges::with_credentials(&config, Arc::new(credentials));
+    let app = App::with_edges(config, edges);
     let expectations = expectations();
     let mut seen = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {

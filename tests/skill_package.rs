@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use alexa_proactive::proactive::schemas;
+use alexa_proactive::event::schemas;
 use alexa_proactive::skill::envelope::NOTIFICATIONS_PERMISSION;
 use alexa_proactive::skill::speech::Language;
 use alexa_proactive::skill::{intents, Reply, Skill};
@@ -111,7 +111,6 @@ async fn every_modelled_intent_gets_its_own_answer_not_the_fallback() {
                             "intent": {"name": intent}}});
             let reply = skill
                 .handle(payload)
-                .await
                 .unwrap_or_else(|e| panic!("{locale} {intent}: {e}"));
             if intent == intents::FALLBACK {
                 continue;
@@ -212,7 +211,7 @@ async fn every_subscribed_skill_event_is_answered() {
                                    "user": {"userId": "amzn1.ask.account.X"}}},
             "request": {"type": request_type(name), "requestId": "amzn1.echo-api.request.1",
                         "timestamp": "2026-11-25T10:00:00Z"}});
-        let reply = skill.handle(payload).await;
+        let reply = skill.handle(payload);
         assert!(reply.is_ok(), "{name}: {:?}", reply.err());
     }
 }

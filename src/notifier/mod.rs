@@ -1,164 +1,163 @@
-//! Turns validated notification requests into delivered proactive events.
+//! Turns validated notification requests into delivered proactive events, exactly once when
+//! there is a [`Ledger`].
 //!
-//! Every request of a trigger is validated and built before anything is sent, so one invalid
-//! request in an SNS batch fails the whole invocation with its field named and nothing sent.
-//! The HTTP client, the token cache and the Secrets Manager client are created on the first
-//! send: an invocation that only answers Alexa never pays for them.
+//! Every request of a trigger is built before anything is sent, so one invalid request in an
+//! SNS batch fails the whole invocation with its field named and nothing sent. Where an event
+//! goes is decided here: a Multicast to every configured region, a Unicast to its user's.
+
+mod outcome;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use lambda_runtime::tracing;
-use serde_json::{json, Value};
-use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use crate::config::{Config, Region};
-use crate::credentials::{CredentialSource, SecretsManager};
-use crate::error::HandlerError;
-use crate::proactive::token::TokenCache;
-use crate::proactive::{
-    self, event, http, Built, Delivery, NotificationRequest, ProactiveEvent, Sender, Status,
-};
-use crate::state::{DynamoStore, StateStore};
-use crate::triggers::TriggerMessage;
+use crate::alexa::{Delivery, EventsApi, Post, Region, SetupError, Status};
+use crate::event::{self, Audience, Built, NotificationRequest, ProactiveEvent};
+use crate::json::FieldError;
+use crate::ledger::{self, Candidate, Held, Ledger};
+use crate::state::StateError;
+pub use outcome::{NotSent, Outcome, Report};
 
-mod exactly_once;
+/// Why a send failed the invocation.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum SendError {
+    /// A request could not be turned into an event (no id to derive the referenceId from).
+    #[error("malformed notification request: {0}")]
+    Invalid(#[from] FieldError),
+
+    /// Some events were not delivered (refused, or retries and time ran out). The invocation
+    /// fails so that Lambda retries it; a retry is safe, the referenceIds are the same.
+    #[error("{failed} of {total} send(s) not delivered; the invocation fails so Lambda retries it (safe: the same referenceIds, Alexa answers 409 for those already delivered): {detail}")]
+    Failed {
+        failed: usize,
+        total: usize,
+        detail: String,
+    },
+
+    /// Another invocation holds the claim on these events (the same trigger delivered twice at
+    /// once). This one fails so that Lambda retries it after that one ends: by then the events
+    /// are sent (the retry skips them) or released (the retry sends them).
+    #[error("referenceId(s) {} are being sent by another invocation; this invocation fails so Lambda retries it once that one has ended (its retry skips what was sent)", reference_ids.join(", "))]
+    InProgress { reference_ids: Vec<String> },
+
+    /// The state table could not be read or written; nothing was sent without its record.
+    #[error("{0}; nothing was sent, the invocation fails so Lambda retries it")]
+    State(#[from] StateError),
+
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+}
+
+impl SendError {
+    /// The stable name Lambda reports as `errorType`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            SendError::Invalid(_) => "MalformedInput",
+            SendError::Failed { .. } => "SendFailed",
+            SendError::InProgress { .. } => "SendInProgress",
+            SendError::State(_) => "StateUnavailable",
+            SendError::Setup(_) => "SetupFailed",
+        }
+    }
+}
 
 pub struct Notifier {
-    config: Config,
-    credentials: Arc<dyn CredentialSource>,
-    sender: OnceCell<Sender>,
-    state: Option<Arc<dyn StateStore>>,
+    /// Where a Multicast goes; never empty.
+    regions: Vec<Region>,
+    alexa: Arc<dyn EventsApi>,
+    ledger: Option<Ledger>,
 }
 
-/// How long a claim outlives the invocation's deadline: Lambda has stopped the holder by then.
-pub const LEASE_MARGIN: Duration = Duration::seconds(10);
-
-fn lease_end(now: DateTime<Utc>, deadline: Instant) -> DateTime<Utc> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    now + Duration::from_std(left).unwrap_or(Duration::hours(1)) + LEASE_MARGIN
-}
+/// An event with the region of its Unicast, if any.
+type Target = (ProactiveEvent, Option<Region>);
 
 impl Notifier {
-    /// Credentials from the Secrets Manager secret named in the configuration, and the state
-    /// table named there (if any).
-    pub fn new(config: Config) -> Self {
-        let credentials = Arc::new(SecretsManager::new(config.credentials_secret.clone()));
-        let state = config
-            .state_table
-            .clone()
-            .map(|table| Arc::new(DynamoStore::new(table)) as Arc<dyn StateStore>);
-        Self::with_credentials(config, credentials).with_state(state)
-    }
-
-    /// Without a state table: nothing is remembered between invocations.
-    pub fn with_credentials(config: Config, credentials: Arc<dyn CredentialSource>) -> Self {
+    /// Without a ledger nothing is remembered between invocations.
+    pub fn new(regions: Vec<Region>, alexa: Arc<dyn EventsApi>, ledger: Option<Ledger>) -> Self {
         Notifier {
-            config,
-            credentials,
-            sender: OnceCell::new(),
-            state: None,
+            regions,
+            alexa,
+            ledger,
         }
-    }
-
-    pub fn with_state(mut self, state: Option<Arc<dyn StateStore>>) -> Self {
-        self.state = state;
-        self
-    }
-
-    /// The state table sends are recorded in, shared with the rest of the app.
-    pub fn state(&self) -> Option<&Arc<dyn StateStore>> {
-        self.state.as_ref()
-    }
-
-    /// The sender, built on first use.
-    async fn sender(&self) -> Result<&Sender, HandlerError> {
-        self.sender
-            .get_or_try_init(|| async {
-                let client = http::shared()
-                    .await
-                    .map_err(|e| HandlerError::Setup(e.to_string()))?;
-                let tokens = TokenCache::new(
-                    client.clone(),
-                    self.config.lwa_token_url.clone(),
-                    self.credentials.clone(),
-                );
-                Ok(Sender::new(client, tokens, self.config.clone()))
-            })
-            .await
-    }
-
-    /// Handles a trigger's requests: the answer lists every referenceId with its outcome per
-    /// region; any undelivered event fails the invocation. `holder` names this invocation in
-    /// the state table's claims.
-    pub async fn notify(
-        &self,
-        messages: &[TriggerMessage],
-        deadline: Instant,
-        holder: &str,
-    ) -> Result<Value, HandlerError> {
-        let mut requests = Vec::with_capacity(messages.len());
-        for message in messages {
-            let request = NotificationRequest::parse(message)?;
-            requests.push((
-                request,
-                event::trigger_id(&message.origin).map(str::to_owned),
-            ));
-        }
-        let results = self.send_requests(requests, deadline, holder).await?;
-        Ok(json!({ "results": results }))
     }
 
     /// Builds every request (each with its trigger's id, if any), then sends those not sent
-    /// before, exactly once when a state table is configured.
+    /// before, exactly once when there is a ledger. `holder` names this invocation in the
+    /// ledger's claims. Any undelivered event fails the invocation.
     pub async fn send_requests(
         &self,
         requests: Vec<(NotificationRequest, Option<String>)>,
         deadline: Instant,
         holder: &str,
-    ) -> Result<Vec<Value>, HandlerError> {
+    ) -> Result<Vec<Outcome>, SendError> {
         let now = Utc::now();
         let mut ready = Vec::new();
         let mut results = Vec::new();
         for (request, trigger_id) in &requests {
-            match proactive::build(request, trigger_id.as_deref(), now)? {
+            match event::build(request, trigger_id.as_deref(), now)? {
                 Built::Ready(event) => ready.push((event, request.region)),
                 Built::Skipped {
                     reference_id,
                     reason,
                 } => {
                     tracing::info!(reference_id, reason, "notification skipped");
-                    results.push(
-                        json!({"referenceId": reference_id, "status": "skipped", "reason": reason}),
-                    );
+                    results.push(Outcome::NotSent(NotSent::Skipped {
+                        reference_id,
+                        reason,
+                    }));
                 }
             }
         }
-        let Some(state) = &self.state else {
+        let Some(ledger) = &self.ledger else {
             let deliveries = self.deliver(ready, deadline).await?;
             check(&deliveries)?;
-            results.extend(deliveries.iter().map(|d| json!(d)));
+            results.extend(deliveries.into_iter().map(Outcome::Sent));
             return Ok(results);
         };
-        let lease_until = lease_end(now, deadline);
-        let claimed = exactly_once::claim_all(state.as_ref(), ready, holder, lease_until).await?;
-        results.extend(claimed.answers);
-        let (events, claims): (Vec<_>, Vec<_>) = claimed.to_send.into_iter().unzip();
-        let deliveries = match self.deliver(events, deadline).await {
+        let candidates = ready
+            .into_iter()
+            .map(|target| Candidate {
+                reference_id: target.0.reference_id.clone(),
+                expires_at: expiry(&target.0),
+                item: target,
+            })
+            .collect();
+        let claimed = ledger
+            .claim_all(candidates, holder, ledger::lease_end(now, deadline))
+            .await?;
+        let busy = claimed.busy();
+        results.extend(claimed.held.into_iter().map(|(reference_id, held)| {
+            Outcome::NotSent(match held {
+                Held::Repeated => NotSent::Duplicate {
+                    reference_id,
+                    reason: "an earlier request of this trigger has the same referenceId".into(),
+                },
+                Held::AlreadySent { sent_at } => NotSent::AlreadySent {
+                    reference_id,
+                    sent_at,
+                },
+                Held::InProgress { lease_until } => NotSent::InProgress {
+                    reference_id,
+                    lease_until,
+                },
+            })
+        }));
+        let (targets, claims): (Vec<_>, Vec<_>) = claimed.to_send.into_iter().unzip();
+        let deliveries = match self.deliver(targets, deadline).await {
             Ok(deliveries) => deliveries,
             Err(err) => {
-                exactly_once::release_all(state.as_ref(), &claims).await;
+                ledger.release_all(&claims).await;
                 return Err(err);
             }
         };
-        exactly_once::settle(state.as_ref(), &claims, &deliveries).await;
+        ledger.settle(&claims, &deliveries).await;
         check(&deliveries)?;
-        results.extend(deliveries.iter().map(|d| json!(d)));
-        if !claimed.busy.is_empty() {
-            return Err(HandlerError::SendInProgress {
-                reference_ids: claimed.busy,
+        results.extend(deliveries.into_iter().map(Outcome::Sent));
+        if !busy.is_empty() {
+            return Err(SendError::InProgress {
+                reference_ids: busy,
             });
         }
         Ok(results)
@@ -167,7 +166,7 @@ impl Notifier {
     /// Sends one request made by the skill itself (the test alert); any failure is logged and
     /// reported as [`Status::Failed`], because Alexa is waiting for an answer to speak.
     pub async fn send_one(&self, request: &NotificationRequest, deadline: Instant) -> Status {
-        let event = match proactive::build(request, None, Utc::now()) {
+        let event = match event::build(request, None, Utc::now()) {
             Ok(Built::Ready(event)) => event,
             Ok(Built::Skipped { reason, .. }) => {
                 tracing::warn!(reason, "test alert not sent");
@@ -188,25 +187,49 @@ impl Notifier {
         }
     }
 
-    /// Sends events (each with its Unicast region, if any) and logs every outcome. Nothing to
-    /// send builds nothing: the sender (HTTP client, token cache) waits for a real send.
-    pub async fn deliver(
-        &self,
-        events: Vec<(ProactiveEvent, Option<Region>)>,
-        deadline: Instant,
-    ) -> Result<Vec<Delivery>, HandlerError> {
-        if events.is_empty() {
-            return Ok(Vec::new());
+    /// Where an event goes: every configured region for a Multicast, one for a Unicast (its
+    /// user's, else the first configured).
+    fn regions(&self, event: &ProactiveEvent, unicast_region: Option<Region>) -> Vec<Region> {
+        match (&event.relevant_audience, unicast_region) {
+            (Audience::Multicast(_), _) => self.regions.clone(),
+            (Audience::Unicast { .. }, Some(region)) => vec![region],
+            (Audience::Unicast { .. }, None) => self.regions.iter().take(1).copied().collect(),
         }
-        let sender = self.sender().await?;
-        let targets: Vec<_> = events
-            .into_iter()
-            .map(|(event, region)| {
-                let regions = sender.regions(&event, region);
-                (event, regions)
-            })
-            .collect();
-        let deliveries = sender.send_all(&targets, deadline).await;
+    }
+
+    /// Sends events and logs every outcome. Nothing to send builds nothing: the client (HTTP,
+    /// token cache) waits for a real send.
+    async fn deliver(
+        &self,
+        targets: Vec<Target>,
+        deadline: Instant,
+    ) -> Result<Vec<Delivery>, SendError> {
+        let mut posts = Vec::with_capacity(targets.len());
+        let mut unserialisable = Vec::new();
+        for (event, region) in targets {
+            let regions = self.regions(&event, region);
+            match serde_json::to_vec(&event) {
+                Ok(body) => posts.push((
+                    Post {
+                        reference_id: event.reference_id,
+                        unicast: matches!(event.relevant_audience, Audience::Unicast { .. }),
+                        body,
+                    },
+                    regions,
+                )),
+                Err(problem) => unserialisable.extend(regions.into_iter().map(|region| {
+                    Delivery::failed(
+                        &event.reference_id,
+                        region,
+                        0,
+                        None,
+                        format!("the event could not be serialised: {problem}"),
+                    )
+                })),
+            }
+        }
+        let mut deliveries = self.alexa.send_all(&posts, deadline).await?;
+        deliveries.extend(unserialisable);
         for d in &deliveries {
             match &d.error {
                 None => {
@@ -221,9 +244,16 @@ impl Notifier {
     }
 }
 
+/// Until when an event's record is kept: its expiry at Alexa.
+fn expiry(event: &ProactiveEvent) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(&event.expiry_time)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now() + Duration::hours(24))
+}
+
 /// Fails when any delivery is unsettled. Failures are grouped by cause so that a hundred
 /// events refused for the same reason read as one line, not a hundred.
-pub fn check(deliveries: &[Delivery]) -> Result<(), HandlerError> {
+pub fn check(deliveries: &[Delivery]) -> Result<(), SendError> {
     let mut by_cause: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
     for d in deliveries.iter().filter(|d| !d.is_settled()) {
         by_cause
@@ -250,9 +280,12 @@ pub fn check(deliveries: &[Delivery]) -> Result<(), HandlerError> {
         })
         .collect::<Vec<_>>()
         .join("; ");
-    Err(HandlerError::SendFailed {
+    Err(SendError::Failed {
         failed,
         total: deliveries.len(),
         detail,
     })
 }
+
+#[cfg(test)]
+mod tests;

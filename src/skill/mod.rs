@@ -6,12 +6,11 @@
 pub mod envelope;
 pub mod speech;
 
-use lambda_runtime::tracing;
 use serde_json::Value;
 
-use crate::config::Region;
-use crate::error::{parse, HandlerError};
-use crate::proactive::{NotificationRequest, Status};
+use crate::alexa::{Region, Status};
+use crate::event::NotificationRequest;
+use crate::json::{self, FieldError};
 use crate::state::{UserChange, UserChangeKind};
 use envelope::{
     Card, PermissionBody, RequestEnvelope, ResponseEnvelope, SubscriptionChangedBody,
@@ -37,7 +36,47 @@ AlexaSkillEvent.SkillEnabled, AlexaSkillEvent.SkillDisabled, \
 AlexaSkillEvent.SkillPermissionAccepted, AlexaSkillEvent.SkillPermissionChanged, \
 AlexaSkillEvent.SkillAccountLinked";
 
-const SHAPE: &str = "Alexa request";
+/// Why the skill refused a request.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum SkillError {
+    /// A field of the request is missing or has the wrong type.
+    #[error("malformed Alexa request: {0}")]
+    Malformed(FieldError),
+
+    /// A request for another skill. Nothing else is done with it.
+    #[error(
+        "refused: the request is for skill {received:?} (from `{field}`), \
+         but this function serves only ALEXA_SKILL_ID {expected:?}"
+    )]
+    WrongSkill {
+        received: String,
+        expected: String,
+        field: &'static str,
+    },
+
+    /// A request type this skill does not handle.
+    #[error("unsupported Alexa request: field `request.type` is {received:?}; expected one of {REQUEST_TYPES}")]
+    Unsupported { received: String },
+}
+
+impl SkillError {
+    /// The stable name Lambda reports as `errorType`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            SkillError::Malformed(_) => "MalformedInput",
+            SkillError::WrongSkill { .. } => "WrongSkillId",
+            SkillError::Unsupported { .. } => "UnsupportedAlexaRequest",
+        }
+    }
+}
+
+fn malformed(field: &str, problem: impl Into<String>) -> SkillError {
+    SkillError::Malformed(FieldError::new(field, problem))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(prefix: &str, value: Value) -> Result<T, SkillError> {
+    json::parse(prefix, value).map_err(SkillError::Malformed)
+}
 
 /// A skill event, reduced to what the product keeps about users.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,9 +134,9 @@ impl Skill {
         Skill { skill_id }
     }
 
-    pub async fn handle(&self, payload: Value) -> Result<Reply, HandlerError> {
+    pub fn handle(&self, payload: Value) -> Result<Reply, SkillError> {
         verify_skill_id(&payload, &self.skill_id)?;
-        let envelope: RequestEnvelope = parse(SHAPE, "", payload)?;
+        let envelope: RequestEnvelope = parse("", payload)?;
         let language = Language::from_locale(envelope.request.locale.as_deref());
         self.answer(&envelope, language)
     }
@@ -118,62 +157,53 @@ impl Skill {
         }
     }
 
-    fn answer(
-        &self,
-        envelope: &RequestEnvelope,
-        language: Language,
-    ) -> Result<Reply, HandlerError> {
+    fn answer(&self, envelope: &RequestEnvelope, language: Language) -> Result<Reply, SkillError> {
         let texts = language.texts();
         let kind = envelope.request.kind.as_str();
-        let answer =
-            match kind {
-                "LaunchRequest" => launch(envelope, texts),
-                "IntentRequest" => {
-                    let intent = envelope.request.intent.as_ref().ok_or_else(|| {
-                        HandlerError::Malformed {
-                            shape: SHAPE,
-                            field: "request.intent".into(),
-                            problem:
-                                "required field is missing; an IntentRequest needs intent.name"
-                                    .into(),
-                        }
-                    })?;
-                    return Ok(self.intent(envelope, &intent.name, language));
+        let answer = match kind {
+            "LaunchRequest" => launch(envelope, texts),
+            "IntentRequest" => {
+                let intent = envelope.request.intent.as_ref().ok_or_else(|| {
+                    malformed(
+                        "request.intent",
+                        "required field is missing; an IntentRequest needs intent.name",
+                    )
+                })?;
+                return Ok(self.intent(envelope, &intent.name, language));
+            }
+            "SessionEndedRequest" => {
+                tracing::info!(
+                    reason = envelope.request.reason.as_deref().unwrap_or("(none)"),
+                    error = %error_text(envelope.request.error.as_ref()),
+                    "session ended"
+                );
+                ResponseEnvelope::empty()
+            }
+            "System.ExceptionEncountered" => {
+                // Alexa reports here that our previous answer was invalid; it ignores any reply.
+                tracing::error!(
+                    error = %error_text(envelope.request.error.as_ref()),
+                    "Alexa could not use a previous response of this skill"
+                );
+                ResponseEnvelope::empty()
+            }
+            _ if kind.starts_with("AlexaSkillEvent.") => {
+                let event = skill_event(envelope)?;
+                log_skill_event(&event);
+                if let Some(change) = event.user_change()? {
+                    return Ok(Reply::Record {
+                        change,
+                        answer: ResponseEnvelope::empty(),
+                    });
                 }
-                "SessionEndedRequest" => {
-                    tracing::info!(
-                        reason = envelope.request.reason.as_deref().unwrap_or("(none)"),
-                        error = %error_text(envelope.request.error.as_ref()),
-                        "session ended"
-                    );
-                    ResponseEnvelope::empty()
-                }
-                "System.ExceptionEncountered" => {
-                    // Alexa reports here that our previous answer was invalid; it ignores any reply.
-                    tracing::error!(
-                        error = %error_text(envelope.request.error.as_ref()),
-                        "Alexa could not use a previous response of this skill"
-                    );
-                    ResponseEnvelope::empty()
-                }
-                _ if kind.starts_with("AlexaSkillEvent.") => {
-                    let event = skill_event(envelope)?;
-                    log_skill_event(&event);
-                    if let Some(change) = event.user_change()? {
-                        return Ok(Reply::Record {
-                            change,
-                            answer: ResponseEnvelope::empty(),
-                        });
-                    }
-                    ResponseEnvelope::empty()
-                }
-                _ => {
-                    return Err(HandlerError::UnsupportedRequest {
-                        received: kind.to_owned(),
-                        expected: REQUEST_TYPES,
-                    })
-                }
-            };
+                ResponseEnvelope::empty()
+            }
+            _ => {
+                return Err(SkillError::Unsupported {
+                    received: kind.to_owned(),
+                })
+            }
+        };
         Ok(Reply::Answer(answer))
     }
 
@@ -208,7 +238,7 @@ fn test_alert(envelope: &RequestEnvelope, language: Language) -> Reply {
         return Reply::Answer(Skill::test_alert_answer(language, Status::NotSubscribed));
     };
     let region = envelope.api_endpoint().and_then(Region::from_api_endpoint);
-    let sources = crate::proactive::event::SKILL_LOCALES
+    let sources = speech::LOCALES
         .iter()
         .map(|locale| {
             let text = Language::from_locale(Some(locale))
@@ -257,7 +287,7 @@ fn launch(envelope: &RequestEnvelope, texts: &Texts) -> ResponseEnvelope {
 
 /// Refuses a request whose skill id is missing or differs from ours, looking only at the
 /// two places Alexa puts it.
-pub fn verify_skill_id(payload: &Value, expected: &str) -> Result<(), HandlerError> {
+pub fn verify_skill_id(payload: &Value, expected: &str) -> Result<(), SkillError> {
     const CONTEXT: &str = "context.System.application.applicationId";
     const SESSION: &str = "session.application.applicationId";
     let (field, value) = match (
@@ -267,24 +297,19 @@ pub fn verify_skill_id(payload: &Value, expected: &str) -> Result<(), HandlerErr
         (Some(v), _) => (CONTEXT, v),
         (None, Some(v)) => (SESSION, v),
         (None, None) => {
-            return Err(HandlerError::Malformed {
-                shape: SHAPE,
-                field: CONTEXT.into(),
-                problem: format!(
+            return Err(malformed(
+                CONTEXT,
+                format!(
                     "required field is missing (and so is {SESSION}); every Alexa request names its skill there"
                 ),
-            })
+            ))
         }
     };
     let Some(received) = value.as_str() else {
-        return Err(HandlerError::Malformed {
-            shape: SHAPE,
-            field: field.into(),
-            problem: "expected a string (the skill id)".into(),
-        });
+        return Err(malformed(field, "expected a string (the skill id)"));
     };
     if received != expected {
-        return Err(HandlerError::WrongSkill {
+        return Err(SkillError::WrongSkill {
             received: received.to_owned(),
             expected: expected.to_owned(),
             field,
@@ -293,24 +318,25 @@ pub fn verify_skill_id(payload: &Value, expected: &str) -> Result<(), HandlerErr
     Ok(())
 }
 
-fn skill_event(envelope: &RequestEnvelope) -> Result<SkillEvent, HandlerError> {
+fn skill_event(envelope: &RequestEnvelope) -> Result<SkillEvent, SkillError> {
     let user_id = envelope
         .context
         .as_ref()
         .and_then(|c| c.system.as_ref())
         .and_then(|s| s.user.as_ref())
         .map(|u| u.user_id.clone())
-        .ok_or_else(|| HandlerError::Malformed {
-            shape: SHAPE,
-            field: "context.System.user.userId".into(),
-            problem: "required field is missing; skill events name the user there".into(),
+        .ok_or_else(|| {
+            malformed(
+                "context.System.user.userId",
+                "required field is missing; skill events name the user there",
+            )
         })?;
     let body = envelope.request.body.clone().filter(|b| !b.is_null());
     Ok(match envelope.request.kind.as_str() {
         "AlexaSkillEvent.ProactiveSubscriptionChanged" => {
             // A missing body or missing `subscriptions` means: unsubscribed from everything.
             let body: SubscriptionChangedBody = match body {
-                Some(b) => parse(SHAPE, "request.body", b)?,
+                Some(b) => parse("request.body", b)?,
                 None => SubscriptionChangedBody::default(),
             };
             SkillEvent::SubscriptionsChanged {
@@ -335,7 +361,7 @@ fn skill_event(envelope: &RequestEnvelope) -> Result<SkillEvent, HandlerError> {
         "AlexaSkillEvent.SkillAccountLinked" => SkillEvent::AccountLinked { user_id },
         "AlexaSkillEvent.SkillPermissionAccepted" | "AlexaSkillEvent.SkillPermissionChanged" => {
             let body: PermissionBody = match body {
-                Some(b) => parse(SHAPE, "request.body", b)?,
+                Some(b) => parse("request.body", b)?,
                 None => PermissionBody::default(),
             };
             SkillEvent::PermissionsChanged {
@@ -349,9 +375,8 @@ fn skill_event(envelope: &RequestEnvelope) -> Result<SkillEvent, HandlerError> {
             }
         }
         other => {
-            return Err(HandlerError::UnsupportedRequest {
+            return Err(SkillError::Unsupported {
                 received: other.to_owned(),
-                expected: REQUEST_TYPES,
             })
         }
     })
@@ -360,7 +385,7 @@ fn skill_event(envelope: &RequestEnvelope) -> Result<SkillEvent, HandlerError> {
 impl SkillEvent {
     /// What the state table keeps of this event, if anything: subscriptions and whether the
     /// skill is enabled, ordered by the event's timestamp (skill events arrive out of order).
-    pub fn user_change(&self) -> Result<Option<UserChange>, HandlerError> {
+    pub fn user_change(&self) -> Result<Option<UserChange>, SkillError> {
         let (user_id, timestamp, kind) = match self {
             SkillEvent::SubscriptionsChanged {
                 user_id,
@@ -381,11 +406,7 @@ impl SkillEvent {
                 return Ok(None)
             }
         };
-        let malformed = |problem: String| HandlerError::Malformed {
-            shape: SHAPE,
-            field: "request.timestamp".into(),
-            problem,
-        };
+        let malformed = |problem: String| malformed("request.timestamp", problem);
         let text = timestamp.as_deref().ok_or_else(|| {
             malformed("required field is missing; skill events are ordered by it".into())
         })?;

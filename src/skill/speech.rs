@@ -12,6 +12,10 @@ pub enum Language {
     De,
 }
 
+/// The locales the skill has its own texts for (the interaction models, the manifest and the
+/// weather alerts' `source` follow this list).
+pub const LOCALES: [&str; 3] = ["en-US", "en-GB", "de-DE"];
+
 impl Language {
     pub fn from_locale(locale: Option<&str>) -> Language {
         let Some(locale) = locale else {
@@ -53,7 +57,7 @@ pub struct Texts {
     pub test_alert_source: &'static str,
 }
 
-static EN_US: Texts = Texts {
+const EN_US: Texts = Texts {
     welcome: "Welcome to Weather Alerts. I announce severe weather alerts for your area as Alexa \
               notifications: tornado, hurricane, winter storm and thunderstorm alerts.",
     notifications_on:
@@ -74,6 +78,8 @@ static EN_US: Texts = Texts {
     test_alert_source: "the Weather Alerts skill, as a test",
 };
 
+/// British English differs where the Met Office's words do ("warnings", "switched on",
+/// "snowstorm"); the rest is the US text.
 static EN_GB: Texts = Texts {
     welcome:
         "Welcome to Weather Alerts. I announce severe weather warnings for your area as Alexa \
@@ -83,18 +89,9 @@ static EN_GB: Texts = Texts {
                        test alert.",
     notifications_off: "To get warnings, switch on notifications for this skill. I've sent a card \
                         to your Alexa app: open it and allow notifications.",
-    reprompt: "You can say: send me a test alert. Or say stop.",
     help: "I send you a notification when the weather service issues a severe weather warning for \
            your area. Say: send me a test alert, to get a sample. Or say stop.",
-    goodbye: "Goodbye.",
-    fallback: "Sorry, I can't help with that. You can say: send me a test alert, or: help.",
-    test_alert_sent: "Done: a test alert is on its way. It arrives as a notification in a moment; \
-                      to hear it, say: what are my notifications.",
-    test_alert_not_subscribed: "I couldn't send it, because notifications are off for this skill. \
-                                Turn them on in the Alexa app, under Skills, Weather Alerts, \
-                                Settings, then ask me again.",
-    test_alert_failed: "Sorry, I couldn't send the test alert just now. Please try again later.",
-    test_alert_source: "the Weather Alerts skill, as a test",
+    ..EN_US
 };
 
 static DE: Texts = Texts {
@@ -138,6 +135,15 @@ mod tests {
         for locale in [Some("fr-FR"), Some("ja-JP"), Some("en-IN"), Some(""), None] {
             assert_eq!(Language::from_locale(locale), Language::EnUs, "{locale:?}");
         }
+    }
+
+    #[test]
+    fn every_locale_has_its_language() {
+        let languages: Vec<Language> = LOCALES
+            .iter()
+            .map(|l| Language::from_locale(Some(l)))
+            .collect();
+        assert_eq!(languages, [Language::EnUs, Language::EnGb, Language::De]);
     }
 
     #[test]

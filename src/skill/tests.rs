@@ -37,7 +37,7 @@ fn event_payload(kind: &str, body: Option<Value>) -> Value {
 }
 
 async fn answer(payload: Value) -> Value {
-    match skill().handle(payload).await.unwrap() {
+    match skill().handle(payload).unwrap() {
         Reply::Answer(answer) | Reply::Record { answer, .. } => {
             serde_json::to_value(answer).unwrap()
         }
@@ -133,12 +133,10 @@ async fn answers_follow_the_locale() {
 async fn an_intent_request_without_intent_names_the_field() {
     let err = skill()
         .handle(request(json!({"type": "IntentRequest"})))
-        .await
         .unwrap_err();
     assert!(err.to_string().contains("`request.intent`"), "{err}");
     let err = skill()
         .handle(request(json!({"type": "IntentRequest", "intent": {}})))
-        .await
         .unwrap_err();
     assert!(err.to_string().contains("`request.intent.name`"), "{err}");
 }
@@ -239,7 +237,7 @@ async fn malformed_skill_events_name_the_field() {
         "AlexaSkillEvent.ProactiveSubscriptionChanged",
         Some(json!({"subscriptions": [{"name": "x"}]})),
     );
-    let err = skill().handle(bad).await.unwrap_err().to_string();
+    let err = skill().handle(bad).unwrap_err().to_string();
     assert!(
         err.contains("`request.body.subscriptions[0].eventName`"),
         "{err}"
@@ -250,11 +248,11 @@ async fn malformed_skill_events_name_the_field() {
         .as_object_mut()
         .unwrap()
         .remove("user");
-    let err = skill().handle(no_user).await.unwrap_err().to_string();
+    let err = skill().handle(no_user).unwrap_err().to_string();
     assert!(err.contains("context.System.user.userId"), "{err}");
 
     let unknown = event_payload("AlexaSkillEvent.SomethingNew", None);
-    let err = skill().handle(unknown).await.unwrap_err();
+    let err = skill().handle(unknown).unwrap_err();
     assert_eq!(err.error_type(), "UnsupportedAlexaRequest");
 }
 
@@ -262,7 +260,6 @@ async fn malformed_skill_events_name_the_field() {
 async fn unknown_request_types_list_the_supported_ones() {
     let err = skill()
         .handle(request(json!({"type": "CanFulfillIntentRequest"})))
-        .await
         .unwrap_err();
     let text = err.to_string();
     assert!(
@@ -276,7 +273,7 @@ async fn another_skill_is_refused_before_anything_is_parsed() {
     // The body is garbage: the refusal must come from the skill id, not from parsing.
     let payload = json!({"context": {"System": {"application": {"applicationId": "amzn1.ask.skill.other"}}},
                          "request": 42});
-    let err = skill().handle(payload).await.unwrap_err();
+    let err = skill().handle(payload).unwrap_err();
     assert_eq!(err.error_type(), "WrongSkillId");
     let text = err.to_string();
     assert!(
@@ -294,7 +291,7 @@ fn the_skill_id_is_read_from_context_then_session() {
                       "session": {"application": {"applicationId": SKILL}}, "request": {}});
     assert!(matches!(
         verify_skill_id(&both, SKILL),
-        Err(HandlerError::WrongSkill {
+        Err(SkillError::WrongSkill {
             field: "context.System.application.applicationId",
             ..
         })
@@ -337,8 +334,7 @@ async fn a_test_alert_is_a_unicast_to_the_asking_user_in_their_region() {
         ("http://127.0.0.1:9100", None),
     ] {
         let payload = with_notifications(intent(intents::TEST_ALERT, "de-DE"), endpoint);
-        let Reply::SendTestAlert { alert, language } = skill().handle(payload).await.unwrap()
-        else {
+        let Reply::SendTestAlert { alert, language } = skill().handle(payload).unwrap() else {
             panic!("{endpoint}: expected a send")
         };
         assert_eq!(alert.user.as_deref(), Some(USER));

@@ -10,6 +10,7 @@
 //! Lambda stops an invocation at its deadline, so a lapsed lease has no live holder.
 
 pub mod dynamo;
+pub mod memory;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,11 +18,12 @@ use std::pin::Pin;
 use chrono::{DateTime, Utc};
 
 pub use dynamo::DynamoStore;
+pub use memory::MemoryStore;
 
 pub type StateFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StateError>> + 'a>>;
 
 /// The durable record of sends and users.
-pub trait StateStore {
+pub trait StateStore: Send + Sync {
     /// Tries to become the one invocation that sends `claim.reference_id`.
     fn claim<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ClaimOutcome>;
     /// The claimed event was delivered: keep that fact until the event expires.
@@ -33,20 +35,6 @@ pub trait StateStore {
     fn was_sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, bool>;
     /// Records a user's skill event unless a newer one is recorded already.
     fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded>;
-}
-
-/// A name for one invocation's claims, unique across invocations and processes.
-pub fn new_holder(request_id: &str) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    hasher.write_u32(std::process::id());
-    format!("{request_id}/{:016x}", hasher.finish())
 }
 
 /// One invocation's claim on one referenceId.

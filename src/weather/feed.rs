@@ -8,7 +8,7 @@ use reqwest::header::{ACCEPT, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIF
 use reqwest::StatusCode;
 use tokio::time::Instant;
 
-use crate::proactive::http;
+use crate::http;
 
 /// Longest wait for the feed; the invocation's deadline may cut it shorter.
 pub const FEED_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,29 +1,92 @@
 //! The scheduled rule's job: poll the weather-alert feed and announce each new alert once.
 //!
-//! A poll sees the same alerts again and again; the state table's claims (see
-//! [`crate::state`]) make each one announced once. An `Update` of an announced alert is not
-//! announced again, and is itself recorded as announced so that its own updates are not either.
+//! - [`feed`] fetches the feed (an edge: HTTP, conditional requests);
+//! - [`nws`] reads the NWS format and decides each alert on its own;
+//! - [`plan`] decides the poll as a whole, given what the [`Ledger`] says was announced;
+//! - [`Poller`] carries the plan out through the [`Notifier`].
 
 pub mod feed;
 pub mod nws;
+pub mod plan;
+mod severity;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
-use lambda_runtime::tracing;
-use serde_json::{json, Value};
+use chrono::Utc;
+use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::config::{vars, Config, Severity};
-use crate::error::HandlerError;
-use crate::notifier::Notifier;
-use crate::proactive::event::reference_id;
-use crate::proactive::schemas::WEATHER_ALERT;
-use crate::proactive::NotificationRequest;
-use crate::state::{Claim, ClaimOutcome, StateStore};
-use crate::triggers::Tick;
+use crate::config::{vars, Config};
+use crate::event::schemas::WEATHER_ALERT;
+use crate::event::{reference_id, NotificationRequest};
+use crate::ledger::Ledger;
+use crate::notifier::{Notifier, Outcome, SendError};
+use crate::skill::speech::LOCALES;
+use crate::state::StateError;
 
 pub use feed::{Feed, FeedError, Fetched};
-use nws::{Alert, Skip};
+pub use severity::Severity;
+
+/// Why a poll failed the invocation.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum PollError {
+    /// A part of the function that the poll needs is not configured.
+    #[error("{what} needs {var}: {fix}")]
+    NotConfigured {
+        what: &'static str,
+        var: &'static str,
+        fix: &'static str,
+    },
+
+    /// The weather feed could not be read; nothing was announced or marked as sent.
+    #[error("{0}; nothing was announced, the invocation fails so it is retried (the next scheduled poll tries again as well)")]
+    Feed(#[from] FeedError),
+
+    #[error(transparent)]
+    Send(#[from] SendError),
+}
+
+impl From<StateError> for PollError {
+    fn from(err: StateError) -> Self {
+        PollError::Send(SendError::State(err))
+    }
+}
+
+impl PollError {
+    /// The stable name Lambda reports as `errorType`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            PollError::NotConfigured { .. } => "NotConfigured",
+            PollError::Feed(_) => "FeedUnavailable",
+            PollError::Send(err) => err.error_type(),
+        }
+    }
+}
+
+/// The answer to a poll.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PollReport {
+    pub feed: FeedSummary,
+    pub results: Vec<Outcome>,
+}
+
+/// What the poll made of the feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeedSummary {
+    pub url: String,
+    /// The feed's HTTP status: 200, or 304 when unchanged since the last poll.
+    pub status: u16,
+    pub changed: bool,
+    /// Alerts in the feed, malformed ones included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<usize>,
+    /// Alerts the plan announces (each may still turn out sent before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<usize>,
+    /// Alerts not announced, counted by reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<BTreeMap<&'static str, usize>>,
+}
 
 pub struct Poller {
     feed: Option<Feed>,
@@ -41,33 +104,41 @@ impl Poller {
         }
     }
 
-    /// One poll: fetch, pick the alerts to announce, send them through `notifier`.
+    /// One poll: fetch, plan, record updates, send the new alerts through `notifier`.
     pub async fn poll(
         &self,
-        tick: &Tick,
         notifier: &Notifier,
+        ledger: Option<&Ledger>,
         deadline: Instant,
         holder: &str,
-    ) -> Result<Value, HandlerError> {
-        let feed = self.feed.as_ref().ok_or(HandlerError::NotConfigured {
+    ) -> Result<PollReport, PollError> {
+        let feed = self.feed.as_ref().ok_or(PollError::NotConfigured {
             what: "the scheduled weather poll",
             var: vars::WEATHER_FEED_URL,
             fix: "set it to an NWS alerts URL such as https://api.weather.gov/alerts/active?area=OK (the SAM template's WeatherFeedUrl), or remove the schedule",
         })?;
         // Checked before the feed is read: without a record of what was announced, every
         // poll would announce the same alerts again.
-        let state = notifier.state().ok_or(HandlerError::NotConfigured {
+        let ledger = ledger.ok_or(PollError::NotConfigured {
             what: "the scheduled weather poll",
             var: vars::STATE_TABLE,
             fix: "without a state table every poll would announce the same alerts again; set it to the DynamoDB table the SAM template creates",
         })?;
-        tracing::info!(tick = tick.id, rules = ?tick.rules, feed = feed.url(), "polling the weather feed");
+        tracing::info!(feed = feed.url(), "polling the weather feed");
         let (body, validators) = match feed.fetch(deadline).await? {
             Fetched::NotModified => {
                 tracing::info!(feed = feed.url(), "feed unchanged since the last poll");
-                return Ok(
-                    json!({"feed": {"url": feed.url(), "status": 304, "changed": false}, "results": []}),
-                );
+                return Ok(PollReport {
+                    feed: FeedSummary {
+                        url: feed.url().to_owned(),
+                        status: 304,
+                        changed: false,
+                        alerts: None,
+                        candidates: None,
+                        skipped: None,
+                    },
+                    results: Vec::new(),
+                });
             }
             Fetched::Changed { body, validators } => (body, validators),
         };
@@ -75,115 +146,77 @@ impl Poller {
             url: feed.url().to_owned(),
             problem,
         })?;
-        let mut skipped: BTreeMap<&str, usize> = BTreeMap::new();
         for problem in &parsed.malformed {
             tracing::warn!(problem, "feed alert skipped: malformed");
-            *skipped.entry(Skip::Malformed.key()).or_default() += 1;
         }
-        let mut requests = Vec::new();
-        // Alerts this poll may announce, for updates that arrive in the same feed as the
-        // alert they update: the alert is announced, the update is not.
-        let verdicts: Vec<_> = parsed
-            .alerts
-            .iter()
-            .map(|alert| (alert, nws::verdict(alert, self.min_severity)))
-            .collect();
-        let announcing: std::collections::HashSet<&str> = verdicts
-            .iter()
-            .filter(|(alert, verdict)| alert.message_type == "Alert" && verdict.is_ok())
-            .map(|(alert, _)| alert.id.as_str())
-            .collect();
-        for (alert, verdict) in verdicts {
-            let alert_type = match verdict {
-                Ok(alert_type) => alert_type,
-                Err(skip) => {
-                    tracing::debug!(
-                        id = alert.id,
-                        event = alert.event,
-                        reason = skip.key(),
-                        "feed alert skipped"
-                    );
-                    *skipped.entry(skip.key()).or_default() += 1;
-                    continue;
-                }
-            };
-            let in_this_poll = alert
-                .references
-                .iter()
-                .any(|r| announcing.contains(r.as_str()));
-            if alert.message_type == "Update"
-                && (in_this_poll || update_of_announced(state.as_ref(), alert, holder).await?)
+        let mut announced = HashSet::new();
+        for earlier in plan::references_to_check(&parsed, self.min_severity) {
+            if ledger
+                .was_announced(&reference_id(WEATHER_ALERT, &earlier))
+                .await?
             {
-                tracing::info!(
-                    id = alert.id,
-                    event = alert.event,
-                    "update of an announced alert; not announced again"
-                );
-                *skipped.entry(Skip::UpdateOfAnnounced.key()).or_default() += 1;
-                continue;
+                announced.insert(earlier);
             }
+        }
+        let plan = plan::plan(&parsed, self.min_severity, &announced);
+        for (alert, skip) in &plan.skipped {
+            tracing::debug!(
+                id = alert.id,
+                event = alert.event,
+                reason = skip.key(),
+                "feed alert skipped"
+            );
+        }
+        for alert in &plan.updates {
             tracing::info!(
                 id = alert.id,
                 event = alert.event,
-                alert_type,
-                area = alert.area_desc,
-                "feed alert to announce"
+                "update of an announced alert; not announced again"
             );
-            let request = NotificationRequest::multicast_weather_alert(
-                alert_type,
-                &alert.sender_name,
-                alert.id.clone(),
-                alert.expiry(),
-            );
-            requests.push((request, None));
+            let now = Utc::now();
+            ledger
+                .mark_announced(
+                    reference_id(WEATHER_ALERT, &alert.id),
+                    holder,
+                    alert.expiry().unwrap_or(now + chrono::Duration::hours(24)),
+                )
+                .await?;
         }
+        let requests: Vec<_> = plan
+            .announce
+            .iter()
+            .map(|(alert, alert_type)| {
+                tracing::info!(
+                    id = alert.id,
+                    event = alert.event,
+                    alert_type,
+                    area = alert.area_desc,
+                    "feed alert to announce"
+                );
+                let request = NotificationRequest::multicast_weather_alert(
+                    alert_type,
+                    &alert.sender_name,
+                    alert.id.clone(),
+                    alert.expiry(),
+                    &LOCALES,
+                );
+                (request, None)
+            })
+            .collect();
         let candidates = requests.len();
         let results = notifier.send_requests(requests, deadline, holder).await?;
         // Only now: a poll that failed part-way must see the same feed as new next time.
         feed.remember(validators);
-        Ok(json!({
-            "feed": {
-                "url": feed.url(),
-                "status": 200,
-                "changed": true,
-                "alerts": parsed.alerts.len() + parsed.malformed.len(),
-                "candidates": candidates,
-                "skipped": skipped,
+        Ok(PollReport {
+            feed: FeedSummary {
+                url: feed.url().to_owned(),
+                status: 200,
+                changed: true,
+                alerts: Some(parsed.alerts.len() + parsed.malformed.len()),
+                candidates: Some(candidates),
+                skipped: Some(plan.skipped_counts()),
             },
-            "results": results,
-        }))
+            results,
+        })
     }
-}
-
-/// Whether `alert` updates an alert that was announced; if so it is recorded as announced
-/// too, so that an update of this update is recognised even if it names only this one.
-async fn update_of_announced(
-    state: &dyn StateStore,
-    alert: &Alert,
-    holder: &str,
-) -> Result<bool, HandlerError> {
-    let mut announced = false;
-    for earlier in &alert.references {
-        if state
-            .was_sent(&reference_id(WEATHER_ALERT, earlier))
-            .await?
-        {
-            announced = true;
-            break;
-        }
-    }
-    if !announced {
-        return Ok(false);
-    }
-    let now = chrono::Utc::now();
-    let claim = Claim {
-        reference_id: reference_id(WEATHER_ALERT, &alert.id),
-        holder: holder.to_owned(),
-        lease_until: now,
-        expires_at: alert.expiry().unwrap_or(now + chrono::Duration::hours(24)),
-    };
-    if state.claim(&claim).await? == ClaimOutcome::Claimed {
-        state.complete(&claim).await?;
-    }
-    Ok(true)
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::config::Severity;
+use super::Severity;
 
 /// NWS event names that are announced, and the Alexa alert type each becomes. Alexa has four
 /// types; every other NWS event (floods, heat, wind, fog...) is skipped and counted.
@@ -237,10 +237,8 @@ mod tests {
         );
         assert_eq!(alert_type("Flood Warning"), None);
         let used: std::collections::BTreeSet<&str> = EVENT_TYPES.iter().map(|e| e.1).collect();
-        let alexa: std::collections::BTreeSet<&str> = crate::proactive::schemas::ALERT_TYPES
-            .iter()
-            .copied()
-            .collect();
+        let alexa: std::collections::BTreeSet<&str> =
+            crate::event::schemas::ALERT_TYPES.iter().copied().collect();
         assert_eq!(
             used, alexa,
             "every Alexa type has an NWS event, and only those"

@@ -1,25 +1,15 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 
-use super::event::{self, Built, NotificationRequest};
-use super::schemas;
-use crate::triggers::{Origin, RequestKind, TriggerMessage};
+use super::{self as event, schemas, Built, NotificationRequest, RequestKind};
+
+/// The skill's languages, as the adapters pass them.
+const LOCALES: [&str; 3] = ["en-US", "en-GB", "de-DE"];
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-24T18:00:00Z")
         .unwrap()
         .with_timezone(&Utc)
-}
-
-fn message(kind: RequestKind, body: Value) -> TriggerMessage {
-    TriggerMessage {
-        origin: Origin::EventBridge {
-            event_id: Some("evt-1".into()),
-            detail_type: "ProactiveEvent".into(),
-        },
-        kind,
-        body: body.as_object().cloned().unwrap_or_else(Map::new),
-    }
 }
 
 fn parse(body: Value) -> Result<NotificationRequest, String> {
@@ -28,7 +18,9 @@ fn parse(body: Value) -> Result<NotificationRequest, String> {
     } else {
         RequestKind::ProactiveEvent
     };
-    NotificationRequest::parse(&message(kind, body)).map_err(|e| e.to_string())
+    let body: Map<String, Value> = body.as_object().cloned().unwrap_or_else(Map::new);
+    // As in an EventBridge event: the request is its `detail`.
+    NotificationRequest::parse(kind, &body, "detail", &LOCALES).map_err(|e| e.to_string())
 }
 
 /// One valid request per schema, as a user would put it in an EventBridge detail.

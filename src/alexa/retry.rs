@@ -1,9 +1,12 @@
-//! When to retry a send, and how long to wait: pure decisions, so they can be tested
-//! without a clock or a network, and the sender only carries them out.
+//! When to retry a request to Alexa (a send, a token request), and how long to wait: pure
+//! decisions, so they can be tested without a clock or a network, and [`run`], the one loop
+//! that carries them out for both callers.
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+
+use crate::http::REPORT_RESERVE;
 
 /// What an events API status means for the client (see the status table in the API notes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,9 +90,6 @@ pub fn fits(
         .is_some_and(|needed| needed <= time_left)
 }
 
-/// Kept free at the end of an invocation to report the outcome.
-pub const REPORT_RESERVE: Duration = Duration::from_millis(300);
-
 /// A number in [0, 1) for full jitter. `RandomState` is seeded randomly per process (and
 /// stepped per call), which is all jitter needs; it spares a `rand` dependency.
 pub fn jitter() -> f64 {
@@ -99,16 +99,82 @@ pub fn jitter() -> f64 {
     (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// `Retry-After` as seconds (`"3"`) or as an HTTP date; `None` when absent or unreadable.
-pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+/// What one attempt ended with.
+#[derive(Debug)]
+pub enum Step<T> {
+    /// Finished, well or badly: nothing to retry.
+    Done(T),
+    /// Try again at once (a refreshed token, a re-read secret): no backoff.
+    Now,
+    /// Try again after a backoff, if attempts and time allow.
+    Later {
+        /// What went wrong, for the error if no attempt is left.
+        last: String,
+        retry_after: Option<Duration>,
+        /// The server's id of the answer (`x-amzn-RequestId`), if any.
+        request_id: Option<String>,
+    },
+}
+
+/// Why [`run`] stopped without a result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GaveUp {
+    pub attempts: u32,
+    pub last: String,
+    pub request_id: Option<String>,
+    pub why: Why,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// The backoff's attempts are used up.
+    Attempts,
+    /// Waiting `delay` and one more attempt would not end before the deadline.
+    Deadline { delay: Duration },
+}
+
+/// One request, attempted again and again: implemented by the sender and the token cache.
+pub(crate) trait Attempts {
+    type Output;
+    /// Attempt number `n` (from 1).
+    async fn attempt(&mut self, n: u32) -> Step<Self::Output>;
+}
+
+/// Runs `attempts` until one is [`Step::Done`], following `backoff` and never past `deadline`
+/// (each attempt takes at most `request_timeout`). Returns the result and the attempts made.
+pub(crate) async fn run<A: Attempts>(
+    attempts: &mut A,
+    backoff: &Backoff,
+    request_timeout: Duration,
+    deadline: Instant,
+) -> Result<(A::Output, u32), GaveUp> {
+    let mut n = 0;
+    loop {
+        n += 1;
+        let (last, retry_after, request_id) = match attempts.attempt(n).await {
+            Step::Done(output) => return Ok((output, n)),
+            Step::Now => continue,
+            Step::Later {
+                last,
+                retry_after,
+                request_id,
+            } => (last, retry_after, request_id),
+        };
+        let gave_up = |why| GaveUp {
+            attempts: n,
+            last,
+            request_id,
+            why,
+        };
+        let Some(delay) = backoff.delay(n, retry_after, jitter()) else {
+            return Err(gave_up(Why::Attempts));
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !fits(left, delay, request_timeout, REPORT_RESERVE) {
+            return Err(gave_up(Why::Deadline { delay }));
+        }
+        tokio::time::sleep(delay).await;
     }
-    let at = DateTime::parse_from_rfc2822(value)
-        .ok()?
-        .with_timezone(&Utc);
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -168,24 +234,6 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_reads_seconds_and_http_dates() {
-        let now = DateTime::parse_from_rfc3339("2026-11-24T18:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
-        assert_eq!(
-            parse_retry_after("Tue, 24 Nov 2026 18:00:07 GMT", now),
-            Some(Duration::from_secs(7))
-        );
-        assert_eq!(
-            parse_retry_after("Tue, 24 Nov 2026 17:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(parse_retry_after("-1", now), None);
-    }
-
-    #[test]
     fn jitter_stays_in_range_and_varies() {
         let draws: Vec<f64> = (0..200).map(|_| jitter()).collect();
         assert!(draws.iter().all(|j| (0.0..1.0).contains(j)));
@@ -199,5 +247,79 @@ mod tests {
         assert!(fits(s(10), s(2), s(5), s(1)));
         assert!(!fits(s(10), s(5), s(5), s(1)));
         assert!(!fits(s(10), Duration::MAX, s(5), s(1)), "no overflow");
+    }
+
+    /// Answers from a script, one per attempt.
+    struct Script(Vec<Step<&'static str>>);
+
+    impl Attempts for Script {
+        type Output = &'static str;
+        async fn attempt(&mut self, _n: u32) -> Step<&'static str> {
+            if self.0.is_empty() {
+                return Step::Done("script ended");
+            }
+            self.0.remove(0)
+        }
+    }
+
+    fn later(last: &str) -> Step<&'static str> {
+        Step::Later {
+            last: last.into(),
+            retry_after: None,
+            request_id: Some("req-1".into()),
+        }
+    }
+
+    const NO_WAIT: Backoff = Backoff {
+        base: Duration::ZERO,
+        cap: Duration::ZERO,
+        max_attempts: 3,
+    };
+
+    #[tokio::test]
+    async fn the_loop_counts_attempts_until_done() {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut script = Script(vec![later("503"), Step::Now, Step::Done("ok")]);
+        let done = run(&mut script, &NO_WAIT, Duration::from_secs(1), deadline).await;
+        assert_eq!(done, Ok(("ok", 3)));
+    }
+
+    #[tokio::test]
+    async fn the_loop_gives_up_when_attempts_run_out() {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut script = Script(vec![
+            later("503"),
+            later("502"),
+            later("500"),
+            Step::Done("never"),
+        ]);
+        let err = run(&mut script, &NO_WAIT, Duration::from_secs(1), deadline)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            GaveUp {
+                attempts: 3,
+                last: "500".into(),
+                request_id: Some("req-1".into()),
+                why: Why::Attempts
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn the_loop_stops_when_another_attempt_would_pass_the_deadline() {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut script = Script(vec![later("429"), Step::Done("never")]);
+        let err = run(&mut script, &NO_WAIT, Duration::from_secs(5), deadline)
+            .await
+            .unwrap_err();
+        assert_eq!(err.attempts, 1);
+        assert_eq!(
+            err.why,
+            Why::Deadline {
+                delay: Duration::ZERO
+            }
+        );
     }
 }

@@ -6,6 +6,8 @@
 
 use serde_json::Value;
 
+use crate::json::{json_type, FieldError};
+
 /// The prefix that points a localizable field at `localizedAttributes`.
 pub const LOCALIZED_PREFIX: &str = "localizedattribute:";
 
@@ -289,28 +291,12 @@ pub fn names() -> Vec<&'static str> {
     SCHEMAS.iter().map(|s| s.name).collect()
 }
 
-/// A schema violation: the path of the field and what was expected there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    pub field: String,
-    pub problem: String,
-}
-
-impl Violation {
-    fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Violation {
-            field: field.into(),
-            problem: problem.into(),
-        }
-    }
-}
-
 /// Checks `payload` against `schema`; returns the `localizedattribute:` keys it uses.
 pub fn validate_payload(
     schema: &Schema,
     payload: &Value,
     path: &str,
-) -> Result<Vec<String>, Violation> {
+) -> Result<Vec<String>, FieldError> {
     let mut keys = Vec::new();
     check_object(schema.payload, payload, path, &mut keys)?;
     Ok(keys)
@@ -321,16 +307,16 @@ fn check_object(
     value: &Value,
     path: &str,
     keys: &mut Vec<String>,
-) -> Result<(), Violation> {
+) -> Result<(), FieldError> {
     let Some(object) = value.as_object() else {
-        return Err(Violation::new(
+        return Err(FieldError::new(
             path,
             format!("expected an object with {}", field_list(fields)),
         ));
     };
     for name in object.keys() {
         if !fields.iter().any(|f| f.name == name) {
-            return Err(Violation::new(
+            return Err(FieldError::new(
                 format!("{path}.{name}"),
                 format!("unknown field; expected only {}", field_list(fields)),
             ));
@@ -340,7 +326,7 @@ fn check_object(
         let child = format!("{path}.{}", field.name);
         match object.get(field.name) {
             None | Some(Value::Null) if field.required => {
-                return Err(Violation::new(
+                return Err(FieldError::new(
                     child,
                     format!(
                         "required field is missing; expected {}",
@@ -360,32 +346,28 @@ fn check_value(
     value: &Value,
     path: &str,
     keys: &mut Vec<String>,
-) -> Result<(), Violation> {
+) -> Result<(), FieldError> {
     let wrong = || {
-        Violation::new(
+        FieldError::new(
             path,
-            format!(
-                "expected {}, got {}",
-                describe(kind),
-                crate::triggers::json_type(value)
-            ),
+            format!("expected {}, got {}", describe(kind), json_type(value)),
         )
     };
     match kind {
         Kind::Text | Kind::Localized => {
             let text = value.as_str().ok_or_else(wrong)?;
             if text.trim().is_empty() {
-                return Err(Violation::new(path, "expected a non-empty string"));
+                return Err(FieldError::new(path, "expected a non-empty string"));
             }
             if let Some(key) = text.strip_prefix(LOCALIZED_PREFIX) {
                 if matches!(kind, Kind::Text) {
-                    return Err(Violation::new(
+                    return Err(FieldError::new(
                         path,
                         "this field cannot be localized; expected the text itself",
                     ));
                 }
                 if key.is_empty() {
-                    return Err(Violation::new(
+                    return Err(FieldError::new(
                         path,
                         "expected a key after \"localizedattribute:\"",
                     ));
@@ -400,7 +382,7 @@ fn check_value(
             chrono::DateTime::parse_from_rfc3339(text)
                 .map(|_| ())
                 .map_err(|_| {
-                    Violation::new(
+                    FieldError::new(
                         path,
                         format!(
                             "is {text:?}; expected an RFC 3339 time such as 2026-11-24T18:00:00Z"
@@ -413,7 +395,7 @@ fn check_value(
             if allowed.contains(&text) {
                 Ok(())
             } else {
-                Err(Violation::new(
+                Err(FieldError::new(
                     path,
                     format!("is {text:?}; expected one of {}", allowed.join(", ")),
                 ))
@@ -422,7 +404,7 @@ fn check_value(
         Kind::ManyOf(allowed, max) => {
             let items = value.as_array().ok_or_else(wrong)?;
             if items.is_empty() || items.len() > *max {
-                return Err(Violation::new(
+                return Err(FieldError::new(
                     path,
                     format!("has {} items; expected 1 to {max}", items.len()),
                 ));
@@ -432,7 +414,7 @@ fn check_value(
                 let item_path = format!("{path}[{i}]");
                 check_value(&Kind::OneOf(allowed), item, &item_path, keys)?;
                 if seen.contains(item) {
-                    return Err(Violation::new(item_path, "is listed twice"));
+                    return Err(FieldError::new(item_path, "is listed twice"));
                 }
                 seen.push(item.clone());
             }
@@ -465,15 +447,15 @@ pub fn validate_localized(
     attributes: &Value,
     referenced: &[String],
     path: &str,
-) -> Result<Vec<String>, Violation> {
+) -> Result<Vec<String>, FieldError> {
     let Some(items) = attributes.as_array() else {
-        return Err(Violation::new(
+        return Err(FieldError::new(
             path,
             "expected an array of objects such as {\"locale\": \"en-US\", \"<key>\": \"<text>\"}",
         ));
     };
     if items.is_empty() && !referenced.is_empty() {
-        return Err(Violation::new(
+        return Err(FieldError::new(
             path,
             format!(
                 "is empty, but the payload references localizedattribute:{}",
@@ -485,7 +467,7 @@ pub fn validate_localized(
     for (i, item) in items.iter().enumerate() {
         let item_path = format!("{path}[{i}]");
         let Some(object) = item.as_object() else {
-            return Err(Violation::new(
+            return Err(FieldError::new(
                 item_path,
                 "expected an object with locale and the localized texts",
             ));
@@ -493,27 +475,27 @@ pub fn validate_localized(
         let locale = match object.get("locale").and_then(Value::as_str) {
             Some(l) if is_locale(l) => l.to_owned(),
             Some(l) => {
-                return Err(Violation::new(
+                return Err(FieldError::new(
                     format!("{item_path}.locale"),
                     format!("is {l:?}; expected a locale such as en-US"),
                 ))
             }
             None => {
-                return Err(Violation::new(
+                return Err(FieldError::new(
                     format!("{item_path}.locale"),
                     "required field is missing; expected a locale such as en-US",
                 ))
             }
         };
         if locales.contains(&locale) {
-            return Err(Violation::new(
+            return Err(FieldError::new(
                 format!("{item_path}.locale"),
                 format!("{locale} is listed twice"),
             ));
         }
         if let Some(allowed) = schema.locales {
             if !allowed.contains(&locale.as_str()) {
-                return Err(Violation::new(
+                return Err(FieldError::new(
                     format!("{item_path}.locale"),
                     format!(
                         "is {locale}; {} supports only {}",
@@ -525,7 +507,7 @@ pub fn validate_localized(
         }
         for (key, value) in object {
             if !value.is_string() {
-                return Err(Violation::new(
+                return Err(FieldError::new(
                     format!("{item_path}.{key}"),
                     "expected a string",
                 ));
@@ -534,7 +516,7 @@ pub fn validate_localized(
         for key in referenced {
             let text = object.get(key).and_then(Value::as_str).unwrap_or_default();
             if text.trim().is_empty() {
-                return Err(Violation::new(
+                return Err(FieldError::new(
                     format!("{item_path}.{key}"),
                     format!("required for locale {locale}: the payload references localizedattribute:{key}"),
                 ));

@@ -1,14 +1,12 @@
-//! The HTTP client shared by the token request, the events API and the weather feed, and how
-//! its failures read.
+//! The HTTP client shared by the token request, the events API and the weather feed, how its
+//! failures read, and the headers all three care about.
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
-
-use super::retry;
 
 /// Longest wait for one answer; the invocation's deadline may cut it shorter.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,11 +32,14 @@ pub async fn shared() -> Result<reqwest::Client, reqwest::Error> {
     SHARED.get_or_try_init(|| async { client() }).await.cloned()
 }
 
+/// Kept free at the end of an invocation to report the outcome.
+pub const REPORT_RESERVE: Duration = Duration::from_millis(300);
+
 /// The timeout for one request: `max`, or less when the invocation ends sooner.
 pub fn request_timeout(max: Duration, deadline: Instant) -> Duration {
     let left = deadline
         .saturating_duration_since(Instant::now())
-        .saturating_sub(retry::REPORT_RESERVE);
+        .saturating_sub(REPORT_RESERVE);
     max.min(left).max(Duration::from_millis(1))
 }
 
@@ -46,7 +47,7 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     headers
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| retry::parse_retry_after(v, Utc::now()))
+        .and_then(|v| parse_retry_after(v, Utc::now()))
 }
 
 /// A transport failure in a few words, with its cause (reqwest's own text stops at
@@ -73,5 +74,40 @@ pub fn describe_transport_error(err: &reqwest::Error) -> String {
         format!("{what}{url}")
     } else {
         format!("{what}{url}: {}", causes.join(": "))
+    }
+}
+
+/// `Retry-After` as seconds (`"3"`) or as an HTTP date; `None` when absent or unreadable.
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = DateTime::parse_from_rfc3339("2026-11-24T18:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after("Tue, 24 Nov 2026 18:00:07 GMT", now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after("Tue, 24 Nov 2026 17:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-1", now), None);
     }
 }

@@ -1,13 +1,27 @@
-//! Adapters from AWS trigger events (SNS, EventBridge) to notification requests.
+//! Adapters from AWS trigger events (SNS, EventBridge, the schedule) to notification
+//! requests.
 //!
-//! They only unwrap the envelope: what a notification request must contain is checked by
-//! the part that builds the proactive event, so both triggers share one set of rules.
+//! They only unwrap the envelope: what a notification request must contain is checked by the
+//! event model ([`NotificationRequest::parse`]), so both triggers share one set of rules. The
+//! envelope's field path (`Records[2].Sns.Message`, `detail`) is given to it so that errors
+//! name the field as the sender wrote it.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sns::SnsEvent;
 use serde_json::{Map, Value};
 
-use crate::error::{parse, HandlerError};
+use super::error::HandlerError;
+use crate::event::{NotificationRequest, RequestKind};
+use crate::json::{self, json_type};
+use crate::skill::speech::LOCALES;
+
+/// Reads an envelope of `shape`, naming the field that does not fit.
+fn parse<T: serde::de::DeserializeOwned>(
+    shape: &'static str,
+    value: Value,
+) -> Result<T, HandlerError> {
+    json::parse("", value).map_err(|e| HandlerError::malformed(shape, e))
+}
 
 /// EventBridge detail-types this function turns into notifications.
 pub const DETAIL_TYPES: [&str; 2] = ["WeatherAlert", "ProactiveEvent"];
@@ -27,15 +41,6 @@ pub enum Origin {
     },
 }
 
-/// What a notification request asks for, told apart by its keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestKind {
-    /// Has `alertType`: the short form for `AMAZON.WeatherAlert.Activated`.
-    WeatherAlert,
-    /// Has `name`: any schema, with its payload spelled out.
-    ProactiveEvent,
-}
-
 /// One notification request, still unvalidated, with where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TriggerMessage {
@@ -53,7 +58,7 @@ pub struct Tick {
 
 /// Unwraps every record of an SNS event: each `Message` must be a JSON notification request.
 pub fn from_sns(payload: Value) -> Result<Vec<TriggerMessage>, HandlerError> {
-    let event: SnsEvent = parse("SNS event", "", payload)?;
+    let event: SnsEvent = parse("SNS event", payload)?;
     event
         .records
         .into_iter()
@@ -86,7 +91,7 @@ pub fn from_sns(payload: Value) -> Result<Vec<TriggerMessage>, HandlerError> {
 
 /// Unwraps an EventBridge event whose `detail` is a notification request.
 pub fn from_eventbridge(payload: Value) -> Result<TriggerMessage, HandlerError> {
-    let event: EventBridgeEvent<Value> = parse("EventBridge event", "", payload)?;
+    let event: EventBridgeEvent<Value> = parse("EventBridge event", payload)?;
     if !DETAIL_TYPES.contains(&event.detail_type.as_str()) {
         return Err(HandlerError::Malformed {
             shape: "EventBridge event",
@@ -121,7 +126,7 @@ pub fn from_eventbridge(payload: Value) -> Result<TriggerMessage, HandlerError> 
 
 /// Reads the scheduled rule's envelope.
 pub fn scheduled(payload: Value) -> Result<Tick, HandlerError> {
-    let event: EventBridgeEvent<Value> = parse("scheduled EventBridge event", "", payload)?;
+    let event: EventBridgeEvent<Value> = parse("scheduled EventBridge event", payload)?;
     Ok(Tick {
         id: event.id.unwrap_or_else(|| "(no id)".into()),
         rules: event.resources.unwrap_or_default(),
@@ -171,15 +176,43 @@ fn request_kind(
     }
 }
 
-pub(crate) fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Object(_) => "an object",
-        Value::Array(_) => "an array",
-        Value::String(_) => "a string",
-        Value::Number(_) => "a number",
-        Value::Bool(_) => "a boolean",
-        Value::Null => "null",
+impl TriggerMessage {
+    /// Where the request sits in the trigger's event: the prefix of field paths in errors.
+    pub fn field_prefix(&self) -> String {
+        match &self.origin {
+            Origin::Sns { index, .. } => format!("Records[{index}].Sns.Message"),
+            Origin::EventBridge { .. } => "detail".to_owned(),
+        }
     }
+
+    /// The trigger's own id (SNS MessageId, EventBridge id): the referenceId of a request
+    /// without `id`, so a redelivered trigger gets the same referenceId.
+    pub fn trigger_id(&self) -> Option<&str> {
+        match &self.origin {
+            Origin::Sns { message_id, .. } => Some(message_id),
+            Origin::EventBridge { event_id, .. } => event_id.as_deref(),
+        }
+    }
+}
+
+/// Checks every message against its schema before anything is sent: one invalid request in
+/// an SNS batch fails the whole invocation with its field named.
+pub fn requests(
+    messages: &[TriggerMessage],
+) -> Result<Vec<(NotificationRequest, Option<String>)>, HandlerError> {
+    messages
+        .iter()
+        .map(|message| {
+            let request = NotificationRequest::parse(
+                message.kind,
+                &message.body,
+                &message.field_prefix(),
+                &LOCALES,
+            )
+            .map_err(|e| HandlerError::malformed("notification request", e))?;
+            Ok((request, message.trigger_id().map(str::to_owned)))
+        })
+        .collect()
 }
 
 #[cfg(test)]

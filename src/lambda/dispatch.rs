@@ -5,18 +5,22 @@
 //! untagged enum would answer a typo with "data did not match any variant"; classifying
 //! first lets every error name the shape it was taken for and the field that is wrong.
 
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
-use lambda_runtime::{tracing, Context, LambdaEvent};
+use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::error::HandlerError;
+use super::triggers::{self, TriggerMessage};
+use crate::alexa::{self, EventsApi};
 use crate::config::Config;
-use crate::error::HandlerError;
-use crate::notifier::Notifier;
+use crate::credentials::{CredentialSource, SecretsManager};
+use crate::ledger::{self, Ledger};
+use crate::notifier::{Notifier, Report};
 use crate::skill::{Reply, Skill};
-use crate::state::{self, Recorded, UserChange};
-use crate::triggers;
+use crate::state::{DynamoStore, StateStore, UserChange};
 use crate::weather::Poller;
 
 /// What an invocation's payload was recognised as.
@@ -122,11 +126,43 @@ fn describe(payload: &Value) -> String {
     }
 }
 
+/// The edges the app talks to: Alexa and the state table. [`Edges::real`] in production;
+/// tests put in-memory ones (or real ones with other credentials) in their place.
+pub struct Edges {
+    pub alexa: Arc<dyn EventsApi>,
+    pub state: Option<Arc<dyn StateStore>>,
+}
+
+impl Edges {
+    /// The Alexa client with the credentials from the configured secret, and the state table
+    /// named there (if any). Nothing is connected yet: each is built on first use.
+    pub fn real(config: &Config) -> Self {
+        let credentials = Arc::new(SecretsManager::new(config.credentials_secret.clone()));
+        Edges {
+            state: config
+                .state_table
+                .clone()
+                .map(|table| Arc::new(DynamoStore::new(table)) as Arc<dyn StateStore>),
+            ..Self::with_credentials(config, credentials)
+        }
+    }
+
+    /// The real Alexa client with these credentials, and no state table.
+    pub fn with_credentials(config: &Config, credentials: Arc<dyn CredentialSource>) -> Self {
+        Edges {
+            alexa: Arc::new(alexa::Client::new(config.alexa_settings(), credentials)),
+            state: None,
+        }
+    }
+}
+
 /// Everything an invocation needs, built once per process.
 pub struct App {
     skill: Skill,
     notifier: Notifier,
     poller: Poller,
+    /// What was sent and who subscribed; `None` without a state table.
+    ledger: Option<Ledger>,
 }
 
 /// How long an invocation may take when the context has no deadline (tests, local runs).
@@ -136,15 +172,17 @@ pub const ALEXA_BUDGET: Duration = Duration::from_secs(6);
 
 impl App {
     pub fn new(config: Config) -> Self {
-        Self::with_notifier(config.clone(), Notifier::new(config))
+        let edges = Edges::real(&config);
+        Self::with_edges(config, edges)
     }
 
-    /// With the notifier's state table, if it has one.
-    pub fn with_notifier(config: Config, notifier: Notifier) -> Self {
+    pub fn with_edges(config: Config, edges: Edges) -> Self {
+        let ledger = edges.state.map(Ledger::new);
         App {
             poller: Poller::new(&config),
+            notifier: Notifier::new(config.regions.clone(), edges.alexa, ledger.clone()),
             skill: Skill::new(config.skill_id),
-            notifier,
+            ledger,
         }
     }
 
@@ -153,110 +191,88 @@ impl App {
         self.handle_as(payload, deadline, "local").await
     }
 
-    /// [`App::handle`] for the invocation `request_id` (named in the state table's claims).
+    /// [`App::handle`] for the invocation `request_id` (named in the ledger's claims).
     pub async fn handle_as(
         &self,
         payload: Value,
         deadline: Instant,
         request_id: &str,
     ) -> Result<Value, HandlerError> {
-        let holder = state::new_holder(request_id);
         let kind = classify(&payload)?;
         tracing::debug!(?kind, "classified input");
         match kind {
-            InputKind::Alexa => {
-                let answer = match self.skill.handle(payload).await? {
-                    Reply::Answer(answer) => answer,
-                    Reply::SendTestAlert { alert, language } => {
-                        // Alexa gives up on a skill after 8 s: answer well before that.
-                        let deadline = deadline.min(Instant::now() + ALEXA_BUDGET);
-                        let status = self.notifier.send_one(&alert, deadline).await;
-                        Skill::test_alert_answer(language, status)
-                    }
-                    Reply::Record { change, answer } => {
-                        self.record(&change).await?;
-                        answer
-                    }
-                };
-                serde_json::to_value(answer).map_err(|e| HandlerError::Malformed {
-                    shape: "Alexa response",
-                    field: ".".into(),
-                    problem: e.to_string(),
-                })
-            }
+            InputKind::Alexa => self.alexa(payload, deadline).await,
             InputKind::Sns => {
                 let messages = triggers::from_sns(payload)?;
-                self.notifier.notify(&messages, deadline, &holder).await
+                self.notify(&messages, deadline, request_id).await
             }
             InputKind::EventBridge => {
                 let message = triggers::from_eventbridge(payload)?;
-                self.notifier
-                    .notify(std::slice::from_ref(&message), deadline, &holder)
+                self.notify(std::slice::from_ref(&message), deadline, request_id)
                     .await
             }
             InputKind::Scheduled => {
                 let tick = triggers::scheduled(payload)?;
-                self.poller
-                    .poll(&tick, &self.notifier, deadline, &holder)
-                    .await
+                tracing::info!(tick = tick.id, rules = ?tick.rules, "scheduled poll");
+                let holder = ledger::new_holder(request_id);
+                let report = self
+                    .poller
+                    .poll(&self.notifier, self.ledger.as_ref(), deadline, &holder)
+                    .await?;
+                answer("poll report", &report)
             }
         }
+    }
+
+    async fn alexa(&self, payload: Value, deadline: Instant) -> Result<Value, HandlerError> {
+        let answer_envelope = match self.skill.handle(payload)? {
+            Reply::Answer(answer) => answer,
+            Reply::SendTestAlert { alert, language } => {
+                // Alexa gives up on a skill after 8 s: answer well before that.
+                let deadline = deadline.min(Instant::now() + ALEXA_BUDGET);
+                let status = self.notifier.send_one(&alert, deadline).await;
+                Skill::test_alert_answer(language, status)
+            }
+            Reply::Record { change, answer } => {
+                self.record(&change).await?;
+                answer
+            }
+        };
+        answer("Alexa response", &answer_envelope)
+    }
+
+    async fn notify(
+        &self,
+        messages: &[TriggerMessage],
+        deadline: Instant,
+        request_id: &str,
+    ) -> Result<Value, HandlerError> {
+        let requests = triggers::requests(messages)?;
+        let holder = ledger::new_holder(request_id);
+        let results = self
+            .notifier
+            .send_requests(requests, deadline, &holder)
+            .await?;
+        answer("answer", &Report { results })
     }
 
     /// Stores a user's skill event. Without a state table it is only logged (the skill
     /// answered Alexa either way); a failed write fails the invocation so Alexa redelivers.
     async fn record(&self, change: &UserChange) -> Result<(), HandlerError> {
-        let Some(state) = self.notifier.state() else {
-            return Ok(());
-        };
-        match state.record_user(change).await? {
-            Recorded::Applied => {
-                tracing::info!(user_id = change.user_id, at = %change.at, "user state recorded")
-            }
-            Recorded::Stale => tracing::info!(
-                user_id = change.user_id,
-                at = %change.at,
-                "older than the user's recorded state; ignored"
-            ),
+        if let Some(ledger) = &self.ledger {
+            ledger.record_user(change).await?;
         }
         Ok(())
     }
 }
 
-/// Epoch milliseconds below this (September 2001) are not a deadline Lambda would send.
-const EPOCH_MS_FLOOR: u64 = 1_000_000_000_000;
-
-/// The invocation's deadline as an `Instant`; Lambda gives it in epoch milliseconds. Without
-/// one (tests, local runs) or with a value that is no epoch time (`cargo lambda watch` 1.9
-/// sends `600000`), the invocation gets [`DEFAULT_BUDGET`].
-pub fn deadline_of(context: &Context) -> Instant {
-    let now = Instant::now();
-    if context.deadline < EPOCH_MS_FLOOR {
-        return now + DEFAULT_BUDGET;
-    }
-    let left = context
-        .deadline()
-        .duration_since(SystemTime::now())
-        .unwrap_or(Duration::ZERO);
-    now + left
-}
-
-/// The function `lambda_runtime::service_fn` wraps.
-pub async fn handler(app: &App, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
-    let request_id = event.context.request_id.clone();
-    let deadline = deadline_of(&event.context);
-    tracing::debug!(
-        request_id,
-        budget_ms = deadline
-            .saturating_duration_since(Instant::now())
-            .as_millis(),
-        "invocation received"
-    );
-    let result = app.handle_as(event.payload, deadline, &request_id).await;
-    if let Err(err) = &result {
-        tracing::warn!(request_id, error_type = err.error_type(), error = %err, "invocation failed");
-    }
-    result
+/// The invocation's answer as JSON.
+fn answer(shape: &'static str, value: &impl Serialize) -> Result<Value, HandlerError> {
+    serde_json::to_value(value).map_err(|e| HandlerError::Malformed {
+        shape,
+        field: ".".into(),
+        problem: e.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -348,35 +364,6 @@ mod tests {
 
     fn eventbridge(detail: Value) -> Value {
         json!({"id": "e-1", "detail-type": "WeatherAlert", "source": "my.app", "detail": detail})
-    }
-
-    #[test]
-    fn deadlines_that_are_no_epoch_time_get_the_default_budget() {
-        let budget = |deadline: u64| {
-            let mut context = Context::default();
-            context.deadline = deadline;
-            deadline_of(&context).saturating_duration_since(Instant::now())
-        };
-        let epoch_ms = |t: SystemTime| {
-            t.duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap()
-                .as_millis() as u64
-        };
-        assert!(budget(0) > Duration::from_secs(29));
-        assert!(
-            budget(600_000) > Duration::from_secs(29),
-            "cargo lambda watch's value"
-        );
-        let in_5s = budget(epoch_ms(SystemTime::now() + Duration::from_secs(5)));
-        assert!(
-            in_5s > Duration::from_secs(4) && in_5s <= Duration::from_secs(5),
-            "{in_5s:?}"
-        );
-        assert_eq!(
-            budget(epoch_ms(SystemTime::now()) - 1_000),
-            Duration::ZERO,
-            "already past"
-        );
     }
 
     #[tokio::test]

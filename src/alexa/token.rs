@@ -12,9 +12,9 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::http;
-use super::retry::{self, Backoff};
+use super::retry::{self, Attempts, Backoff, Step, Why};
 use crate::credentials::{ClientCredentials, CredentialSource, CredentialsError, Redacted};
+use crate::http;
 
 /// The scope proactive events need.
 pub const SCOPE: &str = "alexa::proactive_events";
@@ -64,6 +64,53 @@ pub struct TokenCache {
     slot: Mutex<Slot>,
     backoff: Backoff,
     request_timeout: Duration,
+}
+
+/// One token request after another, for [`retry::run`]. An `invalid_client` answer makes the
+/// secret be read once more (it may have been rotated after we read it), then a second one is
+/// final.
+struct TokenAttempts<'a> {
+    cache: &'a TokenCache,
+    kept: &'a mut Option<Arc<ClientCredentials>>,
+    credentials: Arc<ClientCredentials>,
+    reread: bool,
+    deadline: Instant,
+}
+
+impl Attempts for TokenAttempts<'_> {
+    type Output = Result<(AccessToken, Duration), TokenError>;
+
+    async fn attempt(&mut self, _n: u32) -> Step<Self::Output> {
+        match self.cache.attempt(&self.credentials, self.deadline).await {
+            Attempt::Token(token, lifetime) => Step::Done(Ok((token, lifetime))),
+            Attempt::Refused(err) => Step::Done(Err(err)),
+            Attempt::InvalidClient {
+                status,
+                error,
+                description,
+            } if self.reread => Step::Done(Err(TokenError::Refused {
+                url: self.cache.url.clone(),
+                status,
+                error,
+                description,
+            })),
+            Attempt::InvalidClient { .. } => {
+                self.reread = true;
+                match self.cache.credentials(self.kept, true).await {
+                    Ok(credentials) => {
+                        self.credentials = credentials;
+                        Step::Now
+                    }
+                    Err(err) => Step::Done(Err(err.into())),
+                }
+            }
+            Attempt::Transient { last, retry_after } => Step::Later {
+                last,
+                retry_after,
+                request_id: None,
+            },
+        }
+    }
 }
 
 /// What one token request ended with.
@@ -155,49 +202,27 @@ impl TokenCache {
         kept: &mut Option<Arc<ClientCredentials>>,
         deadline: Instant,
     ) -> Result<(AccessToken, Duration), TokenError> {
-        let mut credentials = self.credentials(kept, false).await?;
-        let mut reread = false;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let (retry_after, last) = match self.attempt(&credentials, deadline).await {
-                Attempt::Token(token, lifetime) => return Ok((token, lifetime)),
-                Attempt::Refused(err) => return Err(err),
-                Attempt::InvalidClient {
-                    status,
-                    error,
-                    description,
-                } => {
-                    if reread {
-                        return Err(TokenError::Refused {
-                            url: self.url.clone(),
-                            status,
-                            error,
-                            description,
-                        });
-                    }
-                    // The secret may have been rotated after we read it: read it once more.
-                    reread = true;
-                    credentials = self.credentials(kept, true).await?;
-                    continue;
-                }
-                Attempt::Transient { last, retry_after } => (retry_after, last),
-            };
-            let unavailable = |last: String| TokenError::Unavailable {
+        let credentials = self.credentials(kept, false).await?;
+        let mut attempts = TokenAttempts {
+            cache: self,
+            kept,
+            credentials,
+            reread: false,
+            deadline,
+        };
+        match retry::run(&mut attempts, &self.backoff, self.request_timeout, deadline).await {
+            Ok((result, _)) => result,
+            Err(gave_up) => Err(TokenError::Unavailable {
                 url: self.url.clone(),
-                attempts: attempt,
-                last,
-            };
-            let Some(delay) = self.backoff.delay(attempt, retry_after, retry::jitter()) else {
-                return Err(unavailable(last));
-            };
-            let left = deadline.saturating_duration_since(Instant::now());
-            if !retry::fits(left, delay, self.request_timeout, retry::REPORT_RESERVE) {
-                return Err(unavailable(format!(
-                    "{last}; no time left in this invocation for another attempt"
-                )));
-            }
-            tokio::time::sleep(delay).await;
+                attempts: gave_up.attempts,
+                last: match gave_up.why {
+                    Why::Attempts => gave_up.last,
+                    Why::Deadline { .. } => format!(
+                        "{}; no time left in this invocation for another attempt",
+                        gave_up.last
+                    ),
+                },
+            }),
         }
     }
 

@@ -1,0 +1,377 @@
+//! Posts events to the Alexa events API: one POST per event and region, retried per
+//! [`retry`](super::retry) within the invocation's deadline.
+//!
+//! Every send ends in a [`Delivery`] rather than an error, so one failed region does not hide
+//! what happened to the others; the caller fails the invocation if any delivery failed, and
+//! Lambda's retry sends again with the same referenceId (Alexa answers 409 for the ones that
+//! got through, which counts as delivered).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::region::{Region, Settings};
+use super::retry::{self, Attempts, Backoff, Class, Step, Why};
+use super::token::TokenCache;
+use super::Post;
+use crate::http;
+
+/// How a send ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Status {
+    /// 2xx: Alexa took it.
+    Accepted,
+    /// 409: Alexa already had this referenceId (an earlier delivery of the same trigger).
+    Duplicate,
+    /// 403 for a Unicast, also with a fresh token: the user has not turned notifications on.
+    NotSubscribed,
+    /// Not delivered: permanent refusal, or retries / time ran out.
+    Failed,
+}
+
+/// The outcome of one event in one region; this is what the invocation answers with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    pub reference_id: String,
+    pub region: &'static str,
+    pub status: Status,
+    pub attempts: u32,
+    /// Alexa's `x-amzn-RequestId` of the last answer (Amazon support asks for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Delivery {
+    /// Delivered or known to be undeliverable to this user: nothing for a retry to do.
+    pub fn is_settled(&self) -> bool {
+        self.status != Status::Failed
+    }
+
+    /// Not delivered, with why.
+    pub fn failed(
+        reference_id: &str,
+        region: Region,
+        attempts: u32,
+        request_id: Option<String>,
+        error: String,
+    ) -> Self {
+        Delivery {
+            reference_id: reference_id.to_owned(),
+            region: region.code(),
+            status: Status::Failed,
+            attempts,
+            request_id,
+            error: Some(error),
+        }
+    }
+}
+
+/// What the sender does after an answer: a pure decision over the status, so each branch is
+/// tested without a network (the status table is in the API notes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Finished with this status (accepted, duplicate, not subscribed).
+    Done(Status),
+    /// The token was refused: drop it, get a new one, try again at once (once only).
+    RenewToken,
+    /// Retrying cannot help.
+    Refused,
+    /// Try again after a backoff.
+    Retry,
+}
+
+/// `renewed`: this attempt already used a token that replaced a refused one.
+pub fn verdict(status: u16, unicast: bool, renewed: bool) -> Verdict {
+    match retry::classify(status) {
+        Class::Accepted => Verdict::Done(Status::Accepted),
+        Class::Duplicate => Verdict::Done(Status::Duplicate),
+        // An expired or revoked token: one new token, then a verdict.
+        Class::Unauthorized if !renewed => Verdict::RenewToken,
+        Class::Unauthorized if unicast && status == 403 => Verdict::Done(Status::NotSubscribed),
+        Class::Unauthorized | Class::Permanent => Verdict::Refused,
+        Class::Transient => Verdict::Retry,
+    }
+}
+
+/// The events API's error body; both fields are optional and `code` may be a number or text.
+#[derive(Deserialize, Default)]
+struct ApiError {
+    code: Option<serde_json::Value>,
+    message: Option<String>,
+}
+
+pub struct Sender {
+    http: reqwest::Client,
+    tokens: TokenCache,
+    settings: Settings,
+    backoff: Backoff,
+    request_timeout: Duration,
+}
+
+/// One attempt's result, before the retry policy decides.
+struct Answer {
+    status: u16,
+    request_id: Option<String>,
+    retry_after: Option<Duration>,
+    text: String,
+}
+
+impl Sender {
+    pub fn new(http: reqwest::Client, tokens: TokenCache, settings: Settings) -> Self {
+        Sender {
+            http,
+            tokens,
+            settings,
+            backoff: Backoff::default(),
+            request_timeout: http::REQUEST_TIMEOUT,
+        }
+    }
+
+    /// Sends every post to each of its regions, all concurrently.
+    pub async fn send_all(
+        &self,
+        posts: &[(Post, Vec<Region>)],
+        deadline: Instant,
+    ) -> Vec<Delivery> {
+        let sends = posts.iter().flat_map(|(post, regions)| {
+            regions
+                .iter()
+                .map(move |region| self.send(post, *region, deadline))
+        });
+        futures_util::future::join_all(sends).await
+    }
+
+    async fn send(&self, post: &Post, region: Region, deadline: Instant) -> Delivery {
+        let mut attempts = PostAttempts {
+            sender: self,
+            post,
+            url: self.settings.events_url(region),
+            region,
+            renewed: false,
+            deadline,
+        };
+        match retry::run(&mut attempts, &self.backoff, self.request_timeout, deadline).await {
+            Ok((delivery, _)) => delivery,
+            Err(gave_up) => {
+                let attempt = gave_up.attempts;
+                let last = gave_up.last;
+                let error = match gave_up.why {
+                    Why::Attempts => format!("gave up after {attempt} attempts; last: {last}"),
+                    Why::Deadline { delay } => format!("stopped after {attempt} attempt(s): another one (after waiting {} ms) would not end before the invocation's deadline; last: {last}", delay.as_millis()),
+                };
+                Delivery::failed(
+                    &post.reference_id,
+                    region,
+                    attempt,
+                    gave_up.request_id,
+                    error,
+                )
+            }
+        }
+    }
+}
+
+/// One POST of one event to one region after another, for [`retry::run`].
+struct PostAttempts<'a> {
+    sender: &'a Sender,
+    post: &'a Post,
+    url: String,
+    region: Region,
+    renewed: bool,
+    deadline: Instant,
+}
+
+impl Attempts for PostAttempts<'_> {
+    type Output = Delivery;
+
+    async fn attempt(&mut self, attempt: u32) -> Step<Delivery> {
+        let (post, region, sender) = (self.post, self.region, self.sender);
+        let token = match sender.tokens.get(self.deadline).await {
+            Ok(token) => token,
+            Err(err) => {
+                return Step::Done(Delivery::failed(
+                    &post.reference_id,
+                    region,
+                    attempt - 1,
+                    None,
+                    format!("no access token: {err}"),
+                ))
+            }
+        };
+        let answer = sender
+            .http
+            .post(&self.url)
+            .bearer_auth(token.expose())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(post.body.clone())
+            .timeout(http::request_timeout(sender.request_timeout, self.deadline))
+            .send()
+            .await;
+        let response = match answer {
+            Err(err) => {
+                return Step::Later {
+                    last: http::describe_transport_error(&err),
+                    retry_after: None,
+                    request_id: None,
+                }
+            }
+            Ok(response) => response,
+        };
+        let answer = read(response).await;
+        let done = |status| Delivery {
+            reference_id: post.reference_id.clone(),
+            region: region.code(),
+            status,
+            attempts: attempt,
+            request_id: answer.request_id.clone(),
+            error: None,
+        };
+        match verdict(answer.status, post.unicast, self.renewed) {
+            Verdict::Done(Status::NotSubscribed) => {
+                let mut delivery = done(Status::NotSubscribed);
+                delivery.error = Some(format!(
+                    "the user has not turned on notifications for this skill ({})",
+                    answer.describe()
+                ));
+                Step::Done(delivery)
+            }
+            Verdict::Done(status) => Step::Done(done(status)),
+            Verdict::RenewToken => {
+                self.renewed = true;
+                sender.tokens.invalidate(&token).await;
+                Step::Now
+            }
+            Verdict::Refused => Step::Done(Delivery::failed(
+                &post.reference_id,
+                region,
+                attempt,
+                answer.request_id.clone(),
+                format!("refused: {}", answer.describe()),
+            )),
+            Verdict::Retry => Step::Later {
+                last: answer.describe(),
+                retry_after: answer.retry_after,
+                request_id: answer.request_id.clone(),
+            },
+        }
+    }
+}
+
+/// Reads what matters of an answer; error bodies are short, and a body that breaks off
+/// leaves the text empty (the status still decides).
+async fn read(response: reqwest::Response) -> Answer {
+    let status = response.status().as_u16();
+    let request_id = response
+        .headers()
+        .get("x-amzn-requestid")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let retry_after = http::retry_after(response.headers());
+    let text = if (200..300).contains(&status) {
+        String::new()
+    } else {
+        response.text().await.unwrap_or_default()
+    };
+    Answer {
+        status,
+        request_id,
+        retry_after,
+        text,
+    }
+}
+
+impl Answer {
+    /// "400 (code INVALID_EXPIRY: expiryTime must be after timestamp), x-amzn-RequestId abc".
+    fn describe(&self) -> String {
+        let parsed: ApiError = serde_json::from_str(&self.text).unwrap_or_default();
+        let code = match parsed.code {
+            Some(serde_json::Value::String(c)) => Some(c),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let message = match (code, parsed.message) {
+            (Some(c), Some(m)) => format!(" (code {c}: {m})"),
+            (Some(c), None) => format!(" (code {c})"),
+            (None, Some(m)) => format!(" ({m})"),
+            (None, None) if self.text.trim().is_empty() => String::new(),
+            (None, None) => format!(" ({})", truncate(self.text.trim(), 200)),
+        };
+        let id = self
+            .request_id
+            .as_deref()
+            .map(|id| format!(", x-amzn-RequestId {id}"))
+            .unwrap_or_default();
+        format!("answer {}{message}{id}", self.status)
+    }
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_status_gets_its_verdict() {
+        assert_eq!(verdict(202, false, false), Verdict::Done(Status::Accepted));
+        assert_eq!(verdict(409, false, false), Verdict::Done(Status::Duplicate));
+        for status in [429, 500, 502, 503, 504] {
+            assert_eq!(verdict(status, false, false), Verdict::Retry, "{status}");
+        }
+        for status in [400, 404, 413, 432] {
+            assert_eq!(verdict(status, true, false), Verdict::Refused, "{status}");
+        }
+    }
+
+    #[test]
+    fn a_refused_token_is_renewed_once_then_judged() {
+        for status in [401, 403] {
+            assert_eq!(verdict(status, false, false), Verdict::RenewToken);
+            assert_eq!(verdict(status, false, true), Verdict::Refused);
+        }
+        // A Unicast refused with a fresh token: that user has not allowed notifications.
+        assert_eq!(
+            verdict(403, true, true),
+            Verdict::Done(Status::NotSubscribed)
+        );
+        assert_eq!(verdict(401, true, true), Verdict::Refused);
+    }
+
+    #[test]
+    fn error_bodies_read_as_code_message_and_request_id() {
+        let answer = |status, text: &str, id: Option<&str>| Answer {
+            status,
+            request_id: id.map(str::to_owned),
+            retry_after: None,
+            text: text.to_owned(),
+        };
+        assert_eq!(
+            answer(
+                400,
+                r#"{"code":"INVALID_EXPIRY","message":"too late"}"#,
+                Some("r-1")
+            )
+            .describe(),
+            "answer 400 (code INVALID_EXPIRY: too late), x-amzn-RequestId r-1"
+        );
+        assert_eq!(
+            answer(429, r#"{"code":429}"#, None).describe(),
+            "answer 429 (code 429)"
+        );
+        assert_eq!(answer(503, "", None).describe(), "answer 503");
+        assert_eq!(
+            answer(500, "plain text", None).describe(),
+            "answer 500 (plain text)"
+        );
+    }
+}

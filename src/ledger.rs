@@ -1,0 +1,239 @@
+//! The ledger: what was sent and who subscribed, over the state table (any [`StateStore`]).
+//! It is the one place that knows the claim protocol, so the notifier, the poll and the
+//! skill-event recording cannot each get it slightly wrong.
+//!
+//! A send is guarded by a *claim* (see [`crate::state`]): only one invocation wins it; the
+//! winner sends, then *settles* (marks sent what every region took, releases the rest so that
+//! a retry sends it). A state-table failure while claiming releases what was already won and
+//! fails: nothing is ever sent without its claim.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use futures_util::stream::{self, StreamExt};
+use tokio::time::Instant;
+
+use crate::alexa::Delivery;
+use crate::state::{Claim, ClaimOutcome, Recorded, StateError, StateStore, UserChange};
+
+/// How many state-table calls run at once: enough to hide the round trips of a large SNS
+/// batch without opening hundreds of connections.
+const CONCURRENCY: usize = 16;
+
+/// How long a claim outlives the invocation's deadline: Lambda has stopped the holder by then.
+pub const LEASE_MARGIN: Duration = Duration::seconds(10);
+
+/// Until when a claim made now holds: the invocation's deadline plus [`LEASE_MARGIN`].
+pub fn lease_end(now: DateTime<Utc>, deadline: Instant) -> DateTime<Utc> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    now + Duration::from_std(left).unwrap_or(Duration::hours(1)) + LEASE_MARGIN
+}
+
+/// A name for one invocation's claims, unique across invocations and processes.
+pub fn new_holder(request_id: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    hasher.write_u32(std::process::id());
+    format!("{request_id}/{:016x}", hasher.finish())
+}
+
+/// Something to send once: its referenceId and until when its record must be kept.
+pub struct Candidate<T> {
+    pub item: T,
+    pub reference_id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why a candidate is not this invocation's to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Held {
+    /// An earlier candidate of the same batch has the same referenceId.
+    Repeated,
+    /// Sent before (by this trigger's earlier delivery, or an earlier poll).
+    AlreadySent { sent_at: Option<String> },
+    /// Another invocation is sending it now.
+    InProgress { lease_until: Option<String> },
+}
+
+/// What the claims decided, in the candidates' order within each list.
+pub struct Claimed<T> {
+    /// Ours to send, each with its claim.
+    pub to_send: Vec<(T, Claim)>,
+    /// Not ours, with why.
+    pub held: Vec<(String, Held)>,
+}
+
+impl<T> Claimed<T> {
+    /// referenceIds another invocation is sending now.
+    pub fn busy(&self) -> Vec<String> {
+        self.held
+            .iter()
+            .filter(|(_, held)| matches!(held, Held::InProgress { .. }))
+            .map(|(reference_id, _)| reference_id.clone())
+            .collect()
+    }
+}
+
+#[derive(Clone)]
+pub struct Ledger {
+    store: Arc<dyn StateStore>,
+}
+
+impl Ledger {
+    pub fn new(store: Arc<dyn StateStore>) -> Self {
+        Ledger { store }
+    }
+
+    /// Claims every candidate for `holder` until `lease_until`.
+    pub async fn claim_all<T>(
+        &self,
+        candidates: Vec<Candidate<T>>,
+        holder: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Claimed<T>, StateError> {
+        let mut held = Vec::new();
+        let mut seen = HashSet::new();
+        let mut claims = Vec::new();
+        for candidate in candidates {
+            if !seen.insert(candidate.reference_id.clone()) {
+                held.push((candidate.reference_id, Held::Repeated));
+                continue;
+            }
+            let claim = Claim {
+                reference_id: candidate.reference_id,
+                holder: holder.to_owned(),
+                lease_until,
+                expires_at: candidate.expires_at,
+            };
+            claims.push((candidate.item, claim));
+        }
+        let outcomes: Vec<_> =
+            stream::iter(claims.iter().map(|(_, claim)| self.store.claim(claim)))
+                .buffered(CONCURRENCY)
+                .collect()
+                .await;
+        if let Some(err) = outcomes.iter().find_map(|o| o.as_ref().err()).cloned() {
+            let won: Vec<Claim> = claims
+                .iter()
+                .zip(&outcomes)
+                .filter(|(_, outcome)| matches!(outcome, Ok(ClaimOutcome::Claimed)))
+                .map(|((_, claim), _)| claim.clone())
+                .collect();
+            self.release_all(&won).await;
+            return Err(err);
+        }
+        let mut to_send = Vec::new();
+        // No errors past this point: flatten keeps every outcome, in order.
+        for ((item, claim), outcome) in claims.into_iter().zip(outcomes.into_iter().flatten()) {
+            match outcome {
+                ClaimOutcome::Claimed => to_send.push((item, claim)),
+                ClaimOutcome::AlreadySent { sent_at } => {
+                    tracing::info!(
+                        reference_id = claim.reference_id,
+                        sent_at = sent_at.as_deref().unwrap_or("-"),
+                        "already sent; not sent again"
+                    );
+                    held.push((claim.reference_id, Held::AlreadySent { sent_at }));
+                }
+                ClaimOutcome::InProgress { lease_until } => {
+                    tracing::warn!(
+                        reference_id = claim.reference_id,
+                        lease_until = lease_until.as_deref().unwrap_or("-"),
+                        "another invocation is sending it"
+                    );
+                    held.push((claim.reference_id, Held::InProgress { lease_until }));
+                }
+            }
+        }
+        Ok(Claimed { to_send, held })
+    }
+
+    /// Marks delivered events sent, and releases the others so that a retry can send them. A
+    /// referenceId counts as delivered when every region settled it.
+    pub async fn settle(&self, claims: &[Claim], deliveries: &[Delivery]) {
+        let work = claims.iter().map(|claim| async move {
+            let delivered = deliveries
+                .iter()
+                .filter(|d| d.reference_id == claim.reference_id)
+                .all(Delivery::is_settled);
+            let result = if delivered {
+                self.store.complete(claim).await
+            } else {
+                self.store.release(claim).await
+            };
+            if let Err(err) = result {
+                // Not fatal: a claim left in progress lapses with its lease, and a resend after
+                // that is answered 409 by Alexa; the invocation's outcome stays the send's.
+                tracing::warn!(reference_id = claim.reference_id, delivered, error = %err, "state not updated after the send");
+            }
+        });
+        stream::iter(work)
+            .buffer_unordered(CONCURRENCY)
+            .collect::<Vec<()>>()
+            .await;
+    }
+
+    /// Gives up claims without sending (the send could not start).
+    pub async fn release_all(&self, claims: &[Claim]) {
+        let work = claims.iter().map(|claim| async move {
+            if let Err(err) = self.store.release(claim).await {
+                tracing::warn!(reference_id = claim.reference_id, error = %err, "claim not released; it lapses with its lease");
+            }
+        });
+        stream::iter(work)
+            .buffer_unordered(CONCURRENCY)
+            .collect::<Vec<()>>()
+            .await;
+    }
+
+    /// Whether `reference_id` was sent (a claim in progress does not count).
+    pub async fn was_announced(&self, reference_id: &str) -> Result<bool, StateError> {
+        self.store.was_sent(reference_id).await
+    }
+
+    /// Records `reference_id` as announced without sending it (an update of an announced
+    /// alert), unless someone else holds or sent it.
+    pub async fn mark_announced(
+        &self,
+        reference_id: String,
+        holder: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StateError> {
+        let claim = Claim {
+            reference_id,
+            holder: holder.to_owned(),
+            lease_until: Utc::now(),
+            expires_at,
+        };
+        if self.store.claim(&claim).await? == ClaimOutcome::Claimed {
+            self.store.complete(&claim).await?;
+        }
+        Ok(())
+    }
+
+    /// Records a user's skill event unless a newer one is recorded already.
+    pub async fn record_user(&self, change: &UserChange) -> Result<Recorded, StateError> {
+        let recorded = self.store.record_user(change).await?;
+        match recorded {
+            Recorded::Applied => {
+                tracing::info!(user_id = change.user_id, at = %change.at, "user state recorded")
+            }
+            Recorded::Stale => tracing::info!(
+                user_id = change.user_id,
+                at = %change.at,
+                "older than the user's recorded state; ignored"
+            ),
+        }
+        Ok(recorded)
+    }
+}
+
+#[cfg(test)]
+mod tests;

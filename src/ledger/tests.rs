@@ -1,0 +1,274 @@
+//! The claim protocol against the in-memory store: who sends, what a failure leaves behind.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::*;
+use crate::alexa::{Delivery, Region, Status};
+use crate::state::memory::{Op, Sent};
+use crate::state::{MemoryStore, UserChangeKind};
+
+fn ledger() -> (Ledger, Arc<MemoryStore>) {
+    let store = Arc::new(MemoryStore::new());
+    (Ledger::new(store.clone()), store)
+}
+
+fn candidate(reference_id: &str) -> Candidate<&str> {
+    Candidate {
+        item: "event",
+        reference_id: reference_id.to_owned(),
+        expires_at: Utc::now() + Duration::hours(1),
+    }
+}
+
+fn lease() -> DateTime<Utc> {
+    Utc::now() + Duration::seconds(40)
+}
+
+fn delivery(reference_id: &str, region: Region, status: Status) -> Delivery {
+    Delivery {
+        reference_id: reference_id.into(),
+        region: region.code(),
+        status,
+        attempts: 1,
+        request_id: None,
+        error: None,
+    }
+}
+
+fn claims<T>(claimed: &Claimed<T>) -> Vec<Claim> {
+    claimed.to_send.iter().map(|(_, c)| c.clone()).collect()
+}
+
+#[tokio::test]
+async fn only_one_of_two_racing_invocations_wins_a_claim() {
+    let (ledger, _) = ledger();
+    let (a, b) = tokio::join!(
+        ledger.claim_all(vec![candidate("r1"), candidate("r2")], "a", lease()),
+        ledger.claim_all(vec![candidate("r2"), candidate("r1")], "b", lease()),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        a.to_send.len() + b.to_send.len(),
+        2,
+        "each referenceId won once"
+    );
+    assert_eq!(a.held.len() + b.held.len(), 2);
+    for (_, held) in a.held.iter().chain(&b.held) {
+        assert!(
+            matches!(
+                held,
+                Held::InProgress {
+                    lease_until: Some(_)
+                }
+            ),
+            "{held:?}"
+        );
+    }
+    assert_eq!(a.busy().len() + b.busy().len(), 2);
+}
+
+#[tokio::test]
+async fn a_delivered_event_is_never_claimed_again() {
+    let (ledger, store) = ledger();
+    let claimed = ledger
+        .claim_all(vec![candidate("r1")], "a", lease())
+        .await
+        .unwrap();
+    ledger
+        .settle(
+            &claims(&claimed),
+            &[
+                delivery("r1", Region::Na, Status::Accepted),
+                delivery("r1", Region::Eu, Status::Duplicate),
+            ],
+        )
+        .await;
+    assert!(matches!(store.sent("r1"), Some((Sent::Sent { .. }, _))));
+    let again = ledger
+        .claim_all(vec![candidate("r1")], "b", lease())
+        .await
+        .unwrap();
+    assert!(again.to_send.is_empty());
+    assert!(matches!(
+        again.held[0],
+        (_, Held::AlreadySent { sent_at: Some(_) })
+    ));
+    assert!(again.busy().is_empty(), "sent is not busy");
+    assert!(ledger.was_announced("r1").await.unwrap());
+}
+
+#[tokio::test]
+async fn an_event_any_region_failed_is_released_for_the_retry() {
+    let (ledger, store) = ledger();
+    let claimed = ledger
+        .claim_all(vec![candidate("r1"), candidate("r2")], "a", lease())
+        .await
+        .unwrap();
+    ledger
+        .settle(
+            &claims(&claimed),
+            &[
+                delivery("r1", Region::Na, Status::Accepted),
+                delivery("r1", Region::Eu, Status::Failed),
+                delivery("r2", Region::Na, Status::NotSubscribed),
+            ],
+        )
+        .await;
+    assert_eq!(store.sent("r1"), None, "released: a retry sends it");
+    assert!(
+        matches!(store.sent("r2"), Some((Sent::Sent { .. }, _))),
+        "not subscribed is settled"
+    );
+    let retry = ledger
+        .claim_all(vec![candidate("r1")], "b", lease())
+        .await
+        .unwrap();
+    assert_eq!(retry.to_send.len(), 1);
+}
+
+#[tokio::test]
+async fn repeated_reference_ids_in_one_batch_are_one_event() {
+    let (ledger, store) = ledger();
+    let claimed = ledger
+        .claim_all(vec![candidate("r1"), candidate("r1")], "a", lease())
+        .await
+        .unwrap();
+    assert_eq!(claimed.to_send.len(), 1);
+    assert_eq!(claimed.held, vec![("r1".to_owned(), Held::Repeated)]);
+    assert_eq!(store.calls(Op::Claim), 1);
+}
+
+#[tokio::test]
+async fn a_state_failure_while_claiming_releases_what_was_won() {
+    let (ledger, store) = ledger();
+    store.fail_after(Op::Claim, 2);
+    let err = ledger
+        .claim_all(
+            vec![candidate("r1"), candidate("r2"), candidate("r3")],
+            "a",
+            lease(),
+        )
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            err,
+            StateError::Unavailable {
+                action: "PutItem",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(store.sent("r1"), None);
+    assert_eq!(store.sent("r2"), None);
+    assert_eq!(store.calls(Op::Release), 2);
+    store.fail(Op::Claim, false);
+    let retry = ledger
+        .claim_all(vec![candidate("r1"), candidate("r2")], "b", lease())
+        .await
+        .unwrap();
+    assert_eq!(retry.to_send.len(), 2, "nothing left blocked");
+}
+
+#[tokio::test]
+async fn a_lapsed_lease_is_taken_over_and_the_dead_holder_cannot_release_it() {
+    let (ledger, store) = ledger();
+    let past = Utc::now() - Duration::seconds(1);
+    let dead = ledger
+        .claim_all(vec![candidate("r1")], "dead", past)
+        .await
+        .unwrap();
+    let taken = ledger
+        .claim_all(vec![candidate("r1")], "alive", lease())
+        .await
+        .unwrap();
+    assert_eq!(taken.to_send.len(), 1, "the lease lapsed");
+    ledger.release_all(&claims(&dead)).await;
+    assert!(
+        matches!(store.sent("r1"), Some((Sent::InProgress { holder, .. }, _)) if holder == "alive"),
+        "the dead holder's release leaves the new claim alone"
+    );
+    assert!(
+        !ledger.was_announced("r1").await.unwrap(),
+        "in progress is not sent"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_record_after_the_send_is_not_fatal() {
+    let (ledger, store) = ledger();
+    let claimed = ledger
+        .claim_all(vec![candidate("r1")], "a", lease())
+        .await
+        .unwrap();
+    store.fail(Op::Complete, true);
+    ledger
+        .settle(
+            &claims(&claimed),
+            &[delivery("r1", Region::Na, Status::Accepted)],
+        )
+        .await;
+    assert!(
+        matches!(store.sent("r1"), Some((Sent::InProgress { .. }, _))),
+        "left in progress; it lapses with its lease"
+    );
+}
+
+#[tokio::test]
+async fn an_update_is_marked_announced_once() {
+    let (ledger, store) = ledger();
+    let until = Utc::now() + Duration::hours(3);
+    ledger
+        .mark_announced("u1".into(), "a", until)
+        .await
+        .unwrap();
+    assert!(ledger.was_announced("u1").await.unwrap());
+    assert!(matches!(store.sent("u1"), Some((Sent::Sent { .. }, at)) if at == until));
+    ledger
+        .mark_announced("u1".into(), "b", until)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.calls(Op::Complete),
+        1,
+        "already sent: not written again"
+    );
+}
+
+#[tokio::test]
+async fn user_records_keep_the_newest_event() {
+    let (ledger, store) = ledger();
+    let at = |minutes| Utc::now() + Duration::minutes(minutes);
+    let change = |minutes, kind| UserChange {
+        user_id: "amzn1.ask.account.U".into(),
+        at: at(minutes),
+        kind,
+    };
+    let subscribed = UserChangeKind::Subscriptions(vec!["AMAZON.WeatherAlert.Activated".into()]);
+    assert_eq!(
+        ledger.record_user(&change(2, subscribed)).await.unwrap(),
+        Recorded::Applied
+    );
+    assert_eq!(
+        ledger
+            .record_user(&change(1, UserChangeKind::Disabled))
+            .await
+            .unwrap(),
+        Recorded::Stale,
+        "an older event arriving late changes nothing"
+    );
+    assert!(store.user("amzn1.ask.account.U").unwrap().enabled);
+    assert_eq!(
+        ledger
+            .record_user(&change(3, UserChangeKind::Disabled))
+            .await
+            .unwrap(),
+        Recorded::Applied
+    );
+    let user = store.user("amzn1.ask.account.U").unwrap();
+    assert!(!user.enabled && user.subscriptions.is_none());
+}

@@ -1,0 +1,259 @@
+//! The notifier with in-memory edges: what is sent, what is recorded, what fails.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::time::Instant;
+
+use super::*;
+use crate::alexa::fake::FakeAlexa;
+use crate::state::memory::{Op, Sent};
+use crate::state::{Claim, MemoryStore, StateStore};
+
+struct Rig {
+    notifier: Notifier,
+    alexa: Arc<FakeAlexa>,
+    store: Arc<MemoryStore>,
+}
+
+fn rig(regions: &[Region]) -> Rig {
+    let alexa = Arc::new(FakeAlexa::new());
+    let store = Arc::new(MemoryStore::new());
+    let notifier = Notifier::new(
+        regions.to_vec(),
+        alexa.clone(),
+        Some(Ledger::new(store.clone())),
+    );
+    Rig {
+        notifier,
+        alexa,
+        store,
+    }
+}
+
+fn alert(id: &str) -> (NotificationRequest, Option<String>) {
+    let request =
+        NotificationRequest::multicast_weather_alert("TORNADO", "NWS", id.into(), None, &["en-US"]);
+    (request, None)
+}
+
+fn deadline() -> Instant {
+    Instant::now() + std::time::Duration::from_secs(30)
+}
+
+fn reference(id: &str) -> String {
+    event::reference_id(crate::event::schemas::WEATHER_ALERT, id)
+}
+
+#[tokio::test]
+async fn a_multicast_goes_to_every_region_once_however_often_it_is_asked() {
+    let rig = rig(&[Region::Na, Region::Eu]);
+    let first = rig
+        .notifier
+        .send_requests(vec![alert("a1")], deadline(), "h1")
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    assert!(first
+        .iter()
+        .all(|o| matches!(o, Outcome::Sent(d) if d.status == Status::Accepted)));
+    let again = rig
+        .notifier
+        .send_requests(vec![alert("a1")], deadline(), "h2")
+        .await
+        .unwrap();
+    assert!(matches!(
+        &again[..],
+        [Outcome::NotSent(NotSent::AlreadySent { .. })]
+    ));
+    let r = reference("a1");
+    assert_eq!(rig.alexa.posts(&r, Region::Na), 1);
+    assert_eq!(rig.alexa.posts(&r, Region::Eu), 1);
+    let event = &rig.alexa.received()[0].event;
+    assert_eq!(event["referenceId"], r.as_str());
+    assert_eq!(event["relevantAudience"]["type"], "Multicast");
+}
+
+#[tokio::test]
+async fn a_failed_region_fails_the_invocation_and_leaves_the_event_to_the_retry() {
+    let rig = rig(&[Region::Na, Region::Eu]);
+    rig.alexa.region_down(Region::Eu, true);
+    let err = rig
+        .notifier
+        .send_requests(vec![alert("a1")], deadline(), "h1")
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "SendFailed");
+    assert!(
+        err.to_string().contains("in EU: answer 503 (fake)"),
+        "{err}"
+    );
+    assert_eq!(rig.store.sent(&reference("a1")), None, "released");
+    rig.alexa.region_down(Region::Eu, false);
+    rig.notifier
+        .send_requests(vec![alert("a1")], deadline(), "h2")
+        .await
+        .unwrap();
+    assert_eq!(rig.alexa.posts(&reference("a1"), Region::Eu), 2);
+    assert!(matches!(
+        rig.store.sent(&reference("a1")),
+        Some((Sent::Sent { .. }, _))
+    ));
+}
+
+#[tokio::test]
+async fn nothing_is_sent_without_its_claim() {
+    let rig = rig(&[Region::Na]);
+    rig.store.fail(Op::Claim, true);
+    let err = rig
+        .notifier
+        .send_requests(vec![alert("a1"), alert("a2")], deadline(), "h1")
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "StateUnavailable");
+    assert!(rig.alexa.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_client_that_cannot_start_releases_the_claims() {
+    let rig = rig(&[Region::Na]);
+    rig.alexa.break_setup(true);
+    let err = rig
+        .notifier
+        .send_requests(vec![alert("a1")], deadline(), "h1")
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "SetupFailed");
+    assert_eq!(rig.store.sent(&reference("a1")), None);
+}
+
+#[tokio::test]
+async fn an_event_another_invocation_is_sending_fails_this_one_after_the_rest_is_sent() {
+    let rig = rig(&[Region::Na]);
+    let other = Claim {
+        reference_id: reference("a1"),
+        holder: "other".into(),
+        lease_until: Utc::now() + chrono::Duration::seconds(60),
+        expires_at: Utc::now() + chrono::Duration::hours(1),
+    };
+    rig.store.claim(&other).await.unwrap();
+    let err = rig
+        .notifier
+        .send_requests(vec![alert("a1"), alert("a2")], deadline(), "h1")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        SendError::InProgress {
+            reference_ids: vec![reference("a1")]
+        }
+    );
+    assert_eq!(rig.alexa.posts(&reference("a2"), Region::Na), 1);
+    assert_eq!(rig.alexa.posts(&reference("a1"), Region::Na), 0);
+}
+
+#[tokio::test]
+async fn a_unicast_goes_to_its_users_region_and_not_subscribed_is_settled() {
+    let rig = rig(&[Region::Na, Region::Eu]);
+    let request = NotificationRequest::unicast_weather_alert(
+        "TORNADO",
+        vec![("en-GB".into(), "Met Office".into())],
+        "u1".into(),
+        "amzn1.ask.account.U".into(),
+        Some(Region::Eu),
+    );
+    rig.alexa.answer_next([Status::NotSubscribed]);
+    let results = rig
+        .notifier
+        .send_requests(vec![(request, None)], deadline(), "h1")
+        .await
+        .unwrap();
+    assert!(
+        matches!(&results[..], [Outcome::Sent(d)] if d.status == Status::NotSubscribed && d.region == "EU")
+    );
+    let received = rig.alexa.received();
+    assert_eq!(received.len(), 1);
+    assert!(received[0].unicast);
+    assert_eq!(
+        received[0].event["relevantAudience"]["payload"]["user"],
+        "amzn1.ask.account.U"
+    );
+    assert!(matches!(
+        rig.store.sent(&reference("u1")),
+        Some((Sent::Sent { .. }, _))
+    ));
+}
+
+#[tokio::test]
+async fn without_a_ledger_every_request_is_sent() {
+    let alexa = Arc::new(FakeAlexa::new());
+    let notifier = Notifier::new(vec![Region::Na], alexa.clone(), None);
+    for holder in ["h1", "h2"] {
+        notifier
+            .send_requests(vec![alert("a1")], deadline(), holder)
+            .await
+            .unwrap();
+    }
+    assert_eq!(alexa.posts(&reference("a1"), Region::Na), 2);
+}
+
+#[tokio::test]
+async fn expired_requests_are_skipped_and_repeats_are_one_event() {
+    let rig = rig(&[Region::Na]);
+    let (mut expired, _) = alert("old");
+    expired.expires_at = Some(Utc::now() - chrono::Duration::minutes(1));
+    let results = rig
+        .notifier
+        .send_requests(
+            vec![(expired, None), alert("a1"), alert("a1")],
+            deadline(),
+            "h1",
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        &results[0],
+        Outcome::NotSent(NotSent::Skipped { reason, .. }) if reason.contains("expired")
+    ));
+    assert!(matches!(
+        &results[1],
+        Outcome::NotSent(NotSent::Duplicate { .. })
+    ));
+    assert_eq!(rig.alexa.received().len(), 1);
+    assert_eq!(
+        rig.store.calls(Op::Claim),
+        1,
+        "nothing claimed for the skipped one"
+    );
+}
+
+#[tokio::test]
+async fn the_test_alert_reports_alexas_verdict() {
+    let rig = rig(&[Region::Na]);
+    let request = NotificationRequest::unicast_weather_alert(
+        "THUNDER_STORM",
+        vec![("en-US".into(), "a test".into())],
+        "req-1".into(),
+        "amzn1.ask.account.U".into(),
+        None,
+    );
+    assert_eq!(
+        rig.notifier.send_one(&request, deadline()).await,
+        Status::Accepted
+    );
+    rig.alexa.answer_next([Status::NotSubscribed]);
+    assert_eq!(
+        rig.notifier.send_one(&request, deadline()).await,
+        Status::NotSubscribed
+    );
+    rig.alexa.break_setup(true);
+    assert_eq!(
+        rig.notifier.send_one(&request, deadline()).await,
+        Status::Failed
+    );
+    assert_eq!(
+        rig.store.calls(Op::Claim),
+        0,
+        "the test alert is not recorded"
+    );
+}

@@ -1,0 +1,247 @@
+//! The state table in memory, with the same conditions as [`DynamoStore`](super::DynamoStore):
+//! for unit tests of exactly-once and the poll, and as the reference of what each operation
+//! means. Operations can be made to fail, to test what happens when DynamoDB does.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::{
+    Claim, ClaimOutcome, Recorded, StateError, StateFuture, StateStore, UserChange, UserChangeKind,
+};
+
+/// One of the store's operations, to make it fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    Claim,
+    Complete,
+    Release,
+    WasSent,
+    RecordUser,
+}
+
+impl Op {
+    fn action(self) -> &'static str {
+        match self {
+            Op::Claim => "PutItem",
+            Op::Complete | Op::RecordUser => "UpdateItem",
+            Op::Release => "DeleteItem",
+            Op::WasSent => "GetItem",
+        }
+    }
+}
+
+/// A `sent#` record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    InProgress {
+        holder: String,
+        lease_until: DateTime<Utc>,
+    },
+    Sent {
+        sent_at: String,
+    },
+}
+
+/// A `user#` record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub subscriptions: Option<Vec<String>>,
+    pub enabled: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+struct Tables {
+    sent: HashMap<String, (Sent, DateTime<Utc>)>,
+    users: HashMap<String, User>,
+    /// Per operation, how many more calls succeed before every call fails.
+    failing: HashMap<Op, usize>,
+    calls: HashMap<Op, usize>,
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes `op` fail (as DynamoDB being unreachable would) until told otherwise.
+    pub fn fail(&self, op: Op, failing: bool) {
+        if failing {
+            self.fail_after(op, 0);
+        } else {
+            self.lock().failing.remove(&op);
+        }
+    }
+
+    /// Lets `calls` more calls of `op` succeed, then makes every later one fail.
+    pub fn fail_after(&self, op: Op, calls: usize) {
+        self.lock().failing.insert(op, calls);
+    }
+
+    /// The `sent#` record of `reference_id` and its expiry, if any.
+    pub fn sent(&self, reference_id: &str) -> Option<(Sent, DateTime<Utc>)> {
+        self.lock().sent.get(reference_id).cloned()
+    }
+
+    /// The `user#` record of `user_id`, if any.
+    pub fn user(&self, user_id: &str) -> Option<User> {
+        self.lock().users.get(user_id).cloned()
+    }
+
+    /// How many times `op` was called (failed calls included).
+    pub fn calls(&self, op: Op) -> usize {
+        self.lock().calls.get(&op).copied().unwrap_or(0)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        self.tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Counts the call and fails it if `op` is made to fail.
+    fn enter(&self, op: Op) -> Result<std::sync::MutexGuard<'_, Tables>, StateError> {
+        let mut tables = self.lock();
+        *tables.calls.entry(op).or_default() += 1;
+        match tables.failing.get_mut(&op) {
+            Some(0) => {
+                return Err(StateError::Unavailable {
+                    table: "memory".into(),
+                    action: op.action(),
+                    detail: "made to fail by the test".into(),
+                })
+            }
+            Some(left) => *left -= 1,
+            None => {}
+        }
+        Ok(tables)
+    }
+
+    fn try_claim(&self, claim: &Claim) -> Result<ClaimOutcome, StateError> {
+        let mut tables = self.enter(Op::Claim)?;
+        let now = Utc::now();
+        let outcome = match tables.sent.get(&claim.reference_id) {
+            None => ClaimOutcome::Claimed,
+            Some((Sent::InProgress { lease_until, .. }, _)) if *lease_until < now => {
+                ClaimOutcome::Claimed
+            }
+            Some((Sent::InProgress { lease_until, .. }, _)) => ClaimOutcome::InProgress {
+                lease_until: Some(rfc3339(*lease_until)),
+            },
+            Some((Sent::Sent { sent_at }, _)) => ClaimOutcome::AlreadySent {
+                sent_at: Some(sent_at.clone()),
+            },
+        };
+        if outcome == ClaimOutcome::Claimed {
+            tables.sent.insert(
+                claim.reference_id.clone(),
+                (
+                    Sent::InProgress {
+                        holder: claim.holder.clone(),
+                        lease_until: claim.lease_until,
+                    },
+                    claim.expires_at,
+                ),
+            );
+        }
+        Ok(outcome)
+    }
+
+    fn mark_sent(&self, claim: &Claim) -> Result<(), StateError> {
+        let mut tables = self.enter(Op::Complete)?;
+        tables.sent.insert(
+            claim.reference_id.clone(),
+            (
+                Sent::Sent {
+                    sent_at: rfc3339(Utc::now()),
+                },
+                claim.expires_at,
+            ),
+        );
+        Ok(())
+    }
+
+    fn give_up(&self, claim: &Claim) -> Result<(), StateError> {
+        let mut tables = self.enter(Op::Release)?;
+        let ours = matches!(
+            tables.sent.get(&claim.reference_id),
+            Some((Sent::InProgress { holder, .. }, _)) if *holder == claim.holder
+        );
+        if ours {
+            tables.sent.remove(&claim.reference_id);
+        }
+        Ok(())
+    }
+
+    fn is_sent(&self, reference_id: &str) -> Result<bool, StateError> {
+        let tables = self.enter(Op::WasSent)?;
+        Ok(matches!(
+            tables.sent.get(reference_id),
+            Some((Sent::Sent { .. }, _))
+        ))
+    }
+
+    fn apply(&self, change: &UserChange) -> Result<Recorded, StateError> {
+        let mut tables = self.enter(Op::RecordUser)?;
+        let previous = tables.users.get(&change.user_id).cloned();
+        if previous
+            .as_ref()
+            .is_some_and(|user| user.updated_at >= change.at)
+        {
+            return Ok(Recorded::Stale);
+        }
+        let kept = previous.and_then(|user| user.subscriptions);
+        let user = match &change.kind {
+            UserChangeKind::Subscriptions(names) => User {
+                subscriptions: Some(names.clone()),
+                enabled: true,
+                updated_at: change.at,
+            },
+            UserChangeKind::Enabled => User {
+                subscriptions: Some(kept.unwrap_or_default()),
+                enabled: true,
+                updated_at: change.at,
+            },
+            UserChangeKind::Disabled => User {
+                subscriptions: None,
+                enabled: false,
+                updated_at: change.at,
+            },
+        };
+        tables.users.insert(change.user_id.clone(), user);
+        Ok(Recorded::Applied)
+    }
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+impl StateStore for MemoryStore {
+    fn claim<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ClaimOutcome> {
+        Box::pin(async move { self.try_claim(claim) })
+    }
+
+    fn complete<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ()> {
+        Box::pin(async move { self.mark_sent(claim) })
+    }
+
+    fn release<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ()> {
+        Box::pin(async move { self.give_up(claim) })
+    }
+
+    fn was_sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, bool> {
+        Box::pin(async move { self.is_sent(reference_id) })
+    }
+
+    fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded> {
+        Box::pin(async move { self.apply(change) })
+    }
+}
