@@ -1,4 +1,5 @@
-//! What the sandbox checks in a proactive event, and the sentence Alexa would speak for it.
+//! What the sandbox checks in an events API body before it accepts it: the envelope
+//! (timestamp, referenceId, expiryTime, event, localizedAttributes, relevantAudience).
 //!
 //! The envelope rules come from the API notes (section 3); the payload rules are the product's
 //! own schema tables, so the sandbox refuses exactly what the sender would refuse to build,
@@ -7,7 +8,9 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
 
-use alexa_proactive::proactive::schemas::{self, LOCALIZED_PREFIX};
+use alexa_proactive::proactive::schemas;
+
+use crate::speech::sentence;
 
 const ENVELOPE_KEYS: [&str; 6] = [
     "timestamp",
@@ -135,107 +138,5 @@ fn audience(value: Option<&Value>) -> Result<Option<String>, String> {
             _ => Err("relevantAudience.payload.user must be a user id (amzn1.ask.account...) for a Unicast".into()),
         },
         _ => Err("relevantAudience.type must be Multicast or Unicast".into()),
-    }
-}
-
-/// Reads a payload field, resolving `localizedattribute:` from the locale's object.
-fn field(payload: &Value, pointer: &str, locale: Option<&Map<String, Value>>) -> String {
-    let raw = match payload.pointer(pointer) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(words)
-            .collect::<Vec<_>>()
-            .join(" and "),
-        _ => return String::new(),
-    };
-    match raw.strip_prefix(LOCALIZED_PREFIX) {
-        Some(key) => locale
-            .and_then(|l| l.get(key))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
-        None => raw,
-    }
-}
-
-/// `THUNDER_STORM` → `thunder storm`.
-fn words(code: &str) -> String {
-    code.to_ascii_lowercase().replace('_', " ")
-}
-
-/// Close to what Alexa reads out for each schema (the weather one is Amazon's own wording).
-pub fn sentence(
-    name: &str,
-    payload: &Value,
-    locale: Option<&Map<String, Value>>,
-    tag: &str,
-) -> String {
-    let f = |pointer: &str| field(payload, pointer, locale);
-    match name {
-        "AMAZON.WeatherAlert.Activated" if tag.starts_with("de") => format!(
-            "Für deine Region gibt es eine {}warnung. Bereitgestellt von {}.",
-            match f("/weatherAlert/alertType").as_str() {
-                "TORNADO" => "Tornado",
-                "HURRICANE" => "Hurrikan",
-                "SNOW_STORM" => "Schneesturm",
-                "THUNDER_STORM" => "Gewitter",
-                _ => "Unwetter",
-            },
-            f("/weatherAlert/source")
-        ),
-        "AMAZON.WeatherAlert.Activated" => format!(
-            "There is a {} alert for your area. Provided by {}.",
-            words(&f("/weatherAlert/alertType")),
-            f("/weatherAlert/source")
-        ),
-        "AMAZON.SportsEvent.Updated" => format!(
-            "{} update: {} {}, {} {}.",
-            f("/sportsEvent/eventLeague/name"),
-            f("/sportsEvent/homeTeamStatistic/team/name"),
-            f("/sportsEvent/homeTeamStatistic/score"),
-            f("/sportsEvent/awayTeamStatistic/team/name"),
-            f("/sportsEvent/awayTeamStatistic/score")
-        ),
-        "AMAZON.MessageAlert.Activated" => format!(
-            "You have {} {} message(s) from {}.",
-            f("/messageGroup/count"),
-            words(&f("/state/status")),
-            f("/messageGroup/creator/name")
-        ),
-        "AMAZON.OrderStatus.Updated" => format!(
-            "Your order from {}: {}.",
-            f("/order/seller/name"),
-            words(&f("/state/status"))
-        ),
-        "AMAZON.Occasion.Updated" => format!(
-            "Your {} {} with {} on {} is {}.",
-            words(&f("/occasion/occasionType")),
-            f("/occasion/subject"),
-            f("/occasion/provider/name"),
-            f("/occasion/bookingTime"),
-            words(&f("/state/confirmationStatus"))
-        ),
-        "AMAZON.TrashCollectionAlert.Activated" => format!(
-            "Your {} collection is on {}.",
-            f("/alert/garbageTypes"),
-            words(&f("/alert/collectionDayOfWeek"))
-        ),
-        "AMAZON.MediaContent.Available" => format!(
-            "{} ({}) will be available ({}) on {}.",
-            f("/content/name"),
-            words(&f("/content/contentType")),
-            words(&f("/availability/method")),
-            f("/availability/startTime")
-        ),
-        "AMAZON.SocialGameInvite.Available" => format!(
-            "{} invited you to a {} of {}.",
-            f("/invite/inviter/name"),
-            words(&f("/game/offer")),
-            f("/game/name")
-        ),
-        other => format!("A notification of {other}."),
     }
 }
