@@ -1,15 +1,14 @@
 //! What the sandbox checks in an events API body before it accepts it: the envelope
 //! (timestamp, referenceId, expiryTime, event, localizedAttributes, relevantAudience).
 //!
-//! The envelope rules come from the API notes (section 3); the payload rules are the product's
-//! own schema tables, so the sandbox refuses exactly what the sender would refuse to build,
-//! plus every envelope mistake the sender could make.
+//! The envelope rules come from the API notes (section 3); the payload and its localized
+//! texts are checked with the sandbox's own schema rules (`rules`, `schemas.json`), not the
+//! product's table, so a mistake in either shows up as a refusal in the tests.
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
 
-use alexa_proactive::proactive::schemas;
-
+use crate::rules::Rules;
 use crate::speech::sentence;
 
 const ENVELOPE_KEYS: [&str; 6] = [
@@ -35,7 +34,7 @@ pub struct Accepted {
 }
 
 /// Checks an events API body; `Err` is the 400 message.
-pub fn check(body: &[u8], now: DateTime<Utc>) -> Result<Accepted, String> {
+pub fn check(rules: &Rules, body: &[u8], now: DateTime<Utc>) -> Result<Accepted, String> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
     let Some(envelope) = value.as_object() else {
@@ -88,16 +87,19 @@ pub fn check(body: &[u8], now: DateTime<Utc>) -> Result<Accepted, String> {
         .get("name")
         .and_then(Value::as_str)
         .ok_or("event.name is required")?;
-    let schema = schemas::find(name)
+    let schema = rules
+        .schema(name)
         .ok_or_else(|| format!("event.name {name:?} is not a published schema"))?;
     let payload = event.get("payload").ok_or("event.payload is required")?;
-    let referenced = schemas::validate_payload(schema, payload, "event.payload")
-        .map_err(|v| format!("{}: {}", v.field, v.problem))?;
+    let keys = schema
+        .check_payload(payload, "event.payload")
+        .map_err(|p| p.to_string())?;
     let attributes = envelope
         .get("localizedAttributes")
         .ok_or("localizedAttributes is required (send [] when unused)")?;
-    schemas::validate_localized(schema, attributes, &referenced, "localizedAttributes")
-        .map_err(|v| format!("{}: {}", v.field, v.problem))?;
+    schema
+        .check_localized(attributes, &keys, "localizedAttributes")
+        .map_err(|p| p.to_string())?;
     let user = audience(envelope.get("relevantAudience"))?;
     let locales: Vec<&Map<String, Value>> = attributes
         .as_array()

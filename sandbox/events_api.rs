@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::envelope;
 use crate::faults::{self, Target};
+use crate::rules::Rules;
 use crate::server::{answer, with_request_id, Answer};
 use crate::state::{lock, Shared, State};
 
@@ -30,6 +31,7 @@ pub fn route(path: &str) -> Option<(String, &'static str)> {
 
 pub async fn receive(
     shared: &Shared,
+    rules: &Rules,
     region: String,
     stage: &'static str,
     authorization: Option<String>,
@@ -94,7 +96,7 @@ pub async fn receive(
             "Content-Type must be application/json".into(),
         );
     }
-    let accepted = match envelope::check(body, chrono::Utc::now()) {
+    let accepted = match envelope::check(rules, body, chrono::Utc::now()) {
         Ok(a) => a,
         Err(message) => {
             return refuse(

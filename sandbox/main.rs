@@ -25,14 +25,17 @@
 //!
 //! The parts, one to a file: `cli` (the flags), `server` (listener and router), `state` (what
 //! it remembers), `token` (Login with Amazon), `events_api` (the events endpoint), `envelope`
-//! (the checks of an event body), `speech` (the sentence Alexa would speak), `faults` (fault
-//! injection) and `control` (the control API).
+//! (the checks of an event body), `rules` with `schemas.json` (the sandbox's own rules of the
+//! eight schemas), `speech` (the sentence Alexa would speak), `faults` (fault injection) and
+//! `control` (the control API). It does not use the `alexa_proactive` library: it is a
+//! separate stand-in, so the product and the sandbox check each other.
 
 mod cli;
 mod control;
 mod envelope;
 mod events_api;
 mod faults;
+mod rules;
 mod server;
 mod speech;
 mod state;
@@ -47,5 +50,14 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    server::run(options).await;
+    // The schema rules are embedded: a malformed schemas.json stops the sandbox here, before
+    // it listens, never while it answers a request.
+    let rules = match rules::Rules::load() {
+        Ok(r) => r,
+        Err(message) => {
+            eprintln!("alexa-sandbox: {message}");
+            std::process::exit(1);
+        }
+    };
+    server::run(options, rules).await;
 }

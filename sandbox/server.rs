@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -14,6 +15,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 use crate::cli::Options;
+use crate::rules::Rules;
 use crate::state::{self, lock, Shared};
 use crate::{control, events_api, token};
 
@@ -54,7 +56,7 @@ pub fn with_request_id(mut response: Answer, request_id: &str) -> Answer {
 }
 
 /// Listens on 127.0.0.1:`port` and serves until the process is stopped.
-pub async fn run(options: Options) {
+pub async fn run(options: Options, rules: Rules) {
     let listener = match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], options.port))).await {
         Ok(l) => l,
         Err(err) => {
@@ -72,13 +74,16 @@ pub async fn run(options: Options) {
     // The first line is read by scripts and tests to learn the port.
     println!("alexa-sandbox listening on http://{address}");
     let shared = state::shared(options);
+    let rules = Arc::new(rules);
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let shared = shared.clone();
+        let rules = rules.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| route(shared.clone(), req));
+            let service =
+                hyper::service::service_fn(move |req| route(shared.clone(), rules.clone(), req));
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
@@ -87,8 +92,12 @@ pub async fn run(options: Options) {
 }
 
 /// A failed service makes hyper close the connection without an answer.
-async fn route(shared: Shared, req: Request<Incoming>) -> Result<Answer, Dropped> {
-    let answer = match serve(shared, req).await {
+async fn route(
+    shared: Shared,
+    rules: Arc<Rules>,
+    req: Request<Incoming>,
+) -> Result<Answer, Dropped> {
+    let answer = match serve(shared, &rules, req).await {
         Ok(answer) => answer,
         Err(never) => match never {},
     };
@@ -98,7 +107,11 @@ async fn route(shared: Shared, req: Request<Incoming>) -> Result<Answer, Dropped
     Ok(answer)
 }
 
-async fn serve(shared: Shared, req: Request<Incoming>) -> Result<Answer, Infallible> {
+async fn serve(
+    shared: Shared,
+    rules: &Rules,
+    req: Request<Incoming>,
+) -> Result<Answer, Infallible> {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let headers = req.headers().clone();
@@ -127,6 +140,7 @@ async fn serve(shared: Shared, req: Request<Incoming>) -> Result<Answer, Infalli
             Some((region, stage)) => {
                 events_api::receive(
                     &shared,
+                    rules,
                     region,
                     stage,
                     header("authorization"),

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use alexa_proactive::proactive::schemas::LOCALIZED_PREFIX;
+use crate::rules::LOCALIZED;
 
 /// Reads a payload field, resolving `localizedattribute:` from the locale's object.
 fn field(payload: &Value, pointer: &str, locale: Option<&Map<String, Value>>) -> String {
@@ -18,7 +18,7 @@ fn field(payload: &Value, pointer: &str, locale: Option<&Map<String, Value>>) ->
             .join(" and "),
         _ => return String::new(),
     };
-    match raw.strip_prefix(LOCALIZED_PREFIX) {
+    match raw.strip_prefix(LOCALIZED) {
         Some(key) => locale
             .and_then(|l| l.get(key))
             .and_then(Value::as_str)

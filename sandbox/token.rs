@@ -3,7 +3,8 @@
 //! issues bearer tokens that the events endpoint accepts until they expire or are revoked.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, Instant, SystemTime};
 
 use hyper::StatusCode;
 use serde_json::json;
@@ -57,7 +58,7 @@ pub async fn issue(shared: &Shared, content_type: Option<String>, body: &[u8]) -
     let value = format!(
         "Atza|sandbox.{}.{:016x}",
         state.tokens.len() + 1,
-        alexa_proactive::proactive::retry::jitter().to_bits()
+        random_bits()
     );
     let ttl = state.token_ttl;
     let generation = state.generation;
@@ -72,4 +73,17 @@ pub async fn issue(shared: &Shared, content_type: Option<String>, body: &[u8]) -
         StatusCode::OK,
         json!({"access_token": value, "expires_in": ttl, "scope": "alexa::proactive_events", "token_type": "bearer"}),
     )
+}
+
+/// 64 unpredictable bits for the token text, from the standard library alone (each
+/// `RandomState` is seeded from the OS and differs from the last): a token cannot be guessed
+/// from the number of tokens issued.
+fn random_bits() -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    hasher.write_u128(now);
+    hasher.finish()
 }
