@@ -52,3 +52,58 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Options, Str
     }
     Ok(o)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{parse, Options};
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn no_flags_give_the_defaults() {
+        assert_eq!(parse(args(&[])), Ok(Options::default()));
+        assert_eq!(Options::default().port, 9100);
+    }
+
+    #[test]
+    fn the_flags_tests_pass_are_read() {
+        let o = parse(args(&[
+            "--port",
+            "0",
+            "--client-id",
+            "id",
+            "--client-secret",
+            "secret",
+            "--token-ttl",
+            "5",
+            "--quiet",
+        ]))
+        .expect("valid flags");
+        assert_eq!(
+            o,
+            Options {
+                port: 0,
+                client_id: "id".into(),
+                client_secret: "secret".into(),
+                token_ttl: 5,
+                quiet: true,
+            }
+        );
+    }
+
+    #[test]
+    fn bad_flags_are_refused_with_the_usage() {
+        for bad in [
+            &["--port"][..],
+            &["--port", "ninety"],
+            &["--token-ttl", "-1"],
+            &["--verbose"],
+            &["--help"],
+        ] {
+            let message = parse(args(bad)).expect_err("refused");
+            assert!(message.contains("usage: alexa-sandbox"), "{message}");
+        }
+    }
+}

@@ -142,3 +142,256 @@ fn audience(value: Option<&Value>) -> Result<Option<String>, String> {
         _ => Err("relevantAudience.type must be Multicast or Unicast".into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use serde_json::{json, Value};
+
+    use super::{check, Accepted};
+    use crate::rules::Rules;
+
+    const NOW: &str = "2026-11-24T18:00:00Z";
+    const USER: &str = "amzn1.ask.account.AHVVDYK7EA";
+
+    fn now() -> DateTime<Utc> {
+        NOW.parse().expect("an RFC 3339 time")
+    }
+
+    /// A valid body around one of `tests/fixtures/schema-examples.json`.
+    fn body(example: &Value) -> Value {
+        json!({
+            "timestamp": NOW,
+            "referenceId": "wx7f3a9c0d2e",
+            "expiryTime": "2026-11-25T06:00:00Z",
+            "event": {"name": example["name"], "payload": example["payload"]},
+            "localizedAttributes": example.get("localizedAttributes").cloned().unwrap_or(json!([])),
+            "relevantAudience": {"type": "Multicast", "payload": {}},
+        })
+    }
+
+    fn examples() -> Vec<Value> {
+        serde_json::from_str(include_str!("../tests/fixtures/schema-examples.json"))
+            .expect("schema-examples.json is JSON")
+    }
+
+    fn weather() -> Value {
+        body(&examples()[0])
+    }
+
+    fn run(body: &Value) -> Result<Accepted, String> {
+        let rules = Rules::load().expect("sandbox/schemas.json loads");
+        check(&rules, body.to_string().as_bytes(), now())
+    }
+
+    /// `change` must make the body refused with a message containing `expected`.
+    fn refused(change: impl FnOnce(&mut Value), expected: &str) {
+        let mut broken = weather();
+        change(&mut broken);
+        match run(&broken) {
+            Ok(_) => panic!("accepted a broken body: {broken}"),
+            Err(message) => assert!(message.contains(expected), "{message:?} lacks {expected:?}"),
+        }
+    }
+
+    fn set(pointer: &'static str, value: Value) -> impl FnOnce(&mut Value) {
+        move |body| *body.pointer_mut(pointer).expect("the body has it") = value
+    }
+
+    fn drop_key(key: &'static str) -> impl FnOnce(&mut Value) {
+        move |body| {
+            body.as_object_mut()
+                .expect("an object")
+                .remove(key)
+                .expect("the body has it");
+        }
+    }
+
+    #[test]
+    fn every_valid_example_is_accepted_and_spoken() {
+        for example in examples() {
+            let accepted = run(&body(&example))
+                .unwrap_or_else(|m| panic!("{}: refused: {m}", example["name"]));
+            assert_eq!(accepted.name, example["name"].as_str().unwrap_or_default());
+            assert_eq!(accepted.reference_id, "wx7f3a9c0d2e");
+            assert_eq!(accepted.user, None);
+            assert!(!accepted.spoken.is_empty());
+            for (locale, sentence) in &accepted.spoken {
+                assert!(
+                    !sentence.contains("localizedattribute:"),
+                    "{locale}: {sentence}"
+                );
+            }
+        }
+        let weather = run(&weather()).expect("accepted");
+        assert_eq!(
+            weather.spoken,
+            [(
+                "en-US".to_owned(),
+                "There is a tornado alert for your area. Provided by National Weather Service."
+                    .to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn a_unicast_names_its_user() {
+        let mut unicast = weather();
+        unicast["relevantAudience"] = json!({"type": "Unicast", "payload": {"user": USER}});
+        assert_eq!(run(&unicast).expect("accepted").user.as_deref(), Some(USER));
+    }
+
+    #[test]
+    fn an_unknown_schema_name_is_refused_by_name() {
+        refused(
+            set("/event/name", json!("AMAZON.WeatherAlert.Updated")),
+            "event.name \"AMAZON.WeatherAlert.Updated\" is not a published schema",
+        );
+        refused(
+            |b| {
+                b["event"]
+                    .as_object_mut()
+                    .expect("an object")
+                    .remove("name");
+            },
+            "event.name is required",
+        );
+    }
+
+    #[test]
+    fn payload_problems_name_the_field() {
+        refused(
+            set("/event/payload/weatherAlert/alertType", json!("FLOOD")),
+            "event.payload.weatherAlert.alertType: \"FLOOD\" is not one of",
+        );
+        refused(
+            set(
+                "/event/payload/weatherAlert/source",
+                json!("localizedattribute:src"),
+            ),
+            "localizedAttributes[0].src: is missing or empty for en-US",
+        );
+        refused(
+            |b| {
+                b["event"]
+                    .as_object_mut()
+                    .expect("an object")
+                    .remove("payload");
+            },
+            "event.payload is required",
+        );
+        refused(
+            |b| b["event"]["payload"]["weatherAlert"]["severity"] = json!("HIGH"),
+            "event.payload.weatherAlert.severity: is not a field of this schema",
+        );
+    }
+
+    #[test]
+    fn envelope_fields_are_required_and_checked() {
+        refused(drop_key("timestamp"), "timestamp is required");
+        refused(drop_key("expiryTime"), "expiryTime is required");
+        refused(drop_key("referenceId"), "referenceId is required");
+        refused(drop_key("event"), "event is required");
+        refused(
+            drop_key("localizedAttributes"),
+            "localizedAttributes is required",
+        );
+        refused(drop_key("relevantAudience"), "relevantAudience is required");
+        refused(
+            set("/timestamp", json!("24.11.2026 18:00")),
+            "timestamp must be an RFC 3339 time",
+        );
+        refused(
+            |b| {
+                b["priority"] = json!("high");
+            },
+            "unknown field priority",
+        );
+        refused(
+            |b| b["event"]["when"] = json!(NOW),
+            "unknown field event.when",
+        );
+        refused(
+            set("/event", json!("weather")),
+            "event is required and must be an object",
+        );
+    }
+
+    #[test]
+    fn the_reference_id_is_1_to_100_allowed_characters() {
+        let mut longest = weather();
+        longest["referenceId"] = json!("a".repeat(100));
+        run(&longest).expect("100 characters are allowed");
+        let rule = "referenceId must be 1 to 100 characters";
+        refused(set("/referenceId", json!("")), rule);
+        refused(set("/referenceId", json!("a".repeat(101))), rule);
+        refused(set("/referenceId", json!("wx 1")), rule);
+        refused(set("/referenceId", json!("wx_1")), rule);
+        refused(set("/referenceId", json!("wx/1")), rule);
+        refused(
+            set("/referenceId", json!(42)),
+            "referenceId is required and must be a string",
+        );
+    }
+
+    #[test]
+    fn the_expiry_is_5_minutes_to_24_hours_after_the_timestamp() {
+        let after = "expiryTime must be between 5 minutes and 24 hours after timestamp";
+        refused(set("/expiryTime", json!("2026-11-24T18:04:59Z")), after);
+        refused(set("/expiryTime", json!("2026-11-25T18:00:01Z")), after);
+        refused(set("/expiryTime", json!("2026-11-24T17:00:00Z")), after);
+        let mut edges = weather();
+        edges["expiryTime"] = json!("2026-11-24T18:05:00Z");
+        run(&edges).expect("5 minutes is allowed");
+        edges["expiryTime"] = json!("2026-11-25T18:00:00Z");
+        run(&edges).expect("24 hours is allowed");
+        // Stale: the timestamp and expiry agree, but the expiry is already past for Alexa.
+        refused(
+            |b| {
+                b["timestamp"] = json!("2026-11-23T08:00:00Z");
+                b["expiryTime"] = json!("2026-11-24T06:00:00Z");
+            },
+            "expiryTime must be between 5 minutes and 24 hours from now",
+        );
+    }
+
+    #[test]
+    fn the_audience_is_multicast_or_unicast_with_a_user() {
+        refused(
+            set(
+                "/relevantAudience",
+                json!({"type": "Broadcast", "payload": {}}),
+            ),
+            "relevantAudience.type must be Multicast or Unicast",
+        );
+        refused(
+            set("/relevantAudience", json!({"type": "Multicast"})),
+            "relevantAudience.payload is required",
+        );
+        refused(
+            set(
+                "/relevantAudience",
+                json!({"type": "Multicast", "payload": {"user": USER}}),
+            ),
+            "relevantAudience.payload must be {} for a Multicast",
+        );
+        refused(
+            set(
+                "/relevantAudience",
+                json!({"type": "Unicast", "payload": {"user": "someone"}}),
+            ),
+            "relevantAudience.payload.user must be a user id",
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_json_object_is_refused() {
+        let rules = Rules::load().expect("sandbox/schemas.json loads");
+        let refused = |body: &[u8], expected: &str| match check(&rules, body, now()) {
+            Ok(_) => panic!("accepted {body:?}"),
+            Err(m) => assert!(m.contains(expected), "{m:?} lacks {expected:?}"),
+        };
+        refused(b"{\"timestamp\":", "the body is not JSON");
+        refused(b"[]", "the body must be a JSON object");
+    }
+}

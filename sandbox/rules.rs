@@ -457,3 +457,446 @@ fn is_locale(text: &str) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::{Problem, Rules};
+
+    /// Amazon's eight published schemas, in the order of its catalog.
+    const PUBLISHED: [&str; 8] = [
+        "AMAZON.WeatherAlert.Activated",
+        "AMAZON.SportsEvent.Updated",
+        "AMAZON.MessageAlert.Activated",
+        "AMAZON.OrderStatus.Updated",
+        "AMAZON.Occasion.Updated",
+        "AMAZON.TrashCollectionAlert.Activated",
+        "AMAZON.MediaContent.Available",
+        "AMAZON.SocialGameInvite.Available",
+    ];
+
+    fn rules() -> Rules {
+        Rules::load().expect("sandbox/schemas.json loads")
+    }
+
+    /// `tests/fixtures/schema-examples.json`: one valid event per schema.
+    fn examples() -> Vec<Value> {
+        serde_json::from_str(include_str!("../tests/fixtures/schema-examples.json"))
+            .expect("schema-examples.json is JSON")
+    }
+
+    fn example(name: &str) -> Value {
+        examples()
+            .into_iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("no example of {name}"))
+    }
+
+    /// Runs both checks of the rules on one example (`name`, `payload`, `localizedAttributes`).
+    fn check(rules: &Rules, example: &Value) -> Result<(), Problem> {
+        let name = example["name"].as_str().expect("an example has a name");
+        let schema = rules.schema(name).expect("a published schema");
+        let keys = schema.check_payload(&example["payload"], "event.payload")?;
+        let attributes = example
+            .get("localizedAttributes")
+            .cloned()
+            .unwrap_or(json!([]));
+        schema.check_localized(&attributes, &keys, "localizedAttributes")
+    }
+
+    /// The example of `name`, changed by `change`, must be refused at `field` for `problem`.
+    fn refused(name: &str, change: impl FnOnce(&mut Value), field: &str, problem: &str) {
+        let mut broken = example(name);
+        change(&mut broken);
+        match check(&rules(), &broken) {
+            Ok(()) => panic!("{name}: accepted a broken event: {broken}"),
+            Err(p) => {
+                assert_eq!(p.field, field, "{name}: {p}");
+                assert!(p.problem.contains(problem), "{name}: {p} lacks {problem:?}");
+            }
+        }
+    }
+
+    fn at<'a>(value: &'a mut Value, pointer: &str) -> &'a mut Value {
+        value
+            .pointer_mut(pointer)
+            .unwrap_or_else(|| panic!("the example has {pointer}"))
+    }
+
+    fn remove(value: &mut Value, pointer: &str, key: &str) {
+        at(value, pointer)
+            .as_object_mut()
+            .expect("an object")
+            .remove(key)
+            .unwrap_or_else(|| panic!("{pointer} has {key}"));
+    }
+
+    #[test]
+    fn the_rules_cover_exactly_the_eight_published_schemas() {
+        assert_eq!(rules().names(), PUBLISHED);
+    }
+
+    #[test]
+    fn every_valid_example_is_accepted() {
+        let rules = rules();
+        let examples = examples();
+        let names: Vec<&str> = examples.iter().filter_map(|e| e["name"].as_str()).collect();
+        assert_eq!(names, PUBLISHED, "one example per schema");
+        for e in &examples {
+            if let Err(p) = check(&rules, e) {
+                panic!("{}: refused a valid example: {p}", e["name"]);
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_required_field_is_refused_by_name() {
+        let w = "AMAZON.WeatherAlert.Activated";
+        refused(
+            w,
+            |e| remove(e, "/payload/weatherAlert", "alertType"),
+            "event.payload.weatherAlert.alertType",
+            "is required",
+        );
+        refused(
+            w,
+            |e| *at(e, "/payload/weatherAlert/source") = Value::Null,
+            "event.payload.weatherAlert.source",
+            "is required",
+        );
+        refused(
+            "AMAZON.Occasion.Updated",
+            |e| remove(e, "/payload/occasion", "bookingTime"),
+            "event.payload.occasion.bookingTime",
+            "is required",
+        );
+        refused(
+            "AMAZON.SportsEvent.Updated",
+            |e| remove(e, "/payload/sportsEvent/awayTeamStatistic/team", "name"),
+            "event.payload.sportsEvent.awayTeamStatistic.team.name",
+            "is required",
+        );
+        refused(
+            "AMAZON.MessageAlert.Activated",
+            |e| remove(e, "/payload", "messageGroup"),
+            "event.payload.messageGroup",
+            "is required",
+        );
+    }
+
+    #[test]
+    fn an_absent_optional_field_is_accepted() {
+        let rules = rules();
+        let mut sports = example("AMAZON.SportsEvent.Updated");
+        remove(&mut sports, "/payload", "update");
+        check(&rules, &sports).expect("update is optional");
+        let mut message = example("AMAZON.MessageAlert.Activated");
+        *at(&mut message, "/payload/state/freshness") = Value::Null;
+        remove(&mut message, "/payload/messageGroup", "urgency");
+        check(&rules, &message).expect("freshness and urgency are optional");
+    }
+
+    #[test]
+    fn a_value_outside_the_closed_set_is_refused_by_name() {
+        refused(
+            "AMAZON.WeatherAlert.Activated",
+            |e| *at(e, "/payload/weatherAlert/alertType") = json!("BLIZZARD"),
+            "event.payload.weatherAlert.alertType",
+            "\"BLIZZARD\" is not one of TORNADO, HURRICANE, SNOW_STORM, THUNDER_STORM",
+        );
+        refused(
+            "AMAZON.WeatherAlert.Activated",
+            |e| *at(e, "/payload/weatherAlert/alertType") = json!("tornado"),
+            "event.payload.weatherAlert.alertType",
+            "is not one of",
+        );
+        refused(
+            "AMAZON.TrashCollectionAlert.Activated",
+            |e| *at(e, "/payload/alert/collectionDayOfWeek") = json!("TUESDAYS"),
+            "event.payload.alert.collectionDayOfWeek",
+            "is not one of",
+        );
+        refused(
+            "AMAZON.TrashCollectionAlert.Activated",
+            |e| *at(e, "/payload/alert/garbageTypes/1") = json!("PAPER"),
+            "event.payload.alert.garbageTypes[1]",
+            "\"PAPER\" is not one of",
+        );
+        refused(
+            "AMAZON.SocialGameInvite.Available",
+            |e| *at(e, "/payload/invite/relationshipToInvitee") = json!("ENEMY"),
+            "event.payload.invite.relationshipToInvitee",
+            "is not one of FRIEND, CONTACT",
+        );
+    }
+
+    #[test]
+    fn an_enum_list_needs_1_to_5_distinct_values() {
+        let trash = "AMAZON.TrashCollectionAlert.Activated";
+        refused(
+            trash,
+            |e| *at(e, "/payload/alert/garbageTypes") = json!([]),
+            "event.payload.alert.garbageTypes",
+            "must hold 1 to 5 values, not 0",
+        );
+        refused(
+            trash,
+            |e| {
+                *at(e, "/payload/alert/garbageTypes") = json!([
+                    "BOTTLES",
+                    "BULKY",
+                    "CANS",
+                    "GLASS",
+                    "LANDFILL",
+                    "WASTE_PAPER"
+                ])
+            },
+            "event.payload.alert.garbageTypes",
+            "not 6",
+        );
+        refused(
+            trash,
+            |e| *at(e, "/payload/alert/garbageTypes") = json!(["GLASS", "CANS", "GLASS"]),
+            "event.payload.alert.garbageTypes[2]",
+            "listed twice",
+        );
+    }
+
+    #[test]
+    fn a_wrong_type_is_refused_by_name() {
+        refused(
+            "AMAZON.SportsEvent.Updated",
+            |e| *at(e, "/payload/sportsEvent/homeTeamStatistic/score") = json!("21"),
+            "event.payload.sportsEvent.homeTeamStatistic.score",
+            "must be a whole number, not a string",
+        );
+        refused(
+            "AMAZON.MessageAlert.Activated",
+            |e| *at(e, "/payload/messageGroup/count") = json!(2.5),
+            "event.payload.messageGroup.count",
+            "must be a whole number, not a fractional number",
+        );
+        refused(
+            "AMAZON.SportsEvent.Updated",
+            |e| *at(e, "/payload/sportsEvent/eventLeague") = json!("NFL"),
+            "event.payload.sportsEvent.eventLeague",
+            "must be an object with name, not a string",
+        );
+        refused(
+            "AMAZON.TrashCollectionAlert.Activated",
+            |e| *at(e, "/payload/alert/garbageTypes") = json!("GLASS"),
+            "event.payload.alert.garbageTypes",
+            "not a string",
+        );
+        refused(
+            "AMAZON.Occasion.Updated",
+            |e| *at(e, "/payload/occasion/bookingTime") = json!("next Tuesday"),
+            "event.payload.occasion.bookingTime",
+            "is not an RFC 3339 time",
+        );
+        refused(
+            "AMAZON.MessageAlert.Activated",
+            |e| *at(e, "/payload/messageGroup/creator/name") = json!("  "),
+            "event.payload.messageGroup.creator.name",
+            "must not be empty",
+        );
+        refused(
+            "AMAZON.WeatherAlert.Activated",
+            |e| *at(e, "/payload") = json!([]),
+            "event.payload",
+            "must be an object with weatherAlert, not an array",
+        );
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused_by_name() {
+        // The misspellings other libraries ship.
+        refused(
+            "AMAZON.SportsEvent.Updated",
+            |e| *at(e, "/payload/update") = json!({"ScoreEarned": 7, "teamName": "Seahawks"}),
+            "event.payload.update.ScoreEarned",
+            "is not a field of this schema (allowed: scoreEarned, teamName)",
+        );
+        refused(
+            "AMAZON.TrashCollectionAlert.Activated",
+            |e| {
+                at(e, "/payload/alert")
+                    .as_object_mut()
+                    .expect("an object")
+                    .insert("garbageType".into(), json!("GLASS"));
+            },
+            "event.payload.alert.garbageType",
+            "is not a field of this schema",
+        );
+        refused(
+            "AMAZON.SocialGameInvite.Available",
+            |e| {
+                at(e, "/payload/invite/inviter")
+                    .as_object_mut()
+                    .expect("an object")
+                    .insert("relationshipToInvitee".into(), json!("FRIEND"));
+            },
+            "event.payload.invite.inviter.relationshipToInvitee",
+            "is not a field of this schema",
+        );
+        refused(
+            "AMAZON.OrderStatus.Updated",
+            |e| {
+                at(e, "/payload/state")
+                    .as_object_mut()
+                    .expect("an object")
+                    .insert("enterTimeStamp".into(), json!("2026-11-26T10:00:00Z"));
+            },
+            "event.payload.state.enterTimeStamp",
+            "is not a field of this schema",
+        );
+    }
+
+    #[test]
+    fn an_unknown_schema_name_has_no_rules() {
+        let rules = rules();
+        assert!(rules.schema("AMAZON.WeatherAlert.Updated").is_none());
+        assert!(rules.schema("amazon.weatheralert.activated").is_none());
+        assert!(rules.schema("").is_none());
+    }
+
+    #[test]
+    fn a_bad_localizedattribute_reference_is_refused_by_name() {
+        let w = "AMAZON.WeatherAlert.Activated";
+        // The payload names a key that the locale object lacks.
+        refused(
+            w,
+            |e| *at(e, "/payload/weatherAlert/source") = json!("localizedattribute:provider"),
+            "localizedAttributes[0].provider",
+            "is missing or empty for en-US, but event.payload uses localizedattribute:provider",
+        );
+        // The key is there but blank.
+        refused(
+            w,
+            |e| *at(e, "/localizedAttributes/0/source") = json!(" "),
+            "localizedAttributes[0].source",
+            "is missing or empty for en-US",
+        );
+        // The key is missing in the second locale only.
+        refused(
+            "AMAZON.SportsEvent.Updated",
+            |e| remove(e, "/localizedAttributes/1", "league"),
+            "localizedAttributes[1].league",
+            "for de-DE",
+        );
+        // No locale objects at all.
+        refused(
+            w,
+            |e| *at(e, "/localizedAttributes") = json!([]),
+            "localizedAttributes",
+            "is empty, but event.payload uses localizedattribute:source",
+        );
+        // No key after the prefix.
+        refused(
+            w,
+            |e| *at(e, "/payload/weatherAlert/source") = json!("localizedattribute:"),
+            "event.payload.weatherAlert.source",
+            "names no key after localizedattribute:",
+        );
+        // A field that is not localizable.
+        refused(
+            "AMAZON.MessageAlert.Activated",
+            |e| *at(e, "/payload/messageGroup/creator/name") = json!("localizedattribute:who"),
+            "event.payload.messageGroup.creator.name",
+            "is not localizable",
+        );
+    }
+
+    #[test]
+    fn bad_locale_objects_are_refused_by_name() {
+        let w = "AMAZON.WeatherAlert.Activated";
+        refused(
+            w,
+            |e| *at(e, "/localizedAttributes/0/locale") = json!("en_us"),
+            "localizedAttributes[0].locale",
+            "is not a locale such as en-US",
+        );
+        refused(
+            w,
+            |e| remove(e, "/localizedAttributes/0", "locale"),
+            "localizedAttributes[0].locale",
+            "is required",
+        );
+        refused(
+            w,
+            |e| {
+                let first = at(e, "/localizedAttributes/0").clone();
+                at(e, "/localizedAttributes")
+                    .as_array_mut()
+                    .expect("an array")
+                    .push(first);
+            },
+            "localizedAttributes[1].locale",
+            "en-US is given twice",
+        );
+        refused(
+            w,
+            |e| *at(e, "/localizedAttributes/0/source") = json!(7),
+            "localizedAttributes[0].source",
+            "must be a string, not a whole number",
+        );
+        refused(
+            w,
+            |e| *at(e, "/localizedAttributes") = json!({"locale": "en-US"}),
+            "localizedAttributes",
+            "must be an array",
+        );
+        // OrderStatus and SocialGameInvite are for en-US only.
+        refused(
+            "AMAZON.OrderStatus.Updated",
+            |e| *at(e, "/localizedAttributes/0/locale") = json!("de-DE"),
+            "localizedAttributes[0].locale",
+            "AMAZON.OrderStatus.Updated is only for en-US, not de-DE",
+        );
+        refused(
+            "AMAZON.SocialGameInvite.Available",
+            |e| *at(e, "/localizedAttributes/0/locale") = json!("en-GB"),
+            "localizedAttributes[0].locale",
+            "is only for en-US",
+        );
+    }
+
+    #[test]
+    fn a_malformed_rules_file_is_refused_at_load() {
+        let with = |field: &str| {
+            format!(
+                r#"{{"about": [], "schemas": [{{"name": "AMAZON.X.Y", "payload": [{field}]}}]}}"#
+            )
+        };
+        let fails = |text: String, expected: &str| match Rules::parse(&text) {
+            Ok(_) => panic!("loaded {text}"),
+            Err(e) => assert!(e.contains(expected), "{e} lacks {expected:?}"),
+        };
+        Rules::parse(&with(r#"{"name": "a", "type": "string"}"#)).expect("a valid file");
+        fails(
+            with(r#"{"name": "a", "type": "text"}"#),
+            "unknown type \"text\"",
+        );
+        fails(
+            with(r#"{"name": "a", "type": "enum"}"#),
+            "an enum needs values",
+        );
+        fails(
+            with(r#"{"name": "a", "type": "integer", "localizable": true}"#),
+            "only a string can be localizable",
+        );
+        fails(
+            with(r#"{"name": "a", "type": "string", "required": true}"#),
+            "unknown field `required`",
+        );
+        fails(
+            with(r#"{"name": "a", "type": "string"}, {"name": "a", "type": "time"}"#),
+            "AMAZON.X.Y.a is listed twice",
+        );
+        fails(
+            with(r#"{"name": "a", "type": "object", "fields": []}"#),
+            "an object needs fields",
+        );
+    }
+}
