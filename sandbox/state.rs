@@ -1,0 +1,87 @@
+//! What the sandbox remembers between requests: credentials, issued tokens, pending faults,
+//! unsubscribed users, the referenceIds already used, counters, and every accepted and refused
+//! event. `GET /sandbox/state` shows it; `POST /sandbox/reset` forgets all but the credentials.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::cli::Options;
+use crate::faults::Fault;
+
+pub struct Token {
+    pub expires: Instant,
+    pub generation: u32,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub client_id: String,
+    pub client_secret: String,
+    pub token_ttl: u64,
+    pub quiet: bool,
+    pub faults: VecDeque<Fault>,
+    pub tokens: HashMap<String, Token>,
+    /// Tokens issued before a revoke are refused.
+    pub generation: u32,
+    pub unsubscribed: HashSet<String>,
+    /// (region, stage, referenceId, audience) already accepted: a repeat is a 409.
+    pub seen: HashSet<(String, String, String, String)>,
+    pub token_requests: u64,
+    pub event_requests: u64,
+    pub event_requests_by_region: HashMap<String, u64>,
+    pub duplicates: u64,
+    pub accepted: Vec<Value>,
+    pub refused: Vec<Value>,
+    pub next_request_id: u64,
+}
+
+pub type Shared = Arc<Mutex<State>>;
+
+pub fn shared(options: Options) -> Shared {
+    Arc::new(Mutex::new(State {
+        client_id: options.client_id,
+        client_secret: options.client_secret,
+        token_ttl: options.token_ttl,
+        quiet: options.quiet,
+        ..State::default()
+    }))
+}
+
+pub fn lock(shared: &Shared) -> MutexGuard<'_, State> {
+    // A panic while holding the lock cannot leave the counters half-written in a way that
+    // matters here: keep serving.
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl State {
+    /// The `GET /sandbox/state` answer.
+    pub fn snapshot(&self) -> Value {
+        json!({
+            "tokenRequests": self.token_requests,
+            "tokensIssued": self.tokens.len(),
+            "eventRequests": self.event_requests,
+            "eventRequestsByRegion": self.event_requests_by_region,
+            "duplicates": self.duplicates,
+            "pendingFaults": self.faults.len(),
+            "accepted": self.accepted,
+            "refused": self.refused,
+        })
+    }
+
+    /// Forgets everything but the credentials and the options.
+    pub fn reset(&mut self) {
+        let kept = State {
+            client_id: std::mem::take(&mut self.client_id),
+            client_secret: std::mem::take(&mut self.client_secret),
+            token_ttl: self.token_ttl,
+            quiet: self.quiet,
+            ..State::default()
+        };
+        *self = kept;
+    }
+}
