@@ -20,6 +20,14 @@ use crate::http;
 pub const SCOPE: &str = "alexa::proactive_events";
 /// A token is replaced this long before it expires, as Amazon's own SDKs do.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+/// LWA tokens last an hour; a longer lifetime than this is not believed (and an absurd one
+/// must not overflow the clock).
+pub const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// How long a token lives: `expires_in` seconds (an hour when absent), at most [`MAX_LIFETIME`].
+fn lifetime(expires_in: Option<u64>) -> Duration {
+    Duration::from_secs(expires_in.unwrap_or(3600)).min(MAX_LIFETIME)
+}
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
@@ -270,7 +278,7 @@ impl TokenCache {
                             .as_deref()
                             .is_none_or(|k| k.eq_ignore_ascii_case("bearer")) =>
                 {
-                    let lifetime = Duration::from_secs(t.expires_in.unwrap_or(3600));
+                    let lifetime = lifetime(t.expires_in);
                     Attempt::Token(Arc::new(Redacted::new(t.access_token)), lifetime)
                 }
                 _ => Attempt::Transient {
@@ -302,5 +310,62 @@ impl TokenCache {
                 description,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::Fixed;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A token endpoint on loopback that answers every request with `body`; returns its URL.
+    async fn endpoint(body: &'static str) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/auth/o2/token", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = vec![0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        url
+    }
+
+    fn cache(url: String) -> TokenCache {
+        let credentials = Fixed(ClientCredentials {
+            client_id: "id".into(),
+            client_secret: Redacted::new("secret"),
+        });
+        TokenCache::new(reqwest::Client::new(), url, Arc::new(credentials))
+    }
+
+    #[tokio::test]
+    async fn an_absurd_lifetime_is_clamped_not_a_panic() {
+        let url = endpoint(
+            r#"{"access_token":"Atza|t","token_type":"bearer","expires_in":18446744073709551615}"#,
+        )
+        .await;
+        let tokens = cache(url);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let first = tokens.get(deadline).await.unwrap();
+        let second = tokens.get(deadline).await.unwrap();
+        assert!(Arc::ptr_eq(&first, &second), "cached");
+        let refresh_at = tokens.slot.lock().await.token.as_ref().unwrap().refresh_at;
+        assert!(refresh_at <= Instant::now() + MAX_LIFETIME);
+    }
+
+    #[test]
+    fn lifetimes_are_taken_as_given_within_bounds() {
+        assert_eq!(lifetime(Some(3600)), Duration::from_secs(3600));
+        assert_eq!(lifetime(None), Duration::from_secs(3600));
+        assert_eq!(lifetime(Some(0)), Duration::ZERO);
+        assert_eq!(lifetime(Some(u64::MAX)), MAX_LIFETIME);
     }
 }
