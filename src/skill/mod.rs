@@ -285,35 +285,42 @@ fn launch(envelope: &RequestEnvelope, texts: &Texts) -> ResponseEnvelope {
     }
 }
 
-/// Refuses a request whose skill id is missing or differs from ours, looking only at the
-/// two places Alexa puts it.
+/// Refuses a request unless it names a skill id and every skill id it carries (the context's
+/// and the session's, where Alexa puts them) is ours: a request assembled from two skills'
+/// parts is not ours either.
 pub fn verify_skill_id(payload: &Value, expected: &str) -> Result<(), SkillError> {
     const CONTEXT: &str = "context.System.application.applicationId";
     const SESSION: &str = "session.application.applicationId";
-    let (field, value) = match (
-        payload.pointer("/context/System/application/applicationId"),
-        payload.pointer("/session/application/applicationId"),
-    ) {
-        (Some(v), _) => (CONTEXT, v),
-        (None, Some(v)) => (SESSION, v),
-        (None, None) => {
-            return Err(malformed(
-                CONTEXT,
-                format!(
-                    "required field is missing (and so is {SESSION}); every Alexa request names its skill there"
-                ),
-            ))
+    let carried = [
+        (
+            CONTEXT,
+            payload.pointer("/context/System/application/applicationId"),
+        ),
+        (
+            SESSION,
+            payload.pointer("/session/application/applicationId"),
+        ),
+    ];
+    if carried.iter().all(|(_, value)| value.is_none()) {
+        return Err(malformed(
+            CONTEXT,
+            format!(
+                "required field is missing (and so is {SESSION}); every Alexa request names its skill there"
+            ),
+        ));
+    }
+    for (field, value) in carried {
+        let Some(value) = value else { continue };
+        let Some(received) = value.as_str() else {
+            return Err(malformed(field, "expected a string (the skill id)"));
+        };
+        if received != expected {
+            return Err(SkillError::WrongSkill {
+                received: received.to_owned(),
+                expected: expected.to_owned(),
+                field,
+            });
         }
-    };
-    let Some(received) = value.as_str() else {
-        return Err(malformed(field, "expected a string (the skill id)"));
-    };
-    if received != expected {
-        return Err(SkillError::WrongSkill {
-            received: received.to_owned(),
-            expected: expected.to_owned(),
-            field,
-        });
     }
     Ok(())
 }

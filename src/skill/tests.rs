@@ -308,6 +308,41 @@ fn the_skill_id_is_read_from_context_then_session() {
     assert!(err.contains("expected a string"), "{err}");
 }
 
+#[test]
+fn every_skill_id_the_request_carries_must_be_ours() {
+    let with_session = |session_id: Value| {
+        json!({"context": {"System": {"application": {"applicationId": SKILL}}},
+               "session": {"application": {"applicationId": session_id}}, "request": {}})
+    };
+    assert_eq!(verify_skill_id(&with_session(json!(SKILL)), SKILL), Ok(()));
+    for other in [
+        json!("amzn1.ask.skill.other"),
+        json!(""),
+        json!(null),
+        json!(7),
+    ] {
+        let err = verify_skill_id(&with_session(other.clone()), SKILL).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("session.application.applicationId"),
+            "{other}: {text}"
+        );
+    }
+    // A session without an application names no skill: nothing to compare.
+    let no_application = json!({"context": {"System": {"application": {"applicationId": SKILL}}},
+                                "session": {"new": true}, "request": {}});
+    assert_eq!(verify_skill_id(&no_application, SKILL), Ok(()));
+    // Refused before anything else is looked at.
+    let payload = json!({"version": "1.0",
+        "context": {"System": {"application": {"applicationId": SKILL}}},
+        "session": {"application": {"applicationId": "amzn1.ask.skill.other"}},
+        "request": {"type": "LaunchRequest"}});
+    assert_eq!(
+        skill().handle(payload).unwrap_err().error_type(),
+        "WrongSkillId"
+    );
+}
+
 #[tokio::test]
 async fn requests_lacking_optional_parts_still_work() {
     // No session, no device, no apiEndpoint, no locale.
