@@ -102,10 +102,10 @@ impl Config {
             Some(list) => parse_regions(&list)?,
         };
         let api_url = text(vars::API_URL)
-            .map(|url| http_url(vars::API_URL, url))
+            .map(|url| token_bearing_url(vars::API_URL, url))
             .transpose()?
             .map(|url| url.trim_end_matches('/').to_owned());
-        let lwa_token_url = http_url(
+        let lwa_token_url = token_bearing_url(
             vars::LWA_TOKEN_URL,
             text(vars::LWA_TOKEN_URL).unwrap_or_else(|| DEFAULT_LWA_TOKEN_URL.to_owned()),
         )?;
@@ -187,6 +187,37 @@ fn http_url(var: &'static str, url: String) -> Result<String, ConfigError> {
             expected: "expected an http:// or https:// URL with a host".into(),
         }),
     }
+}
+
+/// A URL that is sent the client secret or an access token: HTTPS, or plain HTTP to a
+/// loopback host only (tests, `make run`), so a typo cannot send them in clear text.
+fn token_bearing_url(var: &'static str, url: String) -> Result<String, ConfigError> {
+    let url = http_url(var, url)?;
+    match url.strip_prefix("http://") {
+        Some(rest) if !is_loopback(authority_host(rest)) => Err(ConfigError::Invalid {
+            var,
+            value: url,
+            expected: "expected an https:// URL (it is sent the client secret or an access token; plain http:// is allowed only for a loopback host such as 127.0.0.1 or localhost)".into(),
+        }),
+        _ => Ok(url),
+    }
+}
+
+/// The host of `host[:port][/path]`, after any `user@`.
+fn authority_host(rest: &str) -> &str {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn skill_id_expectation() -> String {
@@ -312,6 +343,37 @@ mod tests {
             per_region.alexa_settings().events_url(Region::Eu),
             "http://127.0.0.1:9000/eu/v1/proactiveEvents/stages/development"
         );
+    }
+
+    #[test]
+    fn urls_that_carry_secrets_are_https_unless_on_loopback() {
+        for (var, value) in [
+            (vars::API_URL, "http://api.example.com"),
+            (vars::LWA_TOKEN_URL, "http://api.amazon.com/auth/o2/token"),
+            (vars::LWA_TOKEN_URL, "http://127.0.0.1.example.com/token"),
+            (vars::LWA_TOKEN_URL, "http://127.0.0.1@example.com/token"),
+            (vars::API_URL, "http://[2001:db8::1]:9000"),
+        ] {
+            let err =
+                Config::from_lookup(lookup(&[(vars::SKILL_ID, ID), (var, value)])).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains(var) && text.contains("https://") && text.contains("loopback"),
+                "{value}: {text}"
+            );
+        }
+        for (var, value) in [
+            (vars::API_URL, "http://127.0.0.1:9100/{region}"),
+            (vars::API_URL, "http://localhost:9100"),
+            (vars::LWA_TOKEN_URL, "http://[::1]:9100/auth/o2/token"),
+            (
+                vars::LWA_TOKEN_URL,
+                "https://api.amazon.co.jp/auth/o2/token",
+            ),
+        ] {
+            Config::from_lookup(lookup(&[(vars::SKILL_ID, ID), (var, value)]))
+                .unwrap_or_else(|e| panic!("{value}: {e}"));
+        }
     }
 
     #[test]
