@@ -20,6 +20,7 @@ pub mod vars {
     pub const STATE_TABLE: &str = "STATE_TABLE";
     pub const WEATHER_FEED_URL: &str = "WEATHER_FEED_URL";
     pub const WEATHER_MIN_SEVERITY: &str = "WEATHER_MIN_SEVERITY";
+    pub const WEATHER_FEED_CONTACT: &str = "WEATHER_FEED_CONTACT";
 }
 
 /// Skill ids start with one of these (the second is the pre-2017 format that old skills and
@@ -48,6 +49,9 @@ pub struct Config {
     pub weather_feed_url: Option<String>,
     /// Feed alerts below this severity are not announced.
     pub weather_min_severity: Severity,
+    /// A website or email address for the feed's operator to reach the skill's owner; sent in
+    /// the User-Agent, as NWS asks.
+    pub weather_feed_contact: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -125,6 +129,9 @@ impl Config {
                 }
             },
         };
+        let weather_feed_contact = text(vars::WEATHER_FEED_CONTACT)
+            .map(|contact| header_text(vars::WEATHER_FEED_CONTACT, contact))
+            .transpose()?;
         Ok(Config {
             skill_id,
             credentials_secret: text(vars::CREDENTIALS_SECRET),
@@ -135,6 +142,7 @@ impl Config {
             state_table: text(vars::STATE_TABLE),
             weather_feed_url,
             weather_min_severity,
+            weather_feed_contact,
         })
     }
 
@@ -189,6 +197,18 @@ fn http_url(var: &'static str, url: String) -> Result<String, ConfigError> {
     }
 }
 
+/// Text that goes into an HTTP header: visible ASCII and spaces, at most 200 characters.
+fn header_text(var: &'static str, text: String) -> Result<String, ConfigError> {
+    if text.len() <= 200 && text.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
+        return Ok(text);
+    }
+    Err(ConfigError::Invalid {
+        var,
+        value: text,
+        expected: "expected a website or email address such as weather-skill@example.com (ASCII, at most 200 characters)".into(),
+    })
+}
+
 /// A URL that is sent the client secret or an access token: HTTPS, or plain HTTP to a
 /// loopback host only (tests, `make run`), so a typo cannot send them in clear text.
 fn token_bearing_url(var: &'static str, url: String) -> Result<String, ConfigError> {
@@ -232,7 +252,7 @@ impl fmt::Display for Config {
         let regions: Vec<&str> = self.regions.iter().map(|r| r.code()).collect();
         write!(
             f,
-            "skill {}, stage {:?}, regions {}, credentials secret {}, state table {}, weather feed {} (minimum severity {})",
+            "skill {}, stage {:?}, regions {}, credentials secret {}, state table {}, weather feed {} (minimum severity {}, contact {})",
             self.skill_id,
             self.stage,
             regions.join(","),
@@ -240,6 +260,7 @@ impl fmt::Display for Config {
             self.state_table.as_deref().unwrap_or("(not set)"),
             self.weather_feed_url.as_deref().unwrap_or("(not set)"),
             self.weather_min_severity.name(),
+            self.weather_feed_contact.as_deref().unwrap_or("(not set)"),
         )
     }
 }
@@ -343,6 +364,25 @@ mod tests {
             per_region.alexa_settings().events_url(Region::Eu),
             "http://127.0.0.1:9000/eu/v1/proactiveEvents/stages/development"
         );
+    }
+
+    #[test]
+    fn the_feed_contact_is_read_and_must_fit_a_header() {
+        let config = Config::from_lookup(lookup(&[
+            (vars::SKILL_ID, ID),
+            (vars::WEATHER_FEED_CONTACT, " weather@example.com "),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.weather_feed_contact.as_deref(),
+            Some("weather@example.com")
+        );
+        let err = Config::from_lookup(lookup(&[
+            (vars::SKILL_ID, ID),
+            (vars::WEATHER_FEED_CONTACT, "me\r\nX-Evil: 1"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("WEATHER_FEED_CONTACT"), "{err}");
     }
 
     #[test]

@@ -54,15 +54,22 @@ pub struct Feed {
 }
 
 impl Feed {
-    pub fn new(url: String, skill_id: &str) -> Self {
+    /// NWS asks every client for a User-Agent that names the application and a contact
+    /// (website or email): the skill id names the application, `contact` is the owner's.
+    pub fn new(url: String, skill_id: &str, contact: Option<&str>) -> Self {
+        let contact = contact.map(|c| format!("; {c}")).unwrap_or_default();
         Feed {
             url,
             user_agent: format!(
-                "alexa-proactive/{} (Alexa skill {skill_id})",
+                "alexa-proactive/{} (Alexa skill {skill_id}{contact})",
                 env!("CARGO_PKG_VERSION")
             ),
             last: Mutex::new(None),
         }
+    }
+
+    pub fn user_agent(&self) -> &str {
+        &self.user_agent
     }
 
     pub fn url(&self) -> &str {
@@ -169,5 +176,29 @@ fn status_hint(status: StatusCode, headers: &reqwest::header::HeaderMap) -> Stri
         404 => "not found; check WEATHER_FEED_URL (e.g. https://api.weather.gov/alerts/active?area=OK)".into(),
         400..=499 => "the request was refused; check WEATHER_FEED_URL".into(),
         _ => "the feed is unavailable right now".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_user_agent_names_the_skill_and_the_contact() {
+        let feed = Feed::new(
+            "https://api.weather.gov/alerts/active".into(),
+            "amzn1.ask.skill.x",
+            Some("weather@example.com"),
+        );
+        assert!(
+            feed.user_agent()
+                .ends_with("(Alexa skill amzn1.ask.skill.x; weather@example.com)"),
+            "{}",
+            feed.user_agent()
+        );
+        let anonymous = Feed::new("https://example.com".into(), "amzn1.ask.skill.x", None);
+        assert!(anonymous
+            .user_agent()
+            .ends_with("(Alexa skill amzn1.ask.skill.x)"));
     }
 }

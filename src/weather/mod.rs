@@ -91,16 +91,21 @@ pub struct FeedSummary {
 pub struct Poller {
     feed: Option<Feed>,
     min_severity: Severity,
+    contact_missing: bool,
 }
 
 impl Poller {
     pub fn new(config: &Config) -> Self {
         Poller {
-            feed: config
-                .weather_feed_url
-                .clone()
-                .map(|url| Feed::new(url, &config.skill_id)),
+            feed: config.weather_feed_url.clone().map(|url| {
+                Feed::new(
+                    url,
+                    &config.skill_id,
+                    config.weather_feed_contact.as_deref(),
+                )
+            }),
             min_severity: config.weather_min_severity,
+            contact_missing: config.weather_feed_contact.is_none(),
         }
     }
 
@@ -125,6 +130,11 @@ impl Poller {
             fix: "without a state table every poll would announce the same alerts again; set it to the DynamoDB table the SAM template creates",
         })?;
         tracing::info!(feed = feed.url(), "polling the weather feed");
+        if self.contact_missing {
+            tracing::warn!(
+                "WEATHER_FEED_CONTACT is not set: NWS asks for a contact (website or email) in the User-Agent, so that it can reach you before blocking a client"
+            );
+        }
         let (body, validators) = match feed.fetch(deadline).await? {
             Fetched::NotModified => {
                 tracing::info!(feed = feed.url(), "feed unchanged since the last poll");
