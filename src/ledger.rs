@@ -218,6 +218,11 @@ impl Ledger {
         Ok(())
     }
 
+    /// The events the user subscribed to, if their latest subscription event is recorded.
+    pub async fn subscriptions(&self, user_id: &str) -> Result<Option<Vec<String>>, StateError> {
+        self.store.subscriptions(user_id).await
+    }
+
     /// Records a user's skill event unless a newer one is recorded already.
     pub async fn record_user(&self, change: &UserChange) -> Result<Recorded, StateError> {
         let recorded = self.store.record_user(change).await?;

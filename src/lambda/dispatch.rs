@@ -14,9 +14,10 @@ use tokio::time::Instant;
 
 use super::error::HandlerError;
 use super::triggers::{self, TriggerMessage};
-use crate::alexa::{self, EventsApi};
+use crate::alexa::{self, EventsApi, Status};
 use crate::config::Config;
 use crate::credentials::{CredentialSource, SecretsManager};
+use crate::event::schemas::WEATHER_ALERT;
 use crate::ledger::{self, Ledger};
 use crate::notifier::{Notifier, Report};
 use crate::skill::{Reply, Skill};
@@ -169,6 +170,8 @@ pub struct App {
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(30);
 /// How long a send made while Alexa waits for the answer may take.
 pub const ALEXA_BUDGET: Duration = Duration::from_secs(6);
+/// How long the test alert may spend reading the user's stored subscriptions.
+const SUBSCRIPTION_READ_BUDGET: Duration = Duration::from_secs(1);
 
 impl App {
     pub fn new(config: Config) -> Self {
@@ -227,10 +230,19 @@ impl App {
     async fn alexa(&self, payload: Value, deadline: Instant) -> Result<Value, HandlerError> {
         let answer_envelope = match self.skill.handle(payload)? {
             Reply::Answer(answer) => answer,
-            Reply::SendTestAlert { alert, language } => {
+            Reply::SendTestAlert {
+                alert,
+                language,
+                permission_unknown,
+            } => {
                 // Alexa gives up on a skill after 8 s: answer well before that.
                 let deadline = deadline.min(Instant::now() + ALEXA_BUDGET);
-                let status = self.notifier.send_one(&alert, deadline).await;
+                let user = alert.user.as_deref().unwrap_or_default();
+                let status = if permission_unknown && self.unsubscribed(user, deadline).await {
+                    Status::NotSubscribed
+                } else {
+                    self.notifier.send_one(&alert, deadline).await
+                };
                 Skill::test_alert_answer(language, status)
             }
             Reply::Record { change, answer } => {
@@ -254,6 +266,27 @@ impl App {
             .send_requests(requests, deadline, &holder)
             .await?;
         answer("answer", &Report { results })
+    }
+
+    /// Whether the user's stored subscriptions say they do not get weather alerts. Nothing
+    /// stored, a slow or failing read: not known, so the caller tries the send.
+    async fn unsubscribed(&self, user_id: &str, deadline: Instant) -> bool {
+        let Some(ledger) = &self.ledger else {
+            return false;
+        };
+        let bound = deadline.min(Instant::now() + SUBSCRIPTION_READ_BUDGET);
+        match tokio::time::timeout_at(bound, ledger.subscriptions(user_id)).await {
+            Ok(Ok(Some(events))) => !events.iter().any(|e| e == WEATHER_ALERT),
+            Ok(Ok(None)) => false,
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "stored subscriptions not read; trying the send");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("stored subscriptions not read in time; trying the send");
+                false
+            }
+        }
     }
 
     /// Stores a user's skill event. Without a state table it is only logged (the skill
@@ -397,5 +430,106 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.error_type(), "MalformedInput");
         assert!(err.to_string().contains("`detail.alertType`"), "{err}");
+    }
+
+    mod test_alert {
+        use super::*;
+        use crate::alexa::fake::FakeAlexa;
+        use crate::state::{MemoryStore, UserChange, UserChangeKind};
+
+        const SKILL: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
+        const USER: &str = "amzn1.ask.account.U";
+
+        fn app() -> (App, Arc<FakeAlexa>, Arc<MemoryStore>) {
+            let config =
+                Config::from_lookup(|name| (name == "ALEXA_SKILL_ID").then(|| SKILL.into()))
+                    .unwrap();
+            let alexa = Arc::new(FakeAlexa::new());
+            let store = Arc::new(MemoryStore::new());
+            let edges = Edges {
+                alexa: alexa.clone(),
+                state: Some(store.clone()),
+            };
+            (App::with_edges(config, edges), alexa, store)
+        }
+
+        /// TestAlertIntent; `permission` is the scope's status, `None` for no entry.
+        fn ask(permission: Option<&str>) -> Value {
+            let mut user = json!({"userId": USER});
+            if let Some(status) = permission {
+                user["permissions"] = json!({"scopes": {
+                    "alexa::devices:all:notifications:write": {"status": status}}});
+            }
+            json!({"version": "1.0",
+                   "context": {"System": {"application": {"applicationId": SKILL}, "user": user,
+                                          "apiEndpoint": "https://api.amazonalexa.com"}},
+                   "request": {"type": "IntentRequest", "requestId": "amzn1.echo-api.request.1",
+                               "locale": "en-US", "intent": {"name": "TestAlertIntent"}}})
+        }
+
+        async fn subscribe(store: &MemoryStore, events: &[&str]) {
+            let change = UserChange {
+                user_id: USER.into(),
+                at: chrono::Utc::now(),
+                kind: UserChangeKind::Subscriptions(events.iter().map(|e| e.to_string()).collect()),
+            };
+            store.record_user(&change).await.unwrap();
+        }
+
+        async fn said(app: &App, payload: Value) -> String {
+            let answer = app
+                .handle(payload, Instant::now() + DEFAULT_BUDGET)
+                .await
+                .unwrap();
+            answer["response"]["outputSpeech"]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        }
+
+        #[tokio::test]
+        async fn with_no_scope_entry_and_nothing_stored_the_alert_is_tried() {
+            let (app, alexa, _) = app();
+            assert!(said(&app, ask(None)).await.contains("on its way"));
+            assert_eq!(alexa.received().len(), 1);
+            alexa.answer_next([Status::NotSubscribed]);
+            let mut again = ask(None);
+            again["request"]["requestId"] = json!("amzn1.echo-api.request.2");
+            assert!(said(&app, again).await.contains("notifications are off"));
+        }
+
+        #[tokio::test]
+        async fn with_no_scope_entry_the_stored_subscription_decides() {
+            let (app, alexa, store) = app();
+            subscribe(&store, &["AMAZON.MessageAlert.Activated"]).await;
+            assert!(said(&app, ask(None))
+                .await
+                .contains("notifications are off"));
+            assert!(alexa.received().is_empty(), "not subscribed: nothing sent");
+            subscribe(&store, &[WEATHER_ALERT]).await;
+            assert!(said(&app, ask(None)).await.contains("on its way"));
+            assert_eq!(alexa.received().len(), 1);
+        }
+
+        #[tokio::test]
+        async fn a_failing_store_does_not_keep_the_alert_from_being_tried() {
+            let (app, alexa, store) = app();
+            store.fail(crate::state::memory::Op::Subscriptions, true);
+            assert!(said(&app, ask(None)).await.contains("on its way"));
+            assert_eq!(alexa.received().len(), 1);
+        }
+
+        #[tokio::test]
+        async fn only_an_explicit_denial_skips_the_send() {
+            let (app, alexa, store) = app();
+            subscribe(&store, &[WEATHER_ALERT]).await;
+            assert!(said(&app, ask(Some("DENIED")))
+                .await
+                .contains("notifications are off"));
+            assert!(alexa.received().is_empty());
+            assert!(said(&app, ask(Some("GRANTED")))
+                .await
+                .contains("on its way"));
+        }
     }
 }

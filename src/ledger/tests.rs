@@ -248,10 +248,27 @@ async fn user_records_keep_the_newest_event() {
         at: at(minutes),
         kind,
     };
+    assert_eq!(
+        ledger
+            .record_user(&change(1, UserChangeKind::Enabled))
+            .await
+            .unwrap(),
+        Recorded::Applied
+    );
+    let user = "amzn1.ask.account.U";
+    assert_eq!(
+        ledger.subscriptions(user).await.unwrap(),
+        None,
+        "enabling says nothing of them"
+    );
     let subscribed = UserChangeKind::Subscriptions(vec!["AMAZON.WeatherAlert.Activated".into()]);
     assert_eq!(
         ledger.record_user(&change(2, subscribed)).await.unwrap(),
         Recorded::Applied
+    );
+    assert_eq!(
+        ledger.subscriptions(user).await.unwrap(),
+        Some(vec!["AMAZON.WeatherAlert.Activated".to_owned()])
     );
     assert_eq!(
         ledger
@@ -269,6 +286,7 @@ async fn user_records_keep_the_newest_event() {
             .unwrap(),
         Recorded::Applied
     );
-    let user = store.user("amzn1.ask.account.U").unwrap();
-    assert!(!user.enabled && user.subscriptions.is_none());
+    let record = store.user(user).unwrap();
+    assert!(!record.enabled && record.subscriptions.is_none());
+    assert_eq!(ledger.subscriptions(user).await.unwrap(), None);
 }

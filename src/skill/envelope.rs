@@ -143,15 +143,36 @@ impl RequestEnvelope {
             .and_then(|s| s.api_endpoint.as_deref())
     }
 
-    /// Whether the user has granted the notifications permission. Alexa only reports a
-    /// scope's status when the skill's manifest asks for it; absent means not granted.
-    pub fn notifications_granted(&self) -> bool {
-        self.user()
+    /// What the request says of the notifications permission. Amazon does not promise a
+    /// scope entry in every request, so an absent one (or a status it does not document) is
+    /// [`Permission::Unknown`], not a refusal.
+    pub fn notifications_permission(&self) -> Permission {
+        let status = self
+            .user()
             .and_then(|u| u.permissions.as_ref())
             .and_then(|p| p.scopes.as_ref())
             .and_then(|s| s.get(NOTIFICATIONS_PERMISSION))
-            .is_some_and(|s| s.status == "GRANTED")
+            .map(|s| s.status.as_str());
+        match status {
+            Some("GRANTED") => Permission::Granted,
+            Some("DENIED") => Permission::Denied,
+            _ => Permission::Unknown,
+        }
     }
+
+    /// Whether the request says the notifications permission is granted.
+    pub fn notifications_granted(&self) -> bool {
+        self.notifications_permission() == Permission::Granted
+    }
+}
+
+/// A permission's status as a request reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    Granted,
+    Denied,
+    /// The request carries no status for it.
+    Unknown,
 }
 
 // ---- response ----

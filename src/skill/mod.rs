@@ -13,7 +13,7 @@ use crate::event::NotificationRequest;
 use crate::json::{self, FieldError};
 use crate::state::{UserChange, UserChangeKind};
 use envelope::{
-    Card, PermissionBody, RequestEnvelope, ResponseEnvelope, SubscriptionChangedBody,
+    Card, Permission, PermissionBody, RequestEnvelope, ResponseEnvelope, SubscriptionChangedBody,
     NOTIFICATIONS_PERMISSION,
 };
 use speech::{Language, Texts};
@@ -114,6 +114,9 @@ pub enum Reply {
     SendTestAlert {
         alert: Box<NotificationRequest>,
         language: Language,
+        /// The request did not say whether notifications are allowed: send unless the user's
+        /// stored subscriptions say they are not (a 403 then tells them how).
+        permission_unknown: bool,
     },
     /// A skill event that changes what is stored about a user: record `change`, then answer.
     Record {
@@ -231,10 +234,12 @@ impl Skill {
 
 /// A Unicast test alert to the asking user, in the region of the request's `apiEndpoint`. The
 /// Alexa requestId is its id: if Alexa repeats the request, the alert is not sent twice.
-/// Without the notifications permission nothing is sent: the user hears how to turn it on.
+/// With the notifications permission denied nothing is sent: the user hears how to turn it on.
+/// When the request does not say, the send is tried (a 403 leads to the same words).
 fn test_alert(envelope: &RequestEnvelope, language: Language) -> Reply {
+    let permission = envelope.notifications_permission();
     let user = envelope.user().map(|u| u.user_id.clone());
-    let (Some(user), true) = (user, envelope.notifications_granted()) else {
+    let (Some(user), false) = (user, permission == Permission::Denied) else {
         return Reply::Answer(Skill::test_alert_answer(language, Status::NotSubscribed));
     };
     let region = envelope.api_endpoint().and_then(Region::from_api_endpoint);
@@ -261,6 +266,7 @@ fn test_alert(envelope: &RequestEnvelope, language: Language) -> Reply {
             region,
         )),
         language,
+        permission_unknown: permission == Permission::Unknown,
     }
 }
 

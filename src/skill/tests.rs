@@ -369,7 +369,12 @@ async fn a_test_alert_is_a_unicast_to_the_asking_user_in_their_region() {
         ("http://127.0.0.1:9100", None),
     ] {
         let payload = with_notifications(intent(intents::TEST_ALERT, "de-DE"), endpoint);
-        let Reply::SendTestAlert { alert, language } = skill().handle(payload).unwrap() else {
+        let Reply::SendTestAlert {
+            alert,
+            language,
+            permission_unknown,
+        } = skill().handle(payload).unwrap()
+        else {
             panic!("{endpoint}: expected a send")
         };
         assert_eq!(alert.user.as_deref(), Some(USER));
@@ -381,6 +386,7 @@ async fn a_test_alert_is_a_unicast_to_the_asking_user_in_their_region() {
         );
         assert_eq!(alert.payload["weatherAlert"]["alertType"], TEST_ALERT_TYPE);
         assert_eq!(language, Language::De);
+        assert!(!permission_unknown);
         let locales: Vec<&str> = alert
             .localized_attributes
             .iter()
@@ -391,10 +397,28 @@ async fn a_test_alert_is_a_unicast_to_the_asking_user_in_their_region() {
 }
 
 #[tokio::test]
-async fn a_test_alert_without_the_permission_sends_nothing_and_says_how_to_fix_it() {
-    let a = answer(intent(intents::TEST_ALERT, "en-US")).await;
+async fn a_test_alert_with_the_permission_denied_sends_nothing_and_says_how_to_fix_it() {
+    let mut payload = intent(intents::TEST_ALERT, "en-US");
+    payload["context"]["System"]["user"]["permissions"] =
+        json!({"scopes": {"alexa::devices:all:notifications:write": {"status": "DENIED"}}});
+    let a = answer(payload).await;
     assert!(speech(&a).contains("notifications are off"), "{a}");
     assert_eq!(a["response"]["card"]["type"], "AskForPermissionsConsent");
+}
+
+#[test]
+fn a_test_alert_is_tried_when_the_request_does_not_say_whether_notifications_are_allowed() {
+    // Amazon does not promise a scope entry: no entry (or no permissions at all) is unknown.
+    let mut no_entry = intent(intents::TEST_ALERT, "en-US");
+    no_entry["context"]["System"]["user"]["permissions"] = json!({"scopes": {}});
+    for payload in [intent(intents::TEST_ALERT, "en-US"), no_entry] {
+        match skill().handle(payload).unwrap() {
+            Reply::SendTestAlert {
+                permission_unknown, ..
+            } => assert!(permission_unknown),
+            other => panic!("expected a send, got {other:?}"),
+        }
+    }
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! Items:
 //! - `sent#<referenceId>`: `phase` (`inProgress` | `sent`), `holder` and `leaseUntil` while in
 //!   progress, `sentAt` once sent, `expireAt` (epoch seconds) = the event's expiry.
-//! - `user#<userId>`: `subscriptions` (list of event names), `enabled`, `updatedAt` (epoch
+//! - `user#<userId>`: `subscriptions` (list of event names, from the latest subscription
+//!   event; absent until one arrives and once disabled), `enabled`, `updatedAt` (epoch
 //!   milliseconds of the newest skill event applied), `expireAt` once disabled.
 //!
 //! DynamoDB deletes expired items lazily (up to days later), so no condition relies on TTL:
@@ -256,11 +257,9 @@ impl DynamoStore {
                     AttributeValue::L(names.iter().map(s).collect()),
                 )
                 .expression_attribute_values(":true", AttributeValue::Bool(true)),
+            // Enabling says nothing of subscriptions: they come with their own event.
             UserChangeKind::Enabled => update
-                .update_expression(
-                    "SET subscriptions = if_not_exists(subscriptions, :none), enabled = :true, #updatedAt = :at REMOVE expireAt",
-                )
-                .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                .update_expression("SET enabled = :true, #updatedAt = :at REMOVE expireAt")
                 .expression_attribute_values(":true", AttributeValue::Bool(true)),
             UserChangeKind::Disabled => update
                 .update_expression(
@@ -277,6 +276,26 @@ impl DynamoStore {
             Err(err) if condition_failed(&err) => Ok(Recorded::Stale),
             Err(err) => Err(self.error("UpdateItem", &err)),
         }
+    }
+}
+
+impl DynamoStore {
+    async fn user_subscriptions(&self, user_id: &str) -> Result<Option<Vec<String>>, StateError> {
+        let Some(item) = self.get(user_key(user_id)).await? else {
+            return Ok(None);
+        };
+        let Some(AttributeValue::L(names)) = item.get("subscriptions") else {
+            return Ok(None);
+        };
+        Ok(Some(
+            names
+                .iter()
+                .filter_map(|n| match n {
+                    AttributeValue::S(name) => Some(name.clone()),
+                    _ => None,
+                })
+                .collect(),
+        ))
     }
 }
 
@@ -299,5 +318,9 @@ impl StateStore for DynamoStore {
 
     fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded> {
         Box::pin(self.user(change))
+    }
+
+    fn subscriptions<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, Option<Vec<String>>> {
+        Box::pin(self.user_subscriptions(user_id))
     }
 }

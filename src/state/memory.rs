@@ -19,6 +19,7 @@ pub enum Op {
     Release,
     WasSent,
     RecordUser,
+    Subscriptions,
 }
 
 impl Op {
@@ -27,7 +28,7 @@ impl Op {
             Op::Claim => "PutItem",
             Op::Complete | Op::RecordUser => "UpdateItem",
             Op::Release => "DeleteItem",
-            Op::WasSent => "GetItem",
+            Op::WasSent | Op::Subscriptions => "GetItem",
         }
     }
 }
@@ -205,7 +206,7 @@ impl MemoryStore {
                 updated_at: change.at,
             },
             UserChangeKind::Enabled => User {
-                subscriptions: Some(kept.unwrap_or_default()),
+                subscriptions: kept,
                 enabled: true,
                 updated_at: change.at,
             },
@@ -243,5 +244,15 @@ impl StateStore for MemoryStore {
 
     fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded> {
         Box::pin(async move { self.apply(change) })
+    }
+
+    fn subscriptions<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, Option<Vec<String>>> {
+        Box::pin(async move {
+            let tables = self.enter(Op::Subscriptions)?;
+            Ok(tables
+                .users
+                .get(user_id)
+                .and_then(|user| user.subscriptions.clone()))
+        })
     }
 }

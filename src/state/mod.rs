@@ -35,6 +35,9 @@ pub trait StateStore: Send + Sync {
     fn was_sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, bool>;
     /// Records a user's skill event unless a newer one is recorded already.
     fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded>;
+    /// The events the user subscribed to in their latest `ProactiveSubscriptionChanged`, if
+    /// one is recorded (and the skill is not disabled since).
+    fn subscriptions<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, Option<Vec<String>>>;
 }
 
 /// One invocation's claim on one referenceId.
