@@ -24,6 +24,10 @@ const CONCURRENCY: usize = 16;
 /// How long a claim outlives the invocation's deadline: Lambda has stopped the holder by then.
 pub const LEASE_MARGIN: Duration = Duration::seconds(10);
 
+/// How long a record outlives what it records (an alert's end, a trigger's `expiresAt`): a
+/// feed may list an alert a while after it ended, and a trigger may be redelivered late.
+pub const RETENTION: Duration = Duration::days(7);
+
 /// Until when a claim made now holds: the invocation's deadline plus [`LEASE_MARGIN`].
 pub fn lease_end(now: DateTime<Utc>, deadline: Instant) -> DateTime<Utc> {
     let left = deadline.saturating_duration_since(Instant::now());
@@ -44,11 +48,13 @@ pub fn new_holder(request_id: &str) -> String {
     format!("{request_id}/{:016x}", hasher.finish())
 }
 
-/// Something to send once: its referenceId and until when its record must be kept.
+/// Something to send once: its referenceId, its expiry at Alexa, and when what it announces
+/// ends (the record is kept [`RETENTION`] longer).
 pub struct Candidate<T> {
     pub item: T,
     pub reference_id: String,
     pub expires_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
 }
 
 /// Why a candidate is not this invocation's to send.
@@ -111,6 +117,7 @@ impl Ledger {
                 holder: holder.to_owned(),
                 lease_until,
                 expires_at: candidate.expires_at,
+                keep_until: candidate.ends_at.max(candidate.expires_at) + RETENTION,
             };
             claims.push((candidate.item, claim));
         }
@@ -199,18 +206,20 @@ impl Ledger {
     }
 
     /// Records `reference_id` as announced without sending it (an update of an announced
-    /// alert), unless someone else holds or sent it.
+    /// alert, which ends at `ends_at`), unless someone else holds or sent it.
     pub async fn mark_announced(
         &self,
         reference_id: String,
         holder: &str,
-        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
     ) -> Result<(), StateError> {
         let claim = Claim {
             reference_id,
             holder: holder.to_owned(),
-            lease_until: Utc::now(),
-            expires_at,
+            lease_until: now,
+            expires_at: ends_at,
+            keep_until: ends_at + RETENTION,
         };
         if self.store.claim(&claim).await? == ClaimOutcome::Claimed {
             self.store.complete(&claim).await?;

@@ -26,10 +26,11 @@
 //!   the feed; [`http`] is the one HTTP client; [`aws`] the shared SDK set-up.
 //!
 //! Shared by all: [`config`] reads the environment once at start-up; [`json`] reads JSON with
-//! errors that name the field.
+//! errors that name the field; [`clock`] tells the time (settable in tests).
 
 pub mod alexa;
 pub mod aws;
+pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod event;

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::error::HandlerError;
 use super::triggers::{self, TriggerMessage};
 use crate::alexa::{self, EventsApi, Status};
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::credentials::{CredentialSource, SecretsManager};
 use crate::event::schemas::WEATHER_ALERT;
@@ -132,6 +133,7 @@ fn describe(payload: &Value) -> String {
 pub struct Edges {
     pub alexa: Arc<dyn EventsApi>,
     pub state: Option<Arc<dyn StateStore>>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Edges {
@@ -153,6 +155,7 @@ impl Edges {
         Edges {
             alexa: Arc::new(alexa::Client::new(config.alexa_settings(), credentials)),
             state: None,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -182,8 +185,9 @@ impl App {
     pub fn with_edges(config: Config, edges: Edges) -> Self {
         let ledger = edges.state.map(Ledger::new);
         App {
-            poller: Poller::new(&config),
-            notifier: Notifier::new(config.regions.clone(), edges.alexa, ledger.clone()),
+            poller: Poller::new(&config, edges.clock.clone()),
+            notifier: Notifier::new(config.regions.clone(), edges.alexa, ledger.clone())
+                .with_clock(edges.clock),
             skill: Skill::new(config.skill_id),
             ledger,
         }
@@ -449,6 +453,7 @@ mod tests {
             let edges = Edges {
                 alexa: alexa.clone(),
                 state: Some(store.clone()),
+                clock: Arc::new(SystemClock),
             };
             (App::with_edges(config, edges), alexa, store)
         }

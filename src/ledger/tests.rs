@@ -19,6 +19,7 @@ fn candidate(reference_id: &str) -> Candidate<&str> {
         item: "event",
         reference_id: reference_id.to_owned(),
         expires_at: Utc::now() + Duration::hours(1),
+        ends_at: Utc::now() + Duration::hours(1),
     }
 }
 
@@ -223,13 +224,16 @@ async fn an_update_is_marked_announced_once() {
     let (ledger, store) = ledger();
     let until = Utc::now() + Duration::hours(3);
     ledger
-        .mark_announced("u1".into(), "a", until)
+        .mark_announced("u1".into(), "a", Utc::now(), until)
         .await
         .unwrap();
     assert!(ledger.was_announced("u1").await.unwrap());
-    assert!(matches!(store.sent("u1"), Some((Sent::Sent { .. }, at)) if at == until));
+    assert!(
+        matches!(store.sent("u1"), Some((Sent::Sent { .. }, kept)) if kept == until + RETENTION),
+        "kept a week past the alert's end"
+    );
     ledger
-        .mark_announced("u1".into(), "b", until)
+        .mark_announced("u1".into(), "b", Utc::now(), until)
         .await
         .unwrap();
     assert_eq!(
@@ -289,4 +293,34 @@ async fn user_records_keep_the_newest_event() {
     let record = store.user(user).unwrap();
     assert!(!record.enabled && record.subscriptions.is_none());
     assert_eq!(ledger.subscriptions(user).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_record_is_kept_a_retention_past_the_end_of_what_it_announces() {
+    let (ledger, store) = ledger();
+    let now = Utc::now();
+    let three_days = Candidate {
+        item: "storm",
+        reference_id: "r1".into(),
+        expires_at: now + Duration::hours(24),
+        ends_at: now + Duration::days(3),
+    };
+    let claimed = ledger
+        .claim_all(vec![three_days], "a", lease())
+        .await
+        .unwrap();
+    let claim = &claimed.to_send[0].1;
+    assert_eq!(
+        claim.expires_at,
+        now + Duration::hours(24),
+        "Alexa's expiry, kept apart"
+    );
+    assert_eq!(claim.keep_until, now + Duration::days(3) + RETENTION);
+    ledger
+        .settle(
+            &claims(&claimed),
+            &[delivery("r1", Region::Na, Status::Accepted)],
+        )
+        .await;
+    assert!(matches!(store.sent("r1"), Some((_, kept)) if kept == now + Duration::days(10)));
 }

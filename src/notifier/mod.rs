@@ -14,6 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::time::Instant;
 
 use crate::alexa::{Delivery, EventsApi, Post, Region, SetupError, Status};
+use crate::clock::{Clock, SystemClock};
 use crate::event::{self, Audience, Built, NotificationRequest, ProactiveEvent};
 use crate::json::FieldError;
 use crate::ledger::{self, Candidate, Held, Ledger};
@@ -68,6 +69,7 @@ pub struct Notifier {
     regions: Vec<Region>,
     alexa: Arc<dyn EventsApi>,
     ledger: Option<Ledger>,
+    clock: Arc<dyn Clock>,
 }
 
 /// An event with the region of its Unicast, if any.
@@ -80,7 +82,14 @@ impl Notifier {
             regions,
             alexa,
             ledger,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Events are built, and claims leased, by `clock`'s time.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Builds every request (each with its trigger's id, if any), then sends those not sent
@@ -92,12 +101,12 @@ impl Notifier {
         deadline: Instant,
         holder: &str,
     ) -> Result<Vec<Outcome>, SendError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let mut ready = Vec::new();
         let mut results = Vec::new();
         for (request, trigger_id) in &requests {
             match event::build(request, trigger_id.as_deref(), now)? {
-                Built::Ready(event) => ready.push((event, request.region)),
+                Built::Ready(event) => ready.push(((event, request.region), request.expires_at)),
                 Built::Skipped {
                     reference_id,
                     reason,
@@ -111,17 +120,23 @@ impl Notifier {
             }
         }
         let Some(ledger) = &self.ledger else {
-            let deliveries = self.deliver(ready, deadline).await?;
+            let targets = ready.into_iter().map(|(target, _)| target).collect();
+            let deliveries = self.deliver(targets, deadline).await?;
             check(&deliveries)?;
             results.extend(deliveries.into_iter().map(Outcome::Sent));
             return Ok(results);
         };
         let candidates = ready
             .into_iter()
-            .map(|target| Candidate {
-                reference_id: target.0.reference_id.clone(),
-                expires_at: expiry(&target.0),
-                item: target,
+            .map(|(target, ends_at)| {
+                let expires_at = expiry(&target.0, now);
+                Candidate {
+                    reference_id: target.0.reference_id.clone(),
+                    expires_at,
+                    // What the event announces may last longer than Alexa keeps the event.
+                    ends_at: ends_at.unwrap_or(expires_at),
+                    item: target,
+                }
             })
             .collect();
         let claimed = ledger
@@ -166,7 +181,7 @@ impl Notifier {
     /// Sends one request made by the skill itself (the test alert); any failure is logged and
     /// reported as [`Status::Failed`], because Alexa is waiting for an answer to speak.
     pub async fn send_one(&self, request: &NotificationRequest, deadline: Instant) -> Status {
-        let event = match event::build(request, None, Utc::now()) {
+        let event = match event::build(request, None, self.clock.now()) {
             Ok(Built::Ready(event)) => event,
             Ok(Built::Skipped { reason, .. }) => {
                 tracing::warn!(reason, "test alert not sent");
@@ -244,11 +259,11 @@ impl Notifier {
     }
 }
 
-/// Until when an event's record is kept: its expiry at Alexa.
-fn expiry(event: &ProactiveEvent) -> DateTime<Utc> {
+/// The event's expiry at Alexa.
+fn expiry(event: &ProactiveEvent, now: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(&event.expiry_time)
         .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|_| Utc::now() + Duration::hours(24))
+        .unwrap_or_else(|_| now + Duration::hours(24))
 }
 
 /// Fails when any delivery is unsettled. Failures are grouped by cause so that a hundred

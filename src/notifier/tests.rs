@@ -135,6 +135,7 @@ async fn an_event_another_invocation_is_sending_fails_this_one_after_the_rest_is
         holder: "other".into(),
         lease_until: Utc::now() + chrono::Duration::seconds(60),
         expires_at: Utc::now() + chrono::Duration::hours(1),
+        keep_until: Utc::now() + chrono::Duration::hours(1),
     };
     rig.store.claim(&other).await.unwrap();
     let err = rig
@@ -255,5 +256,42 @@ async fn the_test_alert_reports_alexas_verdict() {
         rig.store.calls(Op::Claim),
         0,
         "the test alert is not recorded"
+    );
+}
+
+#[tokio::test]
+async fn an_alert_that_outlasts_its_alexa_expiry_is_announced_once_over_days() {
+    use crate::clock::ManualClock;
+    // A winter storm warning that ends in 3 days, seen by polls at +0 h, +25 h and +49 h. Each
+    // record disappears the moment its TTL passes (the worst DynamoDB may do).
+    let start = Utc::now();
+    let clock = Arc::new(ManualClock::new(start));
+    let alexa = Arc::new(FakeAlexa::new());
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let notifier = Notifier::new(
+        vec![Region::Na],
+        alexa.clone(),
+        Some(Ledger::new(store.clone())),
+    )
+    .with_clock(clock.clone());
+    let ends = start + chrono::Duration::days(3);
+    for (poll, hours) in [(1, 0), (2, 25), (3, 24)] {
+        clock.advance(chrono::Duration::hours(hours));
+        let request = NotificationRequest::multicast_weather_alert(
+            "SNOW_STORM",
+            "NWS",
+            "storm".into(),
+            Some(ends),
+            &["en-US"],
+        );
+        notifier
+            .send_requests(vec![(request, None)], deadline(), &format!("poll-{poll}"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        alexa.posts(&reference("storm"), Region::Na),
+        1,
+        "announced once"
     );
 }

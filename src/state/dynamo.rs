@@ -2,7 +2,9 @@
 //!
 //! Items:
 //! - `sent#<referenceId>`: `phase` (`inProgress` | `sent`), `holder` and `leaseUntil` while in
-//!   progress, `sentAt` once sent, `expireAt` (epoch seconds) = the event's expiry.
+//!   progress, `sentAt` once sent, `eventExpiry` (epoch seconds) = the event's expiry at
+//!   Alexa, `expireAt` (epoch seconds) = until when the record is kept (the source's end plus
+//!   a retention: an alert can outlast its Alexa expiry by days).
 //! - `user#<userId>`: `subscriptions` (list of event names, from the latest subscription
 //!   event; absent until one arrives and once disabled), `enabled`, `updatedAt` (epoch
 //!   milliseconds of the newest skill event applied), `expireAt` once disabled.
@@ -139,7 +141,8 @@ impl DynamoStore {
             .item("phase", s(IN_PROGRESS))
             .item("holder", s(&claim.holder))
             .item("leaseUntil", n(claim.lease_until.timestamp()))
-            .item("expireAt", n(claim.expires_at.timestamp()))
+            .item("eventExpiry", n(claim.expires_at.timestamp()))
+            .item("expireAt", n(claim.keep_until.timestamp()))
             .condition_expression(
                 "attribute_not_exists(pk) OR (#phase = :inProgress AND #leaseUntil < :now)",
             )
@@ -193,7 +196,7 @@ impl DynamoStore {
             .table_name(&self.table)
             .key("pk", sent_key(&claim.reference_id))
             .update_expression(
-                "SET #phase = :sent, sentAt = :now, expireAt = :expireAt REMOVE holder, leaseUntil",
+                "SET #phase = :sent, sentAt = :now, eventExpiry = :eventExpiry, expireAt = :expireAt REMOVE holder, leaseUntil",
             )
             .expression_attribute_names("#phase", "phase")
             .expression_attribute_values(":sent", s(SENT))
@@ -201,7 +204,8 @@ impl DynamoStore {
                 ":now",
                 s(Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)),
             )
-            .expression_attribute_values(":expireAt", n(claim.expires_at.timestamp()))
+            .expression_attribute_values(":eventExpiry", n(claim.expires_at.timestamp()))
+            .expression_attribute_values(":expireAt", n(claim.keep_until.timestamp()))
             .send()
             .await
             .map_err(|e| self.error("UpdateItem", &e))?;

@@ -1,11 +1,14 @@
 //! The state table in memory, with the same conditions as [`DynamoStore`](super::DynamoStore):
 //! for unit tests of exactly-once and the poll, and as the reference of what each operation
-//! means. Operations can be made to fail, to test what happens when DynamoDB does.
+//! means. Operations can be made to fail, to test what happens when DynamoDB does, and a
+//! record is gone as soon as its TTL passes (DynamoDB may delete it any time after that).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::clock::{Clock, SystemClock};
 
 use super::{
     Claim, ClaimOutcome, Recorded, StateError, StateFuture, StateStore, UserChange, UserChangeKind,
@@ -55,6 +58,7 @@ pub struct User {
 
 #[derive(Default)]
 struct Tables {
+    /// Each record with its TTL (`keep_until`).
     sent: HashMap<String, (Sent, DateTime<Utc>)>,
     users: HashMap<String, User>,
     /// Per operation, how many more calls succeed before every call fails.
@@ -62,14 +66,28 @@ struct Tables {
     calls: HashMap<Op, usize>,
 }
 
-#[derive(Default)]
 pub struct MemoryStore {
     tables: Mutex<Tables>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Leases and TTLs are judged by `clock`.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        MemoryStore {
+            tables: Mutex::new(Tables::default()),
+            clock,
+        }
     }
 
     /// Makes `op` fail (as DynamoDB being unreachable would) until told otherwise.
@@ -86,7 +104,7 @@ impl MemoryStore {
         self.lock().failing.insert(op, calls);
     }
 
-    /// The `sent#` record of `reference_id` and its expiry, if any.
+    /// The `sent#` record of `reference_id` and until when it is kept, if any.
     pub fn sent(&self, reference_id: &str) -> Option<(Sent, DateTime<Utc>)> {
         self.lock().sent.get(reference_id).cloned()
     }
@@ -107,9 +125,11 @@ impl MemoryStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Counts the call and fails it if `op` is made to fail.
+    /// Counts the call and fails it if `op` is made to fail; forgets what has expired.
     fn enter(&self, op: Op) -> Result<std::sync::MutexGuard<'_, Tables>, StateError> {
+        let now = self.clock.now();
         let mut tables = self.lock();
+        tables.sent.retain(|_, (_, keep_until)| *keep_until > now);
         *tables.calls.entry(op).or_default() += 1;
         match tables.failing.get_mut(&op) {
             Some(0) => {
@@ -127,7 +147,7 @@ impl MemoryStore {
 
     fn try_claim(&self, claim: &Claim) -> Result<ClaimOutcome, StateError> {
         let mut tables = self.enter(Op::Claim)?;
-        let now = Utc::now();
+        let now = self.clock.now();
         let outcome = match tables.sent.get(&claim.reference_id) {
             None => ClaimOutcome::Claimed,
             Some((Sent::InProgress { lease_until, .. }, _)) if *lease_until < now => {
@@ -148,7 +168,7 @@ impl MemoryStore {
                         holder: claim.holder.clone(),
                         lease_until: claim.lease_until,
                     },
-                    claim.expires_at,
+                    claim.keep_until,
                 ),
             );
         }
@@ -161,9 +181,9 @@ impl MemoryStore {
             claim.reference_id.clone(),
             (
                 Sent::Sent {
-                    sent_at: rfc3339(Utc::now()),
+                    sent_at: rfc3339(self.clock.now()),
                 },
-                claim.expires_at,
+                claim.keep_until,
             ),
         );
         Ok(())

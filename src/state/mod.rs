@@ -48,8 +48,11 @@ pub struct Claim {
     pub holder: String,
     /// Until then nobody else may take the claim over.
     pub lease_until: DateTime<Utc>,
-    /// When the event expires at Alexa: the record is kept (DynamoDB TTL) until then.
+    /// When the event expires at Alexa (at most 24 h after it was sent).
     pub expires_at: DateTime<Utc>,
+    /// Until when the record is kept (DynamoDB TTL): the end of what it records (an alert may
+    /// last days) plus a retention, so a later poll or redelivery still finds it.
+    pub keep_until: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

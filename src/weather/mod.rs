@@ -12,7 +12,9 @@ mod severity;
 
 use std::collections::{BTreeMap, HashSet};
 
-use chrono::Utc;
+use std::sync::Arc;
+
+use crate::clock::Clock;
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -92,11 +94,13 @@ pub struct Poller {
     feed: Option<Feed>,
     min_severity: Severity,
     contact_missing: bool,
+    clock: Arc<dyn Clock>,
 }
 
 impl Poller {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, clock: Arc<dyn Clock>) -> Self {
         Poller {
+            clock,
             feed: config.weather_feed_url.clone().map(|url| {
                 Feed::new(
                     url,
@@ -183,11 +187,12 @@ impl Poller {
                 event = alert.event,
                 "update of an announced alert; not announced again"
             );
-            let now = Utc::now();
+            let now = self.clock.now();
             ledger
                 .mark_announced(
                     reference_id(WEATHER_ALERT, &alert.id),
                     holder,
+                    now,
                     alert.expiry().unwrap_or(now + chrono::Duration::hours(24)),
                 )
                 .await?;
