@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::stream::{self, StreamExt};
 use tokio::time::Instant;
 
-use crate::alexa::Delivery;
+use crate::alexa::{Delivery, Status};
 use crate::state::{Claim, ClaimOutcome, Recorded, StateError, StateStore, UserChange};
 
 /// How many state-table calls run at once: enough to hide the round trips of a large SNS
@@ -66,6 +66,22 @@ pub enum Held {
     AlreadySent { sent_at: Option<String> },
     /// Another invocation is sending it now.
     InProgress { lease_until: Option<String> },
+    /// Alexa refused it before, finally.
+    Refused {
+        refused_at: Option<String>,
+        reason: Option<String>,
+    },
+}
+
+/// What a refusal of the event itself (a [`Status::Refused`] delivery) means to the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnRefusal {
+    /// Release the claim: the sender may correct the request and send it again (an owner's
+    /// trigger, which fails and lands in the failure queue).
+    Release,
+    /// Record it as final, so that it is never tried again (a feed alert, which every poll
+    /// would otherwise try again, failing each time).
+    Record,
 }
 
 /// What the claims decided, in the candidates' order within each list.
@@ -157,23 +173,46 @@ impl Ledger {
                     );
                     held.push((claim.reference_id, Held::InProgress { lease_until }));
                 }
+                ClaimOutcome::Refused { refused_at, reason } => {
+                    tracing::info!(
+                        reference_id = claim.reference_id,
+                        refused_at = refused_at.as_deref().unwrap_or("-"),
+                        "refused by Alexa before; not sent again"
+                    );
+                    held.push((claim.reference_id, Held::Refused { refused_at, reason }));
+                }
             }
         }
         Ok(Claimed { to_send, held })
     }
 
     /// Marks delivered events sent, and releases the others so that a retry can send them. A
-    /// referenceId counts as delivered when every region settled it.
-    pub async fn settle(&self, claims: &[Claim], deliveries: &[Delivery]) {
+    /// referenceId counts as delivered when every region settled it. An event Alexa refused
+    /// (and every other region settled) is recorded as refused if `on_refusal` says so.
+    pub async fn settle(&self, claims: &[Claim], deliveries: &[Delivery], on_refusal: OnRefusal) {
         let work = claims.iter().map(|claim| async move {
-            let delivered = deliveries
-                .iter()
-                .filter(|d| d.reference_id == claim.reference_id)
-                .all(Delivery::is_settled);
-            let result = if delivered {
-                self.store.complete(claim).await
-            } else {
-                self.store.release(claim).await
+            let mine = || {
+                deliveries
+                    .iter()
+                    .filter(|d| d.reference_id == claim.reference_id)
+            };
+            let delivered = mine().all(Delivery::is_settled);
+            let refusal = mine()
+                .find(|d| d.status == Status::Refused)
+                .filter(|_| on_refusal == OnRefusal::Record)
+                .filter(|_| mine().all(|d| d.is_settled() || d.status == Status::Refused));
+            let result = match (delivered, refusal) {
+                (true, _) => self.store.complete(claim).await,
+                (false, Some(refused)) => {
+                    let reason = refused.error.as_deref().unwrap_or("refused");
+                    tracing::warn!(
+                        reference_id = claim.reference_id,
+                        reason,
+                        "refused by Alexa; recorded as final, not tried again"
+                    );
+                    self.store.refuse(claim, reason).await
+                }
+                (false, None) => self.store.release(claim).await,
             };
             if let Err(err) = result {
                 // Not fatal: a claim left in progress lapses with its lease, and a resend after

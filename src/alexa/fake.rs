@@ -85,7 +85,11 @@ impl FakeAlexa {
             status,
             attempts: 1,
             request_id: Some(format!("fake-{}", lock(&self.received).len())),
-            error: (status == Status::Failed).then(|| "answer 503 (fake)".to_owned()),
+            error: match status {
+                Status::Failed => Some("answer 503 (fake)".to_owned()),
+                Status::Refused => Some("refused: answer 400 (fake)".to_owned()),
+                _ => None,
+            },
         }
     }
 }

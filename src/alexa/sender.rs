@@ -27,7 +27,10 @@ pub enum Status {
     Duplicate,
     /// 403 for a Unicast, also with a fresh token: the user has not turned notifications on.
     NotSubscribed,
-    /// Not delivered: permanent refusal, or retries / time ran out.
+    /// Alexa refused the event itself (400 invalid, 413 too large, 432 over the notification
+    /// limit): sending the same event again cannot help.
+    Refused,
+    /// Not delivered: any other refusal (a configuration problem), or retries / time ran out.
     Failed,
 }
 
@@ -49,7 +52,7 @@ pub struct Delivery {
 impl Delivery {
     /// Delivered or known to be undeliverable to this user: nothing for a retry to do.
     pub fn is_settled(&self) -> bool {
-        self.status != Status::Failed
+        !matches!(self.status, Status::Failed | Status::Refused)
     }
 
     /// Not delivered, with why.
@@ -79,8 +82,9 @@ pub enum Verdict {
     Done(Status),
     /// The token was refused: drop it, get a new one, try again at once (once only).
     RenewToken,
-    /// Retrying cannot help.
-    Refused,
+    /// Retrying cannot help. `event`: the event itself was refused (see [`Status::Refused`]),
+    /// not the client (a wrong URL, a token without the permission).
+    Refused { event: bool },
     /// Try again after a backoff.
     Retry,
 }
@@ -93,7 +97,8 @@ pub fn verdict(status: u16, unicast: bool, renewed: bool) -> Verdict {
         // An expired or revoked token: one new token, then a verdict.
         Class::Unauthorized if !renewed => Verdict::RenewToken,
         Class::Unauthorized if unicast && status == 403 => Verdict::Done(Status::NotSubscribed),
-        Class::Unauthorized | Class::Permanent => Verdict::Refused,
+        Class::Permanent if matches!(status, 400 | 413 | 432) => Verdict::Refused { event: true },
+        Class::Unauthorized | Class::Permanent => Verdict::Refused { event: false },
         Class::Transient => Verdict::Retry,
     }
 }
@@ -246,13 +251,19 @@ impl Attempts for PostAttempts<'_> {
                 sender.tokens.invalidate(&token).await;
                 Step::Now
             }
-            Verdict::Refused => Step::Done(Delivery::failed(
-                &post.reference_id,
-                region,
-                attempt,
-                answer.request_id.clone(),
-                format!("refused: {}", answer.describe()),
-            )),
+            Verdict::Refused { event } => {
+                let mut delivery = Delivery::failed(
+                    &post.reference_id,
+                    region,
+                    attempt,
+                    answer.request_id.clone(),
+                    format!("refused: {}", answer.describe()),
+                );
+                if event {
+                    delivery.status = Status::Refused;
+                }
+                Step::Done(delivery)
+            }
             Verdict::Retry => Step::Later {
                 last: answer.describe(),
                 retry_after: answer.retry_after,
@@ -328,8 +339,13 @@ mod tests {
         for status in [429, 500, 502, 503, 504] {
             assert_eq!(verdict(status, false, false), Verdict::Retry, "{status}");
         }
-        for status in [400, 404, 413, 432] {
-            assert_eq!(verdict(status, true, false), Verdict::Refused, "{status}");
+        for status in [400, 413, 432] {
+            let refused = Verdict::Refused { event: true };
+            assert_eq!(verdict(status, true, false), refused, "{status}");
+        }
+        for status in [404, 501, 302] {
+            let refused = Verdict::Refused { event: false };
+            assert_eq!(verdict(status, false, false), refused, "{status}");
         }
     }
 
@@ -337,14 +353,17 @@ mod tests {
     fn a_refused_token_is_renewed_once_then_judged() {
         for status in [401, 403] {
             assert_eq!(verdict(status, false, false), Verdict::RenewToken);
-            assert_eq!(verdict(status, false, true), Verdict::Refused);
+            assert_eq!(
+                verdict(status, false, true),
+                Verdict::Refused { event: false }
+            );
         }
         // A Unicast refused with a fresh token: that user has not allowed notifications.
         assert_eq!(
             verdict(403, true, true),
             Verdict::Done(Status::NotSubscribed)
         );
-        assert_eq!(verdict(401, true, true), Verdict::Refused);
+        assert_eq!(verdict(401, true, true), Verdict::Refused { event: false });
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::credentials::{CredentialSource, SecretsManager};
 use crate::event::schemas::WEATHER_ALERT;
 use crate::ledger::{self, Ledger};
-use crate::notifier::{Notifier, Report};
+use crate::notifier::{Notifier, OnRefusal, Report};
 use crate::skill::{Reply, Skill};
 use crate::state::{DynamoStore, StateStore, UserChange};
 use crate::weather::Poller;
@@ -267,7 +267,7 @@ impl App {
         let holder = ledger::new_holder(request_id);
         let results = self
             .notifier
-            .send_requests(requests, deadline, &holder)
+            .send_requests(requests, deadline, &holder, OnRefusal::Release)
             .await?;
         answer("answer", &Report { results })
     }

@@ -84,6 +84,7 @@ async fn a_delivered_event_is_never_claimed_again() {
                 delivery("r1", Region::Na, Status::Accepted),
                 delivery("r1", Region::Eu, Status::Duplicate),
             ],
+            OnRefusal::Release,
         )
         .await;
     assert!(matches!(store.sent("r1"), Some((Sent::Sent { .. }, _))));
@@ -115,6 +116,7 @@ async fn an_event_any_region_failed_is_released_for_the_retry() {
                 delivery("r1", Region::Eu, Status::Failed),
                 delivery("r2", Region::Na, Status::NotSubscribed),
             ],
+            OnRefusal::Release,
         )
         .await;
     assert_eq!(store.sent("r1"), None, "released: a retry sends it");
@@ -211,6 +213,7 @@ async fn a_failed_record_after_the_send_is_not_fatal() {
         .settle(
             &claims(&claimed),
             &[delivery("r1", Region::Na, Status::Accepted)],
+            OnRefusal::Release,
         )
         .await;
     assert!(
@@ -320,7 +323,85 @@ async fn a_record_is_kept_a_retention_past_the_end_of_what_it_announces() {
         .settle(
             &claims(&claimed),
             &[delivery("r1", Region::Na, Status::Accepted)],
+            OnRefusal::Release,
         )
         .await;
     assert!(matches!(store.sent("r1"), Some((_, kept)) if kept == now + Duration::days(10)));
+}
+
+#[tokio::test]
+async fn a_refusal_is_recorded_as_final_only_when_asked() {
+    let (ledger, store) = ledger();
+    let refused = |region| {
+        let mut d = delivery("r1", region, Status::Refused);
+        d.error =
+            Some("refused: answer 400 (code INVALID_FORMAT: bad), x-amzn-RequestId q1".into());
+        d
+    };
+    let claimed = ledger
+        .claim_all(vec![candidate("r1")], "a", lease())
+        .await
+        .unwrap();
+    ledger
+        .settle(
+            &claims(&claimed),
+            &[refused(Region::Na)],
+            OnRefusal::Release,
+        )
+        .await;
+    assert_eq!(
+        store.sent("r1"),
+        None,
+        "an owner's trigger may be corrected and sent again"
+    );
+
+    let claimed = ledger
+        .claim_all(vec![candidate("r1")], "b", lease())
+        .await
+        .unwrap();
+    ledger
+        .settle(
+            &claims(&claimed),
+            &[
+                refused(Region::Na),
+                delivery("r1", Region::Eu, Status::Accepted),
+            ],
+            OnRefusal::Record,
+        )
+        .await;
+    assert!(matches!(
+        store.sent("r1"),
+        Some((Sent::Refused { reason, .. }, _)) if reason.contains("INVALID_FORMAT") && reason.contains("q1")
+    ));
+    let again = ledger
+        .claim_all(vec![candidate("r1")], "c", lease())
+        .await
+        .unwrap();
+    assert!(again.to_send.is_empty());
+    assert!(matches!(&again.held[0].1, Held::Refused { reason: Some(r), .. } if r.contains("400")));
+    assert!(!ledger.was_announced("r1").await.unwrap());
+}
+
+#[tokio::test]
+async fn a_refusal_with_another_region_failing_is_not_final() {
+    let (ledger, store) = ledger();
+    let claimed = ledger
+        .claim_all(vec![candidate("r1")], "a", lease())
+        .await
+        .unwrap();
+    ledger
+        .settle(
+            &claims(&claimed),
+            &[
+                delivery("r1", Region::Na, Status::Refused),
+                delivery("r1", Region::Eu, Status::Failed),
+            ],
+            OnRefusal::Record,
+        )
+        .await;
+    assert_eq!(
+        store.sent("r1"),
+        None,
+        "released: the failed region is retried"
+    );
 }

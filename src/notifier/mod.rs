@@ -17,6 +17,7 @@ use crate::alexa::{Delivery, EventsApi, Post, Region, SetupError, Status};
 use crate::clock::{Clock, SystemClock};
 use crate::event::{self, Audience, Built, NotificationRequest, ProactiveEvent};
 use crate::json::FieldError;
+pub use crate::ledger::OnRefusal;
 use crate::ledger::{self, Candidate, Held, Ledger};
 use crate::state::StateError;
 pub use outcome::{NotSent, Outcome, Report};
@@ -94,12 +95,14 @@ impl Notifier {
 
     /// Builds every request (each with its trigger's id, if any), then sends those not sent
     /// before, exactly once when there is a ledger. `holder` names this invocation in the
-    /// ledger's claims. Any undelivered event fails the invocation.
+    /// ledger's claims. Any undelivered event fails the invocation, except an event Alexa
+    /// refused when `on_refusal` records refusals as final.
     pub async fn send_requests(
         &self,
         requests: Vec<(NotificationRequest, Option<String>)>,
         deadline: Instant,
         holder: &str,
+        on_refusal: OnRefusal,
     ) -> Result<Vec<Outcome>, SendError> {
         let now = self.clock.now();
         let mut ready = Vec::new();
@@ -122,7 +125,8 @@ impl Notifier {
         let Some(ledger) = &self.ledger else {
             let targets = ready.into_iter().map(|(target, _)| target).collect();
             let deliveries = self.deliver(targets, deadline).await?;
-            check(&deliveries)?;
+            // Nothing can be recorded: every refusal fails, so the failure is seen.
+            check(&deliveries, OnRefusal::Release)?;
             results.extend(deliveries.into_iter().map(Outcome::Sent));
             return Ok(results);
         };
@@ -157,6 +161,11 @@ impl Notifier {
                     reference_id,
                     lease_until,
                 },
+                Held::Refused { refused_at, reason } => NotSent::AlreadyRefused {
+                    reference_id,
+                    refused_at,
+                    reason,
+                },
             })
         }));
         let (targets, claims): (Vec<_>, Vec<_>) = claimed.to_send.into_iter().unzip();
@@ -167,8 +176,8 @@ impl Notifier {
                 return Err(err);
             }
         };
-        ledger.settle(&claims, &deliveries).await;
-        check(&deliveries)?;
+        ledger.settle(&claims, &deliveries, on_refusal).await;
+        check(&deliveries, on_refusal)?;
         results.extend(deliveries.into_iter().map(Outcome::Sent));
         if !busy.is_empty() {
             return Err(SendError::InProgress {
@@ -266,11 +275,17 @@ fn expiry(event: &ProactiveEvent, now: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or_else(|_| now + Duration::hours(24))
 }
 
-/// Fails when any delivery is unsettled. Failures are grouped by cause so that a hundred
-/// events refused for the same reason read as one line, not a hundred.
-pub fn check(deliveries: &[Delivery]) -> Result<(), SendError> {
+/// Fails when any delivery is unsettled (a refused event counts as settled when refusals are
+/// recorded). Failures are grouped by cause so that a hundred events refused for the same
+/// reason read as one line, not a hundred.
+pub fn check(deliveries: &[Delivery], on_refusal: OnRefusal) -> Result<(), SendError> {
+    let final_refusal =
+        |d: &Delivery| d.status == Status::Refused && on_refusal == OnRefusal::Record;
     let mut by_cause: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
-    for d in deliveries.iter().filter(|d| !d.is_settled()) {
+    for d in deliveries
+        .iter()
+        .filter(|d| !d.is_settled() && !final_refusal(d))
+    {
         by_cause
             .entry((d.error.as_deref().unwrap_or("unknown"), d.region))
             .or_default()

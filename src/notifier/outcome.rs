@@ -10,7 +10,7 @@ use crate::alexa::Delivery;
 #[serde(untagged)]
 pub enum Outcome {
     /// Sent (or tried) to one region: `status` is `accepted`, `duplicate` (Alexa's 409),
-    /// `notSubscribed` or `failed`.
+    /// `notSubscribed`, `refused` (the event itself, finally) or `failed`.
     Sent(Delivery),
     NotSent(NotSent),
 }
@@ -42,6 +42,12 @@ pub enum NotSent {
     InProgress {
         reference_id: String,
         lease_until: Option<String>,
+    },
+    /// Alexa refused this event before (a feed alert): it is not tried again.
+    AlreadyRefused {
+        reference_id: String,
+        refused_at: Option<String>,
+        reason: Option<String>,
     },
 }
 
@@ -85,6 +91,11 @@ mod tests {
                     reference_id: "r5".into(),
                     lease_until: Some("2026-11-30T00:00:00Z".into()),
                 }),
+                Outcome::NotSent(NotSent::AlreadyRefused {
+                    reference_id: "r6".into(),
+                    refused_at: Some("2026-11-29T00:00:00Z".into()),
+                    reason: Some("refused: answer 400".into()),
+                }),
             ],
         };
         assert_eq!(
@@ -95,6 +106,8 @@ mod tests {
                 {"referenceId": "r3", "status": "duplicate", "reason": "same"},
                 {"referenceId": "r4", "status": "alreadySent", "sentAt": null},
                 {"referenceId": "r5", "status": "inProgress", "leaseUntil": "2026-11-30T00:00:00Z"},
+                {"referenceId": "r6", "status": "alreadyRefused", "refusedAt": "2026-11-29T00:00:00Z",
+                 "reason": "refused: answer 400"},
             ]})
         );
     }

@@ -50,7 +50,7 @@ async fn a_multicast_goes_to_every_region_once_however_often_it_is_asked() {
     let rig = rig(&[Region::Na, Region::Eu]);
     let first = rig
         .notifier
-        .send_requests(vec![alert("a1")], deadline(), "h1")
+        .send_requests(vec![alert("a1")], deadline(), "h1", OnRefusal::Release)
         .await
         .unwrap();
     assert_eq!(first.len(), 2);
@@ -59,7 +59,7 @@ async fn a_multicast_goes_to_every_region_once_however_often_it_is_asked() {
         .all(|o| matches!(o, Outcome::Sent(d) if d.status == Status::Accepted)));
     let again = rig
         .notifier
-        .send_requests(vec![alert("a1")], deadline(), "h2")
+        .send_requests(vec![alert("a1")], deadline(), "h2", OnRefusal::Release)
         .await
         .unwrap();
     assert!(matches!(
@@ -80,7 +80,7 @@ async fn a_failed_region_fails_the_invocation_and_leaves_the_event_to_the_retry(
     rig.alexa.region_down(Region::Eu, true);
     let err = rig
         .notifier
-        .send_requests(vec![alert("a1")], deadline(), "h1")
+        .send_requests(vec![alert("a1")], deadline(), "h1", OnRefusal::Release)
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "SendFailed");
@@ -91,7 +91,7 @@ async fn a_failed_region_fails_the_invocation_and_leaves_the_event_to_the_retry(
     assert_eq!(rig.store.sent(&reference("a1")), None, "released");
     rig.alexa.region_down(Region::Eu, false);
     rig.notifier
-        .send_requests(vec![alert("a1")], deadline(), "h2")
+        .send_requests(vec![alert("a1")], deadline(), "h2", OnRefusal::Release)
         .await
         .unwrap();
     assert_eq!(rig.alexa.posts(&reference("a1"), Region::Eu), 2);
@@ -107,7 +107,12 @@ async fn nothing_is_sent_without_its_claim() {
     rig.store.fail(Op::Claim, true);
     let err = rig
         .notifier
-        .send_requests(vec![alert("a1"), alert("a2")], deadline(), "h1")
+        .send_requests(
+            vec![alert("a1"), alert("a2")],
+            deadline(),
+            "h1",
+            OnRefusal::Release,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "StateUnavailable");
@@ -120,7 +125,7 @@ async fn a_client_that_cannot_start_releases_the_claims() {
     rig.alexa.break_setup(true);
     let err = rig
         .notifier
-        .send_requests(vec![alert("a1")], deadline(), "h1")
+        .send_requests(vec![alert("a1")], deadline(), "h1", OnRefusal::Release)
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "SetupFailed");
@@ -140,7 +145,12 @@ async fn an_event_another_invocation_is_sending_fails_this_one_after_the_rest_is
     rig.store.claim(&other).await.unwrap();
     let err = rig
         .notifier
-        .send_requests(vec![alert("a1"), alert("a2")], deadline(), "h1")
+        .send_requests(
+            vec![alert("a1"), alert("a2")],
+            deadline(),
+            "h1",
+            OnRefusal::Release,
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -166,7 +176,7 @@ async fn a_unicast_goes_to_its_users_region_and_not_subscribed_is_settled() {
     rig.alexa.answer_next([Status::NotSubscribed]);
     let results = rig
         .notifier
-        .send_requests(vec![(request, None)], deadline(), "h1")
+        .send_requests(vec![(request, None)], deadline(), "h1", OnRefusal::Release)
         .await
         .unwrap();
     assert!(
@@ -191,7 +201,7 @@ async fn without_a_ledger_every_request_is_sent() {
     let notifier = Notifier::new(vec![Region::Na], alexa.clone(), None);
     for holder in ["h1", "h2"] {
         notifier
-            .send_requests(vec![alert("a1")], deadline(), holder)
+            .send_requests(vec![alert("a1")], deadline(), holder, OnRefusal::Release)
             .await
             .unwrap();
     }
@@ -209,6 +219,7 @@ async fn expired_requests_are_skipped_and_repeats_are_one_event() {
             vec![(expired, None), alert("a1"), alert("a1")],
             deadline(),
             "h1",
+            OnRefusal::Release,
         )
         .await
         .unwrap();
@@ -285,7 +296,12 @@ async fn an_alert_that_outlasts_its_alexa_expiry_is_announced_once_over_days() {
             &["en-US"],
         );
         notifier
-            .send_requests(vec![(request, None)], deadline(), &format!("poll-{poll}"))
+            .send_requests(
+                vec![(request, None)],
+                deadline(),
+                &format!("poll-{poll}"),
+                OnRefusal::Release,
+            )
             .await
             .unwrap();
     }
@@ -294,4 +310,60 @@ async fn an_alert_that_outlasts_its_alexa_expiry_is_announced_once_over_days() {
         1,
         "announced once"
     );
+}
+
+#[tokio::test]
+async fn a_refused_feed_alert_is_final_and_does_not_hold_back_the_others() {
+    let rig = rig(&[Region::Na]);
+    rig.alexa.answer_next([Status::Refused]);
+    let results = rig
+        .notifier
+        .send_requests(
+            vec![alert("bad"), alert("good")],
+            deadline(),
+            "poll-1",
+            OnRefusal::Record,
+        )
+        .await
+        .expect("a refusal does not fail the poll");
+    let statuses: Vec<_> = results
+        .iter()
+        .map(|o| match o {
+            Outcome::Sent(d) => d.status,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(statuses, [Status::Refused, Status::Accepted]);
+    let again = rig
+        .notifier
+        .send_requests(vec![alert("bad")], deadline(), "poll-2", OnRefusal::Record)
+        .await
+        .unwrap();
+    assert!(matches!(
+        &again[..],
+        [Outcome::NotSent(NotSent::AlreadyRefused { reason: Some(r), .. })] if r.contains("400")
+    ));
+    assert_eq!(
+        rig.alexa.posts(&reference("bad"), Region::Na),
+        1,
+        "never tried again"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_trigger_fails_and_is_sent_again_once_corrected() {
+    let rig = rig(&[Region::Na]);
+    rig.alexa.answer_next([Status::Refused]);
+    let err = rig
+        .notifier
+        .send_requests(vec![alert("t1")], deadline(), "h1", OnRefusal::Release)
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "SendFailed");
+    assert!(err.to_string().contains("refused: answer 400"), "{err}");
+    rig.notifier
+        .send_requests(vec![alert("t1")], deadline(), "h2", OnRefusal::Release)
+        .await
+        .unwrap();
+    assert_eq!(rig.alexa.posts(&reference("t1"), Region::Na), 2);
 }

@@ -156,7 +156,9 @@ impl Skill {
                     permissions: vec![NOTIFICATIONS_PERMISSION.to_owned()],
                 })
                 .end_session(),
-            Status::Failed => ResponseEnvelope::speak(texts.test_alert_failed).end_session(),
+            Status::Failed | Status::Refused => {
+                ResponseEnvelope::speak(texts.test_alert_failed).end_session()
+            }
         }
     }
 

@@ -1,8 +1,8 @@
 //! The state table in DynamoDB: one partition key `pk` (String), TTL on `expireAt`.
 //!
 //! Items:
-//! - `sent#<referenceId>`: `phase` (`inProgress` | `sent`), `holder` and `leaseUntil` while in
-//!   progress, `sentAt` once sent, `eventExpiry` (epoch seconds) = the event's expiry at
+//! - `sent#<referenceId>`: `phase` (`inProgress` | `sent` | `refused`), `holder` and
+//!   `leaseUntil` while in progress, `sentAt` once sent, `refusedAt` and `reason` once refused, `eventExpiry` (epoch seconds) = the event's expiry at
 //!   Alexa, `expireAt` (epoch seconds) = until when the record is kept (the source's end plus
 //!   a retention: an alert can outlast its Alexa expiry by days).
 //! - `user#<userId>`: `subscriptions` (list of event names, from the latest subscription
@@ -31,6 +31,7 @@ pub const DISABLED_RETENTION: Duration = Duration::days(7);
 
 const IN_PROGRESS: &str = "inProgress";
 const SENT: &str = "sent";
+const REFUSED: &str = "refused";
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -178,10 +179,14 @@ impl DynamoStore {
             Some(IN_PROGRESS) => Ok(ClaimOutcome::InProgress {
                 lease_until: epoch_text(&item, "leaseUntil"),
             }),
+            Some(REFUSED) => Ok(ClaimOutcome::Refused {
+                refused_at: text(&item, "refusedAt"),
+                reason: text(&item, "reason"),
+            }),
             other => Err(StateError::Corrupt {
                 table: self.table.clone(),
                 problem: format!(
-                    "item sent#{} has phase {other:?}; expected \"inProgress\" or \"sent\"",
+                    "item sent#{} has phase {other:?}; expected \"inProgress\", \"sent\" or \"refused\"",
                     claim.reference_id
                 ),
             }),
@@ -204,6 +209,31 @@ impl DynamoStore {
                 ":now",
                 s(Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)),
             )
+            .expression_attribute_values(":eventExpiry", n(claim.expires_at.timestamp()))
+            .expression_attribute_values(":expireAt", n(claim.keep_until.timestamp()))
+            .send()
+            .await
+            .map_err(|e| self.error("UpdateItem", &e))?;
+        Ok(())
+    }
+
+    async fn mark_refused(&self, claim: &Claim, reason: &str) -> Result<(), StateError> {
+        // Unconditional, as for sent: Alexa's verdict on the event holds whoever holds the claim.
+        self.client()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", sent_key(&claim.reference_id))
+            .update_expression(
+                "SET #phase = :refused, refusedAt = :now, reason = :reason, eventExpiry = :eventExpiry, expireAt = :expireAt REMOVE holder, leaseUntil",
+            )
+            .expression_attribute_names("#phase", "phase")
+            .expression_attribute_values(":refused", s(REFUSED))
+            .expression_attribute_values(
+                ":now",
+                s(Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)),
+            )
+            .expression_attribute_values(":reason", s(reason))
             .expression_attribute_values(":eventExpiry", n(claim.expires_at.timestamp()))
             .expression_attribute_values(":expireAt", n(claim.keep_until.timestamp()))
             .send()
@@ -314,6 +344,10 @@ impl StateStore for DynamoStore {
 
     fn release<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ()> {
         Box::pin(self.give_up(claim))
+    }
+
+    fn refuse<'a>(&'a self, claim: &'a Claim, reason: &'a str) -> StateFuture<'a, ()> {
+        Box::pin(self.mark_refused(claim, reason))
     }
 
     fn was_sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, bool> {

@@ -20,6 +20,7 @@ pub enum Op {
     Claim,
     Complete,
     Release,
+    Refuse,
     WasSent,
     RecordUser,
     Subscriptions,
@@ -29,7 +30,7 @@ impl Op {
     fn action(self) -> &'static str {
         match self {
             Op::Claim => "PutItem",
-            Op::Complete | Op::RecordUser => "UpdateItem",
+            Op::Complete | Op::Refuse | Op::RecordUser => "UpdateItem",
             Op::Release => "DeleteItem",
             Op::WasSent | Op::Subscriptions => "GetItem",
         }
@@ -45,6 +46,10 @@ pub enum Sent {
     },
     Sent {
         sent_at: String,
+    },
+    Refused {
+        refused_at: String,
+        reason: String,
     },
 }
 
@@ -159,6 +164,10 @@ impl MemoryStore {
             Some((Sent::Sent { sent_at }, _)) => ClaimOutcome::AlreadySent {
                 sent_at: Some(sent_at.clone()),
             },
+            Some((Sent::Refused { refused_at, reason }, _)) => ClaimOutcome::Refused {
+                refused_at: Some(refused_at.clone()),
+                reason: Some(reason.clone()),
+            },
         };
         if outcome == ClaimOutcome::Claimed {
             tables.sent.insert(
@@ -186,6 +195,18 @@ impl MemoryStore {
                 claim.keep_until,
             ),
         );
+        Ok(())
+    }
+
+    fn mark_refused(&self, claim: &Claim, reason: &str) -> Result<(), StateError> {
+        let mut tables = self.enter(Op::Refuse)?;
+        let refused = Sent::Refused {
+            refused_at: rfc3339(self.clock.now()),
+            reason: reason.to_owned(),
+        };
+        tables
+            .sent
+            .insert(claim.reference_id.clone(), (refused, claim.keep_until));
         Ok(())
     }
 
@@ -256,6 +277,10 @@ impl StateStore for MemoryStore {
 
     fn release<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ()> {
         Box::pin(async move { self.give_up(claim) })
+    }
+
+    fn refuse<'a>(&'a self, claim: &'a Claim, reason: &'a str) -> StateFuture<'a, ()> {
+        Box::pin(async move { self.mark_refused(claim, reason) })
     }
 
     fn was_sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, bool> {

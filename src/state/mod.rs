@@ -31,6 +31,9 @@ pub trait StateStore: Send + Sync {
     /// The claimed event was not delivered: give it up so that a retry can send it. A claim
     /// taken over by someone else meanwhile is left alone.
     fn release<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ()>;
+    /// Alexa refused the claimed event itself: record that as final (with `reason`), so that
+    /// nobody sends it again.
+    fn refuse<'a>(&'a self, claim: &'a Claim, reason: &'a str) -> StateFuture<'a, ()>;
     /// Whether `reference_id` was sent (a claim in progress does not count).
     fn was_sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, bool>;
     /// Records a user's skill event unless a newer one is recorded already.
@@ -63,6 +66,11 @@ pub enum ClaimOutcome {
     AlreadySent { sent_at: Option<String> },
     /// Another invocation is sending it now; its lease ends at `lease_until`.
     InProgress { lease_until: Option<String> },
+    /// Alexa refused it before, finally.
+    Refused {
+        refused_at: Option<String>,
+        reason: Option<String>,
+    },
 }
 
 /// A skill event about a user, as stored.

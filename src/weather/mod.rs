@@ -18,11 +18,12 @@ use crate::clock::Clock;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::alexa::Status;
 use crate::config::{vars, Config};
 use crate::event::schemas::WEATHER_ALERT;
 use crate::event::{reference_id, NotificationRequest};
 use crate::ledger::Ledger;
-use crate::notifier::{Notifier, Outcome, SendError};
+use crate::notifier::{Notifier, OnRefusal, Outcome, SendError};
 use crate::skill::speech::LOCALES;
 use crate::state::StateError;
 
@@ -88,6 +89,9 @@ pub struct FeedSummary {
     /// Alerts not announced, counted by reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<BTreeMap<&'static str, usize>>,
+    /// Alerts Alexa refused in this poll (recorded as final: not tried again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<usize>,
 }
 
 pub struct Poller {
@@ -150,6 +154,7 @@ impl Poller {
                         alerts: None,
                         candidates: None,
                         skipped: None,
+                        refused: None,
                     },
                     results: Vec::new(),
                 });
@@ -219,7 +224,19 @@ impl Poller {
             })
             .collect();
         let candidates = requests.len();
-        let results = notifier.send_requests(requests, deadline, holder).await?;
+        // A feed alert Alexa refuses would be refused at every poll: it is recorded as final
+        // and counted, and does not fail the poll or hold back the other alerts.
+        let results = notifier
+            .send_requests(requests, deadline, holder, OnRefusal::Record)
+            .await?;
+        let refused = results
+            .iter()
+            .filter_map(|o| match o {
+                Outcome::Sent(d) if d.status == Status::Refused => Some(d.reference_id.as_str()),
+                _ => None,
+            })
+            .collect::<HashSet<_>>()
+            .len();
         // Only now: a poll that failed part-way must see the same feed as new next time.
         feed.remember(validators);
         Ok(PollReport {
@@ -230,6 +247,7 @@ impl Poller {
                 alerts: Some(parsed.alerts.len() + parsed.malformed.len()),
                 candidates: Some(candidates),
                 skipped: Some(plan.skipped_counts()),
+                refused: Some(refused),
             },
             results,
         })
