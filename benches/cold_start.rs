@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use testkit::runtime_api::{self, Function, Outcome, RuntimeApi};
-use testkit::stats::{ms, percentile};
+use testkit::stats::{benchmarking, ms, percentile, setting};
 
 const SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
 
@@ -40,14 +40,10 @@ async fn first_answer(binary: &Path, payload: &Value) -> Result<Duration, String
 
 #[tokio::main]
 async fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("cold_start: run it with `make bench`");
+    if !benchmarking("cold_start") {
         return;
     }
-    let rounds: usize = std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
+    let rounds = setting("BENCH_ROUNDS", 30);
     let project = testkit::project!();
     let ours = project.function.clone();
     let hello = runtime_api::profile_dir_file("examples/hello");

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use testkit::events::eventbridge_alert as alert;
 use testkit::runtime_api::{Outcome, RuntimeApi};
 use testkit::sandbox;
-use testkit::stats::{ms, percentile};
+use testkit::stats::{benchmarking, ms, percentile, setting};
 use testkit::Rig;
 
 /// Peak resident memory of a process (VmHWM), in MiB.
@@ -101,14 +101,10 @@ async fn plain_round_trips(
 
 #[tokio::main]
 async fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("send: run it with `make bench`");
+    if !benchmarking("send") {
         return;
     }
-    let alerts: usize = std::env::var("BENCH_ALERTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(500);
+    let alerts = setting("BENCH_ALERTS", 500);
     // The secret in moto, the sandbox, one function; no state table, no feed, no log files.
     let rig = Rig::builder(testkit::project!(), "bench-send")
         .without_state_table()

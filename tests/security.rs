@@ -4,13 +4,12 @@
 //! error or an answer is checked for every case of the fault suite, tests/faults.rs.)
 
 use std::process::Stdio;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use testkit::events::sns_alert;
 use testkit::runtime_api::Outcome;
+use testkit::tripwire::Tripwire;
 use testkit::{project, Rig};
 
 const BUDGET: Duration = Duration::from_secs(10);
@@ -37,23 +36,6 @@ fn error_of(outcome: Option<Outcome>) -> (String, String) {
         }) => (error_type, error_message),
         other => panic!("expected a failed invocation, got {other:?}"),
     }
-}
-
-/// A loopback listener that only counts who connects to it.
-async fn tripwire() -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("tripwire port");
-    let url = format!("http://{}/collect", listener.local_addr().expect("bound"));
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counted = hits.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            counted.fetch_add(1, Ordering::SeqCst);
-            drop(stream);
-        }
-    });
-    (url, hits)
 }
 
 #[tokio::test]
@@ -187,7 +169,9 @@ async fn certificates_are_verified() {
 
 #[tokio::test]
 async fn redirects_never_carry_the_secret_or_the_token() {
-    let (elsewhere, hits) = tripwire().await;
+    // Where a followed redirect would go: it only counts who connects.
+    let tripwire = Tripwire::start().await;
+    let elsewhere = format!("{}/collect", tripwire.url);
     let mut rig = Rig::builder(project!(), "security-redirect")
         .regions("NA")
         .start()
@@ -208,11 +192,7 @@ async fn redirects_never_carry_the_secret_or_the_token() {
     let (kind, message) = error_of(rig.invoke(&sns_alert("redirect-3"), BUDGET).await);
     assert_eq!(kind, "SendFailed", "{message}");
     assert!(message.contains("307"), "{message}");
-    assert_eq!(
-        hits.load(Ordering::SeqCst),
-        0,
-        "nothing went to the redirect target"
-    );
+    assert_eq!(tripwire.hits(), 0, "nothing went to the redirect target");
     assert!(rig.leaks(&[]).is_empty());
     rig.stop().await;
 }

@@ -9,7 +9,8 @@
 //! - [`feed`]: a local NWS alerts feed serving fixture files.
 //! - [`rig`]: all of them together around the function, built with [`Rig::builder`].
 //! - [`events`]: the trigger payloads the suites send.
-//! - [`stats`]: figures for the benchmarks.
+//! - [`tripwire`]: a loopback endpoint that counts who reaches it.
+//! - [`stats`]: figures and settings for the benchmarks.
 //!
 //! This crate cannot see the root package's build: where its binaries are, its temporary
 //! directory, its folder. [`project!`] expands at the call site (a test, a bench, an example)
@@ -22,6 +23,7 @@ pub mod rig;
 pub mod runtime_api;
 pub mod sandbox;
 pub mod stats;
+pub mod tripwire;
 
 use std::path::PathBuf;
 

@@ -1,4 +1,4 @@
-//! Figures shared by the benchmarks.
+//! Figures and settings shared by the benchmarks.
 
 use std::time::Duration;
 
@@ -10,4 +10,21 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Whether this runs as a benchmark (`cargo bench` passes `--bench`); if not, it says how.
+pub fn benchmarking(name: &str) -> bool {
+    let bench = std::env::args().any(|a| a == "--bench");
+    if !bench {
+        println!("{name}: run it with `make bench`");
+    }
+    bench
+}
+
+/// A count from the environment variable `var` (such as `BENCH_ROUNDS`), else `default`.
+pub fn setting(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
