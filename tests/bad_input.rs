@@ -98,23 +98,7 @@ async fn judge(app: &App, tripwire: &Tripwire, payload: Value) -> Result<Verdict
 }
 
 fn samples() -> Vec<(String, Value)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
-    let mut out: Vec<(String, Value)> = std::fs::read_dir(&dir)
-        .expect("events/")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| {
-            let text = std::fs::read_to_string(&p).expect("a sample");
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-            (
-                name.unwrap_or_default(),
-                serde_json::from_str(&text).expect("JSON"),
-            )
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+    testkit::project!().samples()
 }
 
 /// Every path to a value inside `value`, as JSON pointer segments.

@@ -15,17 +15,7 @@ use testkit::{project, Rig};
 const BUDGET: Duration = Duration::from_secs(10);
 
 fn samples() -> Vec<(String, Value)> {
-    let project = project!();
-    project
-        .event_files()
-        .iter()
-        .map(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-            let name = name.unwrap_or_default();
-            let sample = project.event(&name);
-            (name, sample)
-        })
-        .collect()
+    project!().samples()
 }
 
 fn error_of(outcome: Option<Outcome>) -> (String, String) {

@@ -100,6 +100,19 @@ impl Project {
         files
     }
 
+    /// Every sample of `events/` with its file name, sorted by name.
+    pub fn samples(&self) -> Vec<(String, serde_json::Value)> {
+        self.event_files()
+            .iter()
+            .map(|path| {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                let name = name.unwrap_or_default();
+                let sample = self.event(&name);
+                (name, sample)
+            })
+            .collect()
+    }
+
     /// A weather feed fixture in `tests/fixtures/nws/`.
     pub fn fixture(&self, name: &str) -> PathBuf {
         self.root.join("tests/fixtures/nws").join(name)
