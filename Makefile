@@ -61,7 +61,7 @@ lint: $(CFN_LINT) $(SAM) deny
 	$(CFN_LINT) template.yaml
 	$(SAM_ENV) $(SAM) validate --lint --template template.yaml
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --all-targets --all-features -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 
 ## deny: licenses, banned crates (a second TLS stack) and sources of every dependency (deny.toml); offline
 deny: $(CARGO_DENY)

@@ -8,17 +8,12 @@
 //!
 //! Run with `make bench` (it builds `examples/hello` first). `BENCH_ROUNDS` sets the rounds.
 
-#[path = "../tests/support/runtime_api.rs"]
-mod runtime_api;
-#[path = "support/stats.rs"]
-mod stats;
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use runtime_api::{Function, Outcome, RuntimeApi};
 use serde_json::Value;
-use stats::{ms, percentile};
+use testkit::runtime_api::{self, Function, Outcome, RuntimeApi};
+use testkit::stats::{benchmarking, ms, percentile, setting};
 
 const SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
 
@@ -45,15 +40,12 @@ async fn first_answer(binary: &Path, payload: &Value) -> Result<Duration, String
 
 #[tokio::main]
 async fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("cold_start: run it with `make bench`");
+    if !benchmarking("cold_start") {
         return;
     }
-    let rounds: usize = std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
-    let ours = PathBuf::from(env!("CARGO_BIN_EXE_alexa-proactive"));
+    let rounds = setting("BENCH_ROUNDS", 30);
+    let project = testkit::project!();
+    let ours = project.function.clone();
     let hello = runtime_api::profile_dir_file("examples/hello");
     if !hello.exists() {
         eprintln!(
@@ -62,10 +54,7 @@ async fn main() {
         );
         std::process::exit(2);
     }
-    let launch_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/launch.json");
-    let launch: Value =
-        serde_json::from_str(&std::fs::read_to_string(launch_path).unwrap_or_default())
-            .unwrap_or(Value::Null);
+    let launch = project.event("launch.json");
 
     // One unmeasured round each warms the page cache.
     for binary in [&ours, &hello] {

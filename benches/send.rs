@@ -8,30 +8,14 @@
 //!
 //! Run with `make bench`. `BENCH_ALERTS` sets the number of warm alerts (default 500).
 
-#[path = "../tests/support/moto.rs"]
-mod moto;
-#[path = "../tests/support/runtime_api.rs"]
-mod runtime_api;
-#[path = "../tests/support/sandbox.rs"]
-mod sandbox;
-#[path = "support/stats.rs"]
-mod stats;
-
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use runtime_api::{Function, Outcome, RuntimeApi};
 use serde_json::{json, Value};
-use stats::{ms, percentile};
-
-const SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
-const SECRET: &str = "alexa/bench";
-
-fn alert(id: &str) -> Value {
-    json!({"version": "0", "id": id, "detail-type": "WeatherAlert", "source": "bench",
-           "account": "123456789012", "time": "2026-11-24T18:00:00Z", "region": "us-east-1",
-           "resources": [], "detail": {"alertType": "TORNADO", "source": "National Weather Service", "id": id}})
-}
+use testkit::events::eventbridge_alert as alert;
+use testkit::runtime_api::{Outcome, RuntimeApi};
+use testkit::sandbox;
+use testkit::stats::{benchmarking, ms, percentile, setting};
+use testkit::Rig;
 
 /// Peak resident memory of a process (VmHWM), in MiB.
 fn peak_rss(pid: u32) -> Option<f64> {
@@ -117,54 +101,40 @@ async fn plain_round_trips(
 
 #[tokio::main]
 async fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("send: run it with `make bench`");
+    if !benchmarking("send") {
         return;
     }
-    let alerts: usize = std::env::var("BENCH_ALERTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(500);
-    let moto = moto::Moto::start().await;
-    let secret = json!({"clientId": sandbox::CLIENT_ID, "clientSecret": sandbox::CLIENT_SECRET});
-    moto.create_secret(SECRET, &secret.to_string()).await;
-    let sandbox = sandbox::Sandbox::start(None).await;
-    let api = RuntimeApi::start().await.expect("runtime API");
-    let mut env = sandbox.function_env(SKILL_ID, SECRET, moto.endpoint());
-    env.push(("RUST_LOG", Some("warn")));
-    let function = Function::spawn(
-        Path::new(env!("CARGO_BIN_EXE_alexa-proactive")),
-        &api,
-        &env,
-        None,
-    )
-    .expect("the function starts");
+    let alerts = setting("BENCH_ALERTS", 500);
+    // The secret in moto, the sandbox, one function; no state table, no feed, no log files.
+    let rig = Rig::builder(testkit::project!(), "bench-send")
+        .without_state_table()
+        .without_feed()
+        .regions("NA")
+        .env("RUST_LOG", Some("warn"))
+        .quiet()
+        .start()
+        .await;
+    let (api, sandbox, moto) = (&rig.api, &rig.sandbox, &rig.moto);
 
-    let first = invoke(&api, &alert("bench-first")).await;
+    let first = invoke(api, &alert("bench-first")).await;
     let mut warm = Vec::with_capacity(alerts);
     let mut plain = Vec::with_capacity(alerts);
     // The floor of any invocation through this Runtime API: a SessionEndedRequest, no I/O.
     let mut floor = Vec::with_capacity(alerts);
-    let session_ended: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("events/session-ended.json"),
-        )
-        .unwrap_or_default(),
-    )
-    .unwrap_or(Value::Null);
+    let session_ended = rig.project.event("session-ended.json");
     let http = reqwest::Client::new();
-    let token = baseline_token(&http, &sandbox).await;
+    let token = baseline_token(&http, sandbox).await;
     // Alternate in blocks so machine noise hits both series alike.
     for block in 0..10 {
         for i in 0..alerts / 10 {
-            warm.push(invoke(&api, &alert(&format!("bench-{block}-{i}"))).await);
+            warm.push(invoke(api, &alert(&format!("bench-{block}-{i}"))).await);
         }
-        plain.extend(plain_round_trips(&http, &token, &sandbox, plain.len(), alerts / 10).await);
+        plain.extend(plain_round_trips(&http, &token, sandbox, plain.len(), alerts / 10).await);
         for _ in 0..alerts / 10 {
-            floor.push(invoke(&api, &session_ended).await);
+            floor.push(invoke(api, &session_ended).await);
         }
     }
-    let peak = function.pid().and_then(peak_rss);
+    let peak = rig.functions[0].pid().and_then(peak_rss);
     let state = sandbox.state().await;
     let sent = warm.len() + 1;
     warm.sort();
@@ -209,7 +179,5 @@ async fn main() {
         "(warm p50 - no-I/O invocation p50) / plain round trip p50: {:.2} (the send's own cost)",
         (p50(&warm) - p50(&floor)) / p50(&plain)
     );
-    function.stop().await;
-    sandbox.stop().await;
-    moto.stop().await;
+    rig.stop().await;
 }

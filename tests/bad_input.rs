@@ -7,7 +7,6 @@
 //! that counts every connection. `make reliability` prints the counts.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,46 +15,13 @@ use alexa_proactive::{App, Config, Edges};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PropConfig, RngSeed, TestRunner};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use testkit::tripwire::Tripwire;
 use tokio::time::Instant;
 
 const SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
 const CLIENT_SECRET: &str = "bad-input-client-secret-Jq27";
 /// Generated cases in CI; PROPTEST_CASES overrides it for longer local runs.
 const PROPERTY_CASES: u32 = 3000;
-
-/// A loopback endpoint that counts connections and refuses every request with a 400, so an
-/// input that slips through validation is seen (and fails fast, without retries).
-struct Tripwire {
-    url: String,
-    hits: Arc<AtomicUsize>,
-}
-
-async fn tripwire() -> Tripwire {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("tripwire port");
-    let url = format!("http://{}", listener.local_addr().expect("bound"));
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counted = hits.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            counted.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buffer = vec![0u8; 64 * 1024];
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buffer)).await;
-                let body = r#"{"error":"invalid_request","error_description":"tripwire"}"#;
-                let answer = format!(
-                    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(answer.as_bytes()).await;
-            });
-        }
-    });
-    Tripwire { url, hits }
-}
 
 fn app(tripwire: &Tripwire) -> App {
     let vars: BTreeMap<&str, String> = [
@@ -95,11 +61,11 @@ enum Verdict {
 }
 
 async fn judge(app: &App, tripwire: &Tripwire, payload: Value) -> Result<Verdict, String> {
-    let before = tripwire.hits.load(Ordering::SeqCst);
+    let before = tripwire.hits();
     let outcome = app
         .handle(payload, Instant::now() + Duration::from_secs(2))
         .await;
-    let sent = tripwire.hits.load(Ordering::SeqCst) - before;
+    let sent = tripwire.hits() - before;
     match outcome {
         Ok(answer) => {
             let text = answer.to_string();
@@ -129,23 +95,7 @@ async fn judge(app: &App, tripwire: &Tripwire, payload: Value) -> Result<Verdict
 }
 
 fn samples() -> Vec<(String, Value)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
-    let mut out: Vec<(String, Value)> = std::fs::read_dir(&dir)
-        .expect("events/")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| {
-            let text = std::fs::read_to_string(&p).expect("a sample");
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-            (
-                name.unwrap_or_default(),
-                serde_json::from_str(&text).expect("JSON"),
-            )
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+    testkit::project!().samples()
 }
 
 /// Every path to a value inside `value`, as JSON pointer segments.
@@ -239,7 +189,7 @@ struct Tally {
 #[test]
 fn every_bad_input_is_refused_naming_the_field_and_nothing_is_sent() {
     let rt = rt();
-    let tripwire = rt.block_on(tripwire());
+    let tripwire = rt.block_on(Tripwire::start());
     let app = app(&tripwire);
     let mut failures = Vec::new();
     let mut tally = Tally {
@@ -456,7 +406,7 @@ fn every_bad_input_is_refused_naming_the_field_and_nothing_is_sent() {
         tally.rejected,
         tally.passed,
         failures.len(),
-        tripwire.hits.load(Ordering::SeqCst),
+        tripwire.hits(),
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(
@@ -528,7 +478,7 @@ fn any_json() -> impl Strategy<Value = Value> {
 #[test]
 fn generated_inputs_never_panic_and_rejections_send_nothing() {
     let rt = rt();
-    let tripwire = rt.block_on(tripwire());
+    let tripwire = rt.block_on(Tripwire::start());
     let app = app(&tripwire);
     let samples: Vec<Value> = samples().into_iter().map(|(_, v)| v).collect();
     let cases = std::env::var("PROPTEST_CASES")

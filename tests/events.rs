@@ -2,17 +2,14 @@
 //! A new sample without an expectation here fails the test, so the folder cannot rot.
 //! Notifications go to the local Alexa sandbox, which must accept them.
 
-#[path = "support/sandbox.rs"]
-mod sandbox;
-
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use alexa_proactive::credentials::{ClientCredentials, Fixed, Redacted};
 use alexa_proactive::{App, Config, Edges};
 use serde_json::{json, Value};
+use testkit::{project, sandbox};
 use tokio::time::Instant;
 
 const SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
@@ -83,8 +80,9 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
 
 #[tokio::test]
 async fn every_sample_event_gets_its_documented_answer() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
-    let sandbox = sandbox::Sandbox::start(None).await;
+    let project = project!();
+    let dir = project.root.join("events");
+    let sandbox = sandbox::Sandbox::start(&project.sandbox, None).await;
     let config = Config::from_lookup(|name| match name {
         "ALEXA_SKILL_ID" => Some(SKILL_ID.into()),
         "ALEXA_API_URL" => Some(sandbox.api_url().to_owned()),

@@ -11,24 +11,14 @@
 //! Alexa refused with 409 because the first attempt had reached it after all (an answer lost
 //! to the deadline): no user hears those twice.
 
-#[path = "support/feed.rs"]
-mod feed;
-#[path = "support/moto.rs"]
-mod moto;
-#[path = "support/rig.rs"]
-mod rig;
-#[path = "support/runtime_api.rs"]
-mod runtime_api;
-#[path = "support/sandbox.rs"]
-mod sandbox;
-
 use std::time::{Duration, Instant};
 
-use feed::Mode;
-use moto::AwsFault;
-use rig::{Rig, REGIONS};
-use runtime_api::Outcome;
 use serde_json::{json, Value};
+use testkit::events::{scheduled, sns_alert};
+use testkit::feed::Mode;
+use testkit::moto::AwsFault;
+use testkit::rig::{secret_json, Rig, REGIONS, SECRET_NAME};
+use testkit::runtime_api::Outcome;
 
 const ROTATED: &str = "rotated-client-secret-Qw93";
 const BUDGET: Duration = Duration::from_secs(10);
@@ -272,31 +262,33 @@ async fn inject(rig: &Rig, inject: &Inject) {
                 .await;
         }
         Inject::Aws(target, fault, times) => rig.moto.fail(target, *fault, *times),
-        Inject::Feed(mode) => rig.feed.set_mode(mode.clone()),
+        Inject::Feed(mode) => rig.feed().set_mode(mode.clone()),
     }
 }
 
 async fn lift(rig: &Rig, inject: &Inject) {
     rig.sandbox.control("clear-faults", json!({})).await;
     rig.moto.clear_faults();
-    rig.feed.set_mode(Mode::Serve);
+    rig.feed().set_mode(Mode::Serve);
     if let Inject::RotateSecret = inject {
         rig.moto
-            .put_secret_value(rig::SECRET_NAME, &rig::secret_json(ROTATED))
+            .put_secret_value(SECRET_NAME, &secret_json(ROTATED))
             .await;
     }
 }
 
 async fn run(index: usize, case: &Case) -> Row {
-    let mut rig = Rig::start(&format!("faults-{index:02}"), &[]).await;
+    let mut rig = Rig::builder(testkit::project!(), &format!("faults-{index:02}"))
+        .start()
+        .await;
     let mut problems = Vec::new();
     let mut expected = 0;
     let payload = match case.trigger {
-        Trigger::Sns => rig::sns_alert(&format!("fault-{index:02}")),
-        Trigger::Poll => rig::scheduled(&format!("poll-{index:02}")),
+        Trigger::Sns => sns_alert(&format!("fault-{index:02}")),
+        Trigger::Poll => scheduled(&format!("poll-{index:02}")),
     };
     if case.warm {
-        let warm = rig.invoke(&rig::sns_alert("warm-up"), BUDGET).await;
+        let warm = rig.invoke(&sns_alert("warm-up"), BUDGET).await;
         if !all_delivered(&warm) {
             problems.push(format!("warm-up: {}", describe(&warm)));
         }
@@ -353,7 +345,7 @@ async fn run(index: usize, case: &Case) -> Row {
     let delivered = deliveries.len();
     let leaks = rig.leaks(&[ROTATED]);
     if !rig.alive() {
-        problems.push(format!("the function died; log: {}", rig.log.display()));
+        problems.push(format!("the function died; log: {}", rig.log().display()));
     }
     let row = Row {
         name: case.name,
@@ -411,8 +403,7 @@ async fn every_fault_is_recovered_or_fails_cleanly_and_nothing_is_lost_or_double
     }
     let table = table(&rows);
     println!("{table}");
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let _ = std::fs::write(dir.join("faults-table.txt"), &table);
+    let _ = std::fs::write(testkit::project!().tmp_file("faults-table.txt"), &table);
 
     let problems: Vec<String> = rows
         .iter()

@@ -4,51 +4,34 @@
 //! Alexa exactly once, and every invocation must get its answer. `make reliability` prints
 //! the figures (start and end RSS).
 
-#[path = "support/feed.rs"]
-mod feed;
-#[path = "support/moto.rs"]
-mod moto;
-#[path = "support/rig.rs"]
-mod rig;
-#[path = "support/runtime_api.rs"]
-mod runtime_api;
-#[path = "support/sandbox.rs"]
-mod sandbox;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use rig::Rig;
-use runtime_api::Outcome;
-use serde_json::{json, Value};
+use serde_json::json;
+use testkit::events::{eventbridge_alert, sns_alert};
+use testkit::runtime_api::Outcome;
+use testkit::{project, Rig};
 
 const INVOCATIONS: usize = 10_000;
 /// RSS is taken as the baseline once this many invocations have warmed every path.
 const WARM_UP: usize = 500;
 const BUDGET: Duration = Duration::from_secs(10);
 
-fn sample(name: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("events")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(path).expect("a sample")).expect("JSON")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_invocations_keep_memory_flat_and_send_every_alert_once() {
-    let mut rig = Rig::start(
-        "load",
-        &[("ALEXA_REGIONS", Some("NA")), ("RUST_LOG", Some("info"))],
-    )
-    .await;
+    let mut rig = Rig::builder(project!(), "load")
+        .regions("NA")
+        .env("RUST_LOG", Some("info"))
+        .start()
+        .await;
     rig.sandbox
         .fault(json!({"target": "events", "status": 429, "retryAfter": "0", "every": 10}))
         .await;
     let alexa = [
-        sample("launch.json"),
-        sample("intent-help.json"),
-        sample("session-ended.json"),
-        sample("intent-stop.json"),
+        rig.project.event("launch.json"),
+        rig.project.event("intent-help.json"),
+        rig.project.event("session-ended.json"),
+        rig.project.event("intent-stop.json"),
     ];
     let mut alerts_sent = Vec::new();
     let mut kinds: HashMap<&str, usize> = HashMap::new();
@@ -59,15 +42,15 @@ async fn ten_thousand_invocations_keep_memory_flat_and_send_every_alert_once() {
     let started = Instant::now();
     for i in 0..INVOCATIONS {
         let (kind, payload) = match i % 10 {
-            0 | 5 => ("sns alert", rig::sns_alert(&format!("load-sns-{i}"))),
+            0 | 5 => ("sns alert", sns_alert(&format!("load-sns-{i}"))),
             3 => (
                 "eventbridge alert",
-                rig::eventbridge_alert(&format!("load-eb-{i}")),
+                eventbridge_alert(&format!("load-eb-{i}")),
             ),
             // A redelivery of the SNS alert of 8 invocations ago.
             8 => (
                 "redelivered alert",
-                rig::sns_alert(&format!("load-sns-{}", i - 8)),
+                sns_alert(&format!("load-sns-{}", i - 8)),
             ),
             n => ("alexa request", alexa[n % alexa.len()].clone()),
         };
@@ -117,7 +100,11 @@ async fn ten_thousand_invocations_keep_memory_flat_and_send_every_alert_once() {
         rss_end as f64 / 1024.0,
         rss_max as f64 / 1024.0,
     );
-    assert!(rig.alive(), "the function died; log: {}", rig.log.display());
+    assert!(
+        rig.alive(),
+        "the function died; log: {}",
+        rig.log().display()
+    );
     assert_eq!(unanswered, 0, "invocations without an answer");
     assert!(
         failed.is_empty(),

@@ -2,28 +2,15 @@
 //! state table in a moto server, Alexa played by the alexa-sandbox, the weather feed served
 //! from NWS-format fixtures on loopback.
 
-#[path = "support/feed.rs"]
-mod feed;
-#[path = "support/moto.rs"]
-mod moto;
-#[path = "support/rig.rs"]
-mod rig;
-#[path = "support/runtime_api.rs"]
-mod runtime_api;
-#[path = "support/sandbox.rs"]
-mod sandbox;
-
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use feed::{FeedServer, Mode};
-use moto::Moto;
-use rig::{fixture, scheduled, sns_alert, SECRET_NAME, SKILL_ID, TABLE};
-use runtime_api::{Function, Outcome, RuntimeApi};
-use sandbox::Sandbox;
 use serde_json::{json, Value};
+use testkit::events::{scheduled, sns_alert};
+use testkit::feed::Mode;
+use testkit::rig::{SKILL_ID, TABLE, WAIT};
+use testkit::runtime_api::Outcome;
+use testkit::{project, Rig, RigBuilder};
 
-const WAIT: Duration = Duration::from_secs(20);
 const USER: &str = "amzn1.ask.account.TESTUSER";
 
 fn skill_event(kind: &str, timestamp: &str, body: Option<Value>) -> Value {
@@ -48,150 +35,11 @@ fn subscribed(timestamp: &str, events: &[&str]) -> Value {
     )
 }
 
-struct Rig {
-    moto: Moto,
-    sandbox: Sandbox,
-    feed: FeedServer,
-    api: RuntimeApi,
-    functions: Vec<Function>,
-    name: String,
-    env: Vec<(String, Option<String>)>,
-}
-
-impl Rig {
-    /// Everything, with the state table, one region (NA) and the feed serving poll-1.json.
-    async fn start(name: &str, env: &[(&str, Option<&str>)]) -> Rig {
-        let moto = Moto::start().await;
-        moto.create_secret(
-            SECRET_NAME,
-            &json!({"clientId": sandbox::CLIENT_ID, "clientSecret": sandbox::CLIENT_SECRET})
-                .to_string(),
-        )
-        .await;
-        moto.create_state_table(TABLE).await;
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        let sandbox = Sandbox::start(Some(&dir.join(format!("polling-{name}-sandbox.log")))).await;
-        let feed = FeedServer::start(&fixture("poll-1.json")).await;
-        let mut vars: Vec<(String, Option<String>)> = sandbox
-            .function_env(SKILL_ID, SECRET_NAME, moto.endpoint())
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.map(str::to_owned)))
-            .collect();
-        for (k, v) in [
-            ("STATE_TABLE", Some(TABLE)),
-            ("WEATHER_FEED_URL", Some(feed.url())),
-            ("ALEXA_REGIONS", Some("NA")),
-            ("RUST_LOG", Some("info")),
-        ]
-        .into_iter()
-        .chain(env.iter().copied())
-        {
-            vars.push((k.to_owned(), v.map(str::to_owned)));
-        }
-        let mut rig = Rig {
-            moto,
-            sandbox,
-            feed,
-            api: RuntimeApi::start().await.expect("runtime API"),
-            functions: Vec::new(),
-            name: name.to_owned(),
-            env: vars,
-        };
-        rig.spawn();
-        rig
-    }
-
-    /// Starts one more function process on the same Runtime API (a new, cold sandbox).
-    fn spawn(&mut self) {
-        let vars: Vec<(&str, Option<&str>)> = self
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_deref()))
-            .collect();
-        let log = self.log(self.functions.len());
-        let function = Function::spawn(
-            Path::new(env!("CARGO_BIN_EXE_alexa-proactive")),
-            &self.api,
-            &vars,
-            Some(&log),
-        )
-        .expect("the function starts");
-        self.functions.push(function);
-    }
-
-    fn log(&self, index: usize) -> PathBuf {
-        Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("polling-{}-function-{index}.log", self.name))
-    }
-
-    async fn invoke(&self, payload: &Value) -> Outcome {
-        self.api
-            .invoke(payload, WAIT)
-            .await
-            .expect("the function answers")
-    }
-
-    async fn ok(&self, payload: &Value) -> Value {
-        match self.invoke(payload).await {
-            Outcome::Response(answer) => answer,
-            other => panic!(
-                "expected an answer, got {other:?}; logs in {}",
-                self.log(0).display()
-            ),
-        }
-    }
-
-    async fn fail(&self, payload: &Value) -> (String, String) {
-        match self.invoke(payload).await {
-            Outcome::Error {
-                error_type,
-                error_message,
-            } => (error_type, error_message),
-            other => panic!("expected a failed invocation, got {other:?}"),
-        }
-    }
-
-    /// What Alexa said (en-US), sorted: concurrent sends arrive in any order.
-    async fn spoken(&self) -> Vec<String> {
-        let state = self.sandbox.state().await;
-        let mut spoken = state["accepted"]
-            .as_array()
-            .expect("accepted")
-            .iter()
-            .map(|a| {
-                a["spoken"]
-                    .as_array()
-                    .and_then(|s| s.iter().find(|s| s["locale"] == "en-US"))
-                    .and_then(|s| s["text"].as_str())
-                    .unwrap_or("-")
-                    .to_owned()
-            })
-            .collect::<Vec<_>>();
-        spoken.sort();
-        spoken
-    }
-
-    async fn event_requests(&self) -> u64 {
-        self.sandbox.state().await["eventRequests"]
-            .as_u64()
-            .expect("eventRequests")
-    }
-
-    async fn finish(mut self) {
-        for (i, function) in self.functions.iter_mut().enumerate() {
-            assert!(
-                function.exited().is_none(),
-                "function {i} died; log: {}",
-                self.log(i).display()
-            );
-        }
-        for function in self.functions.drain(..) {
-            function.stop().await;
-        }
-        self.feed.stop();
-        self.sandbox.stop().await;
-        self.moto.stop().await;
-    }
+/// Everything, with the state table, one region (NA) and the feed serving poll-1.json.
+fn polling_rig(name: &str) -> RigBuilder {
+    Rig::builder(project!(), &format!("polling-{name}"))
+        .regions("NA")
+        .env("RUST_LOG", Some("info"))
 }
 
 fn statuses(answer: &Value) -> Vec<String> {
@@ -212,7 +60,7 @@ const HURRICANE_NORMAN: &str =
 
 #[tokio::test]
 async fn polls_announce_each_alert_once() {
-    let mut rig = Rig::start("polls", &[]).await;
+    let mut rig = polling_rig("polls").start().await;
 
     // First poll: of six alerts, the tornado and the thunderstorm warnings are announced.
     let first = rig.ok(&scheduled("tick-1")).await;
@@ -223,7 +71,7 @@ async fn polls_announce_each_alert_once() {
         "{first}"
     );
     assert_eq!(rig.spoken().await, [STORM_TULSA, TORNADO_NORMAN]);
-    let seen = rig.feed.seen();
+    let seen = rig.feed().seen();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].path, "/alerts/active?area=OK");
     let agent = seen[0].user_agent.as_deref().unwrap_or_default();
@@ -242,7 +90,7 @@ async fn polls_announce_each_alert_once() {
     // Second poll, same process: the feed answers 304 and nothing is read or sent.
     let second = rig.ok(&scheduled("tick-2")).await;
     assert_eq!(second["feed"]["changed"], false, "{second}");
-    let seen = rig.feed.seen();
+    let seen = rig.feed().seen();
     assert_eq!(seen[1].status, 304);
     assert!(seen[1].if_none_match.is_some());
 
@@ -251,7 +99,7 @@ async fn polls_announce_each_alert_once() {
     rig.functions.remove(0).stop().await;
     let third = rig.ok(&scheduled("tick-3")).await;
     assert_eq!(statuses(&third), ["alreadySent", "alreadySent"], "{third}");
-    assert_eq!(rig.feed.seen()[2].status, 200);
+    assert_eq!(rig.feed().seen()[2].status, 200);
     assert_eq!(
         rig.event_requests().await,
         2,
@@ -259,7 +107,7 @@ async fn polls_announce_each_alert_once() {
     );
 
     // The tornado warning is updated, the thunderstorm one cancelled, a hurricane is new.
-    rig.feed.serve(&fixture("poll-2.json"));
+    rig.feed().serve(&rig.project.fixture("poll-2.json"));
     let fourth = rig.ok(&scheduled("tick-4")).await;
     assert_eq!(statuses(&fourth), ["accepted"], "{fourth}");
     assert_eq!(
@@ -268,7 +116,7 @@ async fn polls_announce_each_alert_once() {
         "{fourth}"
     );
     // An update that names only the previous update is recognised as well.
-    rig.feed.serve(&fixture("poll-3.json"));
+    rig.feed().serve(&rig.project.fixture("poll-3.json"));
     let fifth = rig.ok(&scheduled("tick-5")).await;
     assert_eq!(statuses(&fifth), ["alreadySent"], "{fifth}");
     assert_eq!(
@@ -286,7 +134,7 @@ async fn polls_announce_each_alert_once() {
 
 #[tokio::test]
 async fn a_redelivered_sns_message_sends_once() {
-    let rig = Rig::start("sns", &[]).await;
+    let mut rig = polling_rig("sns").start().await;
     let first = rig.ok(&sns_alert("msg-1")).await;
     assert_eq!(statuses(&first), ["accepted"], "{first}");
     let again = rig.ok(&sns_alert("msg-1")).await;
@@ -302,7 +150,7 @@ async fn a_redelivered_sns_message_sends_once() {
 
 #[tokio::test]
 async fn a_failed_send_releases_its_claim_and_the_retry_sends_once() {
-    let rig = Rig::start("retry", &[]).await;
+    let mut rig = polling_rig("retry").start().await;
     rig.sandbox
         .fault(json!({"target": "events", "status": 503, "times": 10}))
         .await;
@@ -325,7 +173,7 @@ async fn a_failed_send_releases_its_claim_and_the_retry_sends_once() {
 
 #[tokio::test]
 async fn two_concurrent_invocations_of_one_trigger_send_once() {
-    let mut rig = Rig::start("concurrent", &[]).await;
+    let mut rig = polling_rig("concurrent").start().await;
     rig.spawn();
     // The first send is slow, so the second invocation arrives while it is in flight.
     rig.sandbox
@@ -360,7 +208,7 @@ async fn two_concurrent_invocations_of_one_trigger_send_once() {
 
 #[tokio::test]
 async fn out_of_order_subscription_events_keep_the_newest_state() {
-    let rig = Rig::start("users", &[]).await;
+    let mut rig = polling_rig("users").start().await;
     let key = format!("user#{USER}");
     let weather = "AMAZON.WeatherAlert.Activated";
     let empty = json!({"version": "1.0", "response": {}});
@@ -430,8 +278,8 @@ async fn out_of_order_subscription_events_keep_the_newest_state() {
 
 #[tokio::test]
 async fn a_feed_that_is_down_slow_or_garbage_fails_the_poll_and_marks_nothing() {
-    let rig = Rig::start("feed-faults", &[]).await;
-    rig.feed.set_mode(Mode::Status(503));
+    let mut rig = polling_rig("feed-faults").start().await;
+    rig.feed().set_mode(Mode::Status(503));
     let (kind, message) = rig.fail(&scheduled("t1")).await;
     assert_eq!(kind, "FeedUnavailable");
     assert!(
@@ -439,18 +287,18 @@ async fn a_feed_that_is_down_slow_or_garbage_fails_the_poll_and_marks_nothing() 
         "{message}"
     );
 
-    rig.feed
+    rig.feed()
         .set_mode(Mode::Garbage("<html>Service Unavailable</html>"));
     let (kind, message) = rig.fail(&scheduled("t2")).await;
     assert_eq!(kind, "FeedUnavailable");
     assert!(message.contains("not JSON"), "{message}");
 
-    rig.feed.set_mode(Mode::Garbage(r#"{"type": "Feature"}"#));
+    rig.feed().set_mode(Mode::Garbage(r#"{"type": "Feature"}"#));
     let (_, message) = rig.fail(&scheduled("t3")).await;
     assert!(message.contains("FeatureCollection"), "{message}");
 
     // Slow: the wait is bounded by half the invocation's time (here 4 s of deadline).
-    rig.feed.set_mode(Mode::Slow(Duration::from_secs(8)));
+    rig.feed().set_mode(Mode::Slow(Duration::from_secs(8)));
     let started = std::time::Instant::now();
     let outcome = rig
         .api
@@ -479,7 +327,7 @@ async fn a_feed_that_is_down_slow_or_garbage_fails_the_poll_and_marks_nothing() 
     assert_eq!(rig.event_requests().await, 0);
     assert!(rig.moto.keys(TABLE).await.is_empty());
     // And once the feed is back, the alerts are announced: nothing was marked on the way.
-    rig.feed.set_mode(Mode::Serve);
+    rig.feed().set_mode(Mode::Serve);
     let answer = rig.ok(&scheduled("t5")).await;
     assert_eq!(statuses(&answer), ["accepted", "accepted"], "{answer}");
     rig.finish().await;
@@ -494,7 +342,10 @@ async fn a_feed_that_is_not_there_fails_with_what_to_fix() {
             listener.local_addr().unwrap()
         )
     };
-    let rig = Rig::start("feed-down", &[("WEATHER_FEED_URL", Some(&closed))]).await;
+    let mut rig = polling_rig("feed-down")
+        .env("WEATHER_FEED_URL", Some(&closed))
+        .start()
+        .await;
     let (kind, message) = rig.fail(&scheduled("t1")).await;
     assert_eq!(kind, "FeedUnavailable");
     assert!(
@@ -506,14 +357,14 @@ async fn a_feed_that_is_not_there_fails_with_what_to_fix() {
 
 #[tokio::test]
 async fn without_a_state_table_polls_refuse_and_triggers_still_send() {
-    let rig = Rig::start("stateless", &[("STATE_TABLE", None)]).await;
+    let mut rig = polling_rig("stateless").without_state_table().start().await;
     let (kind, message) = rig.fail(&scheduled("t1")).await;
     assert_eq!(kind, "NotConfigured");
     assert!(
         message.contains("STATE_TABLE") && message.contains("again"),
         "{message}"
     );
-    assert!(rig.feed.seen().is_empty(), "the feed is not even read");
+    assert!(rig.feed().seen().is_empty(), "the feed is not even read");
     // Triggers work; a redelivery falls back to Alexa's 409.
     let first = rig.ok(&sns_alert("msg-1")).await;
     assert_eq!(statuses(&first), ["accepted"], "{first}");
@@ -524,7 +375,10 @@ async fn without_a_state_table_polls_refuse_and_triggers_still_send() {
 
 #[tokio::test]
 async fn a_missing_state_table_fails_before_anything_is_sent() {
-    let rig = Rig::start("no-table", &[("STATE_TABLE", Some("no-such-table"))]).await;
+    let mut rig = polling_rig("no-table")
+        .env("STATE_TABLE", Some("no-such-table"))
+        .start()
+        .await;
     let (kind, message) = rig.fail(&sns_alert("msg-1")).await;
     assert_eq!(kind, "StateUnavailable");
     assert!(

@@ -1,31 +1,25 @@
 //! The built binary, driven through a Lambda Runtime API exactly as Lambda drives it.
 
-#[path = "support/runtime_api.rs"]
-mod runtime_api;
-
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use runtime_api::{Function, Outcome, RuntimeApi};
 use serde_json::{json, Value};
+use testkit::project;
+use testkit::runtime_api::{Function, Outcome, RuntimeApi};
 
 const SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
 const WAIT: Duration = Duration::from_secs(20);
 
-fn binary() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_alexa-proactive"))
+fn binary() -> PathBuf {
+    project!().function
 }
 
 fn event(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("events")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    project!().event(name)
 }
 
 fn log_file(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    dir.join(format!("{test}-{}.log", std::process::id()))
+    project!().tmp_file(&format!("{test}-{}.log", std::process::id()))
 }
 
 #[tokio::test]
@@ -33,7 +27,7 @@ async fn real_invocations_answer_and_errors_do_not_stop_the_function() {
     let api = RuntimeApi::start().await.unwrap();
     let log = log_file("e2e");
     let mut function = Function::spawn(
-        binary(),
+        &binary(),
         &api,
         &[
             ("ALEXA_SKILL_ID", Some(SKILL_ID)),
@@ -168,7 +162,7 @@ async fn bad_configuration_stops_the_function_at_start_with_the_variable_named()
     for (i, (env, says)) in cases.into_iter().enumerate() {
         let api = RuntimeApi::start().await.unwrap();
         let log = log_file(&format!("bad-config-{i}"));
-        let mut function = Function::spawn(binary(), &api, env, Some(&log)).unwrap();
+        let mut function = Function::spawn(&binary(), &api, env, Some(&log)).unwrap();
         let status = function
             .wait_exit(WAIT)
             .await

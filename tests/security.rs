@@ -3,47 +3,19 @@
 //! client secret or the bearer token anywhere. (That no secret or token reaches a log line, an
 //! error or an answer is checked for every case of the fault suite, tests/faults.rs.)
 
-#[path = "support/feed.rs"]
-mod feed;
-#[path = "support/moto.rs"]
-mod moto;
-#[path = "support/rig.rs"]
-mod rig;
-#[path = "support/runtime_api.rs"]
-mod runtime_api;
-#[path = "support/sandbox.rs"]
-mod sandbox;
-
-use std::path::Path;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use rig::Rig;
-use runtime_api::Outcome;
 use serde_json::{json, Value};
+use testkit::events::sns_alert;
+use testkit::runtime_api::Outcome;
+use testkit::tripwire::Tripwire;
+use testkit::{project, Rig};
 
 const BUDGET: Duration = Duration::from_secs(10);
 
 fn samples() -> Vec<(String, Value)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
-    let mut out: Vec<(String, Value)> = std::fs::read_dir(dir)
-        .expect("events/")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-            let text = std::fs::read_to_string(&p).expect("a sample");
-            (
-                name.unwrap_or_default(),
-                serde_json::from_str(&text).expect("JSON"),
-            )
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+    project!().samples()
 }
 
 fn error_of(outcome: Option<Outcome>) -> (String, String) {
@@ -56,26 +28,9 @@ fn error_of(outcome: Option<Outcome>) -> (String, String) {
     }
 }
 
-/// A loopback listener that only counts who connects to it.
-async fn tripwire() -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("tripwire port");
-    let url = format!("http://{}/collect", listener.local_addr().expect("bound"));
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counted = hits.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            counted.fetch_add(1, Ordering::SeqCst);
-            drop(stream);
-        }
-    });
-    (url, hits)
-}
-
 #[tokio::test]
 async fn another_skill_is_refused_before_any_work() {
-    let mut rig = Rig::start("security-skill", &[]).await;
+    let mut rig = Rig::builder(project!(), "security-skill").start().await;
     let mut test_alert = samples()
         .into_iter()
         .find(|(n, _)| n == "intent-test-alert.json")
@@ -103,7 +58,7 @@ async fn another_skill_is_refused_before_any_work() {
 
 #[tokio::test]
 async fn alexa_requests_never_become_a_multicast() {
-    let mut rig = Rig::start("security-multicast", &[]).await;
+    let mut rig = Rig::builder(project!(), "security-multicast").start().await;
     let mut alexa = 0;
     for (name, payload) in samples() {
         if payload.get("request").is_none() {
@@ -134,7 +89,7 @@ async fn alexa_requests_never_become_a_multicast() {
 
 #[tokio::test]
 async fn certificates_are_verified() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("security-tls");
+    let dir = project!().tmp_file("security-tls");
     std::fs::create_dir_all(&dir).expect("a directory");
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let made = std::process::Command::new("openssl")
@@ -185,15 +140,12 @@ async fn certificates_are_verified() {
     }
     assert!(up, "openssl s_server did not listen on {port}");
     let token_url = format!("https://localhost:{port}/auth/o2/token");
-    let mut rig = Rig::start(
-        "security-tls",
-        &[
-            ("LWA_TOKEN_URL", Some(&token_url)),
-            ("ALEXA_REGIONS", Some("NA")),
-        ],
-    )
-    .await;
-    let (kind, message) = error_of(rig.invoke(&rig::sns_alert("tls-1"), BUDGET).await);
+    let mut rig = Rig::builder(project!(), "security-tls")
+        .env("LWA_TOKEN_URL", Some(&token_url))
+        .regions("NA")
+        .start()
+        .await;
+    let (kind, message) = error_of(rig.invoke(&sns_alert("tls-1"), BUDGET).await);
     assert_eq!(kind, "SendFailed", "{message}");
     assert!(
         message.to_lowercase().contains("certificate"),
@@ -207,29 +159,30 @@ async fn certificates_are_verified() {
 
 #[tokio::test]
 async fn redirects_never_carry_the_secret_or_the_token() {
-    let (elsewhere, hits) = tripwire().await;
-    let mut rig = Rig::start("security-redirect", &[("ALEXA_REGIONS", Some("NA"))]).await;
+    // Where a followed redirect would go: it only counts who connects.
+    let tripwire = Tripwire::start().await;
+    let elsewhere = format!("{}/collect", tripwire.url);
+    let mut rig = Rig::builder(project!(), "security-redirect")
+        .regions("NA")
+        .start()
+        .await;
     // The token endpoint redirects: following it would post the client secret elsewhere.
     rig.sandbox
         .fault(json!({"target": "token", "status": 307, "location": elsewhere, "times": 100}))
         .await;
-    let (kind, message) = error_of(rig.invoke(&rig::sns_alert("redirect-1"), BUDGET).await);
+    let (kind, message) = error_of(rig.invoke(&sns_alert("redirect-1"), BUDGET).await);
     assert_eq!(kind, "SendFailed", "{message}");
     rig.sandbox.control("clear-faults", json!({})).await;
     // With a token: the events API redirects; following it would send the bearer token.
-    let warm = rig.invoke(&rig::sns_alert("redirect-2"), BUDGET).await;
+    let warm = rig.invoke(&sns_alert("redirect-2"), BUDGET).await;
     assert!(matches!(warm, Some(Outcome::Response(_))), "{warm:?}");
     rig.sandbox
         .fault(json!({"target": "events", "status": 307, "location": elsewhere, "times": 100}))
         .await;
-    let (kind, message) = error_of(rig.invoke(&rig::sns_alert("redirect-3"), BUDGET).await);
+    let (kind, message) = error_of(rig.invoke(&sns_alert("redirect-3"), BUDGET).await);
     assert_eq!(kind, "SendFailed", "{message}");
     assert!(message.contains("307"), "{message}");
-    assert_eq!(
-        hits.load(Ordering::SeqCst),
-        0,
-        "nothing went to the redirect target"
-    );
+    assert_eq!(tripwire.hits(), 0, "nothing went to the redirect target");
     assert!(rig.leaks(&[]).is_empty());
     rig.stop().await;
 }

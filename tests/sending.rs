@@ -2,153 +2,24 @@
 //! server, Alexa played by the alexa-sandbox binary. Every test also checks that neither the
 //! client secret nor an access token shows up in the function's log or answers.
 
-#[path = "support/moto.rs"]
-mod moto;
-#[path = "support/runtime_api.rs"]
-mod runtime_api;
-#[path = "support/sandbox.rs"]
-mod sandbox;
-
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use moto::Moto;
-use runtime_api::{Function, Outcome, RuntimeApi};
-use sandbox::Sandbox;
 use serde_json::{json, Value};
+use testkit::events::{eventbridge_alert as tornado, weather_alert as alert};
+use testkit::rig::{secret_json, SECRET_NAME};
+use testkit::runtime_api::Outcome;
+use testkit::{project, Rig, RigBuilder};
 
-const SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
-const SECRET_NAME: &str = "alexa/test-credentials";
-const WAIT: Duration = Duration::from_secs(20);
 const GET_SECRET: &str = "secretsmanager.GetSecretValue";
 const TORNADO: &str =
     "There is a tornado alert for your area. Provided by National Weather Service.";
 
-fn secret_json(client_secret: &str) -> String {
-    json!({"clientId": sandbox::CLIENT_ID, "clientSecret": client_secret}).to_string()
-}
-
-/// The function with everything it talks to, all on loopback.
-struct Rig {
-    moto: Moto,
-    sandbox: Sandbox,
-    api: RuntimeApi,
-    function: Function,
-    log: PathBuf,
-    /// Every answer the function gave, for the never-leaks check.
-    answers: Vec<String>,
-}
-
-impl Rig {
-    async fn start(name: &str) -> Rig {
-        Self::start_with(name, &[]).await
-    }
-
-    async fn start_with(name: &str, env: &[(&str, Option<&str>)]) -> Rig {
-        let moto = Moto::start().await;
-        moto.create_secret(SECRET_NAME, &secret_json(sandbox::CLIENT_SECRET))
-            .await;
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        let sandbox_log = dir.join(format!("sending-{name}-sandbox.log"));
-        let sandbox = Sandbox::start(Some(&sandbox_log)).await;
-        let api = RuntimeApi::start().await.expect("runtime API");
-        let log = dir.join(format!("sending-{name}-function.log"));
-        let mut vars = sandbox.function_env(SKILL_ID, SECRET_NAME, moto.endpoint());
-        vars.extend_from_slice(&[
-            ("ALEXA_REGIONS", Some("NA,EU")),
-            ("RUST_LOG", Some("debug")),
-        ]);
-        // Later entries win: a test's own settings override the defaults above.
-        vars.extend_from_slice(env);
-        let function = Function::spawn(
-            Path::new(env!("CARGO_BIN_EXE_alexa-proactive")),
-            &api,
-            &vars,
-            Some(&log),
-        )
-        .expect("the function starts");
-        Rig {
-            moto,
-            sandbox,
-            api,
-            function,
-            log,
-            answers: Vec::new(),
-        }
-    }
-
-    async fn invoke_within(&mut self, payload: &Value, timeout: Duration) -> Outcome {
-        let outcome = self
-            .api
-            .invoke(payload, timeout)
-            .await
-            .expect("the function answers");
-        self.answers.push(format!("{outcome:?}"));
-        outcome
-    }
-
-    async fn invoke(&mut self, payload: &Value) -> Outcome {
-        self.invoke_within(payload, WAIT).await
-    }
-
-    /// Invokes and expects success: the `results` array.
-    async fn send(&mut self, payload: &Value) -> Vec<Value> {
-        match self.invoke(payload).await {
-            Outcome::Response(answer) => answer["results"]
-                .as_array()
-                .cloned()
-                .unwrap_or_else(|| panic!("no results in {answer}")),
-            other => panic!(
-                "expected delivery, got {other:?}; log: {}",
-                self.log.display()
-            ),
-        }
-    }
-
-    /// Invokes and expects a failed invocation: (errorType, errorMessage).
-    async fn fail(&mut self, payload: &Value) -> (String, String) {
-        match self.invoke(payload).await {
-            Outcome::Error {
-                error_type,
-                error_message,
-            } => (error_type, error_message),
-            other => panic!("expected a failed invocation, got {other:?}"),
-        }
-    }
-
-    /// Stops everything, after checking that no secret leaked.
-    async fn finish(mut self, secrets: &[&str]) {
-        assert!(
-            self.function.exited().is_none(),
-            "the function died; log: {}",
-            self.log.display()
-        );
-        self.function.stop().await;
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        assert!(!log.is_empty(), "the function logged nothing");
-        for text in std::iter::once(&log).chain(self.answers.iter()) {
-            for secret in secrets.iter().chain([&sandbox::CLIENT_SECRET]) {
-                assert!(!text.contains(secret), "the client secret leaked: {text}");
-            }
-            // Every sandbox token starts so; none may be printed.
-            assert!(!text.contains("Atza|"), "an access token leaked: {text}");
-        }
-        self.sandbox.stop().await;
-        self.moto.stop().await;
-    }
-}
-
-fn alert(id: &str, detail: Value) -> Value {
-    json!({"version": "0", "id": id, "detail-type": "WeatherAlert", "source": "com.example.weather",
-           "account": "123456789012", "time": "2026-11-24T18:00:00Z", "region": "us-east-1",
-           "resources": [], "detail": detail})
-}
-
-fn tornado(id: &str) -> Value {
-    alert(
-        id,
-        json!({"alertType": "TORNADO", "source": "National Weather Service", "id": id}),
-    )
+/// The function with its secret in moto and Alexa played by the sandbox, regions NA and EU;
+/// no state table, no weather feed.
+fn sending_rig(name: &str) -> RigBuilder {
+    Rig::builder(project!(), &format!("sending-{name}"))
+        .without_state_table()
+        .without_feed()
 }
 
 fn proactive_event(id: &str, detail: Value) -> Value {
@@ -158,10 +29,7 @@ fn proactive_event(id: &str, detail: Value) -> Value {
 }
 
 fn sample(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("events")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("sample JSON")
+    project!().event(name)
 }
 
 fn statuses(results: &[Value]) -> Vec<(String, String)> {
@@ -184,7 +52,7 @@ fn pair(region: &str, status: &str) -> (String, String) {
 
 #[tokio::test]
 async fn triggers_reach_every_region_and_a_redelivery_is_not_sent_twice() {
-    let mut rig = Rig::start("triggers").await;
+    let mut rig = sending_rig("triggers").start().await;
     let results = rig.send(&tornado("nws-1")).await;
     assert_eq!(
         statuses(&results),
@@ -232,14 +100,17 @@ async fn triggers_reach_every_region_and_a_redelivery_is_not_sent_twice() {
         "{state}"
     );
     assert_eq!(state["duplicates"], 2, "{state}");
-    rig.finish(&[]).await;
+    rig.finish_clean(&[]).await;
 }
 
 #[tokio::test]
 async fn a_hundred_alerts_cost_one_secret_read_and_one_token() {
-    let mut rig = Rig::start_with("hundred", &[("RUST_LOG", Some("info"))]).await;
+    let mut rig = sending_rig("hundred")
+        .env("RUST_LOG", Some("info"))
+        .start()
+        .await;
     // A launch first: answering Alexa must not read the secret.
-    let launch = rig.invoke(&sample("launch.json")).await;
+    let launch = rig.answer(&sample("launch.json")).await;
     assert!(matches!(launch, Outcome::Response(_)), "{launch:?}");
     assert_eq!(rig.moto.count(GET_SECRET), 0);
     for i in 0..100 {
@@ -254,12 +125,12 @@ async fn a_hundred_alerts_cost_one_secret_read_and_one_token() {
         json!({"NA": 100, "EU": 100})
     );
     assert_eq!(state["accepted"].as_array().map(Vec::len), Some(200));
-    rig.finish(&[]).await;
+    rig.finish_clean(&[]).await;
 }
 
 #[tokio::test]
 async fn every_schema_is_accepted_and_an_invalid_one_is_never_sent() {
-    let mut rig = Rig::start("schemas").await;
+    let mut rig = sending_rig("schemas").start().await;
     let examples: Vec<Value> =
         serde_json::from_str(include_str!("fixtures/schema-examples.json")).unwrap();
     assert_eq!(examples.len(), 8);
@@ -307,12 +178,12 @@ async fn every_schema_is_accepted_and_an_invalid_one_is_never_sent() {
         "only the valid ones were sent: {state}"
     );
     assert_eq!(state["refused"], json!([]), "{state}");
-    rig.finish(&[]).await;
+    rig.finish_clean(&[]).await;
 }
 
 #[tokio::test]
 async fn transient_answers_are_retried_and_retry_after_is_honoured() {
-    let mut rig = Rig::start_with("transient", &[("ALEXA_REGIONS", Some("NA"))]).await;
+    let mut rig = sending_rig("transient").regions("NA").start().await;
     rig.sandbox
         .fault(json!({"target": "token", "status": 503}))
         .await;
@@ -342,12 +213,12 @@ async fn transient_answers_are_retried_and_retry_after_is_honoured() {
         "one 503, then one token for everything: {state}"
     );
     assert_eq!(state["accepted"].as_array().map(Vec::len), Some(3));
-    rig.finish(&[]).await;
+    rig.finish_clean(&[]).await;
 }
 
 #[tokio::test]
 async fn exhausted_retries_fail_the_invocation_and_lambdas_retry_sends_once() {
-    let mut rig = Rig::start("exhausted").await;
+    let mut rig = sending_rig("exhausted").start().await;
     rig.sandbox
         .fault(json!({"target": "events", "status": 503, "times": 5, "region": "NA"}))
         .await;
@@ -386,17 +257,17 @@ async fn exhausted_retries_fail_the_invocation_and_lambdas_retry_sends_once() {
             .contains("refused: answer 400 (code 400: sandbox fault), x-amzn-RequestId sandbox-"),
         "{message}"
     );
-    rig.finish(&[]).await;
+    rig.finish_clean(&[]).await;
 }
 
 #[tokio::test]
 async fn a_slow_answer_past_the_deadline_fails_before_lambda_would_kill_the_function() {
-    let mut rig = Rig::start_with("slow", &[("ALEXA_REGIONS", Some("NA"))]).await;
+    let mut rig = sending_rig("slow").regions("NA").start().await;
     rig.sandbox
         .fault(json!({"target": "events", "delayMs": 8000, "times": 3}))
         .await;
     let outcome = rig
-        .invoke_within(&tornado("slow-1"), Duration::from_secs(3))
+        .answer_within(&tornado("slow-1"), Duration::from_secs(3))
         .await;
     let Outcome::Error {
         error_type,
@@ -411,13 +282,13 @@ async fn a_slow_answer_past_the_deadline_fails_before_lambda_would_kill_the_func
         error_message.contains("no answer in time"),
         "{error_message}"
     );
-    rig.finish(&[]).await;
+    rig.finish_clean(&[]).await;
 }
 
 #[tokio::test]
 async fn a_revoked_token_and_a_rotated_secret_are_recovered_from_once() {
     const ROTATED: &str = "rotated-client-secret-Qw77";
-    let mut rig = Rig::start_with("rotation", &[("ALEXA_REGIONS", Some("NA"))]).await;
+    let mut rig = sending_rig("rotation").regions("NA").start().await;
     rig.send(&tornado("r-1")).await;
 
     // 401 from the events API: one new token, then delivered.
@@ -451,13 +322,13 @@ async fn a_revoked_token_and_a_rotated_secret_are_recovered_from_once() {
         message.contains("refused the client credentials with 401 invalid_client"),
         "{message}"
     );
-    rig.finish(&[ROTATED, "yet-another"]).await;
+    rig.finish_clean(&[ROTATED, "yet-another"]).await;
 }
 
 #[tokio::test]
 async fn a_unicast_to_an_unsubscribed_user_is_reported_not_retried() {
     const USER: &str = "amzn1.ask.account.AHVVDYK7EAEXAMPLEUSER";
-    let mut rig = Rig::start("unicast").await;
+    let mut rig = sending_rig("unicast").start().await;
     let detail = json!({"alertType": "SNOW_STORM", "source": "NWS", "id": "u-1", "user": USER, "region": "EU"});
     let results = rig.send(&alert("u-1", detail.clone())).await;
     assert_eq!(
@@ -477,14 +348,14 @@ async fn a_unicast_to_an_unsubscribed_user_is_reported_not_retried() {
         .as_str()
         .unwrap()
         .contains("notifications"));
-    rig.finish(&[]).await;
+    rig.finish_clean(&[]).await;
 }
 
 #[tokio::test]
 async fn the_test_alert_intent_sends_a_unicast_and_says_so() {
     const USER: &str = "amzn1.ask.account.AHVVDYK7EAEXAMPLEUSER";
-    let mut rig = Rig::start("test-alert").await;
-    let Outcome::Response(answer) = rig.invoke(&sample("intent-test-alert.json")).await else {
+    let mut rig = sending_rig("test-alert").start().await;
+    let Outcome::Response(answer) = rig.answer(&sample("intent-test-alert.json")).await else {
         panic!("no answer")
     };
     let text = answer["response"]["outputSpeech"]["text"]
@@ -512,7 +383,7 @@ async fn the_test_alert_intent_sends_a_unicast_and_says_so() {
         .await;
     let mut again = sample("intent-test-alert.json");
     again["request"]["requestId"] = json!("amzn1.echo-api.request.0001");
-    let Outcome::Response(answer) = rig.invoke(&again).await else {
+    let Outcome::Response(answer) = rig.answer(&again).await else {
         panic!("no answer")
     };
     let text = answer["response"]["outputSpeech"]["text"]
@@ -523,23 +394,22 @@ async fn the_test_alert_intent_sends_a_unicast_and_says_so() {
         answer["response"]["card"]["type"],
         "AskForPermissionsConsent"
     );
-    rig.finish(&[]).await;
+    rig.finish_clean(&[]).await;
 }
 
 #[tokio::test]
 async fn a_missing_or_malformed_secret_is_named() {
-    let mut rig = Rig::start_with(
-        "secret-errors",
-        &[("ALEXA_CREDENTIALS_SECRET", Some("alexa/absent"))],
-    )
-    .await;
+    let mut rig = sending_rig("secret-errors")
+        .env("ALEXA_CREDENTIALS_SECRET", Some("alexa/absent"))
+        .start()
+        .await;
     let (kind, message) = rig.fail(&tornado("s-1")).await;
     assert_eq!(kind, "SendFailed");
     assert!(message.contains("secret \"alexa/absent\""), "{message}");
     assert!(message.contains("does not exist"), "{message}");
-    rig.finish(&[]).await;
+    rig.finish_clean(&[]).await;
 
-    let mut rig = Rig::start("secret-malformed").await;
+    let mut rig = sending_rig("secret-malformed").start().await;
     rig.moto
         .put_secret_value(
             SECRET_NAME,
@@ -548,5 +418,5 @@ async fn a_missing_or_malformed_secret_is_named() {
         .await;
     let (_, message) = rig.fail(&tornado("s-2")).await;
     assert!(message.contains("key clientSecret is missing"), "{message}");
-    rig.finish(&["s3cr3t-typo"]).await;
+    rig.finish_clean(&["s3cr3t-typo"]).await;
 }

@@ -10,26 +10,20 @@
 //! The function's own log lines go to target/local-run.log, the sandbox's to
 //! target/local-sandbox.log. Every process started here is stopped at the end.
 
-#[path = "../../tests/support/feed.rs"]
-mod feed;
-#[path = "../../tests/support/moto.rs"]
-mod moto;
 mod runtime;
-#[path = "../../tests/support/runtime_api.rs"]
-mod runtime_api;
-#[path = "../../tests/support/sandbox.rs"]
-mod sandbox;
 
 use std::path::{Path, PathBuf};
 
 use runtime::Runtime;
-use runtime_api::Outcome;
-use serde_json::{json, Value};
+use serde_json::Value;
+use testkit::runtime_api::Outcome;
+use testkit::{feed, moto, project, rig, sandbox};
 
 const DEFAULT_SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
 const STATE_TABLE: &str = "alexa-proactive-local";
+const SECRET_NAME: &str = "alexa-proactive/local";
 /// The feed the scheduled sample polls: six Oklahoma alerts, two of which are announced.
-const FEED_FIXTURE: &str = "tests/fixtures/nws/poll-1.json";
+const FEED_FIXTURE: &str = "poll-1.json";
 
 fn describe(answer: &Value) -> Vec<String> {
     let mut lines = Vec::new();
@@ -111,28 +105,23 @@ async fn main() {
             files.push(PathBuf::from(arg));
         }
     }
+    let project = project!();
     if files.is_empty() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
-        let mut all: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        all.retain(|p| p.extension().is_some_and(|e| e == "json"));
-        all.sort();
-        files = all;
+        files = project.event_files();
     }
     let skill_id = std::env::var("ALEXA_SKILL_ID").unwrap_or_else(|_| DEFAULT_SKILL_ID.to_owned());
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = &project.root;
     let log_dir = root.join("target");
     let _ = std::fs::create_dir_all(&log_dir);
     let log = log_dir.join("local-run.log");
-    let moto = moto::Moto::start().await;
-    let secret = json!({"clientId": sandbox::CLIENT_ID, "clientSecret": sandbox::CLIENT_SECRET});
-    moto.create_secret("alexa-proactive/local", &secret.to_string())
+    let moto = moto::Moto::start(&project.moto_server()).await;
+    moto.create_secret(SECRET_NAME, &rig::secret_json(sandbox::CLIENT_SECRET))
         .await;
     moto.create_state_table(STATE_TABLE).await;
-    let sandbox = sandbox::Sandbox::start(Some(&log_dir.join("local-sandbox.log"))).await;
-    let feed = feed::FeedServer::start(&root.join(FEED_FIXTURE)).await;
-    let mut env = sandbox.function_env(&skill_id, "alexa-proactive/local", moto.endpoint());
+    let sandbox_log = log_dir.join("local-sandbox.log");
+    let sandbox = sandbox::Sandbox::start(&project.sandbox, Some(&sandbox_log)).await;
+    let feed = feed::FeedServer::start(&project.fixture(FEED_FIXTURE)).await;
+    let mut env = sandbox.function_env(&skill_id, SECRET_NAME, moto.endpoint());
     env.push(("RUST_LOG", Some("alexa_proactive=debug,info")));
     env.push(("STATE_TABLE", Some(STATE_TABLE)));
     env.push(("WEATHER_FEED_URL", Some(feed.url())));
@@ -140,7 +129,7 @@ async fn main() {
         Ok("cargo-lambda") => {
             Runtime::cargo_lambda(&env, &log_dir.join("local-function.env"), &log).await
         }
-        _ => Runtime::emulator(&env, &log).await,
+        _ => Runtime::emulator(&project.function, &env, &log).await,
     };
     let runtime = match runtime {
         Ok(runtime) => runtime,
@@ -155,7 +144,7 @@ async fn main() {
     println!(
         "alexa-proactive under {}, skill {skill_id}\n\
          credentials secret and state table {STATE_TABLE} in moto ({}), Alexa played by alexa-sandbox ({}),\n\
-         weather feed {} serving {FEED_FIXTURE}\n",
+         weather feed {} serving tests/fixtures/nws/{FEED_FIXTURE}\n",
         runtime.describe(),
         moto.endpoint(),
         sandbox.url,
@@ -163,7 +152,7 @@ async fn main() {
     );
     // Ctrl-C ends the loop, not the program: the clean-up below still runs.
     let outcome = tokio::select! {
-        failed = send_all(&files, &runtime, &sandbox, json) => Some(failed),
+        failed = send_all(root, &files, &runtime, &sandbox, json) => Some(failed),
         _ = tokio::signal::ctrl_c() => None,
     };
     runtime.stop().await;
@@ -183,12 +172,12 @@ async fn main() {
 
 /// Sends every file and prints what happened; true if the harness itself failed.
 async fn send_all(
+    root: &Path,
     files: &[PathBuf],
     runtime: &Runtime,
     sandbox: &sandbox::Sandbox,
     json: bool,
 ) -> bool {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut heard = 0;
     let mut failed_harness = false;
     for (i, file) in files.iter().enumerate() {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::process::{Child, Command};
 
-use crate::runtime_api::{self, Function, Outcome, RuntimeApi};
+use testkit::runtime_api::{Function, Outcome, RuntimeApi};
 
 /// How long an invocation may take; the first one under cargo lambda waits for its build.
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -36,8 +36,11 @@ fn free_port() -> u16 {
 
 impl Runtime {
     /// The built binary under the project's Runtime API emulator.
-    pub async fn emulator(env: &[(&str, Option<&str>)], log: &Path) -> Result<Runtime, String> {
-        let binary = runtime_api::profile_dir_file("alexa-proactive");
+    pub async fn emulator(
+        binary: &Path,
+        env: &[(&str, Option<&str>)],
+        log: &Path,
+    ) -> Result<Runtime, String> {
         if !binary.exists() {
             return Err(format!(
                 "{} is missing: build it with `cargo build` (make run does)",
@@ -47,7 +50,7 @@ impl Runtime {
         let api = RuntimeApi::start()
             .await
             .map_err(|e| format!("cannot start the local Runtime API: {e}"))?;
-        let function = Function::spawn(&binary, &api, env, Some(log))
+        let function = Function::spawn(binary, &api, env, Some(log))
             .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
         Ok(Runtime::Emulator { api, function })
     }

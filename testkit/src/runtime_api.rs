@@ -1,14 +1,12 @@
 //! A small AWS Lambda Runtime API on loopback, to drive the real binary the way Lambda does.
 //!
-//! Shared by the end-to-end tests, the cold-start benchmark and `make run` (they include
-//! this file with `#[path]`). It implements the four routes a function uses: `next`,
-//! `response`, `error` and `init/error`.
-#![allow(dead_code)]
+//! Shared by the end-to-end tests, the rig, the cold-start benchmark and `make run`. It
+//! implements the four routes a function uses: `next`, `response`, `error` and `init/error`.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -250,22 +248,26 @@ async fn route(
     Ok(reply(StatusCode::NOT_FOUND, "unknown route"))
 }
 
-/// A file in the build's profile directory (`target/<profile>/`), found from the running
-/// executable (`target/<profile>/deps/x` or `target/<profile>/examples/x`), so that it works
-/// whatever `CARGO_TARGET_DIR` is.
-pub fn profile_dir_file(relative: &str) -> std::path::PathBuf {
+/// The build's profile directory (`target/<profile>/`), found from the running executable
+/// (`target/<profile>/deps/x` or `target/<profile>/examples/x`), so that it works whatever
+/// `CARGO_TARGET_DIR` is.
+pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
-    let profile_dir = exe
-        .parent()
+    exe.parent()
         .and_then(Path::parent)
         .map(Path::to_path_buf)
-        .unwrap_or_default();
-    profile_dir.join(relative)
+        .unwrap_or_default()
+}
+
+/// A file in the build's profile directory.
+pub fn profile_dir_file(relative: &str) -> PathBuf {
+    profile_dir().join(relative)
 }
 
 /// The function's process, killed when dropped.
 pub struct Function {
     child: Child,
+    log: Option<PathBuf>,
 }
 
 impl Function {
@@ -304,7 +306,13 @@ impl Function {
         }
         Ok(Function {
             child: command.spawn()?,
+            log: log.map(Path::to_path_buf),
         })
+    }
+
+    /// Where its output goes, if anywhere.
+    pub fn log(&self) -> Option<&Path> {
+        self.log.as_deref()
     }
 
     /// The process id (for memory figures).

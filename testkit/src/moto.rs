@@ -1,5 +1,4 @@
 //! A moto server (Secrets Manager, DynamoDB...) on loopback, behind a counting proxy.
-#![allow(dead_code)] // each test binary uses a different part of this helper
 //!
 //! The proxy counts requests by `X-Amz-Target`, so a test can assert how many times the
 //! function really read its secret, and forwards them unchanged, unless a test made calls fail
@@ -7,7 +6,7 @@
 //! connection dropped without an answer. The state the function leaves is real moto state.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,21 +20,6 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
-
-/// Where moto_server is: `MOTO_SERVER`, else the project's venv (`make test` installs it).
-/// Never skipped: a missing moto fails the test with what to do.
-pub fn moto_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("MOTO_SERVER") {
-        return PathBuf::from(path);
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
-    assert!(
-        venv.exists(),
-        "moto_server not found at {}: run `make test` (it installs moto into .venv) or set MOTO_SERVER",
-        venv.display()
-    );
-    venv
-}
 
 pub struct Moto {
     child: Child,
@@ -88,9 +72,10 @@ fn free_port() -> u16 {
 }
 
 impl Moto {
-    pub async fn start() -> Moto {
+    /// Starts `binary` (see [`crate::Project::moto_server`]) and waits at most 30 s for it.
+    pub async fn start(binary: &Path) -> Moto {
         let port = free_port();
-        let child = Command::new(moto_binary())
+        let child = Command::new(binary)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -1,5 +1,4 @@
 //! Starts the `alexa-sandbox` binary on an ephemeral loopback port and talks to its control API.
-#![allow(dead_code)] // each test binary uses a different part of this helper
 
 use std::path::Path;
 use std::process::Stdio;
@@ -21,21 +20,9 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Starts the sandbox built with this test or bench (quiet unless `log` is given, where
-    /// it prints what Alexa would say).
-    pub async fn start(log: Option<&Path>) -> Sandbox {
-        let binary = match option_env!("CARGO_BIN_EXE_alexa-sandbox") {
-            Some(path) => std::path::PathBuf::from(path),
-            // Examples are not told: the binary sits in the profile directory above them.
-            None => std::env::current_exe()
-                .ok()
-                .and_then(|exe| Some(exe.parent()?.parent()?.join("alexa-sandbox")))
-                .unwrap_or_default(),
-        };
-        Self::start_at(&binary, log).await
-    }
-
-    pub async fn start_at(binary: &Path, log: Option<&Path>) -> Sandbox {
+    /// Starts `binary` (the project's, [`crate::Project::sandbox`]), quiet unless `log` is
+    /// given, where it prints what Alexa would say.
+    pub async fn start(binary: &Path, log: Option<&Path>) -> Sandbox {
         let mut command = Command::new(binary);
         command
             .args([

@@ -1,5 +1,4 @@
 //! A stand-in for the NWS alerts API on loopback, serving fixture files in its format.
-#![allow(dead_code)] // each user (tests, make run) uses a different part of this helper
 //!
 //! Like api.weather.gov it answers with an `ETag` and honours `If-None-Match` with a 304. In
 //! fixtures, `{{+90m}}` / `{{-2h}}` become times relative to now (RFC 3339), so the alerts are
