@@ -51,6 +51,16 @@ pub fn handle(shared: &Shared, path: &str, body: &[u8]) -> Answer {
                 json!({"message": "expected {\"user\": \"amzn1.ask.account...\"}"}),
             ),
         },
+        "/sandbox/dedupe" => match json_body().get("enabled").and_then(Value::as_bool) {
+            Some(enabled) => {
+                state.dedupe = enabled;
+                answer(StatusCode::OK, json!({"dedupe": enabled}))
+            }
+            None => answer(
+                StatusCode::BAD_REQUEST,
+                json!({"message": "expected {\"enabled\": true|false}"}),
+            ),
+        },
         "/sandbox/reset" => {
             state.reset();
             answer(StatusCode::OK, json!({"reset": true}))

@@ -123,9 +123,13 @@ pub async fn receive(
         audience.clone(),
     );
     if !state.seen.insert(key) {
-        state.duplicates += 1;
-        let message = format!("referenceId {} was already used", accepted.reference_id);
-        return refuse(&mut state, StatusCode::CONFLICT, "CONFLICT", message);
+        if state.dedupe {
+            state.duplicates += 1;
+            let message = format!("referenceId {} was already used", accepted.reference_id);
+            return refuse(&mut state, StatusCode::CONFLICT, "CONFLICT", message);
+        }
+        // No duplicate detection: the user would hear it twice.
+        state.repeats += 1;
     }
     if !state.quiet {
         for (locale, sentence) in &accepted.spoken {

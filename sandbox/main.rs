@@ -20,6 +20,8 @@
 //! POST /sandbox/clear-faults                            drop every pending fault
 //! POST /sandbox/revoke-tokens                           issued tokens now get 401
 //! POST /sandbox/unsubscribe {"user":"amzn1.ask.account..."}   a Unicast to them gets 403
+//! POST /sandbox/dedupe {"enabled": false}              accept a repeated referenceId (counted
+//!                                                       in "repeats") instead of a 409
 //! POST /sandbox/reset                                   forget everything but the credentials
 //! ```
 //!

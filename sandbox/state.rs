@@ -29,6 +29,12 @@ pub struct State {
     pub unsubscribed: HashSet<String>,
     /// (region, stage, referenceId, audience) already accepted: a repeat is a 409.
     pub seen: HashSet<(String, String, String, String)>,
+    /// Whether a repeat is refused with 409 (as Alexa is believed to do). Switched off, a
+    /// repeat is accepted like a new event and counted in `repeats`, so a test counts every
+    /// notification the function sent twice instead of relying on Alexa to drop it.
+    pub dedupe: bool,
+    /// Repeats accepted while `dedupe` was off.
+    pub repeats: u64,
     pub token_requests: u64,
     pub event_requests: u64,
     pub event_requests_by_region: HashMap<String, u64>,
@@ -46,6 +52,7 @@ pub fn shared(options: Options) -> Shared {
         client_secret: options.client_secret,
         token_ttl: options.token_ttl,
         quiet: options.quiet,
+        dedupe: true,
         ..State::default()
     }))
 }
@@ -67,6 +74,8 @@ impl State {
             "eventRequests": self.event_requests,
             "eventRequestsByRegion": self.event_requests_by_region,
             "duplicates": self.duplicates,
+            "dedupe": self.dedupe,
+            "repeats": self.repeats,
             "pendingFaults": self.faults.len(),
             "accepted": self.accepted,
             "refused": self.refused,
@@ -80,6 +89,7 @@ impl State {
             client_secret: std::mem::take(&mut self.client_secret),
             token_ttl: self.token_ttl,
             quiet: self.quiet,
+            dedupe: self.dedupe,
             ..State::default()
         };
         *self = kept;

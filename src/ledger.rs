@@ -134,6 +134,7 @@ impl Ledger {
                 lease_until,
                 expires_at: candidate.expires_at,
                 keep_until: candidate.ends_at.max(candidate.expires_at) + RETENTION,
+                done: Vec::new(),
             };
             claims.push((candidate.item, claim));
         }
@@ -146,7 +147,7 @@ impl Ledger {
             let won: Vec<Claim> = claims
                 .iter()
                 .zip(&outcomes)
-                .filter(|(_, outcome)| matches!(outcome, Ok(ClaimOutcome::Claimed)))
+                .filter(|(_, outcome)| matches!(outcome, Ok(ClaimOutcome::Claimed { .. })))
                 .map(|((_, claim), _)| claim.clone())
                 .collect();
             self.release_all(&won).await;
@@ -154,9 +155,19 @@ impl Ledger {
         }
         let mut to_send = Vec::new();
         // No errors past this point: flatten keeps every outcome, in order.
-        for ((item, claim), outcome) in claims.into_iter().zip(outcomes.into_iter().flatten()) {
+        for ((item, mut claim), outcome) in claims.into_iter().zip(outcomes.into_iter().flatten()) {
             match outcome {
-                ClaimOutcome::Claimed => to_send.push((item, claim)),
+                ClaimOutcome::Claimed { done } => {
+                    if !done.is_empty() {
+                        tracing::info!(
+                            reference_id = claim.reference_id,
+                            done = ?done,
+                            "partly sent before; only the rest is sent"
+                        );
+                    }
+                    claim.done = done;
+                    to_send.push((item, claim));
+                }
                 ClaimOutcome::AlreadySent { sent_at } => {
                     tracing::info!(
                         reference_id = claim.reference_id,
@@ -186,9 +197,10 @@ impl Ledger {
         Ok(Claimed { to_send, held })
     }
 
-    /// Marks delivered events sent, and releases the others so that a retry can send them. A
-    /// referenceId counts as delivered when every region settled it. An event Alexa refused
-    /// (and every other region settled) is recorded as refused if `on_refusal` says so.
+    /// Marks delivered events sent, and releases the others so that a retry can send them to
+    /// the regions that did not settle (only those). A referenceId counts as delivered when
+    /// every region settled it. An event Alexa refused (and every other region settled) is
+    /// recorded as refused if `on_refusal` says so.
     pub async fn settle(&self, claims: &[Claim], deliveries: &[Delivery], on_refusal: OnRefusal) {
         let work = claims.iter().map(|claim| async move {
             let mine = || {
@@ -212,7 +224,15 @@ impl Ledger {
                     );
                     self.store.refuse(claim, reason).await
                 }
-                (false, None) => self.store.release(claim).await,
+                (false, None) => {
+                    let mut done = claim.done.clone();
+                    for d in mine().filter(|d| d.is_settled()) {
+                        if !done.iter().any(|r| r == d.region) {
+                            done.push(d.region.to_owned());
+                        }
+                    }
+                    self.store.release(claim, &done).await
+                }
             };
             if let Err(err) = result {
                 // Not fatal: a claim left in progress lapses with its lease, and a resend after
@@ -229,7 +249,7 @@ impl Ledger {
     /// Gives up claims without sending (the send could not start).
     pub async fn release_all(&self, claims: &[Claim]) {
         let work = claims.iter().map(|claim| async move {
-            if let Err(err) = self.store.release(claim).await {
+            if let Err(err) = self.store.release(claim, &claim.done).await {
                 tracing::warn!(reference_id = claim.reference_id, error = %err, "claim not released; it lapses with its lease");
             }
         });
@@ -259,8 +279,9 @@ impl Ledger {
             lease_until: now,
             expires_at: ends_at,
             keep_until: ends_at + RETENTION,
+            done: Vec::new(),
         };
-        if self.store.claim(&claim).await? == ClaimOutcome::Claimed {
+        if let ClaimOutcome::Claimed { .. } = self.store.claim(&claim).await? {
             self.store.complete(&claim).await?;
         }
         Ok(())

@@ -119,7 +119,12 @@ async fn an_event_any_region_failed_is_released_for_the_retry() {
             OnRefusal::Release,
         )
         .await;
-    assert_eq!(store.sent("r1"), None, "released: a retry sends it");
+    assert_eq!(
+        store.sent("r1").map(|(s, _)| s),
+        Some(Sent::Partial),
+        "released: a retry sends it"
+    );
+    assert_eq!(store.done("r1"), ["NA"], "... to EU only");
     assert!(
         matches!(store.sent("r2"), Some((Sent::Sent { .. }, _))),
         "not subscribed is settled"
@@ -129,6 +134,7 @@ async fn an_event_any_region_failed_is_released_for_the_retry() {
         .await
         .unwrap();
     assert_eq!(retry.to_send.len(), 1);
+    assert_eq!(retry.to_send[0].1.done, ["NA"]);
 }
 
 #[tokio::test]
@@ -160,7 +166,7 @@ async fn a_state_failure_while_claiming_releases_what_was_won() {
         matches!(
             err,
             StateError::Unavailable {
-                action: "PutItem",
+                action: "UpdateItem",
                 ..
             }
         ),

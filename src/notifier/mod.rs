@@ -73,9 +73,6 @@ pub struct Notifier {
     clock: Arc<dyn Clock>,
 }
 
-/// An event with the region of its Unicast, if any.
-type Target = (ProactiveEvent, Option<Region>);
-
 impl Notifier {
     /// Without a ledger nothing is remembered between invocations.
     pub fn new(regions: Vec<Region>, alexa: Arc<dyn EventsApi>, ledger: Option<Ledger>) -> Self {
@@ -123,7 +120,13 @@ impl Notifier {
             }
         }
         let Some(ledger) = &self.ledger else {
-            let targets = ready.into_iter().map(|(target, _)| target).collect();
+            let targets = ready
+                .into_iter()
+                .map(|((event, region), _)| {
+                    let regions = self.regions(&event, region);
+                    (event, regions)
+                })
+                .collect();
             let deliveries = self.deliver(targets, deadline).await?;
             // Nothing can be recorded: every refusal fails, so the failure is seen.
             check(&deliveries, OnRefusal::Release)?;
@@ -156,6 +159,7 @@ impl Notifier {
                 Held::AlreadySent { sent_at } => NotSent::AlreadySent {
                     reference_id,
                     sent_at,
+                    region: None,
                 },
                 Held::InProgress { lease_until } => NotSent::InProgress {
                     reference_id,
@@ -168,7 +172,24 @@ impl Notifier {
                 },
             })
         }));
-        let (targets, claims): (Vec<_>, Vec<_>) = claimed.to_send.into_iter().unzip();
+        let mut targets = Vec::with_capacity(claimed.to_send.len());
+        let mut claims = Vec::with_capacity(claimed.to_send.len());
+        for ((event, region), claim) in claimed.to_send {
+            // Regions an earlier attempt reached are not sent again.
+            let (done, regions): (Vec<Region>, Vec<Region>) = self
+                .regions(&event, region)
+                .into_iter()
+                .partition(|r| claim.done.iter().any(|d| d == r.code()));
+            results.extend(done.into_iter().map(|region| {
+                Outcome::NotSent(NotSent::AlreadySent {
+                    reference_id: claim.reference_id.clone(),
+                    sent_at: None,
+                    region: Some(region.code()),
+                })
+            }));
+            targets.push((event, regions));
+            claims.push(claim);
+        }
         let deliveries = match self.deliver(targets, deadline).await {
             Ok(deliveries) => deliveries,
             Err(err) => {
@@ -202,7 +223,8 @@ impl Notifier {
             }
         };
         // A Unicast goes to one region: one delivery.
-        match self.deliver(vec![(event, request.region)], deadline).await {
+        let regions = self.regions(&event, request.region);
+        match self.deliver(vec![(event, regions)], deadline).await {
             Ok(deliveries) => deliveries.first().map_or(Status::Failed, |d| d.status),
             Err(err) => {
                 tracing::error!(error = %err, "test alert not sent");
@@ -225,13 +247,12 @@ impl Notifier {
     /// token cache) waits for a real send.
     async fn deliver(
         &self,
-        targets: Vec<Target>,
+        targets: Vec<(ProactiveEvent, Vec<Region>)>,
         deadline: Instant,
     ) -> Result<Vec<Delivery>, SendError> {
         let mut posts = Vec::with_capacity(targets.len());
         let mut unserialisable = Vec::new();
-        for (event, region) in targets {
-            let regions = self.regions(&event, region);
+        for (event, regions) in targets {
             match serde_json::to_vec(&event) {
                 Ok(body) => posts.push((
                     Post {

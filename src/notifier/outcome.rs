@@ -33,10 +33,14 @@ pub enum NotSent {
         reference_id: String,
         reason: String,
     },
-    /// Sent before: by an earlier delivery of this trigger, or an earlier poll.
+    /// Sent before: by an earlier delivery of this trigger, or an earlier poll. With
+    /// `region`: that region got it from an earlier attempt that did not reach every region
+    /// (this one sends only to the rest).
     AlreadySent {
         reference_id: String,
         sent_at: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        region: Option<&'static str>,
     },
     /// Another invocation is sending it now (the invocation fails, so it is retried).
     InProgress {
@@ -86,6 +90,7 @@ mod tests {
                 Outcome::NotSent(NotSent::AlreadySent {
                     reference_id: "r4".into(),
                     sent_at: None,
+                    region: None,
                 }),
                 Outcome::NotSent(NotSent::InProgress {
                     reference_id: "r5".into(),

@@ -1,8 +1,10 @@
 //! The state table in DynamoDB: one partition key `pk` (String), TTL on `expireAt`.
 //!
 //! Items:
-//! - `sent#<referenceId>`: `phase` (`inProgress` | `sent` | `refused`), `holder` and
-//!   `leaseUntil` while in progress, `sentAt` once sent, `refusedAt` and `reason` once refused, `eventExpiry` (epoch seconds) = the event's expiry at
+//! - `sent#<referenceId>`: `phase` (`inProgress` | `partial` | `sent` | `refused`), `holder`
+//!   and `leaseUntil` while in progress, `done` (string set) the targets (regions) delivered
+//!   so far, `partial` once released with some of them done (a retry sends only the rest),
+//!   `sentAt` once sent, `refusedAt` and `reason` once refused, `eventExpiry` (epoch seconds) = the event's expiry at
 //!   Alexa, `expireAt` (epoch seconds) = until when the record is kept (the source's end plus
 //!   a retention: an alert can outlast its Alexa expiry by days).
 //! - `user#<userId>`: `subscriptions` (list of event names, from the latest subscription
@@ -17,7 +19,7 @@ use std::collections::HashMap;
 use std::fmt::Display;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use tokio::sync::OnceCell;
 
@@ -30,6 +32,7 @@ use super::{
 pub const DISABLED_RETENTION: Duration = Duration::days(7);
 
 const IN_PROGRESS: &str = "inProgress";
+const PARTIAL: &str = "partial";
 const SENT: &str = "sent";
 const REFUSED: &str = "refused";
 
@@ -61,6 +64,13 @@ fn epoch_text(item: &Item, key: &str) -> Option<String> {
     };
     let at = DateTime::from_timestamp(v.parse().ok()?, 0)?;
     Some(at.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+fn string_set(item: &Item, key: &str) -> Vec<String> {
+    match item.get(key) {
+        Some(AttributeValue::Ss(values)) => values.clone(),
+        _ => Vec::new(),
+    }
 }
 
 fn sent_key(reference_id: &str) -> AttributeValue {
@@ -133,35 +143,47 @@ impl DynamoStore {
 
     async fn try_claim(&self, claim: &Claim) -> Result<ClaimOutcome, StateError> {
         let now = Utc::now();
+        // An update, not a put: a partial record's `done` must survive the new claim.
         let result = self
             .client()
             .await
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .item("pk", sent_key(&claim.reference_id))
-            .item("phase", s(IN_PROGRESS))
-            .item("holder", s(&claim.holder))
-            .item("leaseUntil", n(claim.lease_until.timestamp()))
-            .item("eventExpiry", n(claim.expires_at.timestamp()))
-            .item("expireAt", n(claim.keep_until.timestamp()))
+            .key("pk", sent_key(&claim.reference_id))
+            .update_expression(
+                "SET #phase = :inProgress, holder = :holder, #leaseUntil = :leaseUntil, eventExpiry = :eventExpiry, expireAt = :expireAt",
+            )
             .condition_expression(
-                "attribute_not_exists(pk) OR (#phase = :inProgress AND #leaseUntil < :now)",
+                "attribute_not_exists(pk) OR #phase = :partial OR (#phase = :inProgress AND #leaseUntil < :now)",
             )
             .expression_attribute_names("#phase", "phase")
             .expression_attribute_names("#leaseUntil", "leaseUntil")
             .expression_attribute_values(":inProgress", s(IN_PROGRESS))
+            .expression_attribute_values(":partial", s(PARTIAL))
+            .expression_attribute_values(":holder", s(&claim.holder))
+            .expression_attribute_values(":leaseUntil", n(claim.lease_until.timestamp()))
+            .expression_attribute_values(":eventExpiry", n(claim.expires_at.timestamp()))
+            .expression_attribute_values(":expireAt", n(claim.keep_until.timestamp()))
             .expression_attribute_values(":now", n(now.timestamp()))
+            .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         let err = match result {
-            Ok(_) => return Ok(ClaimOutcome::Claimed),
+            Ok(answer) => {
+                let done = answer
+                    .attributes
+                    .as_ref()
+                    .map(|item| string_set(item, "done"))
+                    .unwrap_or_default();
+                return Ok(ClaimOutcome::Claimed { done });
+            }
             Err(err) if condition_failed(&err) => err,
-            Err(err) => return Err(self.error("PutItem", &err)),
+            Err(err) => return Err(self.error("UpdateItem", &err)),
         };
         // The holder's record says why; it can also be gone again by now (released).
         let returned = match err.as_service_error() {
-            Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(e)) => e.item.clone(),
+            Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(e)) => e.item.clone(),
             _ => None,
         };
         let item = match returned {
@@ -179,6 +201,8 @@ impl DynamoStore {
             Some(IN_PROGRESS) => Ok(ClaimOutcome::InProgress {
                 lease_until: epoch_text(&item, "leaseUntil"),
             }),
+            // Released (partly done) between the two calls: busy now, a retry will take it.
+            Some(PARTIAL) => Ok(ClaimOutcome::InProgress { lease_until: None }),
             Some(REFUSED) => Ok(ClaimOutcome::Refused {
                 refused_at: text(&item, "refusedAt"),
                 reason: text(&item, "reason"),
@@ -186,7 +210,7 @@ impl DynamoStore {
             other => Err(StateError::Corrupt {
                 table: self.table.clone(),
                 problem: format!(
-                    "item sent#{} has phase {other:?}; expected \"inProgress\", \"sent\" or \"refused\"",
+                    "item sent#{} has phase {other:?}; expected \"inProgress\", \"partial\", \"sent\" or \"refused\"",
                     claim.reference_id
                 ),
             }),
@@ -242,25 +266,47 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn give_up(&self, claim: &Claim) -> Result<(), StateError> {
-        let result = self
-            .client()
-            .await
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", sent_key(&claim.reference_id))
-            .condition_expression("#holder = :holder AND #phase = :inProgress")
-            .expression_attribute_names("#holder", "holder")
-            .expression_attribute_names("#phase", "phase")
-            .expression_attribute_values(":holder", s(&claim.holder))
-            .expression_attribute_values(":inProgress", s(IN_PROGRESS))
-            .send()
-            .await;
+    async fn give_up(&self, claim: &Claim, done: &[String]) -> Result<(), StateError> {
+        let client = self.client().await;
+        let result = if done.is_empty() {
+            client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", sent_key(&claim.reference_id))
+                .condition_expression("#holder = :holder AND #phase = :inProgress")
+                .expression_attribute_names("#holder", "holder")
+                .expression_attribute_names("#phase", "phase")
+                .expression_attribute_values(":holder", s(&claim.holder))
+                .expression_attribute_values(":inProgress", s(IN_PROGRESS))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| (condition_failed(&e), self.error("DeleteItem", &e)))
+        } else {
+            client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", sent_key(&claim.reference_id))
+                .update_expression(
+                    "SET #phase = :partial ADD done :done REMOVE #holder, leaseUntil",
+                )
+                .condition_expression("#holder = :holder AND #phase = :inProgress")
+                .expression_attribute_names("#holder", "holder")
+                .expression_attribute_names("#phase", "phase")
+                .expression_attribute_values(":holder", s(&claim.holder))
+                .expression_attribute_values(":inProgress", s(IN_PROGRESS))
+                .expression_attribute_values(":partial", s(PARTIAL))
+                .expression_attribute_values(":done", AttributeValue::Ss(done.to_vec()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| (condition_failed(&e), self.error("UpdateItem", &e)))
+        };
         match result {
-            Ok(_) => Ok(()),
+            Ok(()) => Ok(()),
             // Taken over after our lease lapsed: that invocation's claim is not ours to drop.
-            Err(err) if condition_failed(&err) => Ok(()),
-            Err(err) => Err(self.error("DeleteItem", &err)),
+            Err((true, _)) => Ok(()),
+            Err((false, err)) => Err(err),
         }
     }
 
@@ -342,8 +388,8 @@ impl StateStore for DynamoStore {
         Box::pin(self.mark_sent(claim))
     }
 
-    fn release<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ()> {
-        Box::pin(self.give_up(claim))
+    fn release<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
+        Box::pin(self.give_up(claim, done))
     }
 
     fn refuse<'a>(&'a self, claim: &'a Claim, reason: &'a str) -> StateFuture<'a, ()> {

@@ -29,8 +29,7 @@ pub enum Op {
 impl Op {
     fn action(self) -> &'static str {
         match self {
-            Op::Claim => "PutItem",
-            Op::Complete | Op::Refuse | Op::RecordUser => "UpdateItem",
+            Op::Claim | Op::Complete | Op::Refuse | Op::RecordUser => "UpdateItem",
             Op::Release => "DeleteItem",
             Op::WasSent | Op::Subscriptions => "GetItem",
         }
@@ -44,6 +43,8 @@ pub enum Sent {
         holder: String,
         lease_until: DateTime<Utc>,
     },
+    /// Released with some targets done (see [`MemoryStore::done`]).
+    Partial,
     Sent {
         sent_at: String,
     },
@@ -65,6 +66,8 @@ pub struct User {
 struct Tables {
     /// Each record with its TTL (`keep_until`).
     sent: HashMap<String, (Sent, DateTime<Utc>)>,
+    /// The targets each record's event reached (the `done` set).
+    done: HashMap<String, Vec<String>>,
     users: HashMap<String, User>,
     /// Per operation, how many more calls succeed before every call fails.
     failing: HashMap<Op, usize>,
@@ -114,6 +117,15 @@ impl MemoryStore {
         self.lock().sent.get(reference_id).cloned()
     }
 
+    /// The targets the record of `reference_id` says were reached.
+    pub fn done(&self, reference_id: &str) -> Vec<String> {
+        self.lock()
+            .done
+            .get(reference_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// The `user#` record of `user_id`, if any.
     pub fn user(&self, user_id: &str) -> Option<User> {
         self.lock().users.get(user_id).cloned()
@@ -135,6 +147,8 @@ impl MemoryStore {
         let now = self.clock.now();
         let mut tables = self.lock();
         tables.sent.retain(|_, (_, keep_until)| *keep_until > now);
+        let Tables { sent, done, .. } = &mut *tables;
+        done.retain(|reference_id, _| sent.contains_key(reference_id));
         *tables.calls.entry(op).or_default() += 1;
         match tables.failing.get_mut(&op) {
             Some(0) => {
@@ -153,10 +167,15 @@ impl MemoryStore {
     fn try_claim(&self, claim: &Claim) -> Result<ClaimOutcome, StateError> {
         let mut tables = self.enter(Op::Claim)?;
         let now = self.clock.now();
+        let done = tables
+            .done
+            .get(&claim.reference_id)
+            .cloned()
+            .unwrap_or_default();
         let outcome = match tables.sent.get(&claim.reference_id) {
-            None => ClaimOutcome::Claimed,
+            None | Some((Sent::Partial, _)) => ClaimOutcome::Claimed { done },
             Some((Sent::InProgress { lease_until, .. }, _)) if *lease_until < now => {
-                ClaimOutcome::Claimed
+                ClaimOutcome::Claimed { done }
             }
             Some((Sent::InProgress { lease_until, .. }, _)) => ClaimOutcome::InProgress {
                 lease_until: Some(rfc3339(*lease_until)),
@@ -169,7 +188,7 @@ impl MemoryStore {
                 reason: Some(reason.clone()),
             },
         };
-        if outcome == ClaimOutcome::Claimed {
+        if matches!(outcome, ClaimOutcome::Claimed { .. }) {
             tables.sent.insert(
                 claim.reference_id.clone(),
                 (
@@ -210,14 +229,27 @@ impl MemoryStore {
         Ok(())
     }
 
-    fn give_up(&self, claim: &Claim) -> Result<(), StateError> {
+    fn give_up(&self, claim: &Claim, done: &[String]) -> Result<(), StateError> {
         let mut tables = self.enter(Op::Release)?;
         let ours = matches!(
             tables.sent.get(&claim.reference_id),
             Some((Sent::InProgress { holder, .. }, _)) if *holder == claim.holder
         );
-        if ours {
+        if !ours {
+            return Ok(());
+        }
+        if done.is_empty() {
             tables.sent.remove(&claim.reference_id);
+            return Ok(());
+        }
+        if let Some((phase, _)) = tables.sent.get_mut(&claim.reference_id) {
+            *phase = Sent::Partial;
+        }
+        let targets = tables.done.entry(claim.reference_id.clone()).or_default();
+        for target in done {
+            if !targets.contains(target) {
+                targets.push(target.clone());
+            }
         }
         Ok(())
     }
@@ -275,8 +307,8 @@ impl StateStore for MemoryStore {
         Box::pin(async move { self.mark_sent(claim) })
     }
 
-    fn release<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ()> {
-        Box::pin(async move { self.give_up(claim) })
+    fn release<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
+        Box::pin(async move { self.give_up(claim, done) })
     }
 
     fn refuse<'a>(&'a self, claim: &'a Claim, reason: &'a str) -> StateFuture<'a, ()> {

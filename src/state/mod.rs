@@ -28,9 +28,10 @@ pub trait StateStore: Send + Sync {
     fn claim<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ClaimOutcome>;
     /// The claimed event was delivered: keep that fact until the event expires.
     fn complete<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ()>;
-    /// The claimed event was not delivered: give it up so that a retry can send it. A claim
-    /// taken over by someone else meanwhile is left alone.
-    fn release<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ()>;
+    /// The claimed event was not delivered everywhere: give it up so that a retry can send it,
+    /// keeping the targets it did reach (`done`, which includes `claim.done`) so the retry sends
+    /// only the rest. A claim taken over by someone else meanwhile is left alone.
+    fn release<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()>;
     /// Alexa refused the claimed event itself: record that as final (with `reason`), so that
     /// nobody sends it again.
     fn refuse<'a>(&'a self, claim: &'a Claim, reason: &'a str) -> StateFuture<'a, ()>;
@@ -56,12 +57,15 @@ pub struct Claim {
     /// Until when the record is kept (DynamoDB TTL): the end of what it records (an alert may
     /// last days) plus a retention, so a later poll or redelivery still finds it.
     pub keep_until: DateTime<Utc>,
+    /// The targets (regions) an earlier attempt delivered to: filled in by a successful claim,
+    /// not sent again.
+    pub done: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
-    /// This invocation sends.
-    Claimed,
+    /// This invocation sends, to every target but `done` (reached by an earlier attempt).
+    Claimed { done: Vec<String> },
     /// Sent before (by this trigger's earlier delivery, or an earlier poll).
     AlreadySent { sent_at: Option<String> },
     /// Another invocation is sending it now; its lease ends at `lease_until`.
@@ -103,7 +107,7 @@ pub enum Recorded {
 pub enum StateError {
     #[error("state table {table:?} (from STATE_TABLE) does not exist in this account and region: create it (the SAM template does: partition key `pk` of type String, TTL on `expireAt`) or fix STATE_TABLE")]
     TableNotFound { table: String },
-    #[error("{action} on state table {table:?} was refused ({detail}): the function's role needs dynamodb:GetItem, PutItem, UpdateItem and DeleteItem on it (the SAM template's DynamoDBCrudPolicy)")]
+    #[error("{action} on state table {table:?} was refused ({detail}): the function's role needs dynamodb:GetItem, UpdateItem and DeleteItem on it (the SAM template grants exactly these)")]
     AccessDenied {
         table: String,
         action: &'static str,

@@ -299,6 +299,12 @@ impl Rig {
         counts
     }
 
+    /// Repeats accepted while the sandbox's duplicate detection was off: notifications a user
+    /// would have heard twice.
+    pub async fn repeats(&self) -> u64 {
+        self.sandbox.state().await["repeats"].as_u64().unwrap_or(0)
+    }
+
     /// Re-sends Alexa refused as already accepted (409): harmless, but counted.
     pub async fn refused_repeats(&self) -> u64 {
         self.sandbox.state().await["duplicates"]

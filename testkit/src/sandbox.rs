@@ -132,6 +132,12 @@ impl Sandbox {
             .expect("sandbox state is JSON")
     }
 
+    /// Switches Alexa's (assumed) duplicate detection on or off. Off, a repeated referenceId
+    /// is accepted and counted, so a test sees every notification sent twice.
+    pub async fn dedupe(&self, enabled: bool) {
+        self.control("dedupe", json!({"enabled": enabled})).await;
+    }
+
     pub async fn reset(&self) {
         self.control("reset", json!({})).await;
     }
