@@ -9,6 +9,9 @@ use std::pin::Pin;
 
 use serde::Deserialize;
 use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+use crate::budget;
 
 use crate::config::vars;
 
@@ -66,7 +69,9 @@ pub type LoadFuture<'a> =
 /// Where the credentials come from. Each call reads them anew: caching is the caller's job,
 /// so that a rotated secret can be re-read on demand.
 pub trait CredentialSource: Send + Sync {
-    fn load(&self) -> LoadFuture<'_>;
+    /// Reads the credentials, giving up at the invocation's `deadline` (less the time kept to
+    /// answer): a slow Secrets Manager must not hold an answer Alexa is waiting for.
+    fn load(&self, deadline: Instant) -> LoadFuture<'_>;
 }
 
 /// Reads the credentials from Secrets Manager; the SDK client is built on the first read.
@@ -152,8 +157,16 @@ impl SecretsManager {
 }
 
 impl CredentialSource for SecretsManager {
-    fn load(&self) -> LoadFuture<'_> {
-        Box::pin(self.read())
+    fn load(&self, deadline: Instant) -> LoadFuture<'_> {
+        Box::pin(async move {
+            match budget::bounded(deadline, self.read()).await {
+                Some(read) => read,
+                None => Err(CredentialsError::Unavailable {
+                    secret: self.secret_id.clone().unwrap_or_default(),
+                    detail: "no answer before the invocation's deadline".into(),
+                }),
+            }
+        })
     }
 }
 
@@ -161,7 +174,7 @@ impl CredentialSource for SecretsManager {
 pub struct Fixed(pub ClientCredentials);
 
 impl CredentialSource for Fixed {
-    fn load(&self) -> LoadFuture<'_> {
+    fn load(&self, _deadline: Instant) -> LoadFuture<'_> {
         let credentials = self.0.clone();
         Box::pin(async move { Ok(credentials) })
     }
@@ -259,7 +272,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_secret_name_is_reported_before_any_aws_call() {
-        let err = SecretsManager::new(None).load().await.unwrap_err();
+        let err = SecretsManager::new(None)
+            .load(Instant::now() + std::time::Duration::from_secs(5))
+            .await
+            .unwrap_err();
         assert_eq!(err, CredentialsError::NotConfigured);
         assert!(err.to_string().contains("ALEXA_CREDENTIALS_SECRET"));
     }

@@ -8,6 +8,8 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
+use crate::budget::REPORT_RESERVE;
+
 /// Longest wait for one answer; the invocation's deadline may cut it shorter.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -31,9 +33,6 @@ static SHARED: OnceCell<reqwest::Client> = OnceCell::const_new();
 pub async fn shared() -> Result<reqwest::Client, reqwest::Error> {
     SHARED.get_or_try_init(|| async { client() }).await.cloned()
 }
-
-/// Kept free at the end of an invocation to report the outcome.
-pub const REPORT_RESERVE: Duration = Duration::from_millis(300);
 
 /// The timeout for one request: `max`, or less when the invocation ends sooner.
 pub fn request_timeout(max: Duration, deadline: Instant) -> Duration {

@@ -6,6 +6,10 @@
 //! winner sends, then *settles* (marks sent what every region took, releases the rest so that
 //! a retry sends it). A state-table failure while claiming releases what was already won and
 //! fails: nothing is ever sent without its claim.
+//!
+//! Every call is bounded by the invocation's deadline, not only by the SDK's own timeouts:
+//! claims and reads end before the time kept to record ([`budget::RECORD_RESERVE`]), and the
+//! records after a send are retried within that reserve.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -15,6 +19,7 @@ use futures_util::stream::{self, StreamExt};
 use tokio::time::Instant;
 
 use crate::alexa::{Delivery, Status};
+use crate::budget::{self, RECORD_RESERVE};
 use crate::state::{Claim, ClaimOutcome, Recorded, StateError, StateStore, UserChange};
 
 /// How many state-table calls run at once: enough to hide the round trips of a large SNS
@@ -108,18 +113,35 @@ pub struct Ledger {
     store: Arc<dyn StateStore>,
 }
 
+/// How often a record after a send is tried, within the record reserve.
+const RECORD_ATTEMPTS: u32 = 3;
+
+/// `work`, or [`StateError::Late`] if it has not ended by `until`.
+async fn within<T>(
+    until: Instant,
+    action: &'static str,
+    work: impl std::future::Future<Output = Result<T, StateError>>,
+) -> Result<T, StateError> {
+    tokio::time::timeout_at(until, work)
+        .await
+        .unwrap_or(Err(StateError::Late { action }))
+}
+
 impl Ledger {
     pub fn new(store: Arc<dyn StateStore>) -> Self {
         Ledger { store }
     }
 
-    /// Claims every candidate for `holder` until `lease_until`.
+    /// Claims every candidate for `holder` until `lease_until`, ending before the record
+    /// reserve of `deadline`.
     pub async fn claim_all<T>(
         &self,
         candidates: Vec<Candidate<T>>,
         holder: &str,
         lease_until: DateTime<Utc>,
+        deadline: Instant,
     ) -> Result<Claimed<T>, StateError> {
+        let until = budget::earlier(budget::cutoff(deadline), RECORD_RESERVE);
         let mut held = Vec::new();
         let mut seen = HashSet::new();
         let mut claims = Vec::new();
@@ -138,11 +160,14 @@ impl Ledger {
             };
             claims.push((candidate.item, claim));
         }
-        let outcomes: Vec<_> =
-            stream::iter(claims.iter().map(|(_, claim)| self.store.claim(claim)))
-                .buffered(CONCURRENCY)
-                .collect()
-                .await;
+        let outcomes: Vec<_> = stream::iter(
+            claims
+                .iter()
+                .map(|(_, claim)| within(until, "claim", self.store.claim(claim))),
+        )
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
         if let Some(err) = outcomes.iter().find_map(|o| o.as_ref().err()).cloned() {
             let won: Vec<Claim> = claims
                 .iter()
@@ -150,7 +175,7 @@ impl Ledger {
                 .filter(|(_, outcome)| matches!(outcome, Ok(ClaimOutcome::Claimed { .. })))
                 .map(|((_, claim), _)| claim.clone())
                 .collect();
-            self.release_all(&won).await;
+            self.release_all(&won, deadline).await;
             return Err(err);
         }
         let mut to_send = Vec::new();
@@ -201,7 +226,16 @@ impl Ledger {
     /// the regions that did not settle (only those). A referenceId counts as delivered when
     /// every region settled it. An event Alexa refused (and every other region settled) is
     /// recorded as refused if `on_refusal` says so.
-    pub async fn settle(&self, claims: &[Claim], deliveries: &[Delivery], on_refusal: OnRefusal) {
+    ///
+    /// Each record is tried up to three times before the deadline (less the time to answer):
+    /// a send that is not recorded would be sent again once its lease lapses.
+    pub async fn settle(
+        &self,
+        claims: &[Claim],
+        deliveries: &[Delivery],
+        on_refusal: OnRefusal,
+        deadline: Instant,
+    ) {
         let work = claims.iter().map(|claim| async move {
             let mine = || {
                 deliveries
@@ -213,27 +247,42 @@ impl Ledger {
                 .find(|d| d.status == Status::Refused)
                 .filter(|_| on_refusal == OnRefusal::Record)
                 .filter(|_| mine().all(|d| d.is_settled() || d.status == Status::Refused));
-            let result = match (delivered, refusal) {
-                (true, _) => self.store.complete(claim).await,
-                (false, Some(refused)) => {
-                    let reason = refused.error.as_deref().unwrap_or("refused");
-                    tracing::warn!(
-                        reference_id = claim.reference_id,
-                        reason,
-                        "refused by Alexa; recorded as final, not tried again"
-                    );
-                    self.store.refuse(claim, reason).await
+            let mut done = claim.done.clone();
+            for d in mine().filter(|d| d.is_settled()) {
+                if !done.iter().any(|r| r == d.region) {
+                    done.push(d.region.to_owned());
                 }
-                (false, None) => {
-                    let mut done = claim.done.clone();
-                    for d in mine().filter(|d| d.is_settled()) {
-                        if !done.iter().any(|r| r == d.region) {
-                            done.push(d.region.to_owned());
-                        }
+            }
+            let reason = refusal.map(|r| r.error.as_deref().unwrap_or("refused"));
+            if let (false, Some(reason)) = (delivered, reason) {
+                tracing::warn!(
+                    reference_id = claim.reference_id,
+                    reason,
+                    "refused by Alexa; recorded as final, not tried again"
+                );
+            }
+            let until = budget::cutoff(deadline);
+            let mut result = Err(StateError::Late { action: "record" });
+            for attempt in 1..=RECORD_ATTEMPTS {
+                let write = async {
+                    match (delivered, reason) {
+                        (true, _) => self.store.complete(claim).await,
+                        (false, Some(reason)) => self.store.refuse(claim, reason).await,
+                        (false, None) => self.store.release(claim, &done).await,
                     }
-                    self.store.release(claim, &done).await
+                };
+                result = within(until, "record", write).await;
+                if result.is_ok() || Instant::now() >= until {
+                    break;
                 }
-            };
+                tracing::info!(
+                    reference_id = claim.reference_id,
+                    attempt,
+                    "record after the send failed; trying again"
+                );
+                let pause = std::time::Duration::from_millis(50 * u64::from(attempt));
+                tokio::time::sleep_until((Instant::now() + pause).min(until)).await;
+            }
             if let Err(err) = result {
                 // Not fatal: a claim left in progress lapses with its lease, and a resend after
                 // that is answered 409 by Alexa; the invocation's outcome stays the send's.
@@ -247,9 +296,11 @@ impl Ledger {
     }
 
     /// Gives up claims without sending (the send could not start).
-    pub async fn release_all(&self, claims: &[Claim]) {
+    pub async fn release_all(&self, claims: &[Claim], deadline: Instant) {
+        let until = budget::cutoff(deadline);
         let work = claims.iter().map(|claim| async move {
-            if let Err(err) = self.store.release(claim, &claim.done).await {
+            let release = self.store.release(claim, &claim.done);
+            if let Err(err) = within(until, "release", release).await {
                 tracing::warn!(reference_id = claim.reference_id, error = %err, "claim not released; it lapses with its lease");
             }
         });
@@ -260,8 +311,13 @@ impl Ledger {
     }
 
     /// Whether `reference_id` was sent (a claim in progress does not count).
-    pub async fn was_announced(&self, reference_id: &str) -> Result<bool, StateError> {
-        self.store.was_sent(reference_id).await
+    pub async fn was_announced(
+        &self,
+        reference_id: &str,
+        deadline: Instant,
+    ) -> Result<bool, StateError> {
+        let until = budget::earlier(budget::cutoff(deadline), RECORD_RESERVE);
+        within(until, "read", self.store.was_sent(reference_id)).await
     }
 
     /// Records `reference_id` as announced without sending it (an update of an announced
@@ -272,7 +328,9 @@ impl Ledger {
         holder: &str,
         now: DateTime<Utc>,
         ends_at: DateTime<Utc>,
+        deadline: Instant,
     ) -> Result<(), StateError> {
+        let until = budget::earlier(budget::cutoff(deadline), RECORD_RESERVE);
         let claim = Claim {
             reference_id,
             holder: holder.to_owned(),
@@ -281,20 +339,32 @@ impl Ledger {
             keep_until: ends_at + RETENTION,
             done: Vec::new(),
         };
-        if let ClaimOutcome::Claimed { .. } = self.store.claim(&claim).await? {
-            self.store.complete(&claim).await?;
+        if let ClaimOutcome::Claimed { .. } =
+            within(until, "claim", self.store.claim(&claim)).await?
+        {
+            within(until, "record", self.store.complete(&claim)).await?;
         }
         Ok(())
     }
 
     /// The events the user subscribed to, if their latest subscription event is recorded.
-    pub async fn subscriptions(&self, user_id: &str) -> Result<Option<Vec<String>>, StateError> {
-        self.store.subscriptions(user_id).await
+    pub async fn subscriptions(
+        &self,
+        user_id: &str,
+        deadline: Instant,
+    ) -> Result<Option<Vec<String>>, StateError> {
+        let until = budget::cutoff(deadline);
+        within(until, "read", self.store.subscriptions(user_id)).await
     }
 
     /// Records a user's skill event unless a newer one is recorded already.
-    pub async fn record_user(&self, change: &UserChange) -> Result<Recorded, StateError> {
-        let recorded = self.store.record_user(change).await?;
+    pub async fn record_user(
+        &self,
+        change: &UserChange,
+        deadline: Instant,
+    ) -> Result<Recorded, StateError> {
+        let until = budget::cutoff(deadline);
+        let recorded = within(until, "record", self.store.record_user(change)).await?;
         match recorded {
             Recorded::Applied => {
                 tracing::info!(user_id = change.user_id, at = %change.at, "user state recorded")

@@ -26,10 +26,12 @@
 //!   the feed; [`http`] is the one HTTP client; [`aws`] the shared SDK set-up.
 //!
 //! Shared by all: [`config`] reads the environment once at start-up; [`json`] reads JSON with
-//! errors that name the field; [`clock`] tells the time (settable in tests).
+//! errors that name the field; [`clock`] tells the time (settable in tests); [`budget`] shares
+//! out the invocation's time (sends, then recording, then the answer).
 
 pub mod alexa;
 pub mod aws;
+pub mod budget;
 pub mod clock;
 pub mod config;
 pub mod credentials;

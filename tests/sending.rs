@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use testkit::events::{eventbridge_alert as tornado, weather_alert as alert};
+use testkit::moto::AwsFault;
 use testkit::rig::{secret_json, SECRET_NAME};
 use testkit::runtime_api::Outcome;
 use testkit::{project, Rig, RigBuilder};
@@ -348,6 +349,44 @@ async fn a_unicast_to_an_unsubscribed_user_is_reported_not_retried() {
         .as_str()
         .unwrap()
         .contains("notifications"));
+    rig.finish_clean(&[]).await;
+}
+
+#[tokio::test]
+async fn a_cold_test_alert_answers_alexa_in_time_when_secrets_manager_is_slow() {
+    let mut rig = sending_rig("test-alert-slow-secret").start().await;
+    rig.moto.fail(
+        "secretsmanager",
+        AwsFault::Slow(Duration::from_secs(15)),
+        u32::MAX,
+    );
+    let started = Instant::now();
+    // Lambda's own deadline is far; the skill keeps to what Alexa waits for.
+    let Outcome::Response(answer) = rig
+        .answer_within(&sample("intent-test-alert.json"), Duration::from_secs(20))
+        .await
+    else {
+        panic!("no answer")
+    };
+    let took = started.elapsed();
+    let text = answer["response"]["outputSpeech"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.contains("try again later"), "{answer}");
+    println!("slow Secrets Manager: the test alert answered after {took:?}");
+    // The skill's budget for a send Alexa waits on is 6 s, and the secret read ends before it
+    // (not only when the SDK's own timeouts say so).
+    assert!(
+        took < Duration::from_secs(7),
+        "answered after {took:?}; Alexa gives up after 8 s"
+    );
+    let log = std::fs::read_to_string(rig.log()).unwrap_or_default();
+    assert!(
+        log.contains("no answer before the invocation's deadline"),
+        "the read was not cut at the deadline: {}",
+        rig.log().display()
+    );
+    rig.moto.clear_faults();
     rig.finish_clean(&[]).await;
 }
 

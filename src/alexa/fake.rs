@@ -26,6 +26,7 @@ pub struct FakeAlexa {
     down: Mutex<HashSet<Region>>,
     next: Mutex<VecDeque<Status>>,
     broken: Mutex<bool>,
+    slow: Mutex<bool>,
 }
 
 impl FakeAlexa {
@@ -47,6 +48,12 @@ impl FakeAlexa {
     /// The next posts are answered with these statuses, in order; then accepted again.
     pub fn answer_next(&self, statuses: impl IntoIterator<Item = Status>) {
         lock(&self.next).extend(statuses);
+    }
+
+    /// Answers each call only at the deadline it was given (as a slow Alexa and the client's
+    /// retries would, using all the time they are allowed).
+    pub fn use_all_the_time(&self, slow: bool) {
+        *lock(&self.slow) = slow;
     }
 
     /// Every call fails as a client that cannot be set up.
@@ -104,11 +111,17 @@ impl EventsApi for FakeAlexa {
     fn send_all<'a>(
         &'a self,
         posts: &'a [(Post, Vec<Region>)],
-        _deadline: Instant,
+        deadline: Instant,
     ) -> ApiFuture<'a, Result<Vec<Delivery>, SetupError>> {
         Box::pin(async move {
             if *lock(&self.broken) {
                 return Err(SetupError("fake: no TLS".into()));
+            }
+            if *lock(&self.slow) {
+                let until = deadline
+                    .checked_sub(std::time::Duration::from_millis(1))
+                    .unwrap_or(deadline);
+                tokio::time::sleep_until(until).await;
             }
             Ok(posts
                 .iter()

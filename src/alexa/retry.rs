@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::http::REPORT_RESERVE;
+use crate::budget::REPORT_RESERVE;
 
 /// What an events API status means for the client (see the status table in the API notes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

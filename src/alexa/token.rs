@@ -104,7 +104,7 @@ impl Attempts for TokenAttempts<'_> {
             })),
             Attempt::InvalidClient { .. } => {
                 self.reread = true;
-                match self.cache.credentials(self.kept, true).await {
+                match self.cache.credentials(self.kept, true, self.deadline).await {
                     Ok(credentials) => {
                         self.credentials = credentials;
                         Step::Now
@@ -196,11 +196,12 @@ impl TokenCache {
         &self,
         kept: &mut Option<Arc<ClientCredentials>>,
         fresh: bool,
+        deadline: Instant,
     ) -> Result<Arc<ClientCredentials>, CredentialsError> {
         if let Some(c) = kept.as_ref().filter(|_| !fresh) {
             return Ok(c.clone());
         }
-        let loaded = Arc::new(self.source.load().await?);
+        let loaded = Arc::new(self.source.load(deadline).await?);
         *kept = Some(loaded.clone());
         Ok(loaded)
     }
@@ -210,7 +211,7 @@ impl TokenCache {
         kept: &mut Option<Arc<ClientCredentials>>,
         deadline: Instant,
     ) -> Result<(AccessToken, Duration), TokenError> {
-        let credentials = self.credentials(kept, false).await?;
+        let credentials = self.credentials(kept, false, deadline).await?;
         let mut attempts = TokenAttempts {
             cache: self,
             kept,
@@ -367,5 +368,49 @@ mod tests {
         assert_eq!(lifetime(None), Duration::from_secs(3600));
         assert_eq!(lifetime(Some(0)), Duration::ZERO);
         assert_eq!(lifetime(Some(u64::MAX)), MAX_LIFETIME);
+    }
+
+    /// A secret store that answers after `delay`.
+    struct Slow(Duration);
+
+    impl CredentialSource for Slow {
+        fn load(&self, deadline: Instant) -> crate::credentials::LoadFuture<'_> {
+            let delay = self.0;
+            Box::pin(async move {
+                match crate::budget::bounded(deadline, tokio::time::sleep(delay)).await {
+                    Some(()) => Ok(ClientCredentials {
+                        client_id: "id".into(),
+                        client_secret: Redacted::new("secret"),
+                    }),
+                    None => Err(CredentialsError::Unavailable {
+                        secret: "slow".into(),
+                        detail: "no answer before the invocation's deadline".into(),
+                    }),
+                }
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_secret_store_costs_no_more_than_the_deadline() {
+        let tokens = TokenCache::new(
+            reqwest::Client::new(),
+            "http://127.0.0.1:9/unused".into(),
+            Arc::new(Slow(Duration::from_secs(30))),
+        );
+        let started = Instant::now();
+        let err = tokens
+            .get(started + Duration::from_secs(6))
+            .await
+            .unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            err.to_string().contains("before the invocation's deadline"),
+            "{err}"
+        );
     }
 }

@@ -250,7 +250,7 @@ impl App {
                 Skill::test_alert_answer(language, status)
             }
             Reply::Record { change, answer } => {
-                self.record(&change).await?;
+                self.record(&change, deadline).await?;
                 answer
             }
         };
@@ -279,15 +279,11 @@ impl App {
             return false;
         };
         let bound = deadline.min(Instant::now() + SUBSCRIPTION_READ_BUDGET);
-        match tokio::time::timeout_at(bound, ledger.subscriptions(user_id)).await {
-            Ok(Ok(Some(events))) => !events.iter().any(|e| e == WEATHER_ALERT),
-            Ok(Ok(None)) => false,
-            Ok(Err(err)) => {
+        match ledger.subscriptions(user_id, bound).await {
+            Ok(Some(events)) => !events.iter().any(|e| e == WEATHER_ALERT),
+            Ok(None) => false,
+            Err(err) => {
                 tracing::warn!(error = %err, "stored subscriptions not read; trying the send");
-                false
-            }
-            Err(_) => {
-                tracing::warn!("stored subscriptions not read in time; trying the send");
                 false
             }
         }
@@ -295,9 +291,9 @@ impl App {
 
     /// Stores a user's skill event. Without a state table it is only logged (the skill
     /// answered Alexa either way); a failed write fails the invocation so Alexa redelivers.
-    async fn record(&self, change: &UserChange) -> Result<(), HandlerError> {
+    async fn record(&self, change: &UserChange, deadline: Instant) -> Result<(), HandlerError> {
         if let Some(ledger) = &self.ledger {
-            ledger.record_user(change).await?;
+            ledger.record_user(change, deadline).await?;
         }
         Ok(())
     }

@@ -23,6 +23,11 @@ fn candidate(reference_id: &str) -> Candidate<&str> {
     }
 }
 
+/// The invocation's deadline.
+fn dl() -> tokio::time::Instant {
+    tokio::time::Instant::now() + std::time::Duration::from_secs(30)
+}
+
 fn lease() -> DateTime<Utc> {
     Utc::now() + Duration::seconds(40)
 }
@@ -46,8 +51,8 @@ fn claims<T>(claimed: &Claimed<T>) -> Vec<Claim> {
 async fn only_one_of_two_racing_invocations_wins_a_claim() {
     let (ledger, _) = ledger();
     let (a, b) = tokio::join!(
-        ledger.claim_all(vec![candidate("r1"), candidate("r2")], "a", lease()),
-        ledger.claim_all(vec![candidate("r2"), candidate("r1")], "b", lease()),
+        ledger.claim_all(vec![candidate("r1"), candidate("r2")], "a", lease(), dl()),
+        ledger.claim_all(vec![candidate("r2"), candidate("r1")], "b", lease(), dl()),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(
@@ -74,7 +79,7 @@ async fn only_one_of_two_racing_invocations_wins_a_claim() {
 async fn a_delivered_event_is_never_claimed_again() {
     let (ledger, store) = ledger();
     let claimed = ledger
-        .claim_all(vec![candidate("r1")], "a", lease())
+        .claim_all(vec![candidate("r1")], "a", lease(), dl())
         .await
         .unwrap();
     ledger
@@ -85,11 +90,12 @@ async fn a_delivered_event_is_never_claimed_again() {
                 delivery("r1", Region::Eu, Status::Duplicate),
             ],
             OnRefusal::Release,
+            dl(),
         )
         .await;
     assert!(matches!(store.sent("r1"), Some((Sent::Sent { .. }, _))));
     let again = ledger
-        .claim_all(vec![candidate("r1")], "b", lease())
+        .claim_all(vec![candidate("r1")], "b", lease(), dl())
         .await
         .unwrap();
     assert!(again.to_send.is_empty());
@@ -98,14 +104,14 @@ async fn a_delivered_event_is_never_claimed_again() {
         (_, Held::AlreadySent { sent_at: Some(_) })
     ));
     assert!(again.busy().is_empty(), "sent is not busy");
-    assert!(ledger.was_announced("r1").await.unwrap());
+    assert!(ledger.was_announced("r1", dl()).await.unwrap());
 }
 
 #[tokio::test]
 async fn an_event_any_region_failed_is_released_for_the_retry() {
     let (ledger, store) = ledger();
     let claimed = ledger
-        .claim_all(vec![candidate("r1"), candidate("r2")], "a", lease())
+        .claim_all(vec![candidate("r1"), candidate("r2")], "a", lease(), dl())
         .await
         .unwrap();
     ledger
@@ -117,6 +123,7 @@ async fn an_event_any_region_failed_is_released_for_the_retry() {
                 delivery("r2", Region::Na, Status::NotSubscribed),
             ],
             OnRefusal::Release,
+            dl(),
         )
         .await;
     assert_eq!(
@@ -130,7 +137,7 @@ async fn an_event_any_region_failed_is_released_for_the_retry() {
         "not subscribed is settled"
     );
     let retry = ledger
-        .claim_all(vec![candidate("r1")], "b", lease())
+        .claim_all(vec![candidate("r1")], "b", lease(), dl())
         .await
         .unwrap();
     assert_eq!(retry.to_send.len(), 1);
@@ -141,7 +148,7 @@ async fn an_event_any_region_failed_is_released_for_the_retry() {
 async fn repeated_reference_ids_in_one_batch_are_one_event() {
     let (ledger, store) = ledger();
     let claimed = ledger
-        .claim_all(vec![candidate("r1"), candidate("r1")], "a", lease())
+        .claim_all(vec![candidate("r1"), candidate("r1")], "a", lease(), dl())
         .await
         .unwrap();
     assert_eq!(claimed.to_send.len(), 1);
@@ -158,6 +165,7 @@ async fn a_state_failure_while_claiming_releases_what_was_won() {
             vec![candidate("r1"), candidate("r2"), candidate("r3")],
             "a",
             lease(),
+            dl(),
         )
         .await
         .err()
@@ -177,7 +185,7 @@ async fn a_state_failure_while_claiming_releases_what_was_won() {
     assert_eq!(store.calls(Op::Release), 2);
     store.fail(Op::Claim, false);
     let retry = ledger
-        .claim_all(vec![candidate("r1"), candidate("r2")], "b", lease())
+        .claim_all(vec![candidate("r1"), candidate("r2")], "b", lease(), dl())
         .await
         .unwrap();
     assert_eq!(retry.to_send.len(), 2, "nothing left blocked");
@@ -188,21 +196,21 @@ async fn a_lapsed_lease_is_taken_over_and_the_dead_holder_cannot_release_it() {
     let (ledger, store) = ledger();
     let past = Utc::now() - Duration::seconds(1);
     let dead = ledger
-        .claim_all(vec![candidate("r1")], "dead", past)
+        .claim_all(vec![candidate("r1")], "dead", past, dl())
         .await
         .unwrap();
     let taken = ledger
-        .claim_all(vec![candidate("r1")], "alive", lease())
+        .claim_all(vec![candidate("r1")], "alive", lease(), dl())
         .await
         .unwrap();
     assert_eq!(taken.to_send.len(), 1, "the lease lapsed");
-    ledger.release_all(&claims(&dead)).await;
+    ledger.release_all(&claims(&dead), dl()).await;
     assert!(
         matches!(store.sent("r1"), Some((Sent::InProgress { holder, .. }, _)) if holder == "alive"),
         "the dead holder's release leaves the new claim alone"
     );
     assert!(
-        !ledger.was_announced("r1").await.unwrap(),
+        !ledger.was_announced("r1", dl()).await.unwrap(),
         "in progress is not sent"
     );
 }
@@ -211,7 +219,7 @@ async fn a_lapsed_lease_is_taken_over_and_the_dead_holder_cannot_release_it() {
 async fn a_failed_record_after_the_send_is_not_fatal() {
     let (ledger, store) = ledger();
     let claimed = ledger
-        .claim_all(vec![candidate("r1")], "a", lease())
+        .claim_all(vec![candidate("r1")], "a", lease(), dl())
         .await
         .unwrap();
     store.fail(Op::Complete, true);
@@ -220,6 +228,7 @@ async fn a_failed_record_after_the_send_is_not_fatal() {
             &claims(&claimed),
             &[delivery("r1", Region::Na, Status::Accepted)],
             OnRefusal::Release,
+            dl(),
         )
         .await;
     assert!(
@@ -233,16 +242,16 @@ async fn an_update_is_marked_announced_once() {
     let (ledger, store) = ledger();
     let until = Utc::now() + Duration::hours(3);
     ledger
-        .mark_announced("u1".into(), "a", Utc::now(), until)
+        .mark_announced("u1".into(), "a", Utc::now(), until, dl())
         .await
         .unwrap();
-    assert!(ledger.was_announced("u1").await.unwrap());
+    assert!(ledger.was_announced("u1", dl()).await.unwrap());
     assert!(
         matches!(store.sent("u1"), Some((Sent::Sent { .. }, kept)) if kept == until + RETENTION),
         "kept a week past the alert's end"
     );
     ledger
-        .mark_announced("u1".into(), "b", Utc::now(), until)
+        .mark_announced("u1".into(), "b", Utc::now(), until, dl())
         .await
         .unwrap();
     assert_eq!(
@@ -263,29 +272,32 @@ async fn user_records_keep_the_newest_event() {
     };
     assert_eq!(
         ledger
-            .record_user(&change(1, UserChangeKind::Enabled))
+            .record_user(&change(1, UserChangeKind::Enabled), dl())
             .await
             .unwrap(),
         Recorded::Applied
     );
     let user = "amzn1.ask.account.U";
     assert_eq!(
-        ledger.subscriptions(user).await.unwrap(),
+        ledger.subscriptions(user, dl()).await.unwrap(),
         None,
         "enabling says nothing of them"
     );
     let subscribed = UserChangeKind::Subscriptions(vec!["AMAZON.WeatherAlert.Activated".into()]);
     assert_eq!(
-        ledger.record_user(&change(2, subscribed)).await.unwrap(),
+        ledger
+            .record_user(&change(2, subscribed), dl())
+            .await
+            .unwrap(),
         Recorded::Applied
     );
     assert_eq!(
-        ledger.subscriptions(user).await.unwrap(),
+        ledger.subscriptions(user, dl()).await.unwrap(),
         Some(vec!["AMAZON.WeatherAlert.Activated".to_owned()])
     );
     assert_eq!(
         ledger
-            .record_user(&change(1, UserChangeKind::Disabled))
+            .record_user(&change(1, UserChangeKind::Disabled), dl())
             .await
             .unwrap(),
         Recorded::Stale,
@@ -294,14 +306,14 @@ async fn user_records_keep_the_newest_event() {
     assert!(store.user("amzn1.ask.account.U").unwrap().enabled);
     assert_eq!(
         ledger
-            .record_user(&change(3, UserChangeKind::Disabled))
+            .record_user(&change(3, UserChangeKind::Disabled), dl())
             .await
             .unwrap(),
         Recorded::Applied
     );
     let record = store.user(user).unwrap();
     assert!(!record.enabled && record.subscriptions.is_none());
-    assert_eq!(ledger.subscriptions(user).await.unwrap(), None);
+    assert_eq!(ledger.subscriptions(user, dl()).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -315,7 +327,7 @@ async fn a_record_is_kept_a_retention_past_the_end_of_what_it_announces() {
         ends_at: now + Duration::days(3),
     };
     let claimed = ledger
-        .claim_all(vec![three_days], "a", lease())
+        .claim_all(vec![three_days], "a", lease(), dl())
         .await
         .unwrap();
     let claim = &claimed.to_send[0].1;
@@ -330,6 +342,7 @@ async fn a_record_is_kept_a_retention_past_the_end_of_what_it_announces() {
             &claims(&claimed),
             &[delivery("r1", Region::Na, Status::Accepted)],
             OnRefusal::Release,
+            dl(),
         )
         .await;
     assert!(matches!(store.sent("r1"), Some((_, kept)) if kept == now + Duration::days(10)));
@@ -345,7 +358,7 @@ async fn a_refusal_is_recorded_as_final_only_when_asked() {
         d
     };
     let claimed = ledger
-        .claim_all(vec![candidate("r1")], "a", lease())
+        .claim_all(vec![candidate("r1")], "a", lease(), dl())
         .await
         .unwrap();
     ledger
@@ -353,6 +366,7 @@ async fn a_refusal_is_recorded_as_final_only_when_asked() {
             &claims(&claimed),
             &[refused(Region::Na)],
             OnRefusal::Release,
+            dl(),
         )
         .await;
     assert_eq!(
@@ -362,7 +376,7 @@ async fn a_refusal_is_recorded_as_final_only_when_asked() {
     );
 
     let claimed = ledger
-        .claim_all(vec![candidate("r1")], "b", lease())
+        .claim_all(vec![candidate("r1")], "b", lease(), dl())
         .await
         .unwrap();
     ledger
@@ -373,6 +387,7 @@ async fn a_refusal_is_recorded_as_final_only_when_asked() {
                 delivery("r1", Region::Eu, Status::Accepted),
             ],
             OnRefusal::Record,
+            dl(),
         )
         .await;
     assert!(matches!(
@@ -380,19 +395,19 @@ async fn a_refusal_is_recorded_as_final_only_when_asked() {
         Some((Sent::Refused { reason, .. }, _)) if reason.contains("INVALID_FORMAT") && reason.contains("q1")
     ));
     let again = ledger
-        .claim_all(vec![candidate("r1")], "c", lease())
+        .claim_all(vec![candidate("r1")], "c", lease(), dl())
         .await
         .unwrap();
     assert!(again.to_send.is_empty());
     assert!(matches!(&again.held[0].1, Held::Refused { reason: Some(r), .. } if r.contains("400")));
-    assert!(!ledger.was_announced("r1").await.unwrap());
+    assert!(!ledger.was_announced("r1", dl()).await.unwrap());
 }
 
 #[tokio::test]
 async fn a_refusal_with_another_region_failing_is_not_final() {
     let (ledger, store) = ledger();
     let claimed = ledger
-        .claim_all(vec![candidate("r1")], "a", lease())
+        .claim_all(vec![candidate("r1")], "a", lease(), dl())
         .await
         .unwrap();
     ledger
@@ -403,6 +418,7 @@ async fn a_refusal_with_another_region_failing_is_not_final() {
                 delivery("r1", Region::Eu, Status::Failed),
             ],
             OnRefusal::Record,
+            dl(),
         )
         .await;
     assert_eq!(

@@ -14,6 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::time::Instant;
 
 use crate::alexa::{Delivery, EventsApi, Post, Region, SetupError, Status};
+use crate::budget::{self, RECORD_RESERVE};
 use crate::clock::{Clock, SystemClock};
 use crate::event::{self, Audience, Built, NotificationRequest, ProactiveEvent};
 use crate::json::FieldError;
@@ -147,7 +148,12 @@ impl Notifier {
             })
             .collect();
         let claimed = ledger
-            .claim_all(candidates, holder, ledger::lease_end(now, deadline))
+            .claim_all(
+                candidates,
+                holder,
+                ledger::lease_end(now, deadline),
+                deadline,
+            )
             .await?;
         let busy = claimed.busy();
         results.extend(claimed.held.into_iter().map(|(reference_id, held)| {
@@ -190,14 +196,18 @@ impl Notifier {
             targets.push((event, regions));
             claims.push(claim);
         }
-        let deliveries = match self.deliver(targets, deadline).await {
+        // The sends end early enough to leave time to record them.
+        let send_deadline = budget::earlier(deadline, RECORD_RESERVE);
+        let deliveries = match self.deliver(targets, send_deadline).await {
             Ok(deliveries) => deliveries,
             Err(err) => {
-                ledger.release_all(&claims).await;
+                ledger.release_all(&claims, deadline).await;
                 return Err(err);
             }
         };
-        ledger.settle(&claims, &deliveries, on_refusal).await;
+        ledger
+            .settle(&claims, &deliveries, on_refusal, deadline)
+            .await;
         check(&deliveries, on_refusal)?;
         results.extend(deliveries.into_iter().map(Outcome::Sent));
         if !busy.is_empty() {

@@ -409,3 +409,59 @@ async fn a_refused_trigger_fails_and_is_sent_again_once_corrected() {
         .unwrap();
     assert_eq!(rig.alexa.posts(&reference("t1"), Region::Na), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_send_that_uses_all_its_time_is_still_recorded_before_the_deadline() {
+    let rig = rig(&[Region::Na]);
+    rig.alexa.use_all_the_time(true);
+    rig.store
+        .slow(Op::Complete, std::time::Duration::from_millis(200));
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    rig.notifier
+        .send_requests(vec![alert("a1")], deadline, "h1", OnRefusal::Release)
+        .await
+        .unwrap();
+    let recorded = rig.store.completed_at(&reference("a1")).expect("recorded");
+    assert!(
+        recorded + crate::budget::REPORT_RESERVE <= deadline,
+        "recorded {:?} before the deadline, needs at least {:?}",
+        deadline.saturating_duration_since(recorded),
+        crate::budget::REPORT_RESERVE
+    );
+}
+
+#[tokio::test]
+async fn a_record_that_fails_once_is_tried_again() {
+    let rig = rig(&[Region::Na]);
+    rig.store.fail_next(Op::Complete, 1);
+    rig.notifier
+        .send_requests(vec![alert("a1")], deadline(), "h1", OnRefusal::Release)
+        .await
+        .unwrap();
+    assert!(matches!(
+        rig.store.sent(&reference("a1")),
+        Some((Sent::Sent { .. }, _))
+    ));
+    assert_eq!(rig.store.calls(Op::Complete), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_state_table_slower_than_the_invocation_fails_it_before_its_deadline() {
+    let rig = rig(&[Region::Na]);
+    rig.store
+        .slow(Op::Claim, std::time::Duration::from_secs(60));
+    let started = Instant::now();
+    let deadline = started + std::time::Duration::from_secs(10);
+    let err = rig
+        .notifier
+        .send_requests(vec![alert("a1")], deadline, "h1", OnRefusal::Release)
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "StateUnavailable");
+    assert!(
+        err.to_string().contains("before the invocation's deadline"),
+        "{err}"
+    );
+    assert!(Instant::now() < deadline);
+    assert!(rig.alexa.received().is_empty());
+}

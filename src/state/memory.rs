@@ -71,6 +71,12 @@ struct Tables {
     users: HashMap<String, User>,
     /// Per operation, how many more calls succeed before every call fails.
     failing: HashMap<Op, usize>,
+    /// Per operation, how many of the next calls fail (then they succeed again).
+    failing_next: HashMap<Op, usize>,
+    /// Per operation, how long each call takes.
+    slow: HashMap<Op, std::time::Duration>,
+    /// When each record was marked sent (for tests of the time kept to record).
+    completed_at: HashMap<String, tokio::time::Instant>,
     calls: HashMap<Op, usize>,
 }
 
@@ -104,6 +110,29 @@ impl MemoryStore {
             self.fail_after(op, 0);
         } else {
             self.lock().failing.remove(&op);
+        }
+    }
+
+    /// Makes the next `calls` calls of `op` fail, and the ones after succeed.
+    pub fn fail_next(&self, op: Op, calls: usize) {
+        self.lock().failing_next.insert(op, calls);
+    }
+
+    /// Makes every call of `op` take `by` (as a slow DynamoDB would).
+    pub fn slow(&self, op: Op, by: std::time::Duration) {
+        self.lock().slow.insert(op, by);
+    }
+
+    /// When `reference_id` was marked sent.
+    pub fn completed_at(&self, reference_id: &str) -> Option<tokio::time::Instant> {
+        self.lock().completed_at.get(reference_id).copied()
+    }
+
+    /// Waits as long as `op` is made to take.
+    async fn delay(&self, op: Op) {
+        let delay = self.lock().slow.get(&op).copied();
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
         }
     }
 
@@ -150,6 +179,14 @@ impl MemoryStore {
         let Tables { sent, done, .. } = &mut *tables;
         done.retain(|reference_id, _| sent.contains_key(reference_id));
         *tables.calls.entry(op).or_default() += 1;
+        if let Some(left) = tables.failing_next.get_mut(&op).filter(|left| **left > 0) {
+            *left -= 1;
+            return Err(StateError::Unavailable {
+                table: "memory".into(),
+                action: op.action(),
+                detail: "made to fail by the test".into(),
+            });
+        }
         match tables.failing.get_mut(&op) {
             Some(0) => {
                 return Err(StateError::Unavailable {
@@ -205,6 +242,9 @@ impl MemoryStore {
 
     fn mark_sent(&self, claim: &Claim) -> Result<(), StateError> {
         let mut tables = self.enter(Op::Complete)?;
+        tables
+            .completed_at
+            .insert(claim.reference_id.clone(), tokio::time::Instant::now());
         tables.sent.insert(
             claim.reference_id.clone(),
             (
@@ -300,11 +340,17 @@ fn rfc3339(at: DateTime<Utc>) -> String {
 
 impl StateStore for MemoryStore {
     fn claim<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ClaimOutcome> {
-        Box::pin(async move { self.try_claim(claim) })
+        Box::pin(async move {
+            self.delay(Op::Claim).await;
+            self.try_claim(claim)
+        })
     }
 
     fn complete<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ()> {
-        Box::pin(async move { self.mark_sent(claim) })
+        Box::pin(async move {
+            self.delay(Op::Complete).await;
+            self.mark_sent(claim)
+        })
     }
 
     fn release<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {

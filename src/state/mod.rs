@@ -119,6 +119,9 @@ pub enum StateError {
         action: &'static str,
         detail: String,
     },
+    /// The call did not end before the invocation's deadline (less the time kept to answer).
+    #[error("{action} on the state table got no answer before the invocation's deadline")]
+    Late { action: &'static str },
     #[error("state table {table:?} holds an item that is not this function's: {problem}")]
     Corrupt { table: String, problem: String },
 }

@@ -171,7 +171,7 @@ impl Poller {
         let mut announced = HashSet::new();
         for earlier in plan::references_to_check(&parsed, self.min_severity) {
             if ledger
-                .was_announced(&reference_id(WEATHER_ALERT, &earlier))
+                .was_announced(&reference_id(WEATHER_ALERT, &earlier), deadline)
                 .await?
             {
                 announced.insert(earlier);
@@ -199,6 +199,7 @@ impl Poller {
                     holder,
                     now,
                     alert.expiry().unwrap_or(now + chrono::Duration::hours(24)),
+                    deadline,
                 )
                 .await?;
         }

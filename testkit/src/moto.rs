@@ -38,6 +38,8 @@ pub enum AwsFault {
     ServerError,
     /// The connection is closed without an answer: AWS unreachable mid-call.
     Drop,
+    /// The answer comes this much later (a slow region, a cold endpoint).
+    Slow(std::time::Duration),
 }
 
 struct Rule {
@@ -291,6 +293,10 @@ async fn forward(
     };
     let injected = match fault {
         None => None,
+        Some(AwsFault::Slow(by)) => {
+            tokio::time::sleep(by).await;
+            None
+        }
         Some(AwsFault::Drop) => return Err(Dropped),
         Some(AwsFault::Throttle) => Some((hyper::StatusCode::BAD_REQUEST, "ThrottlingException")),
         Some(AwsFault::ServerError) => {
