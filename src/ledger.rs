@@ -320,6 +320,15 @@ impl Ledger {
         within(until, "read", self.store.was_sent(reference_id)).await
     }
 
+    /// [`Ledger::was_announced`] for an owned referenceId (for streams of lookups).
+    pub async fn was_announced_id(
+        &self,
+        reference_id: String,
+        deadline: Instant,
+    ) -> Result<bool, StateError> {
+        self.was_announced(&reference_id, deadline).await
+    }
+
     /// Records `reference_id` as announced without sending it (an update of an announced
     /// alert, which ends at `ends_at`), unless someone else holds or sent it.
     pub async fn mark_announced(

@@ -86,6 +86,15 @@ async fn polls_announce_each_alert_once() {
     let item = rig.moto.get_item(TABLE, &keys[0]).await;
     assert_eq!(item["phase"]["S"], "sent", "{item}");
     assert!(item.get("holder").is_none(), "{item}");
+    // Kept a week past the alert's end, not only as long as Alexa keeps the event (24 h).
+    let epoch = |field: &str| -> i64 { item[field]["N"].as_str().unwrap().parse().unwrap() };
+    let week = 7 * 24 * 3600;
+    assert!(
+        epoch("expireAt") >= epoch("eventExpiry") + week,
+        "expireAt {} must be a week after eventExpiry {}",
+        epoch("expireAt"),
+        epoch("eventExpiry")
+    );
 
     // Second poll, same process: the feed answers 304 and nothing is read or sent.
     let second = rig.ok(&scheduled("tick-2")).await;
@@ -386,5 +395,33 @@ async fn a_missing_state_table_fails_before_anything_is_sent() {
         "{message}"
     );
     assert_eq!(rig.event_requests().await, 0);
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_poll_without_the_time_to_send_defers_its_alerts_to_the_next_one() {
+    let mut rig = polling_rig("deferred")
+        .env("WEATHER_FEED_CONTACT", Some("weather@example.com"))
+        .start()
+        .await;
+    // 8 s left: less than a chunk of claims, sends and records needs. Nothing is claimed,
+    // sent or recorded half-way, and the feed is not remembered as handled.
+    let Some(Outcome::Response(short)) = rig
+        .invoke(&scheduled("tick-1"), Duration::from_secs(8))
+        .await
+    else {
+        panic!("no answer")
+    };
+    assert_eq!(short["feed"]["candidates"], 2, "{short}");
+    assert_eq!(short["feed"]["deferred"], 2, "{short}");
+    assert_eq!(statuses(&short), Vec::<String>::new(), "{short}");
+    assert_eq!(rig.event_requests().await, 0);
+    // The next poll has the time: it fetches the whole feed again and sends both.
+    let next = rig.ok(&scheduled("tick-2")).await;
+    assert_eq!(next["feed"]["status"], 200, "{next}");
+    assert_eq!(next["feed"]["deferred"], 0, "{next}");
+    assert_eq!(statuses(&next), ["accepted", "accepted"], "{next}");
+    let agent = rig.feed().seen()[0].user_agent.clone().unwrap_or_default();
+    assert!(agent.ends_with("; weather@example.com)"), "{agent}");
     rig.finish().await;
 }

@@ -110,6 +110,10 @@ struct ApiError {
     message: Option<String>,
 }
 
+/// How many POSTs run at once: enough to hide Alexa's latency, few enough not to open
+/// hundreds of connections (or trip Alexa's rate limits) for a large batch.
+pub const CONCURRENCY: usize = 32;
+
 pub struct Sender {
     http: reqwest::Client,
     tokens: TokenCache,
@@ -137,18 +141,19 @@ impl Sender {
         }
     }
 
-    /// Sends every post to each of its regions, all concurrently.
+    /// Sends every post to each of its regions, [`CONCURRENCY`] at a time, in order.
     pub async fn send_all(
         &self,
         posts: &[(Post, Vec<Region>)],
         deadline: Instant,
     ) -> Vec<Delivery> {
+        use futures_util::stream::{self, StreamExt};
         let sends = posts.iter().flat_map(|(post, regions)| {
             regions
                 .iter()
                 .map(move |region| self.send(post, *region, deadline))
         });
-        futures_util::future::join_all(sends).await
+        stream::iter(sends).buffered(CONCURRENCY).collect().await
     }
 
     async fn send(&self, post: &Post, region: Region, deadline: Instant) -> Delivery {

@@ -14,6 +14,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use std::sync::Arc;
 
+use futures_util::stream::{self, StreamExt};
+
 use crate::clock::Clock;
 use serde::Serialize;
 use tokio::time::Instant;
@@ -92,7 +94,18 @@ pub struct FeedSummary {
     /// Alerts Alexa refused in this poll (recorded as final: not tried again).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<usize>,
+    /// Alerts this poll had no time left for: the next poll sends them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deferred: Option<usize>,
 }
+
+/// How many ledger reads or writes a poll runs at once.
+const LOOKUP_CONCURRENCY: usize = 16;
+/// How many alerts are claimed, sent and recorded together.
+const CHUNK: usize = 50;
+/// The time a chunk needs: its claims, a send with its retries (one request timeout and
+/// backoff, within the sender's own deadline checks), the records, the answer.
+const CHUNK_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub struct Poller {
     feed: Option<Feed>,
@@ -155,6 +168,7 @@ impl Poller {
                         candidates: None,
                         skipped: None,
                         refused: None,
+                        deferred: None,
                     },
                     results: Vec::new(),
                 });
@@ -165,15 +179,21 @@ impl Poller {
             url: feed.url().to_owned(),
             problem,
         })?;
+        // The alerts are read: a national feed's megabytes are not kept through the sends.
+        drop(body);
         for problem in &parsed.malformed {
             tracing::warn!(problem, "feed alert skipped: malformed");
         }
+        let to_check = plan::references_to_check(&parsed, self.min_severity);
+        let lookups: Vec<_> = stream::iter(to_check.iter().map(|earlier| {
+            ledger.was_announced_id(reference_id(WEATHER_ALERT, earlier), deadline)
+        }))
+        .buffered(LOOKUP_CONCURRENCY)
+        .collect()
+        .await;
         let mut announced = HashSet::new();
-        for earlier in plan::references_to_check(&parsed, self.min_severity) {
-            if ledger
-                .was_announced(&reference_id(WEATHER_ALERT, &earlier), deadline)
-                .await?
-            {
+        for (earlier, was) in to_check.into_iter().zip(lookups) {
+            if was? {
                 announced.insert(earlier);
             }
         }
@@ -186,24 +206,26 @@ impl Poller {
                 "feed alert skipped"
             );
         }
-        for alert in &plan.updates {
+        let now = self.clock.now();
+        let marks: Vec<_> = stream::iter(plan.updates.iter().map(|alert| {
             tracing::info!(
                 id = alert.id,
                 event = alert.event,
                 "update of an announced alert; not announced again"
             );
-            let now = self.clock.now();
-            ledger
-                .mark_announced(
-                    reference_id(WEATHER_ALERT, &alert.id),
-                    holder,
-                    now,
-                    alert.expiry().unwrap_or(now + chrono::Duration::hours(24)),
-                    deadline,
-                )
-                .await?;
-        }
-        let requests: Vec<_> = plan
+            ledger.mark_announced(
+                reference_id(WEATHER_ALERT, &alert.id),
+                holder,
+                now,
+                alert.expiry().unwrap_or(now + chrono::Duration::hours(24)),
+                deadline,
+            )
+        }))
+        .buffered(LOOKUP_CONCURRENCY)
+        .collect()
+        .await;
+        marks.into_iter().collect::<Result<Vec<()>, _>>()?;
+        let mut requests: Vec<_> = plan
             .announce
             .iter()
             .map(|(alert, alert_type)| {
@@ -225,11 +247,30 @@ impl Poller {
             })
             .collect();
         let candidates = requests.len();
-        // A feed alert Alexa refuses would be refused at every poll: it is recorded as final
-        // and counted, and does not fail the poll or hold back the other alerts.
-        let results = notifier
-            .send_requests(requests, deadline, holder, OnRefusal::Record)
-            .await?;
+        // In chunks, each started only with the time to claim, send and record it: what is
+        // not reached now is reached by the next poll (the feed is then not remembered as
+        // handled), never left half-recorded. A feed alert Alexa refuses would be refused at
+        // every poll: it is recorded as final and counted, and does not fail the poll or hold
+        // back the other alerts.
+        let mut results = Vec::new();
+        let mut deferred = 0;
+        while !requests.is_empty() {
+            if deadline.saturating_duration_since(Instant::now()) < CHUNK_TIME {
+                deferred = requests.len();
+                tracing::warn!(
+                    deferred,
+                    "no time left in this poll for the remaining alerts; the next poll sends them"
+                );
+                break;
+            }
+            let rest = requests.split_off(requests.len().min(CHUNK));
+            let chunk = std::mem::replace(&mut requests, rest);
+            results.extend(
+                notifier
+                    .send_requests(chunk, deadline, holder, OnRefusal::Record)
+                    .await?,
+            );
+        }
         let refused = results
             .iter()
             .filter_map(|o| match o {
@@ -238,8 +279,11 @@ impl Poller {
             })
             .collect::<HashSet<_>>()
             .len();
-        // Only now: a poll that failed part-way must see the same feed as new next time.
-        feed.remember(validators);
+        // Only now, and only if every alert was reached: a poll that failed or stopped part-way
+        // must see the same feed as new next time.
+        if deferred == 0 {
+            feed.remember(validators);
+        }
         Ok(PollReport {
             feed: FeedSummary {
                 url: feed.url().to_owned(),
@@ -249,6 +293,7 @@ impl Poller {
                 candidates: Some(candidates),
                 skipped: Some(plan.skipped_counts()),
                 refused: Some(refused),
+                deferred: Some(deferred),
             },
             results,
         })

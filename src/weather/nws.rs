@@ -2,7 +2,9 @@
 //! of its alerts become Alexa weather alerts.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use super::Severity;
 
@@ -113,36 +115,86 @@ pub fn verdict(alert: &Alert, min_severity: Severity) -> Result<&'static str, Sk
     Ok(alert_type)
 }
 
+/// The feed document, read without building it in memory: each feature stays a slice of the
+/// body until it is read on its own (so one broken feature does not sink the rest), and the
+/// bulk of a national feed (geometry, descriptions, instructions) is skipped, never copied.
+#[derive(Deserialize)]
+struct Document<'a> {
+    #[serde(rename = "type")]
+    kind: Option<&'a str>,
+    #[serde(borrow)]
+    features: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Feature {
+    properties: Option<Properties>,
+}
+
+/// The properties this function reads; every other one is skipped. Each is kept as a JSON
+/// value so that a wrong type is reported for that field of that alert.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Properties {
+    id: Option<Value>,
+    event: Option<Value>,
+    status: Option<Value>,
+    message_type: Option<Value>,
+    severity: Option<Value>,
+    sender_name: Option<Value>,
+    area_desc: Option<Value>,
+    expires: Option<Value>,
+    ends: Option<Value>,
+    references: Option<Value>,
+}
+
+impl Properties {
+    fn get(&self, key: &str) -> Option<&Value> {
+        match key {
+            "id" => self.id.as_ref(),
+            "event" => self.event.as_ref(),
+            "status" => self.status.as_ref(),
+            "messageType" => self.message_type.as_ref(),
+            "severity" => self.severity.as_ref(),
+            "senderName" => self.sender_name.as_ref(),
+            "areaDesc" => self.area_desc.as_ref(),
+            "expires" => self.expires.as_ref(),
+            "ends" => self.ends.as_ref(),
+            "references" => self.references.as_ref(),
+            _ => None,
+        }
+    }
+}
+
 /// Parses the feed. A body that is not a GeoJSON FeatureCollection is an error (the feed is
 /// broken or the URL points elsewhere); a feature missing a field is reported in `malformed`.
 pub fn parse(body: &[u8]) -> Result<Feed, String> {
-    let document: Value = serde_json::from_slice(body).map_err(|e| {
-        format!("the body is not JSON ({e}); expected a GeoJSON FeatureCollection such as https://api.weather.gov/alerts/active?area=OK returns")
-    })?;
-    let Some(object) = document.as_object() else {
-        return Err("the body is not a JSON object; expected a GeoJSON FeatureCollection".into());
+    let document: Document = match serde_json::from_slice(body) {
+        Ok(document) => document,
+        Err(_) => return Err(not_a_feed(body)),
     };
-    match object.get("type").and_then(Value::as_str) {
-        Some("FeatureCollection") => {}
-        other => {
-            return Err(format!(
-                "field `type` is {}; expected \"FeatureCollection\"",
-                other.map_or("missing".to_owned(), |t| format!("{t:?}"))
-            ))
-        }
+    if document.kind != Some("FeatureCollection") {
+        return Err(format!(
+            "field `type` is {}; expected \"FeatureCollection\"",
+            document
+                .kind
+                .map_or("missing".to_owned(), |t| format!("{t:?}"))
+        ));
     }
-    let Some(features) = object.get("features").and_then(Value::as_array) else {
-        return Err("field `features` is missing or not an array".into());
+    let mut feed = Feed {
+        alerts: Vec::with_capacity(document.features.len()),
+        malformed: Vec::new(),
     };
-    let mut feed = Feed::default();
-    for (i, feature) in features.iter().enumerate() {
+    for (i, raw) in document.features.iter().enumerate() {
         let at = format!("features[{i}].properties");
-        match feature.get("properties").and_then(Value::as_object) {
-            Some(properties) => match alert(properties, &at) {
+        match serde_json::from_str::<Feature>(raw.get()) {
+            Ok(Feature {
+                properties: Some(properties),
+            }) => match alert(&properties, &at) {
                 Ok(alert) => feed.alerts.push(alert),
                 Err(problem) => feed.malformed.push(problem),
             },
-            None => feed
+            _ => feed
                 .malformed
                 .push(format!("{at}: missing or not an object")),
         }
@@ -150,7 +202,27 @@ pub fn parse(body: &[u8]) -> Result<Feed, String> {
     Ok(feed)
 }
 
-fn alert(p: &Map<String, Value>, at: &str) -> Result<Alert, String> {
+/// Why `body` is not a feed at all: the slow path, taken only for a broken body.
+fn not_a_feed(body: &[u8]) -> String {
+    let document: Value = match serde_json::from_slice(body) {
+        Ok(document) => document,
+        Err(e) => {
+            return format!("the body is not JSON ({e}); expected a GeoJSON FeatureCollection such as https://api.weather.gov/alerts/active?area=OK returns")
+        }
+    };
+    let Some(object) = document.as_object() else {
+        return "the body is not a JSON object; expected a GeoJSON FeatureCollection".into();
+    };
+    match object.get("type").and_then(Value::as_str) {
+        Some("FeatureCollection") => "field `features` is missing or not an array".into(),
+        other => format!(
+            "field `type` is {}; expected \"FeatureCollection\"",
+            other.map_or("missing".to_owned(), |t| format!("{t:?}"))
+        ),
+    }
+}
+
+fn alert(p: &Properties, at: &str) -> Result<Alert, String> {
     let text = |key: &str| -> Result<String, String> {
         match p.get(key) {
             Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
