@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use crate::alexa::{Delivery, Status};
 use crate::budget::{self, RECORD_RESERVE};
-use crate::state::{Claim, ClaimOutcome, Recorded, StateError, StateStore, UserChange};
+use crate::state::{Announced, Claim, ClaimOutcome, Recorded, StateError, StateStore, UserChange};
 
 /// How many state-table calls run at once: enough to hide the round trips of a large SNS
 /// batch without opening hundreds of connections.
@@ -53,13 +53,14 @@ pub fn new_holder(request_id: &str) -> String {
     format!("{request_id}/{:016x}", hasher.finish())
 }
 
-/// Something to send once: its referenceId, its expiry at Alexa, and when what it announces
-/// ends (the record is kept [`RETENTION`] longer).
+/// Something to send once: its referenceId, its expiry at Alexa, when what it announces ends
+/// (the record is kept [`RETENTION`] longer), and a tag to keep with the record.
 pub struct Candidate<T> {
     pub item: T,
     pub reference_id: String,
     pub expires_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
+    pub tag: Option<String>,
 }
 
 /// Why a candidate is not this invocation's to send.
@@ -157,6 +158,7 @@ impl Ledger {
                 expires_at: candidate.expires_at,
                 keep_until: candidate.ends_at.max(candidate.expires_at) + RETENTION,
                 done: Vec::new(),
+                tag: candidate.tag,
             };
             claims.push((candidate.item, claim));
         }
@@ -310,33 +312,34 @@ impl Ledger {
             .await;
     }
 
-    /// Whether `reference_id` was sent (a claim in progress does not count).
+    /// Whether `reference_id` was sent (a claim in progress does not count), with its tag.
+    pub async fn announced(
+        &self,
+        reference_id: &str,
+        deadline: Instant,
+    ) -> Result<Option<Announced>, StateError> {
+        let until = budget::earlier(budget::cutoff(deadline), RECORD_RESERVE);
+        within(until, "read", self.store.sent(reference_id)).await
+    }
+
+    /// Whether `reference_id` was sent.
     pub async fn was_announced(
         &self,
         reference_id: &str,
         deadline: Instant,
     ) -> Result<bool, StateError> {
-        let until = budget::earlier(budget::cutoff(deadline), RECORD_RESERVE);
-        within(until, "read", self.store.was_sent(reference_id)).await
-    }
-
-    /// [`Ledger::was_announced`] for an owned referenceId (for streams of lookups).
-    pub async fn was_announced_id(
-        &self,
-        reference_id: String,
-        deadline: Instant,
-    ) -> Result<bool, StateError> {
-        self.was_announced(&reference_id, deadline).await
+        Ok(self.announced(reference_id, deadline).await?.is_some())
     }
 
     /// Records `reference_id` as announced without sending it (an update of an announced
-    /// alert, which ends at `ends_at`), unless someone else holds or sent it.
+    /// alert, which ends at `ends_at`), with `tag`, unless someone else holds or sent it.
     pub async fn mark_announced(
         &self,
         reference_id: String,
         holder: &str,
         now: DateTime<Utc>,
         ends_at: DateTime<Utc>,
+        tag: Option<String>,
         deadline: Instant,
     ) -> Result<(), StateError> {
         let until = budget::earlier(budget::cutoff(deadline), RECORD_RESERVE);
@@ -347,6 +350,7 @@ impl Ledger {
             expires_at: ends_at,
             keep_until: ends_at + RETENTION,
             done: Vec::new(),
+            tag,
         };
         if let ClaimOutcome::Claimed { .. } =
             within(until, "claim", self.store.claim(&claim)).await?

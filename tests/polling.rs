@@ -138,6 +138,27 @@ async fn polls_announce_each_alert_once() {
         [HURRICANE_NORMAN, STORM_TULSA, TORNADO_NORMAN]
     );
     assert_eq!(rig.event_requests().await, 3);
+    // The tornado warning becomes a tornado emergency (damage threat CATASTROPHIC, tornado
+    // observed): it raises the danger, so it is announced again, once.
+    rig.feed().serve(&rig.project.fixture("poll-4.json"));
+    let sixth = rig.ok(&scheduled("tick-6")).await;
+    assert_eq!(statuses(&sixth), ["accepted", "alreadySent"], "{sixth}");
+    assert_eq!(sixth["feed"]["escalations"], 1, "{sixth}");
+    let again = rig.ok(&scheduled("tick-7")).await;
+    assert_eq!(again["feed"]["changed"], false, "{again}");
+    rig.spawn();
+    rig.functions.remove(0).stop().await;
+    let fresh = rig.ok(&scheduled("tick-8")).await;
+    assert_eq!(
+        statuses(&fresh),
+        ["alreadySent", "alreadySent"],
+        "a new process finds the escalation recorded: {fresh}"
+    );
+    assert_eq!(
+        rig.spoken().await,
+        [HURRICANE_NORMAN, STORM_TULSA, TORNADO_NORMAN, TORNADO_NORMAN]
+    );
+    assert_eq!(rig.event_requests().await, 4);
     rig.finish().await;
 }
 

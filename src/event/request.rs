@@ -50,6 +50,8 @@ pub struct NotificationRequest {
     pub user: Option<String>,
     /// Where a Unicast goes (the user's region); `None` = the first of ALEXA_REGIONS.
     pub region: Option<Region>,
+    /// Kept with the sent record, opaque (the poll keeps an alert's threat level there).
+    pub tag: Option<String>,
 }
 
 fn invalid(field: String, problem: impl Into<String>) -> FieldError {
@@ -112,6 +114,7 @@ impl NotificationRequest {
             expires_at,
             user,
             region,
+            tag: None,
         })
     }
 }
@@ -279,6 +282,7 @@ impl NotificationRequest {
             expires_at,
             user: None,
             region: None,
+            tag: None,
         }
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::*;
 use crate::alexa::{Delivery, Region, Status};
 use crate::state::memory::{Op, Sent};
-use crate::state::{MemoryStore, UserChangeKind};
+use crate::state::{Announced, MemoryStore, UserChangeKind};
 
 fn ledger() -> (Ledger, Arc<MemoryStore>) {
     let store = Arc::new(MemoryStore::new());
@@ -20,6 +20,7 @@ fn candidate(reference_id: &str) -> Candidate<&str> {
         reference_id: reference_id.to_owned(),
         expires_at: Utc::now() + Duration::hours(1),
         ends_at: Utc::now() + Duration::hours(1),
+        tag: None,
     }
 }
 
@@ -242,16 +243,29 @@ async fn an_update_is_marked_announced_once() {
     let (ledger, store) = ledger();
     let until = Utc::now() + Duration::hours(3);
     ledger
-        .mark_announced("u1".into(), "a", Utc::now(), until, dl())
+        .mark_announced(
+            "u1".into(),
+            "a",
+            Utc::now(),
+            until,
+            Some("10001".into()),
+            dl(),
+        )
         .await
         .unwrap();
-    assert!(ledger.was_announced("u1", dl()).await.unwrap());
+    assert_eq!(
+        ledger.announced("u1", dl()).await.unwrap(),
+        Some(Announced {
+            tag: Some("10001".into())
+        }),
+        "kept with its tag"
+    );
     assert!(
         matches!(store.sent("u1"), Some((Sent::Sent { .. }, kept)) if kept == until + RETENTION),
         "kept a week past the alert's end"
     );
     ledger
-        .mark_announced("u1".into(), "b", Utc::now(), until, dl())
+        .mark_announced("u1".into(), "b", Utc::now(), until, None, dl())
         .await
         .unwrap();
     assert_eq!(
@@ -325,6 +339,7 @@ async fn a_record_is_kept_a_retention_past_the_end_of_what_it_announces() {
         reference_id: "r1".into(),
         expires_at: now + Duration::hours(24),
         ends_at: now + Duration::days(3),
+        tag: Some("11000".into()),
     };
     let claimed = ledger
         .claim_all(vec![three_days], "a", lease(), dl())

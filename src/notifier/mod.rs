@@ -107,7 +107,11 @@ impl Notifier {
         let mut results = Vec::new();
         for (request, trigger_id) in &requests {
             match event::build(request, trigger_id.as_deref(), now)? {
-                Built::Ready(event) => ready.push(((event, request.region), request.expires_at)),
+                Built::Ready(event) => ready.push((
+                    (event, request.region),
+                    request.expires_at,
+                    request.tag.clone(),
+                )),
                 Built::Skipped {
                     reference_id,
                     reason,
@@ -123,7 +127,7 @@ impl Notifier {
         let Some(ledger) = &self.ledger else {
             let targets = ready
                 .into_iter()
-                .map(|((event, region), _)| {
+                .map(|((event, region), _, _)| {
                     let regions = self.regions(&event, region);
                     (event, regions)
                 })
@@ -136,13 +140,14 @@ impl Notifier {
         };
         let candidates = ready
             .into_iter()
-            .map(|(target, ends_at)| {
+            .map(|(target, ends_at, tag)| {
                 let expires_at = expiry(&target.0, now);
                 Candidate {
                     reference_id: target.0.reference_id.clone(),
                     expires_at,
                     // What the event announces may last longer than Alexa keeps the event.
                     ends_at: ends_at.unwrap_or(expires_at),
+                    tag,
                     item: target,
                 }
             })

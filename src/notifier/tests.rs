@@ -183,6 +183,7 @@ async fn an_event_another_invocation_is_sending_fails_this_one_after_the_rest_is
         expires_at: Utc::now() + chrono::Duration::hours(1),
         keep_until: Utc::now() + chrono::Duration::hours(1),
         done: Vec::new(),
+        tag: None,
     };
     rig.store.claim(&other).await.unwrap();
     let err = rig

@@ -4,7 +4,8 @@
 //! - `sent#<referenceId>`: `phase` (`inProgress` | `partial` | `sent` | `refused`), `holder`
 //!   and `leaseUntil` while in progress, `done` (string set) the targets (regions) delivered
 //!   so far, `partial` once released with some of them done (a retry sends only the rest),
-//!   `sentAt` once sent, `refusedAt` and `reason` once refused, `eventExpiry` (epoch seconds) = the event's expiry at
+//!   `sentAt` once sent, `tag` what the sender asked to keep with it (the poll: the alert's
+//!   threat level), `refusedAt` and `reason` once refused, `eventExpiry` (epoch seconds) = the event's expiry at
 //!   Alexa, `expireAt` (epoch seconds) = until when the record is kept (the source's end plus
 //!   a retention: an alert can outlast its Alexa expiry by days).
 //! - `user#<userId>`: `subscriptions` (list of event names, from the latest subscription
@@ -24,7 +25,8 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use tokio::sync::OnceCell;
 
 use super::{
-    Claim, ClaimOutcome, Recorded, StateError, StateFuture, StateStore, UserChange, UserChangeKind,
+    Announced, Claim, ClaimOutcome, Recorded, StateError, StateFuture, StateStore, UserChange,
+    UserChangeKind,
 };
 
 /// How long a disabled user's emptied record is kept: Alexa delivers skill events within
@@ -144,15 +146,17 @@ impl DynamoStore {
     async fn try_claim(&self, claim: &Claim) -> Result<ClaimOutcome, StateError> {
         let now = Utc::now();
         // An update, not a put: a partial record's `done` must survive the new claim.
-        let result = self
+        let request = self
             .client()
             .await
             .update_item()
             .table_name(&self.table)
             .key("pk", sent_key(&claim.reference_id))
-            .update_expression(
-                "SET #phase = :inProgress, holder = :holder, #leaseUntil = :leaseUntil, eventExpiry = :eventExpiry, expireAt = :expireAt",
-            )
+            .update_expression(if claim.tag.is_some() {
+                "SET #phase = :inProgress, holder = :holder, #leaseUntil = :leaseUntil, eventExpiry = :eventExpiry, expireAt = :expireAt, tag = :tag"
+            } else {
+                "SET #phase = :inProgress, holder = :holder, #leaseUntil = :leaseUntil, eventExpiry = :eventExpiry, expireAt = :expireAt"
+            })
             .condition_expression(
                 "attribute_not_exists(pk) OR #phase = :partial OR (#phase = :inProgress AND #leaseUntil < :now)",
             )
@@ -166,9 +170,12 @@ impl DynamoStore {
             .expression_attribute_values(":expireAt", n(claim.keep_until.timestamp()))
             .expression_attribute_values(":now", n(now.timestamp()))
             .return_values(ReturnValue::AllOld)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let request = match &claim.tag {
+            Some(tag) => request.expression_attribute_values(":tag", s(tag)),
+            None => request,
+        };
+        let result = request.send().await;
         let err = match result {
             Ok(answer) => {
                 let done = answer
@@ -310,9 +317,13 @@ impl DynamoStore {
         }
     }
 
-    async fn sent(&self, reference_id: &str) -> Result<bool, StateError> {
+    async fn read_sent(&self, reference_id: &str) -> Result<Option<Announced>, StateError> {
         let item = self.get(sent_key(reference_id)).await?;
-        Ok(item.is_some_and(|item| text(&item, "phase").as_deref() == Some(SENT)))
+        Ok(item
+            .filter(|item| text(item, "phase").as_deref() == Some(SENT))
+            .map(|item| Announced {
+                tag: text(&item, "tag"),
+            }))
     }
 
     async fn user(&self, change: &UserChange) -> Result<Recorded, StateError> {
@@ -396,8 +407,8 @@ impl StateStore for DynamoStore {
         Box::pin(self.mark_refused(claim, reason))
     }
 
-    fn was_sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, bool> {
-        Box::pin(self.sent(reference_id))
+    fn sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, Option<Announced>> {
+        Box::pin(self.read_sent(reference_id))
     }
 
     fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded> {

@@ -11,7 +11,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crate::clock::{Clock, SystemClock};
 
 use super::{
-    Claim, ClaimOutcome, Recorded, StateError, StateFuture, StateStore, UserChange, UserChangeKind,
+    Announced, Claim, ClaimOutcome, Recorded, StateError, StateFuture, StateStore, UserChange,
+    UserChangeKind,
 };
 
 /// One of the store's operations, to make it fail.
@@ -66,6 +67,8 @@ pub struct User {
 struct Tables {
     /// Each record with its TTL (`keep_until`).
     sent: HashMap<String, (Sent, DateTime<Utc>)>,
+    /// The tag kept with each record.
+    tags: HashMap<String, String>,
     /// The targets each record's event reached (the `done` set).
     done: HashMap<String, Vec<String>>,
     users: HashMap<String, User>,
@@ -176,8 +179,11 @@ impl MemoryStore {
         let now = self.clock.now();
         let mut tables = self.lock();
         tables.sent.retain(|_, (_, keep_until)| *keep_until > now);
-        let Tables { sent, done, .. } = &mut *tables;
+        let Tables {
+            sent, done, tags, ..
+        } = &mut *tables;
         done.retain(|reference_id, _| sent.contains_key(reference_id));
+        tags.retain(|reference_id, _| sent.contains_key(reference_id));
         *tables.calls.entry(op).or_default() += 1;
         if let Some(left) = tables.failing_next.get_mut(&op).filter(|left| **left > 0) {
             *left -= 1;
@@ -225,6 +231,9 @@ impl MemoryStore {
                 reason: Some(reason.clone()),
             },
         };
+        if let (ClaimOutcome::Claimed { .. }, Some(tag)) = (&outcome, &claim.tag) {
+            tables.tags.insert(claim.reference_id.clone(), tag.clone());
+        }
         if matches!(outcome, ClaimOutcome::Claimed { .. }) {
             tables.sent.insert(
                 claim.reference_id.clone(),
@@ -294,12 +303,14 @@ impl MemoryStore {
         Ok(())
     }
 
-    fn is_sent(&self, reference_id: &str) -> Result<bool, StateError> {
+    fn read_sent(&self, reference_id: &str) -> Result<Option<Announced>, StateError> {
         let tables = self.enter(Op::WasSent)?;
-        Ok(matches!(
-            tables.sent.get(reference_id),
-            Some((Sent::Sent { .. }, _))
-        ))
+        Ok(match tables.sent.get(reference_id) {
+            Some((Sent::Sent { .. }, _)) => Some(Announced {
+                tag: tables.tags.get(reference_id).cloned(),
+            }),
+            _ => None,
+        })
     }
 
     fn apply(&self, change: &UserChange) -> Result<Recorded, StateError> {
@@ -361,8 +372,8 @@ impl StateStore for MemoryStore {
         Box::pin(async move { self.mark_refused(claim, reason) })
     }
 
-    fn was_sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, bool> {
-        Box::pin(async move { self.is_sent(reference_id) })
+    fn sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, Option<Announced>> {
+        Box::pin(async move { self.read_sent(reference_id) })
     }
 
     fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded> {

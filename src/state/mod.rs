@@ -35,8 +35,9 @@ pub trait StateStore: Send + Sync {
     /// Alexa refused the claimed event itself: record that as final (with `reason`), so that
     /// nobody sends it again.
     fn refuse<'a>(&'a self, claim: &'a Claim, reason: &'a str) -> StateFuture<'a, ()>;
-    /// Whether `reference_id` was sent (a claim in progress does not count).
-    fn was_sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, bool>;
+    /// Whether `reference_id` was sent (a claim in progress does not count), and the tag kept
+    /// with it.
+    fn sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, Option<Announced>>;
     /// Records a user's skill event unless a newer one is recorded already.
     fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded>;
     /// The events the user subscribed to in their latest `ProactiveSubscriptionChanged`, if
@@ -60,6 +61,15 @@ pub struct Claim {
     /// The targets (regions) an earlier attempt delivered to: filled in by a successful claim,
     /// not sent again.
     pub done: Vec<String>,
+    /// Kept with the record, opaque to the store (the poll keeps an alert's threat level, so
+    /// that an update can be compared with what was announced).
+    pub tag: Option<String>,
+}
+
+/// A record of something sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announced {
+    pub tag: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

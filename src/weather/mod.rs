@@ -10,7 +10,7 @@ pub mod nws;
 pub mod plan;
 mod severity;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use std::sync::Arc;
 
@@ -97,6 +97,9 @@ pub struct FeedSummary {
     /// Alerts this poll had no time left for: the next poll sends them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deferred: Option<usize>,
+    /// Updates announced again because they raise the danger (among the candidates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalations: Option<usize>,
 }
 
 /// How many ledger reads or writes a poll runs at once.
@@ -169,6 +172,7 @@ impl Poller {
                         skipped: None,
                         refused: None,
                         deferred: None,
+                        escalations: None,
                     },
                     results: Vec::new(),
                 });
@@ -185,16 +189,18 @@ impl Poller {
             tracing::warn!(problem, "feed alert skipped: malformed");
         }
         let to_check = plan::references_to_check(&parsed, self.min_severity);
-        let lookups: Vec<_> = stream::iter(to_check.iter().map(|earlier| {
-            ledger.was_announced_id(reference_id(WEATHER_ALERT, earlier), deadline)
+        let lookups: Vec<_> = stream::iter(to_check.iter().map(|earlier| async move {
+            ledger
+                .announced(&reference_id(WEATHER_ALERT, earlier), deadline)
+                .await
         }))
         .buffered(LOOKUP_CONCURRENCY)
         .collect()
         .await;
-        let mut announced = HashSet::new();
-        for (earlier, was) in to_check.into_iter().zip(lookups) {
-            if was? {
-                announced.insert(earlier);
+        let mut announced = HashMap::new();
+        for (earlier, record) in to_check.into_iter().zip(lookups) {
+            if let Some(record) = record? {
+                announced.insert(earlier, record.tag.as_deref().map(nws::Level::decode));
             }
         }
         let plan = plan::plan(&parsed, self.min_severity, &announced);
@@ -207,17 +213,19 @@ impl Poller {
             );
         }
         let now = self.clock.now();
-        let marks: Vec<_> = stream::iter(plan.updates.iter().map(|alert| {
+        let marks: Vec<_> = stream::iter(plan.updates.iter().map(|(alert, level)| {
             tracing::info!(
                 id = alert.id,
                 event = alert.event,
-                "update of an announced alert; not announced again"
+                level = level.encode(),
+                "update of an announced alert that does not raise the danger; not announced again"
             );
             ledger.mark_announced(
                 reference_id(WEATHER_ALERT, &alert.id),
                 holder,
                 now,
                 alert.expiry().unwrap_or(now + chrono::Duration::hours(24)),
+                Some(level.encode()),
                 deadline,
             )
         }))
@@ -228,21 +236,25 @@ impl Poller {
         let mut requests: Vec<_> = plan
             .announce
             .iter()
-            .map(|(alert, alert_type)| {
+            .map(|announce| {
+                let alert = announce.alert;
                 tracing::info!(
                     id = alert.id,
                     event = alert.event,
-                    alert_type,
+                    alert_type = announce.alert_type,
                     area = alert.area_desc,
+                    escalation = announce.escalation,
+                    level = announce.level.encode(),
                     "feed alert to announce"
                 );
-                let request = NotificationRequest::multicast_weather_alert(
-                    alert_type,
+                let mut request = NotificationRequest::multicast_weather_alert(
+                    announce.alert_type,
                     &alert.sender_name,
                     alert.id.clone(),
                     alert.expiry(),
                     &LOCALES,
                 );
+                request.tag = Some(announce.level.encode());
                 (request, None)
             })
             .collect();
@@ -294,6 +306,7 @@ impl Poller {
                 skipped: Some(plan.skipped_counts()),
                 refused: Some(refused),
                 deferred: Some(deferred),
+                escalations: Some(plan.escalations()),
             },
             results,
         })

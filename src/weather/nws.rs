@@ -8,8 +8,11 @@ use serde_json::Value;
 
 use super::Severity;
 
-/// NWS event names that are announced, and the Alexa alert type each becomes. Alexa has four
-/// types; every other NWS event (floods, heat, wind, fog...) is skipped and counted.
+/// NWS event names that are announced, and the Alexa alert type each becomes. Alexa speaks
+/// the type ("There is a snow storm alert for your area"), so an event is mapped only where
+/// the word is true of the hazard; every other NWS event (floods, heat, non-tropical wind,
+/// tropical storms, ice storms...) is skipped and counted. The README's table gives the reason
+/// for each choice; `docs/nws-research.md` has NWS's whole list with sources.
 pub const EVENT_TYPES: &[(&str, &str)] = &[
     ("Tornado Warning", "TORNADO"),
     ("Tornado Watch", "TORNADO"),
@@ -17,13 +20,96 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
     ("Hurricane Watch", "HURRICANE"),
     ("Typhoon Warning", "HURRICANE"),
     ("Typhoon Watch", "HURRICANE"),
+    // Issued only for the eyewall winds of a major hurricane (it replaced tornado warnings
+    // for them): a hurricane alert, never a tornado one.
+    ("Extreme Wind Warning", "HURRICANE"),
     ("Winter Storm Warning", "SNOW_STORM"),
     ("Winter Storm Watch", "SNOW_STORM"),
     ("Blizzard Warning", "SNOW_STORM"),
-    ("Ice Storm Warning", "SNOW_STORM"),
+    ("Blizzard Watch", "SNOW_STORM"),
+    ("Lake Effect Snow Warning", "SNOW_STORM"),
+    ("Lake Effect Snow Watch", "SNOW_STORM"),
+    ("Snow Squall Warning", "SNOW_STORM"),
     ("Severe Thunderstorm Warning", "THUNDER_STORM"),
     ("Severe Thunderstorm Watch", "THUNDER_STORM"),
 ];
+
+/// How dangerous an alert says its hazard is, in the terms that make NWS tell people again.
+/// An update is announced again when any part rises above what was announced for its alert
+/// (see the README's escalation table); each part is 0 at its base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Level {
+    /// 1 for a warning (the hazard is happening or imminent), 0 for a watch.
+    pub warning: u8,
+    /// `tornadoDamageThreat`: 1 CONSIDERABLE (a particularly dangerous situation), 2
+    /// CATASTROPHIC (a tornado emergency).
+    pub tornado_threat: u8,
+    /// `thunderstormDamageThreat`: 1 DESTRUCTIVE (CONSIDERABLE stays 0: NWS does not alert
+    /// phones again for it).
+    pub storm_threat: u8,
+    /// `tornadoDetection`: 1 OBSERVED (a confirmed tornado) on a tornado alert.
+    pub tornado_observed: u8,
+    /// `severity` Extreme.
+    pub extreme: u8,
+}
+
+impl Level {
+    fn parts(self) -> [u8; 5] {
+        [
+            self.warning,
+            self.tornado_threat,
+            self.storm_threat,
+            self.tornado_observed,
+            self.extreme,
+        ]
+    }
+
+    fn from_parts(p: [u8; 5]) -> Level {
+        Level {
+            warning: p[0],
+            tornado_threat: p[1],
+            storm_threat: p[2],
+            tornado_observed: p[3],
+            extreme: p[4],
+        }
+    }
+
+    /// Whether any part is higher than in `announced`.
+    pub fn rises_above(self, announced: Level) -> bool {
+        self.parts()
+            .iter()
+            .zip(announced.parts())
+            .any(|(now, then)| *now > then)
+    }
+
+    /// The higher of each part.
+    pub fn max(self, other: Level) -> Level {
+        let (a, b) = (self.parts(), other.parts());
+        Level::from_parts(std::array::from_fn(|i| a[i].max(b[i])))
+    }
+
+    /// Five digits, as kept with the sent record (`"10201"`).
+    pub fn encode(self) -> String {
+        self.parts()
+            .iter()
+            .map(|p| char::from(b'0' + p.min(&9)))
+            .collect()
+    }
+
+    /// What [`Level::encode`] wrote; anything else (a record from before levels were kept)
+    /// reads as the base level.
+    pub fn decode(text: &str) -> Level {
+        let digits: Vec<u8> = text
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .map(|b| b - b'0')
+            .collect();
+        match <[u8; 5]>::try_from(digits) {
+            Ok(parts) if text.len() == 5 => Level::from_parts(parts),
+            _ => Level::default(),
+        }
+    }
+}
 
 /// The Alexa alert type of an NWS event name, if it is announced at all.
 pub fn alert_type(event: &str) -> Option<&'static str> {
@@ -49,6 +135,8 @@ pub struct Alert {
     pub ends: Option<DateTime<Utc>>,
     /// Identifiers of the earlier messages this one updates or cancels.
     pub references: Vec<String>,
+    /// How dangerous it says the hazard is.
+    pub level: Level,
 }
 
 impl Alert {
@@ -146,6 +234,7 @@ struct Properties {
     expires: Option<Value>,
     ends: Option<Value>,
     references: Option<Value>,
+    parameters: Option<Value>,
 }
 
 impl Properties {
@@ -161,6 +250,7 @@ impl Properties {
             "expires" => self.expires.as_ref(),
             "ends" => self.ends.as_ref(),
             "references" => self.references.as_ref(),
+            "parameters" => self.parameters.as_ref(),
             _ => None,
         }
     }
@@ -255,7 +345,7 @@ fn alert(p: &Properties, at: &str) -> Result<Alert, String> {
             .collect(),
         Some(_) => return Err(format!("{at}.references: expected an array")),
     };
-    let alert = Alert {
+    let mut alert = Alert {
         id: text("id")?,
         event: text("event")?,
         status: text("status")?,
@@ -266,13 +356,43 @@ fn alert(p: &Properties, at: &str) -> Result<Alert, String> {
         expires: time("expires")?,
         ends: time("ends")?,
         references,
+        level: Level::default(),
     };
+    alert.level = level(&alert, p.get("parameters"));
     if alert.expiry().is_none() {
         return Err(format!(
             "{at}.expires: required field is missing (and there is no `ends`)"
         ));
     }
     Ok(alert)
+}
+
+/// The first value of an NWS parameter (NWS gives each as an array of strings).
+fn parameter<'a>(parameters: Option<&'a Value>, key: &str) -> Option<&'a str> {
+    let value = parameters?.get(key)?;
+    match value {
+        Value::Array(items) => items.first().and_then(Value::as_str),
+        Value::String(text) => Some(text),
+        _ => None,
+    }
+}
+
+fn level(alert: &Alert, parameters: Option<&Value>) -> Level {
+    let is = |key, expected: &str| {
+        parameter(parameters, key).is_some_and(|v| v.trim().eq_ignore_ascii_case(expected))
+    };
+    let tornado = alert_type(&alert.event) == Some("TORNADO");
+    Level {
+        warning: u8::from(alert.event.trim().to_ascii_lowercase().ends_with("warning")),
+        tornado_threat: if is("tornadoDamageThreat", "CATASTROPHIC") {
+            2
+        } else {
+            u8::from(is("tornadoDamageThreat", "CONSIDERABLE"))
+        },
+        storm_threat: u8::from(is("thunderstormDamageThreat", "DESTRUCTIVE")),
+        tornado_observed: u8::from(tornado && is("tornadoDetection", "OBSERVED")),
+        extreme: u8::from(alert.severity == Severity::Extreme),
+    }
 }
 
 #[cfg(test)]
@@ -302,7 +422,17 @@ mod tests {
     fn the_table_maps_the_four_alexa_types() {
         assert_eq!(alert_type("Tornado Warning"), Some("TORNADO"));
         assert_eq!(alert_type("typhoon watch"), Some("HURRICANE"));
-        assert_eq!(alert_type("Ice Storm Warning"), Some("SNOW_STORM"));
+        // An ice storm is freezing rain, not snow: "snow storm alert" would misdescribe it.
+        assert_eq!(alert_type("Ice Storm Warning"), None);
+        assert_eq!(alert_type("Snow Squall Warning"), Some("SNOW_STORM"));
+        assert_eq!(alert_type("Lake Effect Snow Warning"), Some("SNOW_STORM"));
+        // Eyewall winds of a major hurricane: never a tornado alert.
+        assert_eq!(alert_type("Extreme Wind Warning"), Some("HURRICANE"));
+        // A tropical storm is not a hurricane; a storm surge may come with either.
+        assert_eq!(alert_type("Tropical Storm Warning"), None);
+        assert_eq!(alert_type("Storm Surge Warning"), None);
+        // A marine "Storm Warning" is gale-force wind over water.
+        assert_eq!(alert_type("Storm Warning"), None);
         assert_eq!(
             alert_type("Severe Thunderstorm Warning"),
             Some("THUNDER_STORM")
@@ -411,5 +541,69 @@ mod tests {
             let err = parse(body).unwrap_err();
             assert!(err.contains(says), "{err}");
         }
+    }
+
+    #[test]
+    fn levels_read_the_threat_tags_nws_uses() {
+        let read = |overrides: Value| parse(&feed(vec![props(overrides)])).unwrap().alerts[0].level;
+        let base = read(json!({}));
+        assert_eq!(
+            base,
+            Level {
+                warning: 1,
+                extreme: 1,
+                ..Level::default()
+            }
+        );
+        let emergency = read(
+            json!({"parameters": {"tornadoDamageThreat": ["CATASTROPHIC"],
+                                                    "tornadoDetection": ["OBSERVED"]}}),
+        );
+        assert_eq!(
+            (emergency.tornado_threat, emergency.tornado_observed),
+            (2, 1)
+        );
+        let pds = read(json!({"parameters": {"tornadoDamageThreat": ["CONSIDERABLE"]}}));
+        assert_eq!(pds.tornado_threat, 1);
+        let watch = read(json!({"event": "Tornado Watch"}));
+        assert_eq!(watch.warning, 0);
+        let destructive = read(
+            json!({"event": "Severe Thunderstorm Warning", "severity": "Severe",
+            "parameters": {"thunderstormDamageThreat": ["DESTRUCTIVE"], "tornadoDetection": ["POSSIBLE"]}}),
+        );
+        assert_eq!(
+            destructive,
+            Level {
+                warning: 1,
+                storm_threat: 1,
+                ..Level::default()
+            },
+            "tornado POSSIBLE on a thunderstorm warning is no tornado"
+        );
+        let considerable = read(json!({"event": "Severe Thunderstorm Warning",
+            "parameters": {"thunderstormDamageThreat": ["CONSIDERABLE"]}}));
+        assert_eq!(considerable.storm_threat, 0);
+    }
+
+    #[test]
+    fn levels_compare_part_by_part_and_survive_the_record() {
+        let watch = Level {
+            extreme: 1,
+            ..Level::default()
+        };
+        let warning = Level {
+            warning: 1,
+            ..Level::default()
+        };
+        assert!(warning.rises_above(watch));
+        assert!(!watch.rises_above(watch.max(warning)));
+        let emergency = Level {
+            tornado_threat: 2,
+            ..warning
+        };
+        assert_eq!(Level::decode(&emergency.encode()), emergency);
+        assert_eq!(emergency.encode(), "12000");
+        assert_eq!(Level::decode("garbage"), Level::default());
+        assert_eq!(Level::decode(""), Level::default());
     }
 }

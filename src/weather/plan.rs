@@ -1,22 +1,39 @@
 //! Which feed alerts a poll announces: a pure decision over the feed, the severity floor and
 //! what was announced before, so every rule is tested without a feed, a table or a clock.
 //!
-//! An `Update` of an announced alert is not announced again (its hazard was announced); it is
-//! recorded as announced, so an update of that update is recognised even if it names only it.
-//! An update whose original arrives in the same poll counts as announced with it.
+//! An `Update` of an announced alert is announced again only when it escalates: some part of
+//! its [`Level`] (warning, tornado or thunderstorm damage threat, confirmed tornado, Extreme
+//! severity) rises above what was announced for the alerts it updates. A plain update (a new
+//! expiry, the same threat) is recorded as announced, with the higher level, so an update of
+//! that update is compared with it. An update whose original arrives in the same poll counts
+//! as announced with it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::nws::{self, Alert, Feed, Skip};
+use super::nws::{self, Alert, Feed, Level, Skip};
 use super::Severity;
+
+/// One alert to announce.
+#[derive(Debug, PartialEq)]
+pub struct Announce<'a> {
+    pub alert: &'a Alert,
+    /// Its Alexa alert type.
+    pub alert_type: &'static str,
+    /// The level to keep with its record: its own, or the higher of its own and the one
+    /// announced for the alerts it updates.
+    pub level: Level,
+    /// An update announced again because it raises the danger.
+    pub escalation: bool,
+}
 
 /// What a poll does with its feed.
 #[derive(Debug, PartialEq)]
 pub struct Plan<'a> {
-    /// Alerts to announce, each with its Alexa alert type, in feed order.
-    pub announce: Vec<(&'a Alert, &'static str)>,
-    /// Updates of announced alerts: recorded as announced, not announced again.
-    pub updates: Vec<&'a Alert>,
+    /// Alerts to announce, in feed order.
+    pub announce: Vec<Announce<'a>>,
+    /// Updates of announced alerts that do not raise the danger: recorded as announced, with
+    /// the level to keep, not announced again.
+    pub updates: Vec<(&'a Alert, Level)>,
     /// Alerts not announced, with why (updates included).
     pub skipped: Vec<(&'a Alert, Skip)>,
     /// Features that could not be read.
@@ -35,14 +52,20 @@ impl Plan<'_> {
         }
         counts
     }
+
+    /// How many updates are announced again because they raise the danger.
+    pub fn escalations(&self) -> usize {
+        self.announce.iter().filter(|a| a.escalation).count()
+    }
 }
 
-/// The alerts this poll would announce as new (`Alert` messages that pass the rules).
-fn announcing(verdicts: &[(&Alert, Result<&'static str, Skip>)]) -> HashSet<String> {
+/// The alerts this poll would announce as new (`Alert` messages that pass the rules), with
+/// their levels.
+fn announcing<'a>(verdicts: &[(&'a Alert, Result<&'static str, Skip>)]) -> HashMap<&'a str, Level> {
     verdicts
         .iter()
         .filter(|(alert, verdict)| alert.message_type == "Alert" && verdict.is_ok())
-        .map(|(alert, _)| alert.id.clone())
+        .map(|(alert, _)| (alert.id.as_str(), alert.level))
         .collect()
 }
 
@@ -61,7 +84,12 @@ pub fn references_to_check(feed: &Feed, floor: Severity) -> Vec<String> {
     let mut ids: Vec<String> = verdicts
         .iter()
         .filter(|(alert, verdict)| alert.message_type == "Update" && verdict.is_ok())
-        .filter(|(alert, _)| !alert.references.iter().any(|r| in_this_poll.contains(r)))
+        .filter(|(alert, _)| {
+            !alert
+                .references
+                .iter()
+                .any(|r| in_this_poll.contains_key(r.as_str()))
+        })
         .flat_map(|(alert, _)| alert.references.iter().cloned())
         .collect();
     ids.sort_unstable();
@@ -69,9 +97,14 @@ pub fn references_to_check(feed: &Feed, floor: Severity) -> Vec<String> {
     ids
 }
 
-/// Decides every alert of `feed`, given the floor and the earlier alert ids known to be
-/// announced (from [`references_to_check`]).
-pub fn plan<'a>(feed: &'a Feed, floor: Severity, announced: &HashSet<String>) -> Plan<'a> {
+/// Decides every alert of `feed`, given the floor and the earlier alerts known to be
+/// announced (from [`references_to_check`]), each with the level announced for it (`None`
+/// for a record kept before levels were: it is not compared).
+pub fn plan<'a>(
+    feed: &'a Feed,
+    floor: Severity,
+    announced: &HashMap<String, Option<Level>>,
+) -> Plan<'a> {
     let verdicts = verdicts(feed, floor);
     let in_this_poll = announcing(&verdicts);
     let mut plan = Plan {
@@ -88,16 +121,46 @@ pub fn plan<'a>(feed: &'a Feed, floor: Severity, announced: &HashSet<String>) ->
                 continue;
             }
         };
-        let update_of_announced = alert.message_type == "Update"
-            && alert
-                .references
-                .iter()
-                .any(|r| in_this_poll.contains(r) || announced.contains(r));
-        if update_of_announced {
-            plan.updates.push(alert);
+        let mut announce = |level, escalation| {
+            plan.announce.push(Announce {
+                alert,
+                alert_type,
+                level,
+                escalation,
+            })
+        };
+        if alert.message_type != "Update" {
+            announce(alert.level, false);
+            continue;
+        }
+        let together: Vec<Level> = alert
+            .references
+            .iter()
+            .filter_map(|r| in_this_poll.get(r.as_str()).copied())
+            .collect();
+        let before: Vec<Option<Level>> = alert
+            .references
+            .iter()
+            .filter_map(|r| announced.get(r).copied())
+            .collect();
+        if !together.is_empty() {
+            // Announced with its original in this very poll.
+            let level = together.into_iter().fold(alert.level, Level::max);
+            plan.updates.push((alert, level));
             plan.skipped.push((alert, Skip::UpdateOfAnnounced));
+        } else if before.is_empty() {
+            // Its original was never announced (below the floor, or before the skill).
+            announce(alert.level, false);
         } else {
-            plan.announce.push((alert, alert_type));
+            let known: HashSet<Level> = before.iter().flatten().copied().collect();
+            let then = known.iter().copied().fold(Level::default(), Level::max);
+            let level = alert.level.max(then);
+            if !known.is_empty() && alert.level.rises_above(then) {
+                announce(level, true);
+            } else {
+                plan.updates.push((alert, level));
+                plan.skipped.push((alert, Skip::UpdateOfAnnounced));
+            }
         }
     }
     plan
@@ -122,6 +185,11 @@ mod tests {
                 .map(|t| t.with_timezone(&Utc)),
             ends: None,
             references: references.iter().map(|r| r.to_string()).collect(),
+            level: Level {
+                warning: 1,
+                extreme: 1,
+                ..Level::default()
+            },
         }
     }
 
@@ -132,30 +200,57 @@ mod tests {
         }
     }
 
-    fn ids<'a>(alerts: impl IntoIterator<Item = &'a Alert>) -> Vec<&'a str> {
-        alerts.into_iter().map(|a| a.id.as_str()).collect()
+    fn announced_ids<'a>(plan: &'a Plan<'_>) -> Vec<&'a str> {
+        plan.announce.iter().map(|a| a.alert.id.as_str()).collect()
     }
+
+    fn updated_ids<'a>(plan: &'a Plan<'_>) -> Vec<&'a str> {
+        plan.updates.iter().map(|(a, _)| a.id.as_str()).collect()
+    }
+
+    /// `a` was announced at `level`; what does its update `b` do?
+    fn update_of(level: Level, update: Alert) -> (bool, Level) {
+        let f = feed(vec![update]);
+        let announced = HashMap::from([("a".to_owned(), Some(level))]);
+        let p = plan(&f, Severity::Minor, &announced);
+        match (&p.announce[..], &p.updates[..]) {
+            ([one], []) => {
+                assert!(one.escalation);
+                (true, one.level)
+            }
+            ([], [(_, kept)]) => (false, *kept),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const WARNING: Level = Level {
+        warning: 1,
+        tornado_threat: 0,
+        storm_threat: 0,
+        tornado_observed: 0,
+        extreme: 1,
+    };
 
     #[test]
     fn new_alerts_are_announced_with_their_alexa_type() {
         let f = feed(vec![alert("a", "Alert", &[])]);
-        let p = plan(&f, Severity::Severe, &HashSet::new());
-        assert_eq!(p.announce.len(), 1);
-        assert_eq!(
-            (p.announce[0].0.id.as_str(), p.announce[0].1),
-            ("a", "TORNADO")
-        );
+        let p = plan(&f, Severity::Severe, &HashMap::new());
+        assert_eq!(announced_ids(&p), ["a"]);
+        assert_eq!(p.announce[0].alert_type, "TORNADO");
+        assert!(!p.announce[0].escalation);
+        assert_eq!(p.announce[0].level, WARNING);
         assert!(p.updates.is_empty() && p.skipped.is_empty());
     }
 
     #[test]
-    fn an_update_of_an_announced_alert_is_recorded_not_announced() {
+    fn a_plain_update_of_an_announced_alert_is_recorded_not_announced() {
+        // A new expiry, the same threat.
         let f = feed(vec![alert("b", "Update", &["a"])]);
         assert_eq!(references_to_check(&f, Severity::Severe), ["a"]);
-        let announced = HashSet::from(["a".to_owned()]);
+        let announced = HashMap::from([("a".to_owned(), Some(WARNING))]);
         let p = plan(&f, Severity::Severe, &announced);
         assert!(p.announce.is_empty());
-        assert_eq!(ids(p.updates.iter().copied()), ["b"]);
+        assert_eq!(updated_ids(&p), ["b"]);
         assert_eq!(
             p.skipped_counts(),
             BTreeMap::from([("updateOfAnnounced", 1)])
@@ -163,20 +258,113 @@ mod tests {
     }
 
     #[test]
+    fn a_rising_tornado_damage_threat_is_announced_again() {
+        let mut pds = alert("b", "Update", &["a"]);
+        pds.level.tornado_threat = 1;
+        assert_eq!(update_of(WARNING, pds.clone()), (true, pds.level));
+        // A tornado emergency after a particularly dangerous situation: again.
+        let mut emergency = alert("c", "Update", &["a"]);
+        emergency.level.tornado_threat = 2;
+        assert!(update_of(pds.level, emergency.clone()).0);
+        // Back to CONSIDERABLE after the emergency was announced: not again, and the record
+        // keeps the emergency so that a second rise to it is not announced either.
+        let (again, kept) = update_of(emergency.level, pds);
+        assert!(!again);
+        assert_eq!(kept.tornado_threat, 2);
+    }
+
+    #[test]
+    fn a_destructive_thunderstorm_is_announced_again_a_considerable_one_is_not() {
+        let mut destructive = alert("b", "Update", &["a"]);
+        destructive.event = "Severe Thunderstorm Warning".into();
+        destructive.level.storm_threat = 1;
+        assert!(update_of(WARNING, destructive).0);
+        // CONSIDERABLE leaves the level as it is (storm_threat stays 0).
+        let mut considerable = alert("c", "Update", &["a"]);
+        considerable.event = "Severe Thunderstorm Warning".into();
+        assert!(!update_of(WARNING, considerable).0);
+    }
+
+    #[test]
+    fn a_confirmed_tornado_is_announced_again() {
+        let mut observed = alert("b", "Update", &["a"]);
+        observed.level.tornado_observed = 1;
+        assert!(update_of(WARNING, observed).0);
+    }
+
+    #[test]
+    fn a_watch_replaced_by_a_warning_of_the_same_hazard_is_announced() {
+        let watch = Level {
+            warning: 0,
+            ..WARNING
+        };
+        let mut warning = alert("b", "Update", &["a"]);
+        warning.event = "Winter Storm Warning".into();
+        warning.severity = Severity::Severe;
+        warning.level = Level {
+            warning: 1,
+            ..Level::default()
+        };
+        let (again, kept) = update_of(watch, warning);
+        assert!(again);
+        assert_eq!((kept.warning, kept.extreme), (1, 1));
+    }
+
+    #[test]
+    fn severity_rising_to_extreme_is_announced_again_certainty_is_not_compared() {
+        let severe = Level {
+            extreme: 0,
+            ..WARNING
+        };
+        assert!(update_of(severe, alert("b", "Update", &["a"])).0);
+        // Certainty and urgency are fixed per product by NWS: not part of the level.
+        assert!(!update_of(WARNING, alert("c", "Update", &["a"])).0);
+    }
+
+    #[test]
     fn an_update_of_an_alert_never_announced_is_announced() {
         // Its original was below the floor, or came before the skill existed.
         let f = feed(vec![alert("b", "Update", &["a"])]);
-        let p = plan(&f, Severity::Severe, &HashSet::new());
-        assert_eq!(ids(p.announce.iter().map(|(a, _)| *a)), ["b"]);
+        let p = plan(&f, Severity::Severe, &HashMap::new());
+        assert_eq!(announced_ids(&p), ["b"]);
+        assert!(!p.announce[0].escalation);
     }
 
     #[test]
     fn an_update_in_the_same_poll_as_its_alert_is_not_looked_up_or_announced() {
-        let f = feed(vec![alert("a", "Alert", &[]), alert("b", "Update", &["a"])]);
+        let mut escalated = alert("b", "Update", &["a"]);
+        escalated.level.tornado_threat = 2;
+        let f = feed(vec![alert("a", "Alert", &[]), escalated]);
         assert!(references_to_check(&f, Severity::Severe).is_empty());
-        let p = plan(&f, Severity::Severe, &HashSet::new());
-        assert_eq!(ids(p.announce.iter().map(|(a, _)| *a)), ["a"]);
-        assert_eq!(ids(p.updates.iter().copied()), ["b"]);
+        let p = plan(&f, Severity::Severe, &HashMap::new());
+        assert_eq!(announced_ids(&p), ["a"]);
+        assert_eq!(updated_ids(&p), ["b"]);
+        assert_eq!(p.updates[0].1.tornado_threat, 2, "recorded at its level");
+    }
+
+    #[test]
+    fn a_record_kept_before_levels_is_not_compared() {
+        let mut emergency = alert("b", "Update", &["a"]);
+        emergency.level.tornado_threat = 2;
+        let f = feed(vec![emergency]);
+        let announced = HashMap::from([("a".to_owned(), None)]);
+        let p = plan(&f, Severity::Severe, &announced);
+        assert!(p.announce.is_empty());
+        assert_eq!(updated_ids(&p), ["b"]);
+    }
+
+    #[test]
+    fn cancels_and_updates_to_events_without_an_alexa_type_are_never_announced() {
+        let mut advisory = alert("b", "Update", &["a"]);
+        advisory.event = "Winter Weather Advisory".into();
+        let f = feed(vec![alert("c", "Cancel", &["a"]), advisory]);
+        let announced = HashMap::from([("a".to_owned(), Some(WARNING))]);
+        let p = plan(&f, Severity::Minor, &announced);
+        assert!(p.announce.is_empty() && p.updates.is_empty());
+        assert_eq!(
+            p.skipped_counts(),
+            BTreeMap::from([("cancel", 1), ("otherEvent", 1)])
+        );
     }
 
     #[test]
@@ -190,7 +378,7 @@ mod tests {
         let mut f = feed(vec![test, heat, minor, alert("c", "Cancel", &["x"])]);
         f.malformed
             .push("features[9].properties.id: required field is missing".into());
-        let p = plan(&f, Severity::Severe, &HashSet::new());
+        let p = plan(&f, Severity::Severe, &HashMap::new());
         assert!(p.announce.is_empty());
         assert_eq!(
             p.skipped_counts(),
@@ -203,8 +391,8 @@ mod tests {
             ])
         );
         // A lower floor lets the minor one through.
-        let p = plan(&f, Severity::Minor, &HashSet::new());
-        assert_eq!(ids(p.announce.iter().map(|(a, _)| *a)), ["m"]);
+        let p = plan(&f, Severity::Minor, &HashMap::new());
+        assert_eq!(announced_ids(&p), ["m"]);
     }
 
     #[test]
