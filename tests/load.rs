@@ -24,6 +24,8 @@ async fn ten_thousand_invocations_keep_memory_flat_and_send_every_alert_once() {
         .env("RUST_LOG", Some("info"))
         .start()
         .await;
+    // Exactly once without Alexa's help: a repeated referenceId is accepted and counted.
+    rig.sandbox.dedupe(false).await;
     rig.sandbox
         .fault(json!({"target": "events", "status": 429, "retryAfter": "0", "every": 10}))
         .await;

@@ -106,9 +106,12 @@ pub struct FeedSummary {
 const LOOKUP_CONCURRENCY: usize = 16;
 /// How many alerts are claimed, sent and recorded together.
 const CHUNK: usize = 50;
-/// The time a chunk needs: its claims, a send with its retries (one request timeout and
-/// backoff, within the sender's own deadline checks), the records, the answer.
-const CHUNK_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+/// The time a chunk is started with at least: one full request to Alexa, then the time kept
+/// to record and to answer (its claims are quick; the sender stops retrying by itself when
+/// time runs short, and what it could not send fails the poll, released, for the retry).
+const CHUNK_TIME: std::time::Duration = crate::http::REQUEST_TIMEOUT
+    .saturating_add(crate::budget::RECORD_RESERVE)
+    .saturating_add(crate::budget::REPORT_RESERVE);
 
 pub struct Poller {
     feed: Option<Feed>,
