@@ -444,7 +444,7 @@ fn filler(rng: &mut Rng, len: usize) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(*rng.pick(SENTENCES));
+        out.push_str(rng.pick::<&str>(SENTENCES));
     }
     out
 }
