@@ -7,6 +7,7 @@
 //! - [`runtime_api`]: a Lambda Runtime API emulator and the function process it drives.
 //! - [`sandbox`]: the `alexa-sandbox` binary (a local Alexa) and its control API.
 //! - [`feed`]: a local NWS alerts feed serving fixture files.
+//! - [`national`]: a generated national NWS feed (hundreds of alerts, several MB).
 //! - [`rig`]: all of them together around the function, built with [`Rig::builder`].
 //! - [`events`]: the trigger payloads the suites send.
 //! - [`tripwire`]: a loopback endpoint that counts who reaches it.
@@ -19,6 +20,7 @@
 pub mod events;
 pub mod feed;
 pub mod moto;
+pub mod national;
 pub mod rig;
 pub mod runtime_api;
 pub mod sandbox;
