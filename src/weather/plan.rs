@@ -59,16 +59,6 @@ impl Plan<'_> {
     }
 }
 
-/// The alerts this poll would announce as new (`Alert` messages that pass the rules), with
-/// their levels.
-fn announcing<'a>(verdicts: &[(&'a Alert, Result<&'static str, Skip>)]) -> HashMap<&'a str, Level> {
-    verdicts
-        .iter()
-        .filter(|(alert, verdict)| alert.message_type == "Alert" && verdict.is_ok())
-        .map(|(alert, _)| (alert.id.as_str(), alert.level))
-        .collect()
-}
-
 fn verdicts(feed: &Feed, floor: Severity) -> Vec<(&Alert, Result<&'static str, Skip>)> {
     feed.alerts
         .iter()
@@ -77,36 +67,57 @@ fn verdicts(feed: &Feed, floor: Severity) -> Vec<(&Alert, Result<&'static str, S
 }
 
 /// The earlier alert ids whose announcement decides this feed's updates: the poll looks them
-/// up in the ledger before calling [`plan`]. Sorted, without repeats.
+/// up in the ledger before calling [`plan`]. An id that is itself in the feed (and passes the
+/// rules) is decided within the feed. Sorted, without repeats.
 pub fn references_to_check(feed: &Feed, floor: Severity) -> Vec<String> {
     let verdicts = verdicts(feed, floor);
-    let in_this_poll = announcing(&verdicts);
+    let present: HashSet<&str> = verdicts
+        .iter()
+        .filter(|(_, verdict)| verdict.is_ok())
+        .map(|(alert, _)| alert.id.as_str())
+        .collect();
     let mut ids: Vec<String> = verdicts
         .iter()
         .filter(|(alert, verdict)| alert.message_type == "Update" && verdict.is_ok())
-        .filter(|(alert, _)| {
-            !alert
-                .references
-                .iter()
-                .any(|r| in_this_poll.contains_key(r.as_str()))
-        })
-        .flat_map(|(alert, _)| alert.references.iter().cloned())
+        .flat_map(|(alert, _)| alert.references.iter())
+        .filter(|r| !present.contains(r.as_str()))
+        .cloned()
         .collect();
     ids.sort_unstable();
     ids.dedup();
     ids
 }
 
+/// What the plan decided for an alert that passes the rules.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Decision {
+    /// Announced by this poll, at this level.
+    Announced(Level, bool),
+    /// Recorded as announced (an update that does not raise the danger), at this level.
+    Recorded(Level),
+}
+
 /// Decides every alert of `feed`, given the floor and the earlier alerts known to be
 /// announced (from [`references_to_check`]), each with the level announced for it (`None`
-/// for a record kept before levels were: it is not compared).
+/// for a record kept before levels were: it is not compared). A chain of messages about one
+/// hazard in the same feed (an alert, its update, an update of that) is announced once: the
+/// updates are decided after what they update.
 pub fn plan<'a>(
     feed: &'a Feed,
     floor: Severity,
     announced: &HashMap<String, Option<Level>>,
 ) -> Plan<'a> {
     let verdicts = verdicts(feed, floor);
-    let in_this_poll = announcing(&verdicts);
+    let by_id: HashMap<&str, (&Alert, &'static str)> = verdicts
+        .iter()
+        .filter_map(|(alert, verdict)| verdict.ok().map(|t| (alert.id.as_str(), (*alert, t))))
+        .collect();
+    let mut decided: HashMap<&str, Decision> = HashMap::new();
+    for (alert, verdict) in &verdicts {
+        if verdict.is_ok() {
+            decide(alert, &by_id, announced, &mut decided, &mut HashSet::new());
+        }
+    }
     let mut plan = Plan {
         announce: Vec::new(),
         updates: Vec::new(),
@@ -121,55 +132,110 @@ pub fn plan<'a>(
                 continue;
             }
         };
-        let mut announce = |level, escalation| {
-            plan.announce.push(Announce {
+        match decided.get(alert.id.as_str()) {
+            Some(Decision::Announced(level, escalation)) => plan.announce.push(Announce {
                 alert,
                 alert_type,
-                level,
-                escalation,
-            })
-        };
-        if alert.message_type != "Update" {
-            announce(alert.level, false);
-            continue;
-        }
-        let together: Vec<Level> = alert
-            .references
-            .iter()
-            .filter_map(|r| in_this_poll.get(r.as_str()).copied())
-            .collect();
-        let before: Vec<Option<Level>> = alert
-            .references
-            .iter()
-            .filter_map(|r| announced.get(r).copied())
-            .collect();
-        if !together.is_empty() {
-            // Announced with its original in this very poll.
-            let level = together.into_iter().fold(alert.level, Level::max);
-            plan.updates.push((alert, level));
-            plan.skipped.push((alert, Skip::UpdateOfAnnounced));
-        } else if before.is_empty() {
-            // Its original was never announced (below the floor, or before the skill).
-            announce(alert.level, false);
-        } else {
-            let known: HashSet<Level> = before.iter().flatten().copied().collect();
-            let then = known.iter().copied().fold(Level::default(), Level::max);
-            let level = alert.level.max(then);
-            if !known.is_empty() && alert.level.rises_above(then) {
-                announce(level, true);
-            } else {
-                plan.updates.push((alert, level));
+                level: *level,
+                escalation: *escalation,
+            }),
+            Some(Decision::Recorded(level)) => {
+                plan.updates.push((alert, *level));
                 plan.skipped.push((alert, Skip::UpdateOfAnnounced));
             }
+            None => {}
         }
     }
     plan
+}
+
+/// Decides `alert` after the alerts of the feed it updates (memoised in `decided`).
+fn decide<'a>(
+    alert: &'a Alert,
+    by_id: &HashMap<&'a str, (&'a Alert, &'static str)>,
+    announced: &HashMap<String, Option<Level>>,
+    decided: &mut HashMap<&'a str, Decision>,
+    visiting: &mut HashSet<&'a str>,
+) -> Decision {
+    if let Some(decision) = decided.get(alert.id.as_str()) {
+        return *decision;
+    }
+    // A message never references itself or a later one; a feed that says otherwise is cut here.
+    if !visiting.insert(alert.id.as_str()) {
+        return Decision::Announced(alert.level, false);
+    }
+    let decision = if alert.message_type != "Update" {
+        Decision::Announced(alert.level, false)
+    } else {
+        let mut together = false;
+        let mut known: Vec<Level> = Vec::new();
+        let mut unlevelled = false;
+        for reference in &alert.references {
+            if let Some((earlier, _)) = by_id.get(reference.as_str()) {
+                match decide(earlier, by_id, announced, decided, visiting) {
+                    // Announced by this very poll: the listener is being told now.
+                    Decision::Announced(level, _) => {
+                        together = true;
+                        known.push(level);
+                    }
+                    Decision::Recorded(level) => known.push(level),
+                }
+            } else if let Some(level) = announced.get(reference) {
+                match level {
+                    Some(level) => known.push(*level),
+                    None => unlevelled = true,
+                }
+            }
+        }
+        let then = known.iter().copied().fold(Level::default(), Level::max);
+        let level = alert.level.max(then);
+        if together {
+            Decision::Recorded(level)
+        } else if known.is_empty() && !unlevelled {
+            // Its original was never announced (below the floor, or before the skill).
+            Decision::Announced(alert.level, false)
+        } else if !known.is_empty() && alert.level.rises_above(then) {
+            Decision::Announced(level, true)
+        } else {
+            Decision::Recorded(level)
+        }
+    };
+    visiting.remove(alert.id.as_str());
+    decided.insert(alert.id.as_str(), decision);
+    decision
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::{DateTime, Utc};
+
+    #[test]
+    fn a_chain_of_updates_in_one_feed_is_announced_once() {
+        // The original is gone from the feed; its update and an update of that update remain
+        // (a national feed can list both): one announcement, the newest recorded with it.
+        let f = feed(vec![
+            alert("c", "Update", &["b"]),
+            alert("b", "Update", &["a"]),
+        ]);
+        assert_eq!(references_to_check(&f, Severity::Severe), ["a"]);
+        let p = plan(&f, Severity::Severe, &HashMap::new());
+        assert_eq!(announced_ids(&p), ["b"]);
+        assert_eq!(updated_ids(&p), ["c"]);
+        // Its original was announced by an earlier poll: neither is, both are recorded.
+        let announced = HashMap::from([("a".to_owned(), Some(WARNING))]);
+        let p = plan(&f, Severity::Severe, &announced);
+        assert!(p.announce.is_empty());
+        assert_eq!(updated_ids(&p), ["c", "b"]);
+        // ... unless the newest raises the danger above the chain's.
+        let mut emergency = alert("c", "Update", &["b"]);
+        emergency.level.tornado_threat = 2;
+        let f = feed(vec![emergency, alert("b", "Update", &["a"])]);
+        let p = plan(&f, Severity::Severe, &announced);
+        assert_eq!(announced_ids(&p), ["c"]);
+        assert!(p.announce[0].escalation);
+        assert_eq!(updated_ids(&p), ["b"]);
+    }
 
     fn alert(id: &str, message_type: &str, references: &[&str]) -> Alert {
         Alert {
