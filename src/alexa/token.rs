@@ -323,6 +323,11 @@ mod tests {
 
     /// A token endpoint on loopback that answers every request with `body`; returns its URL.
     async fn endpoint(body: &'static str) -> String {
+        answering(200, body.to_owned()).await
+    }
+
+    /// A token endpoint on loopback that answers every request with `status` and `body`.
+    async fn answering(status: u16, body: String) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/auth/o2/token", listener.local_addr().unwrap());
         tokio::spawn(async move {
@@ -330,13 +335,103 @@ mod tests {
                 let mut request = vec![0u8; 4096];
                 let _ = socket.read(&mut request).await;
                 let answer = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
                 );
                 let _ = socket.write_all(answer.as_bytes()).await;
             }
         });
         url
+    }
+
+    /// Token endpoint answers as they might come: any status, bodies with every field missing,
+    /// mistyped or out of range. None may panic the function, and a token is only ever taken
+    /// from a 2xx with a usable bearer `access_token`.
+    #[test]
+    fn any_token_endpoint_answer_is_handled_without_a_panic() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngSeed, TestRunner};
+        let number = prop_oneof![
+            Just("0".to_owned()),
+            Just("-1".to_owned()),
+            Just("3600".to_owned()),
+            Just("1.5e300".to_owned()),
+            Just("18446744073709551615".to_owned()),
+            Just("99999999999999999999999".to_owned()),
+            Just("\"3600\"".to_owned()),
+            Just("null".to_owned()),
+            any::<u64>().prop_map(|n| n.to_string()),
+        ];
+        let text = prop_oneof![
+            Just("\"Atza|token\"".to_owned()),
+            Just("\"\"".to_owned()),
+            Just("null".to_owned()),
+            Just("42".to_owned()),
+            Just("[]".to_owned()),
+            "[a-zA-Z|]{0,12}".prop_map(|t| format!("{t:?}")),
+        ];
+        let kind = prop_oneof![
+            Just("\"bearer\"".to_owned()),
+            Just("\"Bearer\"".to_owned()),
+            Just("\"mac\"".to_owned()),
+            Just("1".to_owned()),
+        ];
+        let field = |name: &'static str, value: BoxedStrategy<String>| {
+            proptest::option::of(value).prop_map(move |v| v.map(|v| format!("\"{name}\": {v}")))
+        };
+        let body = (
+            field("access_token", text.clone().boxed()),
+            field("expires_in", number.boxed()),
+            field("token_type", kind.boxed()),
+            field("error", text.boxed()),
+        )
+            .prop_map(|(a, b, c, d)| {
+                let fields: Vec<String> = [a, b, c, d].into_iter().flatten().collect();
+                format!("{{{}}}", fields.join(", "))
+            });
+        let body = prop_oneof![
+            8 => body,
+            1 => Just("not json".to_owned()),
+            1 => Just(String::new()),
+        ];
+        let status = prop_oneof![
+            6 => Just(200u16),
+            1 => Just(400u16),
+            1 => Just(401u16),
+            1 => Just(429u16),
+            1 => Just(503u16),
+        ];
+        let cases = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(100);
+        // The same cases on every run, so CI is repeatable.
+        let mut runner = TestRunner::new(Config {
+            cases,
+            failure_persistence: None,
+            rng_seed: RngSeed::Fixed(7),
+            ..Config::default()
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runner
+            .run(&(status, body), |(status, body)| {
+                runtime.block_on(async {
+                    let url = answering(status, body.clone()).await;
+                    let tokens = cache(url);
+                    // A short budget: retries of a 429 or 503 stop quickly.
+                    let deadline = Instant::now() + Duration::from_millis(400);
+                    let got = tokens.get(deadline).await;
+                    if let Ok(token) = &got {
+                        prop_assert!((200..300).contains(&status), "{status} {body}");
+                        prop_assert!(!token.expose().is_empty(), "{body}");
+                    }
+                    Ok(())
+                })
+            })
+            .unwrap();
     }
 
     fn cache(url: String) -> TokenCache {
