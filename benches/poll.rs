@@ -20,8 +20,8 @@
 //! Alexa's latency: every token and event request gets `BENCH_ALEXA_DELAY_MS` (default 30 ms)
 //! from the sandbox's `delayMs` fault (`every: 1`); moto answers as fast as it can.
 //!
-//! Run with `make bench`. `BENCH_POLL_SIZES` sets the feed sizes (default `500,1000,1500,2000`;
-//! 2000 alerts are over the function's 16 MiB body limit).
+//! Run with `make bench`. `BENCH_POLL_SIZES` sets the feed sizes (default
+//! `500,1000,2000,3000`; 3000 alerts are 28 MiB, near the function's 32 MiB body limit).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -206,7 +206,7 @@ async fn main() {
         return;
     }
     let sizes: Vec<usize> = std::env::var("BENCH_POLL_SIZES")
-        .unwrap_or_else(|_| "500,1000,1500,2000".to_owned())
+        .unwrap_or_else(|_| "500,1000,2000,3000".to_owned())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
