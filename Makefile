@@ -19,7 +19,7 @@ LOCAL_ENV := MOTO_SERVER=$(abspath $(MOTO)) LOCAL_RUNTIME=$(LOCAL_RUNTIME) PATH=
 # sam validate runs offline with a region and no telemetry.
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_REGION=us-east-1
 
-.PHONY: run invoke test reliability lint deny deny-advisories fmt bench build-lambda sam-build clean
+.PHONY: run invoke test reliability lint deny deny-advisories fmt bench build-lambda sam-build deploy logs tail skill-manifest clean
 
 ## run: the function under a local Lambda Runtime API, moto (secret, state table), alexa-sandbox as Alexa, a local weather feed; sends every sample in events/
 run: $(LOCAL_TOOLS)
@@ -60,6 +60,7 @@ $(SAM): | $(VENV)/bin/pip
 lint: $(CFN_LINT) $(SAM) deny
 	$(CFN_LINT) template.yaml
 	$(SAM_ENV) $(SAM) validate --lint --template template.yaml
+	$(VENV)/bin/python scripts/check-template.py template.yaml
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 
@@ -96,3 +97,28 @@ sam-build: $(SAM) $(CARGO_LAMBDA)
 
 clean:
 	$(CARGO) clean
+
+# The stack's name, from samconfig.toml (sam reads it there too).
+STACK ?= $(shell sed -n 's/^stack_name = "\(.*\)"/\1/p' samconfig.toml)
+
+## deploy: build and deploy the stack (the first time asks for the parameters and saves them in samconfig.toml); needs AWS credentials
+deploy: $(SAM) $(CARGO_LAMBDA)
+	PATH="$(abspath $(VENV))/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build
+	if grep -q '^parameter_overrides' samconfig.toml; then \
+		SAM_CLI_TELEMETRY=0 $(SAM) deploy; \
+	else \
+		SAM_CLI_TELEMETRY=0 $(SAM) deploy --guided; \
+	fi
+
+## logs: the function's log of the last 10 minutes (sam logs)
+logs: $(SAM)
+	SAM_CLI_TELEMETRY=0 $(SAM) logs --stack-name $(STACK) --name ProactiveFunction --start-time '10min ago'
+
+## tail: follow the function's log
+tail: $(SAM)
+	SAM_CLI_TELEMETRY=0 $(SAM) logs --stack-name $(STACK) --name ProactiveFunction --tail
+
+## skill-manifest: write the deployed FunctionArn (the live alias) into skill-package/skill.json as the skill's endpoints
+skill-manifest: $(SAM)
+	$(VENV)/bin/python scripts/set-skill-endpoint.py "$$(SAM_CLI_TELEMETRY=0 $(SAM) list stack-outputs --stack-name $(STACK) --output json \
+		| $(VENV)/bin/python -c 'import json,sys; print(next(o["OutputValue"] for o in json.load(sys.stdin) if o["OutputKey"] == "FunctionArn"))')"
