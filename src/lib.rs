@@ -15,6 +15,7 @@
 //!   from them (pure);
 //! - [`notifier`] sends requests: builds, claims through the ledger, delivers, settles;
 //! - [`ledger`] is the exactly-once protocol and the user records over the state table;
+//! - [`area`] places users as alerts name places: ZIP code → county FIPS codes (embedded table);
 //! - [`weather`] polls the weather feed; [`weather::plan`] decides what a poll announces (pure).
 //!
 //! **Edges**: the outside world, each behind a small trait with a real and an in-memory side.
@@ -30,6 +31,7 @@
 //! out the invocation's time (sends, then recording, then the answer).
 
 pub mod alexa;
+pub mod area;
 pub mod aws;
 pub mod budget;
 pub mod clock;
