@@ -5,6 +5,8 @@ cfn-lint and `sam validate` check that the template is valid; this checks that i
 
 Usage: check-template.py [template.yaml]   (needs cfn-lint, which `make lint` installs)
 """
+import json
+import re
 import sys
 import tomllib
 
@@ -46,6 +48,22 @@ def main() -> int:
         check(len(props.get("AlarmActions", [])) == 1, f"{alarm} notifies the alarm topic")
         check(props.get("TreatMissingData") == "notBreaching", f"{alarm} is quiet without data")
     check(res.get("AlarmEmailSubscription", {}).get("Condition") == "EmailsAlarms", "the email subscription only with AlarmEmail")
+    refused = res.get("RefusedAlarm", {}).get("Properties", {})
+    check(refused.get("MetricName") == "Refused" and "AlexaProactive" in str(refused.get("Namespace")),
+          "an alarm on notifications Alexa refused (the function's own metric)")
+
+    # 3. Metrics without a client: the namespace the function writes, and a dashboard of them.
+    env = fn["Environment"]["Variables"]
+    check("AlexaProactive" in str(env.get("METRICS_NAMESPACE")), "the function's metrics namespace is set per stack")
+    check(res.get("Dashboard", {}).get("Type") == "AWS::CloudWatch::Dashboard", "a CloudWatch dashboard")
+    body = str(res.get("Dashboard", {}).get("Properties", {}).get("DashboardBody"))
+    for metric in ["Accepted", "Refused", "Failed", "AlertsSeen", "AlertsAnnounced", "TokenRequests", "SecretReads"]:
+        check(metric in body, f"the dashboard shows {metric}")
+    sub = res.get("Dashboard", {}).get("Properties", {}).get("DashboardBody", {}).get("Fn::Sub", [""])
+    try:
+        json.loads(re.sub(r"\$\{[^}]+\}", "x", sub[0]))
+    except (ValueError, IndexError, TypeError) as err:
+        check(False, f"the dashboard body is JSON once substituted ({err})")
 
     # 4. Logs: an explicit group, kept LogRetentionDays (30 by default), JSON.
     group = res.get("FunctionLogGroup", {}).get("Properties", {})

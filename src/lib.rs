@@ -28,7 +28,8 @@
 //!
 //! Shared by all: [`config`] reads the environment once at start-up; [`json`] reads JSON with
 //! errors that name the field; [`clock`] tells the time (settable in tests); [`budget`] shares
-//! out the invocation's time (sends, then recording, then the answer).
+//! out the invocation's time (sends, then recording, then the answer); [`metrics`] writes
+//! CloudWatch metrics as Embedded Metric Format lines.
 
 pub mod alexa;
 pub mod area;
@@ -42,6 +43,7 @@ pub mod http;
 pub mod json;
 pub mod lambda;
 pub mod ledger;
+pub mod metrics;
 pub mod notifier;
 pub mod skill;
 pub mod state;

@@ -86,6 +86,22 @@ async fn polls_announce_each_alert_once() {
     let item = rig.moto.get_item(TABLE, &keys[0]).await;
     assert_eq!(item["phase"]["S"], "sent", "{item}");
     assert!(item.get("holder").is_none(), "{item}");
+    // The poll's figures went to CloudWatch as Embedded Metric Format lines of the log.
+    let log = std::fs::read_to_string(rig.log()).unwrap_or_default();
+    let poll_metrics: Vec<Value> = log
+        .lines()
+        .filter(|l| l.contains("\"_aws\"") && l.contains("AlertsSeen"))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(poll_metrics.len(), 1, "{}", rig.log().display());
+    assert_eq!(poll_metrics[0]["AlertsAnnounced"], 2, "{}", poll_metrics[0]);
+    assert_eq!(poll_metrics[0]["AlertsSeen"], 6, "{}", poll_metrics[0]);
+    assert!(
+        log.lines().any(|l| l.contains("\"_aws\"")
+            && l.contains("\"Schema\":\"AMAZON.WeatherAlert.Activated\"")
+            && l.contains("\"Accepted\":")),
+        "per-schema notification metrics"
+    );
     // Kept a week past the alert's end, not only as long as Alexa keeps the event (24 h).
     let epoch = |field: &str| -> i64 { item[field]["N"].as_str().unwrap().parse().unwrap() };
     let week = 7 * 24 * 3600;

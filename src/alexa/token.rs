@@ -201,6 +201,7 @@ impl TokenCache {
         if let Some(c) = kept.as_ref().filter(|_| !fresh) {
             return Ok(c.clone());
         }
+        crate::metrics::emit(&[], &[("SecretReads", 1)]);
         let loaded = Arc::new(self.source.load(deadline).await?);
         *kept = Some(loaded.clone());
         Ok(loaded)
@@ -236,6 +237,7 @@ impl TokenCache {
     }
 
     async fn attempt(&self, credentials: &ClientCredentials, deadline: Instant) -> Attempt {
+        crate::metrics::emit(&[], &[("TokenRequests", 1)]);
         let timeout = http::request_timeout(self.request_timeout, deadline);
         let form = [
             ("grant_type", "client_credentials"),

@@ -299,6 +299,29 @@ impl Poller {
         if deferred == 0 {
             feed.remember(validators);
         }
+        let skipped = plan.skipped_counts();
+        let announced = results
+            .iter()
+            .filter_map(|o| match o {
+                Outcome::Sent(d) if d.is_settled() => Some(d.reference_id.as_str()),
+                _ => None,
+            })
+            .collect::<HashSet<_>>()
+            .len();
+        crate::metrics::emit(
+            &[],
+            &[
+                (
+                    "AlertsSeen",
+                    (parsed.alerts.len() + parsed.malformed.len()) as u64,
+                ),
+                ("AlertsAnnounced", announced as u64),
+                ("AlertsSkipped", skipped.values().sum::<usize>() as u64),
+                ("Escalations", plan.escalations() as u64),
+                ("AlertsRefused", refused as u64),
+                ("AlertsDeferred", deferred as u64),
+            ],
+        );
         Ok(PollReport {
             feed: FeedSummary {
                 url: feed.url().to_owned(),
@@ -306,7 +329,7 @@ impl Poller {
                 changed: true,
                 alerts: Some(parsed.alerts.len() + parsed.malformed.len()),
                 candidates: Some(candidates),
-                skipped: Some(plan.skipped_counts()),
+                skipped: Some(skipped),
                 refused: Some(refused),
                 deferred: Some(deferred),
                 escalations: Some(plan.escalations()),
