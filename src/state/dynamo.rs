@@ -193,14 +193,22 @@ impl DynamoStore {
             Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(e)) => e.item.clone(),
             _ => None,
         };
-        let item = match returned {
-            Some(item) => item,
-            None => match self.get(sent_key(&claim.reference_id)).await? {
-                Some(item) => item,
+        // A returned item without a phase was caught half-written by a concurrent claim (a
+        // local stand-in such as moto applies an update in steps; DynamoDB does not): read it
+        // again, consistently, as when nothing came back.
+        let mut item = returned.filter(|item| item.contains_key("phase"));
+        for _ in 0..3 {
+            if item.is_some() {
+                break;
+            }
+            match self.get(sent_key(&claim.reference_id)).await? {
+                Some(read) if read.contains_key("phase") => item = Some(read),
+                Some(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
                 // Released between the two calls: report it as busy, a retry will take it.
                 None => return Ok(ClaimOutcome::InProgress { lease_until: None }),
-            },
-        };
+            }
+        }
+        let item = item.unwrap_or_default();
         match text(&item, "phase").as_deref() {
             Some(SENT) => Ok(ClaimOutcome::AlreadySent {
                 sent_at: text(&item, "sentAt"),
