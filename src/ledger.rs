@@ -322,15 +322,6 @@ impl Ledger {
         within(until, "read", self.store.sent(reference_id)).await
     }
 
-    /// Whether `reference_id` was sent.
-    pub async fn was_announced(
-        &self,
-        reference_id: &str,
-        deadline: Instant,
-    ) -> Result<bool, StateError> {
-        Ok(self.announced(reference_id, deadline).await?.is_some())
-    }
-
     /// Records `reference_id` as announced without sending it (an update of an announced
     /// alert, which ends at `ends_at`), with `tag`, unless someone else holds or sent it.
     pub async fn mark_announced(

@@ -105,7 +105,7 @@ async fn a_delivered_event_is_never_claimed_again() {
         (_, Held::AlreadySent { sent_at: Some(_) })
     ));
     assert!(again.busy().is_empty(), "sent is not busy");
-    assert!(ledger.was_announced("r1", dl()).await.unwrap());
+    assert!(ledger.announced("r1", dl()).await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -211,7 +211,7 @@ async fn a_lapsed_lease_is_taken_over_and_the_dead_holder_cannot_release_it() {
         "the dead holder's release leaves the new claim alone"
     );
     assert!(
-        !ledger.was_announced("r1", dl()).await.unwrap(),
+        ledger.announced("r1", dl()).await.unwrap().is_none(),
         "in progress is not sent"
     );
 }
@@ -415,7 +415,7 @@ async fn a_refusal_is_recorded_as_final_only_when_asked() {
         .unwrap();
     assert!(again.to_send.is_empty());
     assert!(matches!(&again.held[0].1, Held::Refused { reason: Some(r), .. } if r.contains("400")));
-    assert!(!ledger.was_announced("r1", dl()).await.unwrap());
+    assert!(ledger.announced("r1", dl()).await.unwrap().is_none());
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@ pub enum Op {
     Complete,
     Release,
     Refuse,
-    WasSent,
+    ReadSent,
     RecordUser,
     Subscriptions,
 }
@@ -32,7 +32,7 @@ impl Op {
         match self {
             Op::Claim | Op::Complete | Op::Refuse | Op::RecordUser => "UpdateItem",
             Op::Release => "DeleteItem",
-            Op::WasSent | Op::Subscriptions => "GetItem",
+            Op::ReadSent | Op::Subscriptions => "GetItem",
         }
     }
 }
@@ -304,7 +304,7 @@ impl MemoryStore {
     }
 
     fn read_sent(&self, reference_id: &str) -> Result<Option<Announced>, StateError> {
-        let tables = self.enter(Op::WasSent)?;
+        let tables = self.enter(Op::ReadSent)?;
         Ok(match tables.sent.get(reference_id) {
             Some((Sent::Sent { .. }, _)) => Some(Announced {
                 tag: tables.tags.get(reference_id).cloned(),

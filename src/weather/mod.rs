@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::alexa::Status;
+use crate::alexa::{Delivery, Status};
 use crate::config::{vars, Config};
 use crate::event::schemas::WEATHER_ALERT;
 use crate::event::{reference_id, NotificationRequest};
@@ -100,6 +100,18 @@ pub struct FeedSummary {
     /// Updates announced again because they raise the danger (among the candidates).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub escalations: Option<usize>,
+}
+
+/// How many alerts (referenceIds, whatever the regions) have a delivery that is `such`.
+fn distinct_alerts(results: &[Outcome], such: impl Fn(&Delivery) -> bool) -> usize {
+    results
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Sent(d) if such(d) => Some(d.reference_id.as_str()),
+            _ => None,
+        })
+        .collect::<HashSet<_>>()
+        .len()
 }
 
 /// How many ledger reads or writes a poll runs at once.
@@ -286,28 +298,14 @@ impl Poller {
                     .await?,
             );
         }
-        let refused = results
-            .iter()
-            .filter_map(|o| match o {
-                Outcome::Sent(d) if d.status == Status::Refused => Some(d.reference_id.as_str()),
-                _ => None,
-            })
-            .collect::<HashSet<_>>()
-            .len();
+        let refused = distinct_alerts(&results, |d| d.status == Status::Refused);
         // Only now, and only if every alert was reached: a poll that failed or stopped part-way
         // must see the same feed as new next time.
         if deferred == 0 {
             feed.remember(validators);
         }
         let skipped = plan.skipped_counts();
-        let announced = results
-            .iter()
-            .filter_map(|o| match o {
-                Outcome::Sent(d) if d.is_settled() => Some(d.reference_id.as_str()),
-                _ => None,
-            })
-            .collect::<HashSet<_>>()
-            .len();
+        let announced = distinct_alerts(&results, Delivery::is_settled);
         crate::metrics::emit(
             &[],
             &[
