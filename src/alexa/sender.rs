@@ -15,6 +15,7 @@ use super::region::{Region, Settings};
 use super::retry::{self, Attempts, Backoff, Class, Step, Why};
 use super::token::TokenCache;
 use super::Post;
+use crate::budget::REPORT_RESERVE;
 use crate::http;
 
 /// How a send ended.
@@ -109,6 +110,10 @@ struct ApiError {
     code: Option<serde_json::Value>,
     message: Option<String>,
 }
+
+/// A POST is started only with this much time left before the deadline (less the time kept
+/// to answer), so that its answer arrives in time.
+pub const MIN_POST_TIME: Duration = Duration::from_secs(1);
 
 /// How many POSTs run at once: enough to hide Alexa's latency, few enough not to open
 /// hundreds of connections (or trip Alexa's rate limits) for a large batch.
@@ -213,6 +218,25 @@ impl Attempts for PostAttempts<'_> {
                 ))
             }
         };
+        // A POST started with almost no time left would reach Alexa and lose its answer to
+        // the deadline: the send counts as failed, and the retry would repeat a delivered
+        // event. Not starting it keeps the outcome certain.
+        let left = self
+            .deadline
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(REPORT_RESERVE);
+        if left < MIN_POST_TIME {
+            return Step::Done(Delivery::failed(
+                &post.reference_id,
+                region,
+                attempt - 1,
+                None,
+                format!(
+                    "not sent: less than {} ms left before the invocation's deadline",
+                    MIN_POST_TIME.as_millis()
+                ),
+            ));
+        }
         let answer = sender
             .http
             .post(&self.url)
