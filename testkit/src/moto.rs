@@ -260,6 +260,8 @@ impl Moto {
     }
 }
 
+static DYNAMODB_CALLS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn forward(
     req: Request<Incoming>,
     upstream: String,
@@ -327,6 +329,14 @@ async fn forward(
     for (name, value) in parts.headers.iter().filter(|(n, _)| *n != "host") {
         request = request.header(name, value);
     }
+    // DynamoDB applies a conditional write to an item atomically; moto applies an UpdateItem
+    // in steps, so two concurrent claims can both pass `attribute_not_exists(pk)`. One
+    // DynamoDB call at a time through the proxy makes the stand-in as strict as the service.
+    let _one_at_a_time = if target.starts_with("DynamoDB") {
+        Some(DYNAMODB_CALLS.lock().await)
+    } else {
+        None
+    };
     let mut response = Response::new(Full::new(Bytes::new()));
     match request.body(body).send().await {
         Ok(answer) => {
