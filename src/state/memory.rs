@@ -10,9 +10,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::clock::{Clock, SystemClock};
 
+use super::area::sort_key;
 use super::{
-    Announced, Claim, ClaimOutcome, Recorded, StateError, StateFuture, StateStore, UserChange,
-    UserChangeKind,
+    Announced, AreaKey, Claim, ClaimOutcome, HashRange, Recipient, Recorded, StateError,
+    StateFuture, StateStore, UserArea, UserChange, UserChangeKind,
 };
 
 /// One of the store's operations, to make it fail.
@@ -25,14 +26,30 @@ pub enum Op {
     ReadSent,
     RecordUser,
     Subscriptions,
+    Progress,
+    SetArea,
+    ReadArea,
+    ForgetArea,
+    /// Queries of the area index (counts and users).
+    QueryArea,
+    Recipients,
+    DropSubscription,
 }
 
 impl Op {
     fn action(self) -> &'static str {
         match self {
-            Op::Claim | Op::Complete | Op::Refuse | Op::RecordUser => "UpdateItem",
-            Op::Release => "DeleteItem",
-            Op::ReadSent | Op::Subscriptions => "GetItem",
+            Op::Claim
+            | Op::Complete
+            | Op::Refuse
+            | Op::RecordUser
+            | Op::Progress
+            | Op::SetArea
+            | Op::DropSubscription => "UpdateItem",
+            Op::Release | Op::ForgetArea => "DeleteItem",
+            Op::ReadSent | Op::Subscriptions | Op::ReadArea => "GetItem",
+            Op::QueryArea => "Query",
+            Op::Recipients => "BatchGetItem",
         }
     }
 }
@@ -72,6 +89,9 @@ struct Tables {
     /// The targets each record's event reached (the `done` set).
     done: HashMap<String, Vec<String>>,
     users: HashMap<String, User>,
+    areas: HashMap<String, UserArea>,
+    /// The `area` index: (place, sort key) → user id.
+    index: std::collections::BTreeMap<(AreaKey, String), String>,
     /// Per operation, how many more calls succeed before every call fails.
     failing: HashMap<Op, usize>,
     /// Per operation, how many of the next calls fail (then they succeed again).
@@ -349,6 +369,30 @@ fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+impl MemoryStore {
+    /// The index items of `key`, as user ids (a test's view of the `area` index).
+    pub fn indexed(&self, key: &AreaKey) -> Vec<String> {
+        self.lock()
+            .index
+            .iter()
+            .filter(|((k, _), _)| k == key)
+            .map(|(_, user)| user.clone())
+            .collect()
+    }
+
+    fn index_range<'t>(
+        tables: &'t Tables,
+        key: &AreaKey,
+        range: HashRange,
+    ) -> impl Iterator<Item = (&'t String, &'t String)> {
+        let (low, high) = range.sort_key_bounds();
+        tables
+            .index
+            .range((key.clone(), low)..=(key.clone(), high))
+            .map(|((_, sort), user)| (sort, user))
+    }
+}
+
 impl StateStore for MemoryStore {
     fn claim<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ClaimOutcome> {
         Box::pin(async move {
@@ -387,6 +431,135 @@ impl StateStore for MemoryStore {
                 .users
                 .get(user_id)
                 .and_then(|user| user.subscriptions.clone()))
+        })
+    }
+
+    fn progress<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
+        Box::pin(async move {
+            let mut tables = self.enter(Op::Progress)?;
+            let held = matches!(
+                tables.sent.get(&claim.reference_id),
+                Some((Sent::InProgress { holder, .. }, _)) if *holder == claim.holder
+            );
+            if !held {
+                return Err(StateError::Unavailable {
+                    table: "memory".into(),
+                    action: "UpdateItem",
+                    detail: format!(
+                        "the claim on {} is no longer this invocation's",
+                        claim.reference_id
+                    ),
+                });
+            }
+            let targets = tables.done.entry(claim.reference_id.clone()).or_default();
+            for target in done {
+                if !targets.contains(target) {
+                    targets.push(target.clone());
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn set_area<'a>(&'a self, area: &'a UserArea) -> StateFuture<'a, ()> {
+        Box::pin(async move {
+            let mut tables = self.enter(Op::SetArea)?;
+            if let Some(earlier) = tables.areas.remove(&area.user_id) {
+                for key in earlier.keys() {
+                    tables.index.remove(&(key, sort_key(&area.user_id)));
+                }
+            }
+            for key in area.keys() {
+                tables
+                    .index
+                    .insert((key, sort_key(&area.user_id)), area.user_id.clone());
+            }
+            tables.areas.insert(area.user_id.clone(), area.clone());
+            Ok(())
+        })
+    }
+
+    fn area<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, Option<UserArea>> {
+        Box::pin(async move {
+            let tables = self.enter(Op::ReadArea)?;
+            Ok(tables.areas.get(user_id).cloned())
+        })
+    }
+
+    fn forget_area<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, bool> {
+        Box::pin(async move {
+            let mut tables = self.enter(Op::ForgetArea)?;
+            let Some(earlier) = tables.areas.remove(user_id) else {
+                return Ok(false);
+            };
+            for key in earlier.keys() {
+                tables.index.remove(&(key, sort_key(user_id)));
+            }
+            Ok(true)
+        })
+    }
+
+    fn count_area<'a>(&'a self, keys: &'a [AreaKey], range: HashRange) -> StateFuture<'a, u64> {
+        Box::pin(async move {
+            self.delay(Op::QueryArea).await;
+            let tables = self.enter(Op::QueryArea)?;
+            Ok(keys
+                .iter()
+                .map(|key| Self::index_range(&tables, key, range).count() as u64)
+                .sum())
+        })
+    }
+
+    fn users_in_area<'a>(
+        &'a self,
+        keys: &'a [AreaKey],
+        range: HashRange,
+    ) -> StateFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            self.delay(Op::QueryArea).await;
+            let tables = self.enter(Op::QueryArea)?;
+            let users: std::collections::BTreeMap<&String, &String> = keys
+                .iter()
+                .flat_map(|key| Self::index_range(&tables, key, range))
+                .collect();
+            Ok(users.into_values().cloned().collect())
+        })
+    }
+
+    fn recipients<'a>(&'a self, user_ids: &'a [String]) -> StateFuture<'a, Vec<Recipient>> {
+        Box::pin(async move {
+            self.delay(Op::Recipients).await;
+            let tables = self.enter(Op::Recipients)?;
+            Ok(user_ids
+                .iter()
+                .filter_map(|user_id| {
+                    let user = tables.users.get(user_id);
+                    let area = tables.areas.get(user_id);
+                    (user.is_some() || area.is_some()).then(|| Recipient {
+                        user_id: user_id.clone(),
+                        subscriptions: user.and_then(|u| u.subscriptions.clone()),
+                        region: area.and_then(|a| a.region.clone()),
+                    })
+                })
+                .collect())
+        })
+    }
+
+    fn drop_subscription<'a>(
+        &'a self,
+        user_id: &'a str,
+        event: &'a str,
+    ) -> StateFuture<'a, ()> {
+        Box::pin(async move {
+            let mut tables = self.enter(Op::DropSubscription)?;
+            if let Some(subscriptions) = tables
+                .users
+                .get_mut(user_id)
+                .and_then(|u| u.subscriptions.as_mut())
+            {
+                subscriptions.retain(|s| s != event);
+            }
+            Ok(())
         })
     }
 }

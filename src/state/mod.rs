@@ -9,6 +9,7 @@
 //! taken over when its lease ends: the lease outlasts the holder's invocation deadline, and
 //! Lambda stops an invocation at its deadline, so a lapsed lease has no live holder.
 
+pub mod area;
 pub mod dynamo;
 pub mod memory;
 
@@ -17,6 +18,7 @@ use std::pin::Pin;
 
 use chrono::{DateTime, Utc};
 
+pub use area::{AreaKey, HashRange, Recipient, UserArea};
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 
@@ -43,6 +45,31 @@ pub trait StateStore: Send + Sync {
     /// The events the user subscribed to in their latest `ProactiveSubscriptionChanged`, if
     /// one is recorded (and the skill is not disabled since).
     fn subscriptions<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, Option<Vec<String>>>;
+    /// Records progress on a claim this invocation holds: adds `done` to its targets reached
+    /// (the fan-out keeps its split decision there before acting on it).
+    fn progress<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()>;
+    /// Stores where the user is (replacing any earlier area) and indexes them under its places.
+    fn set_area<'a>(&'a self, area: &'a UserArea) -> StateFuture<'a, ()>;
+    /// Where the user is, if stored.
+    fn area<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, Option<UserArea>>;
+    /// Deletes the user's area and index items; whether there was one.
+    fn forget_area<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, bool>;
+    /// How many index items the places `keys` have in `range` (a user in two of the places
+    /// counts twice: this sizes work, it does not count people).
+    fn count_area<'a>(&'a self, keys: &'a [AreaKey], range: HashRange) -> StateFuture<'a, u64>;
+    /// The users indexed under any of `keys` whose hash is in `range`, each once, in hash order.
+    fn users_in_area<'a>(
+        &'a self,
+        keys: &'a [AreaKey],
+        range: HashRange,
+    ) -> StateFuture<'a, Vec<String>>;
+    /// The records of these users that exist (subscriptions and region), in any order.
+    fn recipients<'a>(&'a self, user_ids: &'a [String]) -> StateFuture<'a, Vec<Recipient>>;
+    /// Alexa answered a Unicast of `event` to the user with 403: the user is not subscribed to
+    /// it, whatever was recorded. Drops it from the stored subscriptions, unless a newer skill
+    /// event was recorded meanwhile.
+    fn drop_subscription<'a>(&'a self, user_id: &'a str, event: &'a str)
+        -> StateFuture<'a, ()>;
 }
 
 /// One invocation's claim on one referenceId.

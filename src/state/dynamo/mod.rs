@@ -10,7 +10,11 @@
 //!   a retention: an alert can outlast its Alexa expiry by days).
 //! - `user#<userId>`: `subscriptions` (list of event names, from the latest subscription
 //!   event; absent until one arrives and once disabled), `enabled`, `updatedAt` (epoch
-//!   milliseconds of the newest skill event applied), `expireAt` once disabled.
+//!   milliseconds of the newest skill event applied), `expireAt` once disabled; and the
+//!   user's area once known: `postalCode`, `country`, `counties` (string set), `region`,
+//!   `locale`, `areaAt` (see [`area`]).
+//! - `area#<areaKey>#<userId>`: one per place the user is in, `areaKey` and `areaUser` (the
+//!   keys of the `area` index: place, then user hash and id), nothing else.
 //!
 //! DynamoDB deletes expired items lazily (up to days later), so no condition relies on TTL:
 //! the lease is compared with the clock, and an expired `sent` record still counts as sent
@@ -24,9 +28,11 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use tokio::sync::OnceCell;
 
+mod area;
+
 use super::{
-    Announced, Claim, ClaimOutcome, Recorded, StateError, StateFuture, StateStore, UserChange,
-    UserChangeKind,
+    Announced, AreaKey, Claim, ClaimOutcome, HashRange, Recipient, Recorded, StateError,
+    StateFuture, StateStore, UserArea, UserChange, UserChangeKind,
 };
 
 /// How long a disabled user's emptied record is kept: Alexa delivers skill events within
@@ -425,5 +431,45 @@ impl StateStore for DynamoStore {
 
     fn subscriptions<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, Option<Vec<String>>> {
         Box::pin(self.user_subscriptions(user_id))
+    }
+
+    fn progress<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
+        Box::pin(self.add_done(claim, done))
+    }
+
+    fn set_area<'a>(&'a self, area: &'a UserArea) -> StateFuture<'a, ()> {
+        Box::pin(self.put_area(area))
+    }
+
+    fn area<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, Option<UserArea>> {
+        Box::pin(self.read_area(user_id))
+    }
+
+    fn forget_area<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, bool> {
+        Box::pin(self.delete_area(user_id))
+    }
+
+    fn count_area<'a>(&'a self, keys: &'a [AreaKey], range: HashRange) -> StateFuture<'a, u64> {
+        Box::pin(self.count_indexed(keys, range))
+    }
+
+    fn users_in_area<'a>(
+        &'a self,
+        keys: &'a [AreaKey],
+        range: HashRange,
+    ) -> StateFuture<'a, Vec<String>> {
+        Box::pin(self.indexed_users(keys, range))
+    }
+
+    fn recipients<'a>(&'a self, user_ids: &'a [String]) -> StateFuture<'a, Vec<Recipient>> {
+        Box::pin(self.read_recipients(user_ids))
+    }
+
+    fn drop_subscription<'a>(
+        &'a self,
+        user_id: &'a str,
+        event: &'a str,
+    ) -> StateFuture<'a, ()> {
+        Box::pin(self.unsubscribe(user_id, event))
     }
 }
