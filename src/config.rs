@@ -21,7 +21,22 @@ pub mod vars {
     pub const WEATHER_FEED_URL: &str = "WEATHER_FEED_URL";
     pub const WEATHER_MIN_SEVERITY: &str = "WEATHER_MIN_SEVERITY";
     pub const WEATHER_FEED_CONTACT: &str = "WEATHER_FEED_CONTACT";
+    pub const WEATHER_AUDIENCE: &str = "WEATHER_AUDIENCE";
+    pub const FANOUT_QUEUE_URL: &str = "FANOUT_QUEUE_URL";
+    pub const FANOUT_SEND_RATE: &str = "FANOUT_SEND_RATE";
 }
+
+/// Who hears a feed alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// The subscribed users whose county the alert names, as Unicasts through the fan-out.
+    Located,
+    /// Every subscribed user, as one Multicast (a skill serving exactly the feed's area).
+    Everyone,
+}
+
+/// Unicasts per second one function instance sends by default (`FANOUT_SEND_RATE`).
+pub const DEFAULT_SEND_RATE: u32 = 50;
 
 /// Skill ids start with one of these (the second is the pre-2017 format that old skills and
 /// `sam local generate-event alexa-skills-kit` still use).
@@ -52,6 +67,12 @@ pub struct Config {
     /// A website or email address for the feed's operator to reach the skill's owner; sent in
     /// the User-Agent, as NWS asks.
     pub weather_feed_contact: Option<String>,
+    /// Who hears a feed alert (`WEATHER_AUDIENCE`).
+    pub weather_audience: Audience,
+    /// The SQS queue of per-user work (`FANOUT_QUEUE_URL`); needed to target by place.
+    pub fanout_queue_url: Option<String>,
+    /// Unicasts per second per function instance.
+    pub fanout_send_rate: u32,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -132,7 +153,37 @@ impl Config {
         let weather_feed_contact = text(vars::WEATHER_FEED_CONTACT)
             .map(|contact| header_text(vars::WEATHER_FEED_CONTACT, contact))
             .transpose()?;
+        let weather_audience = match text(vars::WEATHER_AUDIENCE).as_deref() {
+            None | Some("located") => Audience::Located,
+            Some("everyone") => Audience::Everyone,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: vars::WEATHER_AUDIENCE,
+                    value: other.to_owned(),
+                    expected: "expected located (each alert to the subscribed users of the counties it names) or everyone (one Multicast to every subscriber)".into(),
+                })
+            }
+        };
+        let fanout_queue_url = text(vars::FANOUT_QUEUE_URL)
+            .map(|url| http_url(vars::FANOUT_QUEUE_URL, url))
+            .transpose()?;
+        let fanout_send_rate = match text(vars::FANOUT_SEND_RATE) {
+            None => DEFAULT_SEND_RATE,
+            Some(value) => match value.parse::<u32>() {
+                Ok(rate @ 1..=10_000) => rate,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        var: vars::FANOUT_SEND_RATE,
+                        value,
+                        expected: "expected Unicasts per second per function instance, a whole number from 1 to 10000".into(),
+                    })
+                }
+            },
+        };
         Ok(Config {
+            weather_audience,
+            fanout_queue_url,
+            fanout_send_rate,
             skill_id,
             credentials_secret: text(vars::CREDENTIALS_SECRET),
             stage,

@@ -20,7 +20,10 @@ use tokio::time::Instant;
 
 use crate::alexa::{Delivery, Status};
 use crate::budget::{self, RECORD_RESERVE};
-use crate::state::{Announced, Claim, ClaimOutcome, Recorded, StateError, StateStore, UserChange};
+use crate::state::{
+    Announced, AreaKey, Claim, ClaimOutcome, HashRange, Recipient, Recorded, StateError,
+    StateStore, UserArea, UserChange, UserChangeKind,
+};
 
 /// How many state-table calls run at once: enough to hide the round trips of a large SNS
 /// batch without opening hundreds of connections.
@@ -361,13 +364,23 @@ impl Ledger {
         within(until, "read", self.store.subscriptions(user_id)).await
     }
 
-    /// Records a user's skill event unless a newer one is recorded already.
+    /// Records a user's skill event unless a newer one is recorded already. Disabling the
+    /// skill deletes the user's area first (even when the event turns out older than what is
+    /// recorded: on personal data, the user's last word to forget wins).
     pub async fn record_user(
         &self,
         change: &UserChange,
         deadline: Instant,
     ) -> Result<Recorded, StateError> {
         let until = budget::cutoff(deadline);
+        if change.kind == UserChangeKind::Disabled
+            && within(until, "delete", self.store.forget_area(&change.user_id)).await?
+        {
+            tracing::info!(
+                user_id = change.user_id,
+                "skill disabled: the user's area is deleted"
+            );
+        }
         let recorded = within(until, "record", self.store.record_user(change)).await?;
         match recorded {
             Recorded::Applied => {
@@ -380,6 +393,136 @@ impl Ledger {
             ),
         }
         Ok(recorded)
+    }
+}
+
+/// The fan-out's single claims and the users' areas.
+impl Ledger {
+    /// Claims one referenceId; `Err` says who has it instead.
+    pub async fn claim_one(
+        &self,
+        candidate: Candidate<()>,
+        holder: &str,
+        lease_until: DateTime<Utc>,
+        deadline: Instant,
+    ) -> Result<Result<Claim, Held>, StateError> {
+        let mut claimed = self
+            .claim_all(vec![candidate], holder, lease_until, deadline)
+            .await?;
+        Ok(match (claimed.to_send.pop(), claimed.held.pop()) {
+            (Some(((), claim)), _) => Ok(claim),
+            (None, Some((_, held))) => Err(held),
+            (None, None) => Err(Held::Repeated),
+        })
+    }
+
+    /// Records progress on a claim held: `done` joins its targets reached.
+    pub async fn progress(
+        &self,
+        claim: &Claim,
+        done: &[String],
+        deadline: Instant,
+    ) -> Result<(), StateError> {
+        let until = budget::earlier(budget::cutoff(deadline), RECORD_RESERVE);
+        within(until, "record", self.store.progress(claim, done)).await
+    }
+
+    /// Ends a claim: sent (`done` is `None`), or released with the targets reached so far.
+    /// Tried up to three times within the record reserve, as [`Ledger::settle`] does.
+    pub async fn close(
+        &self,
+        claim: &Claim,
+        done: Option<&[String]>,
+        deadline: Instant,
+    ) -> Result<(), StateError> {
+        let until = budget::cutoff(deadline);
+        let mut result = Err(StateError::Late { action: "record" });
+        for attempt in 1..=RECORD_ATTEMPTS {
+            let write = async {
+                match done {
+                    None => self.store.complete(claim).await,
+                    Some(done) => self.store.release(claim, done).await,
+                }
+            };
+            result = within(until, "record", write).await;
+            if result.is_ok() || Instant::now() >= until {
+                break;
+            }
+            let pause = std::time::Duration::from_millis(50 * u64::from(attempt));
+            tokio::time::sleep_until((Instant::now() + pause).min(until)).await;
+        }
+        result
+    }
+
+    pub async fn set_area(&self, area: &UserArea, deadline: Instant) -> Result<(), StateError> {
+        within(
+            budget::cutoff(deadline),
+            "record",
+            self.store.set_area(area),
+        )
+        .await
+    }
+
+    pub async fn area(
+        &self,
+        user_id: &str,
+        deadline: Instant,
+    ) -> Result<Option<UserArea>, StateError> {
+        within(budget::cutoff(deadline), "read", self.store.area(user_id)).await
+    }
+
+    /// Deletes the user's area; whether there was one.
+    pub async fn forget_area(&self, user_id: &str, deadline: Instant) -> Result<bool, StateError> {
+        within(
+            budget::cutoff(deadline),
+            "delete",
+            self.store.forget_area(user_id),
+        )
+        .await
+    }
+
+    pub async fn count_area(
+        &self,
+        keys: &[AreaKey],
+        range: HashRange,
+        deadline: Instant,
+    ) -> Result<u64, StateError> {
+        let until = budget::earlier(budget::cutoff(deadline), RECORD_RESERVE);
+        within(until, "query", self.store.count_area(keys, range)).await
+    }
+
+    /// The subscribed-or-not users of the places `keys` in `range`, with their records.
+    pub async fn recipients_in_area(
+        &self,
+        keys: &[AreaKey],
+        range: HashRange,
+        deadline: Instant,
+    ) -> Result<Vec<Recipient>, StateError> {
+        let until = budget::earlier(budget::cutoff(deadline), RECORD_RESERVE);
+        let users = within(until, "query", self.store.users_in_area(keys, range)).await?;
+        let mut recipients = within(until, "read", self.store.recipients(&users)).await?;
+        // In hash order, as the index gave them: the order of sends does not depend on reads.
+        let order: std::collections::HashMap<&str, usize> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.as_str(), i))
+            .collect();
+        recipients.sort_by_key(|r| order.get(r.user_id.as_str()).copied());
+        Ok(recipients)
+    }
+
+    /// Best effort: a user Alexa answered 403 is not subscribed to `event`.
+    pub async fn drop_subscription(&self, user_id: &str, event: &str, deadline: Instant) {
+        let until = budget::cutoff(deadline);
+        if let Err(err) = within(
+            until,
+            "record",
+            self.store.drop_subscription(user_id, event),
+        )
+        .await
+        {
+            tracing::warn!(user_id, error = %err, "unsubscription after a 403 not recorded; the next alert finds it out again");
+        }
     }
 }
 

@@ -311,7 +311,7 @@ impl Notifier {
 }
 
 /// The notifications of one send, counted by schema, region and how Alexa answered.
-fn emit_metrics(deliveries: &[Delivery], schemas: &HashMap<String, &'static str>) {
+pub(crate) fn emit_metrics(deliveries: &[Delivery], schemas: &HashMap<String, &'static str>) {
     let mut counts: BTreeMap<(&str, &str), [u64; 5]> = BTreeMap::new();
     for d in deliveries {
         let schema = schemas.get(&d.reference_id).copied().unwrap_or("unknown");

@@ -38,9 +38,20 @@ impl UserArea {
 }
 
 /// A place users are indexed under: `c40027` (a county) or `z73019` (a ZIP code).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct AreaKey(String);
+
+impl<'de> Deserialize<'de> for AreaKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        AreaKey::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{text:?} is no place; expected c + a 5-digit county FIPS code or z + a 5-digit ZIP code"
+            ))
+        })
+    }
+}
 
 impl AreaKey {
     pub fn county(fips: &str) -> Self {
@@ -154,8 +165,14 @@ mod tests {
     #[test]
     fn hashes_are_stable_and_spread() {
         // Stored items depend on these values: a change is a migration, not a refactor.
-        assert_eq!(user_hash("amzn1.ask.account.A"), user_hash("amzn1.ask.account.A"));
-        assert_eq!(format!("{:016x}", user_hash("amzn1.ask.account.A")), "525f6a822dea5230");
+        assert_eq!(
+            user_hash("amzn1.ask.account.A"),
+            user_hash("amzn1.ask.account.A")
+        );
+        assert_eq!(
+            format!("{:016x}", user_hash("amzn1.ask.account.A")),
+            "525f6a822dea5230"
+        );
         let mut top = [0u32; 16];
         for i in 0..16_000 {
             top[(user_hash(&format!("amzn1.ask.account.USER{i}")) >> 60) as usize] += 1;
@@ -202,7 +219,10 @@ mod tests {
             region: None,
             locale: None,
         };
-        assert_eq!(area.keys(), [AreaKey::county("40027"), AreaKey::zip("73019")]);
+        assert_eq!(
+            area.keys(),
+            [AreaKey::county("40027"), AreaKey::zip("73019")]
+        );
         let abroad = UserArea {
             country: "DE".into(),
             postal_code: "10115".into(),

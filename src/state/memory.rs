@@ -545,11 +545,7 @@ impl StateStore for MemoryStore {
         })
     }
 
-    fn drop_subscription<'a>(
-        &'a self,
-        user_id: &'a str,
-        event: &'a str,
-    ) -> StateFuture<'a, ()> {
+    fn drop_subscription<'a>(&'a self, user_id: &'a str, event: &'a str) -> StateFuture<'a, ()> {
         Box::pin(async move {
             let mut tables = self.enter(Op::DropSubscription)?;
             if let Some(subscriptions) = tables

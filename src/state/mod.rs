@@ -68,8 +68,7 @@ pub trait StateStore: Send + Sync {
     /// Alexa answered a Unicast of `event` to the user with 403: the user is not subscribed to
     /// it, whatever was recorded. Drops it from the stored subscriptions, unless a newer skill
     /// event was recorded meanwhile.
-    fn drop_subscription<'a>(&'a self, user_id: &'a str, event: &'a str)
-        -> StateFuture<'a, ()>;
+    fn drop_subscription<'a>(&'a self, user_id: &'a str, event: &'a str) -> StateFuture<'a, ()>;
 }
 
 /// One invocation's claim on one referenceId.

@@ -108,8 +108,10 @@ impl DynamoStore {
             remove.push("counties");
         } else {
             set.push("counties = :counties");
-            update = update
-                .expression_attribute_values(":counties", AttributeValue::Ss(area.counties.clone()));
+            update = update.expression_attribute_values(
+                ":counties",
+                AttributeValue::Ss(area.counties.clone()),
+            );
         }
         for (name, value) in [("#region", &area.region), ("#locale", &area.locale)] {
             match value {
@@ -177,9 +179,7 @@ impl DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key("pk", user_key(user_id))
-            .update_expression(
-                "REMOVE postalCode, country, counties, #region, #locale, areaAt",
-            )
+            .update_expression("REMOVE postalCode, country, counties, #region, #locale, areaAt")
             .expression_attribute_names("#region", "region")
             .expression_attribute_names("#locale", "locale")
             .send()
@@ -317,7 +317,9 @@ impl DynamoStore {
                 return Err(StateError::Unavailable {
                     table: self.table.clone(),
                     action: "BatchGetItem",
-                    detail: format!("keys left unprocessed after {UNPROCESSED_ROUNDS} rounds (throttled)"),
+                    detail: format!(
+                        "keys left unprocessed after {UNPROCESSED_ROUNDS} rounds (throttled)"
+                    ),
                 });
             }
         }

@@ -465,11 +465,7 @@ impl StateStore for DynamoStore {
         Box::pin(self.read_recipients(user_ids))
     }
 
-    fn drop_subscription<'a>(
-        &'a self,
-        user_id: &'a str,
-        event: &'a str,
-    ) -> StateFuture<'a, ()> {
+    fn drop_subscription<'a>(&'a self, user_id: &'a str, event: &'a str) -> StateFuture<'a, ()> {
         Box::pin(self.unsubscribe(user_id, event))
     }
 }

@@ -1,0 +1,528 @@
+//! The fan-out: an alert for a place becomes one Unicast per subscribed user there, sent
+//! through an SQS queue that the same function consumes, exactly once per (alert, user).
+//!
+//! - The invocation that decides an alert (a poll, a trigger with an `area`) claims the alert
+//!   as for any send, then [`Fanout::start`]s it: one [`Work`] message for all its users.
+//! - Each message is a range of users ([`plan`]): the invocation that receives it claims the
+//!   range, and either splits it into smaller ranges (more messages, the split recorded on
+//!   the claim first) or sends to its users: the subscribed ones, in their own region, at
+//!   most `FANOUT_SEND_RATE` per second per instance.
+//! - A range's claim records the users reached (by hash) as it goes: a redelivered message, a
+//!   Lambda retry or a second copy sends only to the users not reached. Nothing is sent
+//!   without the claim; a range that could not finish is released with what it reached and
+//!   its message fails (SQS brings it back; after 5 receives it goes to the dead-letter
+//!   queue). State-table writes: two per range of about a hundred users.
+
+pub mod plan;
+mod work;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt};
+use serde::Serialize;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::alexa::{EventsApi, Post, Region, Status};
+use crate::budget::{self, RECORD_RESERVE};
+use crate::clock::Clock;
+use crate::ledger::{self, Candidate, Held, Ledger};
+use crate::metrics;
+use crate::queue::{Queue, QueueError};
+use crate::state::{HashRange, Recipient, StateError};
+pub use work::Work;
+
+/// Why the fan-out could not start an alert.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum FanoutError {
+    #[error("targeting users by place needs {var}: {fix}")]
+    NotConfigured {
+        var: &'static str,
+        fix: &'static str,
+    },
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// How many messages of one SQS batch are worked on at once (they share the send rate).
+const RECORD_CONCURRENCY: usize = 10;
+/// A send is started only with this much time left (as the sender does).
+const MIN_SEND_TIME: Duration = crate::alexa::sender::MIN_POST_TIME;
+
+/// One SQS record, as the adapter hands it over.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub id: String,
+    pub body: String,
+}
+
+/// What became of one record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "outcome")]
+pub enum Handled {
+    /// Sent to the range's users (`sent`), the others were done before or not subscribed.
+    Sent {
+        range: String,
+        users: usize,
+        sent: usize,
+        not_subscribed: usize,
+        done_before: usize,
+        unsubscribed: usize,
+    },
+    /// Split into `parts` messages.
+    Split { range: String, parts: usize },
+    /// Finished by an earlier delivery of the message (or its copy).
+    AlreadyDone { range: String },
+    /// The event expired before it was sent: nothing to do.
+    Expired,
+    /// Time ran short: what was reached is recorded and a copy of the message is queued for
+    /// the rest.
+    Continued {
+        range: String,
+        sent: usize,
+        left: usize,
+    },
+    /// Failed: the record comes back (SQS); `reason` says why.
+    Failed { reason: String },
+}
+
+/// The answer to an SQS event: Lambda's partial batch response, and what happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchReport {
+    pub batch_item_failures: Vec<ItemFailure>,
+    pub records: Vec<Handled>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemFailure {
+    pub item_identifier: String,
+}
+
+pub struct Fanout {
+    queue: Option<Arc<dyn Queue>>,
+    alexa: Arc<dyn EventsApi>,
+    /// Where a user without a recorded region is sent (the first of ALEXA_REGIONS).
+    default_region: Region,
+    /// Unicasts per second, for the whole instance.
+    rate: u32,
+    clock: Arc<dyn Clock>,
+}
+
+impl Fanout {
+    pub fn new(
+        queue: Option<Arc<dyn Queue>>,
+        alexa: Arc<dyn EventsApi>,
+        default_region: Region,
+        rate: u32,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Fanout {
+            queue,
+            alexa,
+            default_region,
+            rate: rate.max(1),
+            clock,
+        }
+    }
+
+    fn queue(&self) -> Result<&dyn Queue, FanoutError> {
+        self.queue.as_deref().ok_or(FanoutError::NotConfigured {
+            var: crate::config::vars::FANOUT_QUEUE_URL,
+            fix: "set it to the URL of the SQS queue this function consumes (the SAM template's FanoutQueue), or set WEATHER_AUDIENCE=everyone to announce feed alerts to every subscriber",
+        })
+    }
+
+    /// Checks, before anything is claimed, that alerts can be fanned out.
+    pub fn check(&self) -> Result<(), FanoutError> {
+        self.queue().map(|_| ())
+    }
+
+    /// Queues the first message of each alert.
+    pub async fn start(&self, works: &[Work], deadline: Instant) -> Result<(), FanoutError> {
+        let queue = self.queue()?;
+        let bodies: Vec<String> = works.iter().map(Work::to_body).collect();
+        tokio::time::timeout_at(
+            budget::earlier(deadline, RECORD_RESERVE),
+            queue.send_all(&bodies),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(QueueError::Unavailable {
+                queue: "fan-out".into(),
+                detail: "no answer before the invocation's deadline".into(),
+            })
+        })?;
+        Ok(())
+    }
+
+    /// Works on one SQS batch. A record fails (and comes back) only when what it asks could
+    /// not be done; everything done is recorded first.
+    pub async fn consume(
+        &self,
+        ledger: &Ledger,
+        records: Vec<Record>,
+        deadline: Instant,
+        holder: &str,
+    ) -> BatchReport {
+        let pacer = Pacer::new(self.rate);
+        let handled: Vec<(String, Handled)> = stream::iter(records.into_iter().map(|record| {
+            let pacer = &pacer;
+            async move {
+                let handled = self.one(ledger, &record, deadline, holder, pacer).await;
+                (record.id, handled)
+            }
+        }))
+        .buffered(RECORD_CONCURRENCY)
+        .collect()
+        .await;
+        let mut report = BatchReport {
+            batch_item_failures: Vec::new(),
+            records: Vec::with_capacity(handled.len()),
+        };
+        for (id, handled) in handled {
+            if let Handled::Failed { reason } = &handled {
+                tracing::warn!(
+                    message_id = id,
+                    reason,
+                    "fan-out message failed; SQS brings it back"
+                );
+                report.batch_item_failures.push(ItemFailure {
+                    item_identifier: id,
+                });
+            }
+            report.records.push(handled);
+        }
+        report
+    }
+
+    async fn one(
+        &self,
+        ledger: &Ledger,
+        record: &Record,
+        deadline: Instant,
+        holder: &str,
+        pacer: &Pacer,
+    ) -> Handled {
+        let failed = |reason: String| Handled::Failed { reason };
+        let work = match Work::parse(&record.body) {
+            Ok(work) => work,
+            // It can never succeed: it fails until SQS moves it to the dead-letter queue,
+            // where it can be read.
+            Err(err) => return failed(format!("malformed fan-out message: {err}")),
+        };
+        let now = self.clock.now();
+        let Some(expiry) = work.expiry().filter(|e| *e > now) else {
+            tracing::info!(
+                alert = work.alert,
+                "the alert's event expired before it was sent to these users"
+            );
+            return Handled::Expired;
+        };
+        let range = work.range.name();
+        let candidate = Candidate {
+            item: (),
+            reference_id: plan::range_reference(&work.alert, work.range),
+            expires_at: expiry,
+            ends_at: work.ends_at,
+            tag: None,
+        };
+        let claim = match ledger
+            .claim_one(
+                candidate,
+                holder,
+                ledger::lease_end(now, deadline),
+                deadline,
+            )
+            .await
+        {
+            Ok(Ok(claim)) => claim,
+            Ok(Err(Held::InProgress { .. })) => {
+                return failed(format!(
+                    "range {range} of alert {} is being sent by another invocation",
+                    work.alert
+                ))
+            }
+            Ok(Err(_)) => return Handled::AlreadyDone { range },
+            Err(err) => return failed(err.to_string()),
+        };
+        let split = match plan::recorded_split(&claim.done) {
+            Some(bits) => Some(bits),
+            None if claim.done.is_empty() => {
+                match self.decide_split(ledger, &work, &claim, deadline).await {
+                    Ok(split) => split,
+                    Err(err) => {
+                        ledger
+                            .release_all(std::slice::from_ref(&claim), deadline)
+                            .await;
+                        return failed(err.to_string());
+                    }
+                }
+            }
+            // Users were reached already: this range is a leaf.
+            None => None,
+        };
+        match split {
+            Some(bits) => self.split(ledger, &work, claim, bits, deadline).await,
+            None => self.leaf(ledger, &work, claim, deadline, pacer).await,
+        }
+    }
+
+    /// Counts the range; if it is too big for one invocation, records the split on the claim
+    /// before any part is queued.
+    async fn decide_split(
+        &self,
+        ledger: &Ledger,
+        work: &Work,
+        claim: &crate::state::Claim,
+        deadline: Instant,
+    ) -> Result<Option<u8>, StateError> {
+        let count = ledger.count_area(&work.areas, work.range, deadline).await?;
+        if work.range == HashRange::ALL {
+            tracing::info!(alert = work.alert, places = ?work.areas, users = count, "fanning out an alert");
+            metrics::emit(&[], &[("FanoutAudience", count)]);
+        }
+        let Some(bits) = plan::split_bits(count, work.range) else {
+            return Ok(None);
+        };
+        ledger
+            .progress(claim, &[plan::split_marker(bits)], deadline)
+            .await?;
+        Ok(Some(bits))
+    }
+
+    async fn split(
+        &self,
+        ledger: &Ledger,
+        work: &Work,
+        claim: crate::state::Claim,
+        bits: u8,
+        deadline: Instant,
+    ) -> Handled {
+        let range = work.range.name();
+        let parts: Vec<Work> = work
+            .range
+            .split(bits)
+            .into_iter()
+            .map(|r| work.child(r))
+            .collect();
+        if let Err(err) = self.start(&parts, deadline).await {
+            // The split stays recorded: the retry queues the same parts.
+            let done = vec![plan::split_marker(bits)];
+            if let Err(state) = ledger.close(&claim, Some(&done), deadline).await {
+                tracing::warn!(error = %state, "split not released; its lease lapses");
+            }
+            return Handled::Failed {
+                reason: err.to_string(),
+            };
+        }
+        if let Err(err) = ledger.close(&claim, None, deadline).await {
+            // The parts are queued; a redelivery would queue the same parts again, and their
+            // claims keep each user to one Unicast.
+            tracing::warn!(error = %err, range, "split not recorded as done");
+        }
+        Handled::Split {
+            range,
+            parts: parts.len(),
+        }
+    }
+
+    async fn leaf(
+        &self,
+        ledger: &Ledger,
+        work: &Work,
+        claim: crate::state::Claim,
+        deadline: Instant,
+        pacer: &Pacer,
+    ) -> Handled {
+        let range = work.range.name();
+        let event_name = work.event_name().unwrap_or_default();
+        let recipients = match ledger
+            .recipients_in_area(&work.areas, work.range, deadline)
+            .await
+        {
+            Ok(recipients) => recipients,
+            Err(err) => {
+                ledger
+                    .release_all(std::slice::from_ref(&claim), deadline)
+                    .await;
+                return Handled::Failed {
+                    reason: err.to_string(),
+                };
+            }
+        };
+        let users = recipients.len();
+        let mut done = claim.done.clone();
+        let (subscribed, not_subscribed): (Vec<Recipient>, Vec<Recipient>) =
+            recipients.into_iter().partition(|r| {
+                r.subscriptions
+                    .as_ref()
+                    .is_some_and(|s| s.iter().any(|e| e == event_name))
+            });
+        let (targets, done_before): (Vec<Recipient>, Vec<Recipient>) = subscribed
+            .into_iter()
+            .partition(|r| !done.contains(&plan::user_marker(&r.user_id)));
+        let mut posts = Vec::with_capacity(targets.len());
+        let mut users_by_reference = HashMap::with_capacity(targets.len());
+        for recipient in &targets {
+            let event = plan::unicast_event(&work.event, &work.alert, &recipient.user_id);
+            let reference_id = plan::unicast_reference(&work.alert, &recipient.user_id);
+            let region = recipient
+                .region
+                .as_deref()
+                .and_then(Region::from_code)
+                .unwrap_or(self.default_region);
+            users_by_reference.insert(reference_id.clone(), recipient.user_id.as_str());
+            posts.push((
+                Post {
+                    reference_id,
+                    unicast: true,
+                    body: serde_json::to_vec(&event).unwrap_or_default(),
+                },
+                vec![region],
+            ));
+        }
+        let send_deadline = budget::earlier(deadline, RECORD_RESERVE);
+        let mut deliveries = Vec::with_capacity(posts.len());
+        let mut left = 0;
+        for chunk in posts.chunks(pacer.chunk()) {
+            if send_deadline.saturating_duration_since(Instant::now()) < MIN_SEND_TIME
+                || !pacer.wait(chunk.len(), send_deadline - MIN_SEND_TIME).await
+            {
+                left = posts.len() - deliveries.len();
+                break;
+            }
+            match self.alexa.send_all(chunk, send_deadline).await {
+                Ok(sent) => deliveries.extend(sent),
+                Err(err) => {
+                    ledger.close(&claim, Some(&done), deadline).await.ok();
+                    return Handled::Failed {
+                        reason: err.to_string(),
+                    };
+                }
+            }
+        }
+        crate::notifier::emit_metrics(
+            &deliveries,
+            &deliveries
+                .iter()
+                .map(|d| {
+                    (
+                        d.reference_id.clone(),
+                        work.event_name().map_or("unknown", schema_name),
+                    )
+                })
+                .collect(),
+        );
+        let mut sent = 0;
+        let mut unsubscribed = 0;
+        let mut failures: BTreeMap<String, usize> = BTreeMap::new();
+        for delivery in &deliveries {
+            let Some(user) = users_by_reference.get(delivery.reference_id.as_str()) else {
+                continue;
+            };
+            match delivery.status {
+                Status::Accepted | Status::Duplicate => sent += 1,
+                Status::NotSubscribed => {
+                    unsubscribed += 1;
+                    ledger.drop_subscription(user, event_name, deadline).await;
+                }
+                // Alexa refused the event itself: it would refuse it for every retry too.
+                Status::Refused => {}
+                Status::Failed => {
+                    *failures
+                        .entry(delivery.error.clone().unwrap_or_default())
+                        .or_default() += 1;
+                    continue;
+                }
+            }
+            done.push(plan::user_marker(user));
+        }
+        metrics::emit(
+            &[],
+            &[("FanoutUnicasts", sent as u64), ("FanoutBuckets", 1)],
+        );
+        let failed: usize = failures.values().sum();
+        if failed == 0 && left == 0 {
+            if let Err(err) = ledger.close(&claim, None, deadline).await {
+                tracing::warn!(error = %err, range, "range not recorded as sent; a redelivery finds the users reached in its claim once the lease lapses");
+            }
+            return Handled::Sent {
+                range,
+                users,
+                sent,
+                not_subscribed: not_subscribed.len(),
+                done_before: done_before.len(),
+                unsubscribed,
+            };
+        }
+        let recorded = ledger.close(&claim, Some(&done), deadline).await;
+        if failed == 0 && recorded.is_ok() {
+            // Only time ran short: a copy of the message continues at once, instead of this
+            // one coming back after the queue's visibility timeout.
+            if self
+                .start(std::slice::from_ref(work), deadline)
+                .await
+                .is_ok()
+            {
+                return Handled::Continued { range, sent, left };
+            }
+        }
+        let causes: Vec<String> = failures
+            .iter()
+            .map(|(cause, n)| format!("{n} × {cause}"))
+            .collect();
+        Handled::Failed {
+            reason: format!(
+                "range {range}: {failed} Unicast(s) not delivered ({}), {left} not started; the users reached are recorded and not sent again",
+                causes.join("; ")
+            ),
+        }
+    }
+}
+
+/// The static schema name for metrics (an unknown one is counted as such).
+fn schema_name(name: &str) -> &'static str {
+    crate::event::schemas::find(name).map_or("unknown", |s| s.name)
+}
+
+/// Spaces sends so that the instance sends at most `rate` per second, in chunks of about a
+/// tenth of a second's worth, shared by every message of the batch.
+struct Pacer {
+    rate: u32,
+    next: Mutex<Instant>,
+}
+
+impl Pacer {
+    fn new(rate: u32) -> Self {
+        Pacer {
+            rate,
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    fn chunk(&self) -> usize {
+        (self.rate as usize / 10).max(1)
+    }
+
+    /// Waits for the turn of `n` sends; `false` if that turn comes after `until`.
+    async fn wait(&self, n: usize, until: Instant) -> bool {
+        let start = {
+            let mut next = self.next.lock().await;
+            let start = (*next).max(Instant::now());
+            if start > until {
+                return false;
+            }
+            *next = start + Duration::from_secs_f64(n as f64 / f64::from(self.rate));
+            start
+        };
+        tokio::time::sleep_until(start).await;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,153 @@
+//! One fan-out message: an alert's event, the places it concerns, and the range of users this
+//! message covers. Small (no user ids): a message for a 100,000-user county is the same size
+//! as one for three users.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::json::FieldError;
+use crate::state::{AreaKey, HashRange};
+
+/// The message format's version: a consumer refuses what it does not know.
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Work {
+    pub v: u32,
+    /// The alert's referenceId (what its claim is called).
+    pub alert: String,
+    /// The event as built for Alexa; each user's copy gets its own referenceId and audience.
+    pub event: Value,
+    /// When what the alert announces ends: its records are kept a while past it.
+    pub ends_at: DateTime<Utc>,
+    /// The places the alert concerns (counties, ZIP codes).
+    pub areas: Vec<AreaKey>,
+    pub range: HashRange,
+}
+
+impl Work {
+    /// The first message of an alert: every user of its places.
+    pub fn new(alert: String, event: Value, ends_at: DateTime<Utc>, areas: Vec<AreaKey>) -> Self {
+        Work {
+            v: VERSION,
+            alert,
+            event,
+            ends_at,
+            areas,
+            range: HashRange::ALL,
+        }
+    }
+
+    /// The same alert for a part of this message's range.
+    pub fn child(&self, range: HashRange) -> Self {
+        Work {
+            range,
+            ..self.clone()
+        }
+    }
+
+    pub fn to_body(&self) -> String {
+        // A struct of strings, numbers and a JSON value always serialises.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// A message body, checked: every problem names its field (`body.<field>`).
+    pub fn parse(body: &str) -> Result<Self, FieldError> {
+        let value: Value = serde_json::from_str(body)
+            .map_err(|e| FieldError::new("body", format!("is not JSON: {e}")))?;
+        let work: Work = crate::json::parse("body", value)?;
+        if work.v != VERSION {
+            return Err(FieldError::new(
+                "body.v",
+                format!(
+                    "is {}; this function reads fan-out messages of version {VERSION}",
+                    work.v
+                ),
+            ));
+        }
+        if work.areas.is_empty() {
+            return Err(FieldError::new("body.areas", "expected at least one place"));
+        }
+        if work.event_name().is_none() {
+            return Err(FieldError::new(
+                "body.event.event.name",
+                "expected the event's schema name",
+            ));
+        }
+        if work.expiry().is_none() {
+            return Err(FieldError::new(
+                "body.event.expiryTime",
+                "expected an RFC 3339 time",
+            ));
+        }
+        Ok(work)
+    }
+
+    /// The event's schema name (`AMAZON.WeatherAlert.Activated`): users must subscribe to it.
+    pub fn event_name(&self) -> Option<&str> {
+        self.event
+            .pointer("/event/name")
+            .and_then(Value::as_str)
+            .filter(|name| !name.is_empty())
+    }
+
+    /// When the event expires at Alexa.
+    pub fn expiry(&self) -> Option<DateTime<Utc>> {
+        let text = self.event.get("expiryTime").and_then(Value::as_str)?;
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn work() -> Work {
+        Work::new(
+            "alert1".into(),
+            json!({"event": {"name": "AMAZON.WeatherAlert.Activated", "payload": {}},
+                   "expiryTime": "2026-12-01T00:00:00Z"}),
+            "2026-12-02T00:00:00Z".parse().unwrap(),
+            vec![AreaKey::county("40027")],
+        )
+    }
+
+    #[test]
+    fn a_message_reads_back_as_written() {
+        let work = work();
+        assert_eq!(Work::parse(&work.to_body()).unwrap(), work);
+        let child = work.child(HashRange { bits: 3, prefix: 5 });
+        assert_eq!(Work::parse(&child.to_body()).unwrap().range, child.range);
+    }
+
+    #[test]
+    fn a_bad_message_names_its_field() {
+        for (body, field) in [
+            ("nonsense".to_owned(), "`body`"),
+            (work().to_body().replace("\"v\":1", "\"v\":2"), "`body.v`"),
+            (
+                work().to_body().replace("[\"c40027\"]", "[]"),
+                "`body.areas`",
+            ),
+            (
+                work().to_body().replace("\"c40027\"", "\"x1\""),
+                "body.areas",
+            ),
+            (
+                work()
+                    .to_body()
+                    .replace("AMAZON.WeatherAlert.Activated", ""),
+                "`body.event.event.name`",
+            ),
+            (work().to_body().replace("\"alert\"", "\"alrt\""), "body"),
+        ] {
+            let err = Work::parse(&body).map(|_| ()).unwrap_err().to_string();
+            assert!(err.contains(field), "{field}: {err}");
+        }
+    }
+}
