@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use super::schemas::{self, Schema, ALERT_TYPES, LOCALIZED_PREFIX};
 use crate::alexa::Region;
 use crate::json::{json_type, FieldError};
+use crate::state::AreaKey;
 
 /// What a notification request asks for, told apart by its keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +27,16 @@ pub enum RequestKind {
 pub const MAX_TEXT_CHARS: usize = 1_000;
 pub const MAX_ITEMS: usize = 50;
 
-const WEATHER_KEYS: [&str; 6] = ["alertType", "source", "id", "expiresAt", "user", "region"];
-const EVENT_KEYS: [&str; 7] = [
+const WEATHER_KEYS: [&str; 7] = [
+    "alertType",
+    "source",
+    "id",
+    "expiresAt",
+    "user",
+    "region",
+    "area",
+];
+const EVENT_KEYS: [&str; 8] = [
     "name",
     "payload",
     "localizedAttributes",
@@ -35,6 +44,7 @@ const EVENT_KEYS: [&str; 7] = [
     "expiresAt",
     "user",
     "region",
+    "area",
 ];
 
 /// A validated notification request.
@@ -52,6 +62,9 @@ pub struct NotificationRequest {
     pub region: Option<Region>,
     /// Kept with the sent record, opaque (the poll keeps an alert's threat level there).
     pub tag: Option<String>,
+    /// The places whose subscribed users get it, each as a Unicast (through the fan-out);
+    /// `None` with no `user` = a Multicast to every subscriber.
+    pub area: Option<Vec<AreaKey>>,
 }
 
 fn invalid(field: String, problem: impl Into<String>) -> FieldError {
@@ -102,6 +115,15 @@ impl NotificationRequest {
             ),
             None => None,
         };
+        let area =
+            match body.get("area") {
+                None | Some(Value::Null) => None,
+                Some(_) if user.is_some() => return Err(invalid(
+                    format!("{at}.area"),
+                    "a request goes to one user (user) or to the users of an area (area), not both",
+                )),
+                Some(value) => Some(parse_area(value, &format!("{at}.area"))?),
+            };
         let (schema, payload, localized_attributes) = match kind {
             RequestKind::WeatherAlert => weather_alert(body, at, locales)?,
             RequestKind::ProactiveEvent => any_schema(body, at)?,
@@ -115,8 +137,85 @@ impl NotificationRequest {
             user,
             region,
             tag: None,
+            area,
         })
     }
+}
+
+/// How many places one request may name.
+pub const MAX_PLACES: usize = 500;
+
+/// `{"counties": ["40027"], "zipCodes": ["73019"]}`: 5-digit county FIPS codes and ZIP codes
+/// of the embedded table (a code it does not know would match nobody, silently).
+fn parse_area(value: &Value, at: &str) -> Result<Vec<AreaKey>, FieldError> {
+    let Some(object) = value.as_object() else {
+        return Err(invalid(at.to_owned(), format!("expected an object such as {{\"counties\": [\"40027\"], \"zipCodes\": [\"73019\"]}}, got {}", json_type(value))));
+    };
+    if let Some(key) = object
+        .keys()
+        .find(|k| !["counties", "zipCodes"].contains(&k.as_str()))
+    {
+        return Err(invalid(
+            format!("{at}.{key}"),
+            "unknown field; expected only counties, zipCodes",
+        ));
+    }
+    let mut keys = Vec::new();
+    for (field, county) in [("counties", true), ("zipCodes", false)] {
+        let Some(list) = object.get(field).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let Some(list) = list.as_array() else {
+            return Err(invalid(
+                format!("{at}.{field}"),
+                format!("expected an array of strings, got {}", json_type(list)),
+            ));
+        };
+        for (i, code) in list.iter().enumerate() {
+            let field = format!("{at}.{field}[{i}]");
+            let Some(code) = code.as_str() else {
+                return Err(invalid(
+                    field,
+                    format!("expected a string, got {}", json_type(code)),
+                ));
+            };
+            let key = if county {
+                crate::area::county(code).map(|_| AreaKey::county(code)).ok_or_else(|| {
+                    invalid(field, format!("is {code:?}; expected a 5-digit county FIPS code (state + county, as in an NWS alert's geocode.SAME without its leading 0), such as \"40027\" for Cleveland County, Oklahoma"))
+                })?
+            } else {
+                crate::area::counties(code)
+                    .map(|_| AreaKey::zip(code))
+                    .ok_or_else(|| {
+                        invalid(
+                            field,
+                            format!(
+                                "is {code:?}; expected a 5-digit US ZIP code such as \"73019\""
+                            ),
+                        )
+                    })?
+            };
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    if keys.is_empty() {
+        return Err(invalid(
+            at.to_owned(),
+            "expected at least one county or ZIP code; leave area out to send to every subscriber",
+        ));
+    }
+    if keys.len() > MAX_PLACES {
+        return Err(invalid(
+            at.to_owned(),
+            format!(
+                "names {} places; at most {MAX_PLACES} per request",
+                keys.len()
+            ),
+        ));
+    }
+    Ok(keys)
 }
 
 fn optional_text(
@@ -283,6 +382,7 @@ impl NotificationRequest {
             user: None,
             region: None,
             tag: None,
+            area: None,
         }
     }
 }

@@ -17,12 +17,13 @@ use crate::alexa::{Delivery, EventsApi, Post, Region, SetupError, Status};
 use crate::budget::{self, RECORD_RESERVE};
 use crate::clock::{Clock, SystemClock};
 use crate::event::{self, Audience, Built, NotificationRequest, ProactiveEvent};
+use crate::fanout::{Fanout, FanoutError, Work};
 use crate::json::FieldError;
 pub use crate::ledger::OnRefusal;
 use crate::ledger::{self, Candidate, Held, Ledger};
 use crate::metrics;
 use crate::state::StateError;
-pub use outcome::{NotSent, Outcome, Report};
+pub use outcome::{NotSent, Outcome, Queued, Report};
 
 /// Why a send failed the invocation.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -52,6 +53,11 @@ pub enum SendError {
 
     #[error(transparent)]
     Setup(#[from] SetupError),
+
+    /// Notifications for the users of an area could not be handed to the fan-out; nothing of
+    /// this invocation was recorded as sent.
+    #[error("{0}; the invocation fails so it is retried")]
+    Fanout(#[from] FanoutError),
 }
 
 impl SendError {
@@ -63,6 +69,8 @@ impl SendError {
             SendError::InProgress { .. } => "SendInProgress",
             SendError::State(_) => "StateUnavailable",
             SendError::Setup(_) => "SetupFailed",
+            SendError::Fanout(FanoutError::NotConfigured { .. }) => "NotConfigured",
+            SendError::Fanout(FanoutError::Queue(_)) => "FanoutUnavailable",
         }
     }
 }
@@ -73,6 +81,8 @@ pub struct Notifier {
     alexa: Arc<dyn EventsApi>,
     ledger: Option<Ledger>,
     clock: Arc<dyn Clock>,
+    /// Where notifications for the users of an area go.
+    fanout: Option<Arc<Fanout>>,
 }
 
 impl Notifier {
@@ -83,7 +93,14 @@ impl Notifier {
             alexa,
             ledger,
             clock: Arc::new(SystemClock),
+            fanout: None,
         }
+    }
+
+    /// Requests with an `area` are handed to `fanout`.
+    pub fn with_fanout(mut self, fanout: Arc<Fanout>) -> Self {
+        self.fanout = Some(fanout);
+        self
     }
 
     /// Events are built, and claims leased, by `clock`'s time.
@@ -109,7 +126,7 @@ impl Notifier {
         for (request, trigger_id) in &requests {
             match event::build(request, trigger_id.as_deref(), now)? {
                 Built::Ready(event) => ready.push((
-                    (event, request.region),
+                    (event, request.region, request.area.clone()),
                     request.expires_at,
                     request.tag.clone(),
                 )),
@@ -125,10 +142,21 @@ impl Notifier {
                 }
             }
         }
+        if ready.iter().any(|((_, _, area), _, _)| area.is_some()) {
+            // Checked before anything is claimed or sent.
+            if self.ledger.is_none() {
+                return Err(FanoutError::NotConfigured {
+                    var: crate::config::vars::STATE_TABLE,
+                    fix: "the users of an area are found in the state table; set it to the DynamoDB table the SAM template creates",
+                }
+                .into());
+            }
+            self.fanout()?.check()?;
+        }
         let Some(ledger) = &self.ledger else {
             let targets = ready
                 .into_iter()
-                .map(|((event, region), _, _)| {
+                .map(|((event, region, _), _, _)| {
                     let regions = self.regions(&event, region);
                     (event, regions)
                 })
@@ -149,7 +177,7 @@ impl Notifier {
                     // What the event announces may last longer than Alexa keeps the event.
                     ends_at: ends_at.unwrap_or(expires_at),
                     tag,
-                    item: target,
+                    item: (target, ends_at.unwrap_or(expires_at)),
                 }
             })
             .collect();
@@ -186,7 +214,12 @@ impl Notifier {
         }));
         let mut targets = Vec::with_capacity(claimed.to_send.len());
         let mut claims = Vec::with_capacity(claimed.to_send.len());
-        for ((event, region), claim) in claimed.to_send {
+        let mut fanned = Vec::new();
+        for (((event, region, area), ends_at), claim) in claimed.to_send {
+            if let Some(areas) = area {
+                fanned.push((event, areas, ends_at, claim));
+                continue;
+            }
             // Regions an earlier attempt reached are not sent again.
             let (done, regions): (Vec<Region>, Vec<Region>) = self
                 .regions(&event, region)
@@ -204,6 +237,17 @@ impl Notifier {
         }
         // The sends end early enough to leave time to record them.
         let send_deadline = budget::earlier(deadline, RECORD_RESERVE);
+        if !fanned.is_empty() {
+            match self.fan_out(ledger, &fanned, deadline).await {
+                Ok(queued) => results.extend(queued),
+                Err(err) => {
+                    let mut all = claims.clone();
+                    all.extend(fanned.into_iter().map(|(_, _, _, claim)| claim));
+                    ledger.release_all(&all, deadline).await;
+                    return Err(err);
+                }
+            }
+        }
         let deliveries = match self.deliver(targets, send_deadline).await {
             Ok(deliveries) => deliveries,
             Err(err) => {
@@ -222,6 +266,60 @@ impl Notifier {
             });
         }
         Ok(results)
+    }
+
+    fn fanout(&self) -> Result<&Fanout, FanoutError> {
+        self.fanout.as_deref().ok_or(FanoutError::NotConfigured {
+            var: crate::config::vars::FANOUT_QUEUE_URL,
+            fix: "set it to the URL of the SQS queue this function consumes (the SAM template's FanoutQueue)",
+        })
+    }
+
+    /// Hands claimed notifications for areas to the fan-out, then records them as sent: from
+    /// here on each user's Unicast has its own claim.
+    async fn fan_out(
+        &self,
+        ledger: &Ledger,
+        fanned: &[(
+            ProactiveEvent,
+            Vec<crate::state::AreaKey>,
+            DateTime<Utc>,
+            crate::state::Claim,
+        )],
+        deadline: Instant,
+    ) -> Result<Vec<Outcome>, SendError> {
+        let fanout = self.fanout()?;
+        let works: Vec<Work> = fanned
+            .iter()
+            .map(|(event, areas, ends_at, claim)| {
+                Work::new(
+                    claim.reference_id.clone(),
+                    serde_json::to_value(event).unwrap_or_default(),
+                    *ends_at,
+                    areas.clone(),
+                )
+            })
+            .collect();
+        fanout.start(&works, deadline).await?;
+        let mut outcomes = Vec::with_capacity(fanned.len());
+        for (_, areas, _, claim) in fanned {
+            tracing::info!(
+                reference_id = claim.reference_id,
+                places = areas.len(),
+                "notification queued for the users of its area"
+            );
+            if let Err(err) = ledger.close(claim, None, deadline).await {
+                // Queued already: a retry queues it again, and the ranges' claims keep each
+                // user to one Unicast.
+                tracing::warn!(reference_id = claim.reference_id, error = %err, "queued, but not recorded as such");
+            }
+            outcomes.push(Outcome::Queued(Queued {
+                reference_id: claim.reference_id.clone(),
+                status: "queued",
+                places: areas.iter().map(|a| a.as_str().to_owned()).collect(),
+            }));
+        }
+        Ok(outcomes)
     }
 
     /// Sends one request made by the skill itself (the test alert); any failure is logged and

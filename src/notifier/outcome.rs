@@ -13,6 +13,19 @@ pub enum Outcome {
     /// `notSubscribed`, `refused` (the event itself, finally) or `failed`.
     Sent(Delivery),
     NotSent(NotSent),
+    /// Handed to the fan-out: each subscribed user of its places gets a Unicast.
+    Queued(Queued),
+}
+
+/// A notification for the users of an area, queued for the fan-out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Queued {
+    pub reference_id: String,
+    /// Always `queued`.
+    pub status: &'static str,
+    /// The counties (`c` + FIPS) and ZIP codes (`z` + ZIP) whose users get it.
+    pub places: Vec<String>,
 }
 
 /// Why a notification was not sent by this invocation; `status` names the case.
