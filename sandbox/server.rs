@@ -1,6 +1,7 @@
 //! The HTTP side: listens on loopback, serves each connection with hyper, and routes a request
-//! to the token endpoint, the events endpoint, the address API or the control API. A fault that asks for a
-//! dropped connection makes the service fail, which closes the connection without an answer.
+//! to the token endpoint, the events endpoint, the address API or the control API. A fault
+//! that asks for a dropped connection makes the service fail, which closes the connection
+//! without an answer.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
