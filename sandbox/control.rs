@@ -1,10 +1,11 @@
 //! The control API under `/sandbox/`: switch faults on and off, rotate the client secret,
-//! revoke issued tokens, unsubscribe a user, reset. Tests drive the sandbox through it;
-//! Alexa has no such thing.
+//! revoke issued tokens, unsubscribe a user, register a device for the address API, reset.
+//! Tests drive the sandbox through it; Alexa has no such thing.
 
 use hyper::StatusCode;
 use serde_json::{json, Value};
 
+use crate::address_api;
 use crate::faults::Fault;
 use crate::server::{answer, Answer};
 use crate::state::{lock, Shared};
@@ -20,7 +21,7 @@ pub fn handle(shared: &Shared, path: &str, body: &[u8]) -> Answer {
             }
             Err(e) => answer(
                 StatusCode::BAD_REQUEST,
-                json!({"message": format!("expected {{\"target\": \"token\"|\"events\", \"status\": 503, \"retryAfter\": \"1\", \"delayMs\": 0, \"times\": 1}}: {e}")}),
+                json!({"message": format!("expected {{\"target\": \"token\"|\"events\"|\"address\", \"status\": 503, \"retryAfter\": \"1\", \"delayMs\": 0, \"times\": 1}}: {e}")}),
             ),
         },
         "/sandbox/rotate" => match json_body().get("clientSecret").and_then(Value::as_str) {
@@ -60,6 +61,18 @@ pub fn handle(shared: &Shared, path: &str, body: &[u8]) -> Answer {
                 StatusCode::BAD_REQUEST,
                 json!({"message": "expected {\"enabled\": true|false}"}),
             ),
+        },
+        // Registers a device, or replaces the one with the same deviceId (and its token).
+        "/sandbox/devices" => match address_api::register(body) {
+            Ok(device) => {
+                let id = device.device_id.clone();
+                state.devices.insert(id.clone(), device);
+                answer(
+                    StatusCode::OK,
+                    json!({"deviceId": id, "devices": state.devices.len()}),
+                )
+            }
+            Err(message) => answer(StatusCode::BAD_REQUEST, json!({"message": message})),
         },
         "/sandbox/reset" => {
             state.reset();

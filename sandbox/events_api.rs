@@ -13,15 +13,12 @@ use serde_json::json;
 use crate::envelope;
 use crate::faults::{self, Target};
 use crate::rules::Rules;
-use crate::server::{answer, with_request_id, Answer};
+use crate::server::{answer, split_region, with_request_id, Answer};
 use crate::state::{lock, Shared, State};
 
 /// `[/na|/eu|/fe]/v1/proactiveEvents[/stages/development]` → (region, stage).
 pub fn route(path: &str) -> Option<(String, &'static str)> {
-    let (region, rest) = match path.get(..4) {
-        Some(p @ ("/na/" | "/eu/" | "/fe/")) => (p[1..3].to_ascii_uppercase(), &path[3..]),
-        _ => ("ANY".to_owned(), path),
-    };
+    let (region, rest) = split_region(path);
     match rest {
         "/v1/proactiveEvents/stages/development" => Some((region, "development")),
         "/v1/proactiveEvents" => Some((region, "live")),

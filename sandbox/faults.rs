@@ -47,6 +47,8 @@ fn one() -> u32 {
 pub enum Target {
     Token,
     Events,
+    /// The Device Address API (country and postal code).
+    Address,
 }
 
 /// Takes the first fault for `target` (and `region`), if any.
@@ -83,10 +85,14 @@ pub async fn apply(fault: Option<Fault>, request_id: Option<&str>) -> Option<Ans
         return Some(dropped);
     }
     let status = StatusCode::from_u16(fault.status?).ok()?;
-    let mut response = answer(
-        status,
-        json!({"code": status.as_u16(), "message": "sandbox fault"}),
-    );
+    // Each API's own error shape, so the function's parsing of it is exercised too.
+    let body = match fault.target {
+        Target::Address => json!({"type": error_type(status), "message": "sandbox fault"}),
+        Target::Token | Target::Events => {
+            json!({"code": status.as_u16(), "message": "sandbox fault"})
+        }
+    };
+    let mut response = answer(status, body);
     if let Some(location) = fault.location.and_then(|l| l.parse().ok()) {
         response
             .headers_mut()
@@ -101,4 +107,14 @@ pub async fn apply(fault: Option<Fault>, request_id: Option<&str>) -> Option<Ans
         response = with_request_id(response, id);
     }
     Some(response)
+}
+
+/// The `type` of an address API error: the status's reason in capitals, as Alexa writes
+/// them (`SERVICE_UNAVAILABLE`, `TOO_MANY_REQUESTS`).
+fn error_type(status: StatusCode) -> String {
+    status
+        .canonical_reason()
+        .unwrap_or("ERROR")
+        .to_ascii_uppercase()
+        .replace([' ', '-'], "_")
 }

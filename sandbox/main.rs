@@ -1,4 +1,5 @@
-//! alexa-sandbox: a local stand-in for Alexa's token endpoint and events API, on loopback.
+//! alexa-sandbox: a local stand-in for Alexa's token endpoint, events API and Device Address
+//! API (country and postal code), on loopback.
 //!
 //! It checks every request as strictly as the API notes describe, records what it accepted,
 //! and prints each notification as the sentence Alexa would speak. Faults (429 with
@@ -11,8 +12,11 @@
 //!
 //! POST /auth/o2/token                                   Login with Amazon (client_credentials)
 //! POST [/na|/eu|/fe]/v1/proactiveEvents[/stages/development]   the events API
-//! GET  /sandbox/state                                   counters, accepted and refused events
-//! POST /sandbox/fault   {"target":"events"|"token","status":429,"retryAfter":"1","delayMs":0,"times":1,"region":"NA"}
+//! GET  [/na|/eu|/fe]/v1/devices/{deviceId}/settings/address/countryAndPostalCode
+//!                                                       the address API, for registered devices
+//! GET  /sandbox/state                                   counters, accepted and refused events,
+//!                                                       refused address requests and why
+//! POST /sandbox/fault   {"target":"events"|"token"|"address","status":429,"retryAfter":"1","delayMs":0,"times":1,"region":"NA"}
 //!                       also "close":true (drop the connection, no answer: a reset) and
 //!                       "location":"http://..." (sent with the status, e.g. a 307),
 //!                       "every":10 (only each 10th matching request, until cleared)
@@ -22,16 +26,23 @@
 //! POST /sandbox/unsubscribe {"user":"amzn1.ask.account..."}   a Unicast to them gets 403
 //! POST /sandbox/dedupe {"enabled": false}              accept a repeated referenceId (counted
 //!                                                       in "repeats") instead of a 409
+//! POST /sandbox/devices {"deviceId":"...","apiAccessToken":"...","countryCode":"US",
+//!                       "postalCode":"73019","granted":true,"region":"NA","empty":"204"}
+//!                       register (or replace) a device: null/absent postalCode = no
+//!                       address (204, or 200 with nulls if "empty":"null"); granted
+//!                       defaults to true, region to "ANY" (every prefix)
 //! POST /sandbox/reset                                   forget everything but the credentials
 //! ```
 //!
 //! The parts, one to a file: `cli` (the flags), `server` (listener and router), `state` (what
-//! it remembers), `token` (Login with Amazon), `events_api` (the events endpoint), `envelope`
+//! it remembers), `token` (Login with Amazon), `events_api` (the events endpoint),
+//! `address_api` (the Device Address API and its registered devices), `envelope`
 //! (the checks of an event body), `rules` with `schemas.json` (the sandbox's own rules of the
 //! eight schemas), `speech` (the sentence Alexa would speak), `faults` (fault injection) and
 //! `control` (the control API). It does not use the `alexa_proactive` library: it is a
 //! separate stand-in, so the product and the sandbox check each other.
 
+mod address_api;
 mod cli;
 mod control;
 mod envelope;

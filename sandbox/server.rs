@@ -1,6 +1,7 @@
 //! The HTTP side: listens on loopback, serves each connection with hyper, and routes a request
-//! to the token endpoint, the events endpoint or the control API. A fault that asks for a
-//! dropped connection makes the service fail, which closes the connection without an answer.
+//! to the token endpoint, the events endpoint, the address API or the control API. A fault
+//! that asks for a dropped connection makes the service fail, which closes the connection
+//! without an answer.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -17,7 +18,7 @@ use tokio::net::TcpListener;
 use crate::cli::Options;
 use crate::rules::Rules;
 use crate::state::{self, lock, Shared};
-use crate::{control, events_api, token};
+use crate::{address_api, control, events_api, token};
 
 pub type Answer = Response<Full<Bytes>>;
 
@@ -53,6 +54,15 @@ pub fn with_request_id(mut response: Answer, request_id: &str) -> Answer {
         response.headers_mut().insert("x-amzn-RequestId", id);
     }
     response
+}
+
+/// `/na/...`, `/eu/...`, `/fe/...` → ("NA" | "EU" | "FE", the rest of the path); a path without
+/// a region prefix is region "ANY", for a function configured without `{region}`.
+pub fn split_region(path: &str) -> (String, &str) {
+    match path.get(..4) {
+        Some(p @ ("/na/" | "/eu/" | "/fe/")) => (p[1..3].to_ascii_uppercase(), &path[3..]),
+        _ => ("ANY".to_owned(), path),
+    }
 }
 
 /// Listens on 127.0.0.1:`port` and serves until the process is stopped.
@@ -130,6 +140,17 @@ async fn serve(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
+    // The address route answers every method (405 but for GET), as Alexa's does.
+    if let Some((region, device_id)) = address_api::route(&path) {
+        return Ok(address_api::country_and_postal_code(
+            &shared,
+            &method,
+            region,
+            device_id,
+            header("authorization"),
+        )
+        .await);
+    }
     Ok(match (method, path.as_str()) {
         (Method::POST, "/auth/o2/token" | "/auth/O2/token") => {
             token::issue(&shared, header("content-type"), &body).await

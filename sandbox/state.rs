@@ -1,6 +1,7 @@
 //! What the sandbox remembers between requests: credentials, issued tokens, pending faults,
-//! unsubscribed users, the referenceIds already used, counters, and every accepted and refused
-//! event. `GET /sandbox/state` shows it; `POST /sandbox/reset` forgets all but the credentials.
+//! unsubscribed users, the referenceIds already used, the registered devices, counters, and
+//! every accepted and refused event and refused address request. `GET /sandbox/state` shows
+//! it; `POST /sandbox/reset` forgets all but the credentials (devices too).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -8,6 +9,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
+use crate::address_api::Device;
 use crate::cli::Options;
 use crate::faults::Fault;
 
@@ -41,6 +43,13 @@ pub struct State {
     pub duplicates: u64,
     pub accepted: Vec<Value>,
     pub refused: Vec<Value>,
+    /// The devices the address API knows, by deviceId (`POST /sandbox/devices`).
+    pub devices: HashMap<String, Device>,
+    pub address_requests: u64,
+    pub address_requests_by_region: HashMap<String, u64>,
+    /// Why each refused address request was refused: Alexa's answer does not say.
+    pub address_refused: Vec<Value>,
+    /// Shared by the events and address APIs, so a request id names one request.
     pub next_request_id: u64,
 }
 
@@ -79,6 +88,10 @@ impl State {
             "pendingFaults": self.faults.len(),
             "accepted": self.accepted,
             "refused": self.refused,
+            "devices": self.devices.len(),
+            "addressRequests": self.address_requests,
+            "addressRequestsByRegion": self.address_requests_by_region,
+            "addressRefused": self.address_refused,
         })
     }
 

@@ -138,6 +138,45 @@ impl Sandbox {
         self.control("dedupe", json!({"enabled": enabled})).await;
     }
 
+    /// Registers (or replaces) a device for the Device Address API: Alexa sent `token` as the
+    /// `apiAccessToken` of its requests, `address` is its (countryCode, postalCode) or `None`
+    /// for no address entered (answered 204), `granted` whether the customer gave the skill
+    /// the country-and-postal-code permission, and `region` the one prefix its token works at
+    /// ("NA", "EU", "FE") or "ANY" for every prefix. Other settings, such as `"empty": "null"`
+    /// (200 with null fields instead of 204), go through [`Sandbox::control`]`("devices", ..)`.
+    pub async fn device(
+        &self,
+        device_id: &str,
+        token: &str,
+        address: Option<(&str, &str)>,
+        granted: bool,
+        region: &str,
+    ) {
+        let (country_code, postal_code) = address.unzip();
+        self.control(
+            "devices",
+            json!({
+                "deviceId": device_id,
+                "apiAccessToken": token,
+                "countryCode": country_code,
+                "postalCode": postal_code,
+                "granted": granted,
+                "region": region,
+            }),
+        )
+        .await;
+    }
+
+    /// The address API's URL for `device_id` at `region`'s prefix ("na", "eu", "fe"), or
+    /// without one for `None`: what the function asks once ALEXA_API_URL is filled in.
+    pub fn address_url(&self, region: Option<&str>, device_id: &str) -> String {
+        let prefix = region.map(|r| format!("/{r}")).unwrap_or_default();
+        format!(
+            "{}{prefix}/v1/devices/{device_id}/settings/address/countryAndPostalCode",
+            self.url
+        )
+    }
+
     pub async fn reset(&self) {
         self.control("reset", json!({})).await;
     }
