@@ -19,8 +19,10 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::credentials::{CredentialSource, SecretsManager};
 use crate::event::schemas::WEATHER_ALERT;
+use crate::fanout::{Fanout, FanoutError};
 use crate::ledger::{self, Ledger};
 use crate::notifier::{Notifier, OnRefusal, Report};
+use crate::queue::{Queue, SqsQueue};
 use crate::skill::{Reply, Skill};
 use crate::state::{DynamoStore, StateStore, UserChange};
 use crate::weather::Poller;
@@ -36,6 +38,8 @@ pub enum InputKind {
     EventBridge,
     /// The scheduled EventBridge rule (`aws.events` / `Scheduled Event`).
     Scheduled,
+    /// SQS records of the fan-out queue.
+    Sqs,
 }
 
 /// Classifies a payload by its keys only; the part that owns the kind parses the rest.
@@ -64,49 +68,61 @@ pub fn classify(payload: &Value) -> Result<InputKind, HandlerError> {
     })
 }
 
-/// `Records` is shared by SNS, SQS, S3, DynamoDB streams...: only SNS is wired to this
-/// function, so any other source is a deployment mistake worth naming precisely.
+/// `Records` is shared by SNS, SQS, S3, DynamoDB streams...: SNS (triggers) and SQS (the
+/// fan-out queue) are wired to this function, so any other source, or a mix, is a deployment
+/// mistake worth naming precisely.
 fn classify_records(records: &Value) -> Result<InputKind, HandlerError> {
     let malformed = |field: String, problem: &str| HandlerError::Malformed {
-        shape: "SNS event",
+        shape: "Records event",
         field,
         problem: problem.to_owned(),
     };
     let Some(records) = records.as_array() else {
         return Err(malformed(
             "Records".into(),
-            "expected an array of SNS records",
+            "expected an array of SNS or SQS records",
         ));
     };
     if records.is_empty() {
         return Err(malformed(
             "Records".into(),
-            "expected at least one SNS record, got an empty array",
+            "expected at least one SNS or SQS record, got an empty array",
         ));
     }
+    let mut kind = None;
     for (i, record) in records.iter().enumerate() {
         // SNS spells it `EventSource`; SQS, S3 and DynamoDB streams spell it `eventSource`.
-        let source = record
-            .get("EventSource")
-            .or_else(|| record.get("eventSource"))
-            .and_then(Value::as_str);
-        match source {
-            Some("aws:sns") => {}
-            Some(other) => {
-                return Err(malformed(
+        let (field, source) =
+            match (record.get("EventSource"), record.get("eventSource")) {
+                (Some(source), _) => ("EventSource", source.as_str()),
+                (None, Some(source)) => ("eventSource", source.as_str()),
+                (None, None) => return Err(malformed(
                     format!("Records[{i}].EventSource"),
-                    &format!("is {other:?}; this function accepts only \"aws:sns\" records (subscribe it to an SNS topic, not to {other})"),
+                    "required field is missing; expected \"aws:sns\" (or eventSource \"aws:sqs\")",
+                )),
+            };
+        let this = match source {
+            Some("aws:sns") => InputKind::Sns,
+            Some("aws:sqs") => InputKind::Sqs,
+            other => {
+                let other = other.unwrap_or("not a string");
+                return Err(malformed(
+                    format!("Records[{i}].{field}"),
+                    &format!("is {other:?}; this function accepts only \"aws:sns\" records (an SNS topic) and \"aws:sqs\" records (its fan-out queue), not {other}"),
+                ));
+            }
+        };
+        match kind {
+            Some(kind) if kind != this => {
+                return Err(malformed(
+                    format!("Records[{i}].{field}"),
+                    "differs from Records[0]'s; one event comes from one source",
                 ))
             }
-            None => {
-                return Err(malformed(
-                    format!("Records[{i}].EventSource"),
-                    "required field is missing; expected \"aws:sns\"",
-                ))
-            }
+            _ => kind = Some(this),
         }
     }
-    Ok(InputKind::Sns)
+    Ok(kind.unwrap_or(InputKind::Sns))
 }
 
 /// A short description of what was received, for "unrecognised input" errors. It names
@@ -134,6 +150,8 @@ pub struct Edges {
     pub alexa: Arc<dyn EventsApi>,
     pub state: Option<Arc<dyn StateStore>>,
     pub clock: Arc<dyn Clock>,
+    /// The fan-out queue, if configured.
+    pub queue: Option<Arc<dyn Queue>>,
 }
 
 impl Edges {
@@ -146,6 +164,10 @@ impl Edges {
                 .state_table
                 .clone()
                 .map(|table| Arc::new(DynamoStore::new(table)) as Arc<dyn StateStore>),
+            queue: config
+                .fanout_queue_url
+                .clone()
+                .map(|url| Arc::new(SqsQueue::new(url)) as Arc<dyn Queue>),
             ..Self::with_credentials(config, credentials)
         }
     }
@@ -156,6 +178,7 @@ impl Edges {
             alexa: Arc::new(alexa::Client::new(config.alexa_settings(), credentials)),
             state: None,
             clock: Arc::new(SystemClock),
+            queue: None,
         }
     }
 }
@@ -167,6 +190,7 @@ pub struct App {
     poller: Poller,
     /// What was sent and who subscribed; `None` without a state table.
     ledger: Option<Ledger>,
+    fanout: Arc<Fanout>,
 }
 
 /// How long an invocation may take when the context has no deadline (tests, local runs).
@@ -184,12 +208,21 @@ impl App {
 
     pub fn with_edges(config: Config, edges: Edges) -> Self {
         let ledger = edges.state.map(Ledger::new);
+        let fanout = Arc::new(Fanout::new(
+            edges.queue,
+            edges.alexa.clone(),
+            config.regions.first().copied().unwrap_or(alexa::Region::Na),
+            config.fanout_send_rate,
+            edges.clock.clone(),
+        ));
         App {
             poller: Poller::new(&config, edges.clock.clone()),
             notifier: Notifier::new(config.regions.clone(), edges.alexa, ledger.clone())
-                .with_clock(edges.clock),
+                .with_clock(edges.clock)
+                .with_fanout(fanout.clone()),
             skill: Skill::new(config.skill_id),
             ledger,
+            fanout,
         }
     }
 
@@ -227,6 +260,21 @@ impl App {
                     .poll(&self.notifier, self.ledger.as_ref(), deadline, &holder)
                     .await?;
                 answer("poll report", &report)
+            }
+            InputKind::Sqs => {
+                let records = triggers::from_sqs(payload)?;
+                let ledger = self.ledger.as_ref().ok_or(HandlerError::from(
+                    crate::notifier::SendError::Fanout(FanoutError::NotConfigured {
+                        var: crate::config::vars::STATE_TABLE,
+                        fix: "the fan-out queue's messages name users kept in the state table; set it to the DynamoDB table the SAM template creates",
+                    }),
+                ))?;
+                let holder = ledger::new_holder(request_id);
+                let report = self
+                    .fanout
+                    .consume(ledger, records, deadline, &holder)
+                    .await;
+                answer("batch response", &report)
             }
         }
     }
@@ -328,15 +376,23 @@ mod tests {
     #[test]
     fn other_record_sources_are_named() {
         let sqs = json!({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]});
-        let err = classify(&sqs).unwrap_err().to_string();
+        assert_eq!(classify(&sqs), Ok(InputKind::Sqs));
+        let s3 = json!({"Records": [{"eventSource": "aws:s3"}]});
+        let err = classify(&s3).unwrap_err().to_string();
         assert!(
-            err.contains("Records[0].EventSource") && err.contains("aws:sqs"),
+            err.contains("Records[0].eventSource") && err.contains("aws:s3"),
             "{err}"
         );
         let mixed = json!({"Records": [{"EventSource": "aws:sns"}, {"foo": 1}]});
         let err = classify(&mixed).unwrap_err().to_string();
         assert!(
             err.contains("Records[1].EventSource") && err.contains("missing"),
+            "{err}"
+        );
+        let both = json!({"Records": [{"EventSource": "aws:sns"}, {"eventSource": "aws:sqs"}]});
+        let err = classify(&both).unwrap_err().to_string();
+        assert!(
+            err.contains("Records[1].eventSource") && err.contains("one source"),
             "{err}"
         );
         let err = classify(&json!({"Records": {}})).unwrap_err().to_string();
@@ -450,6 +506,7 @@ mod tests {
                 alexa: alexa.clone(),
                 state: Some(store.clone()),
                 clock: Arc::new(SystemClock),
+                queue: None,
             };
             (App::with_edges(config, edges), alexa, store)
         }

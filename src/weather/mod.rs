@@ -21,12 +21,13 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::alexa::{Delivery, Status};
-use crate::config::{vars, Config};
+use crate::config::{vars, Audience, Config};
 use crate::event::schemas::WEATHER_ALERT;
 use crate::event::{reference_id, NotificationRequest};
 use crate::ledger::Ledger;
 use crate::notifier::{Notifier, OnRefusal, Outcome, SendError};
 use crate::skill::speech::LOCALES;
+use crate::state::AreaKey;
 use crate::state::StateError;
 
 pub use feed::{Feed, FeedError, Fetched};
@@ -130,12 +131,14 @@ pub struct Poller {
     min_severity: Severity,
     contact_missing: bool,
     clock: Arc<dyn Clock>,
+    audience: Audience,
 }
 
 impl Poller {
     pub fn new(config: &Config, clock: Arc<dyn Clock>) -> Self {
         Poller {
             clock,
+            audience: config.weather_audience,
             feed: config.weather_feed_url.clone().map(|url| {
                 Feed::new(
                     url,
@@ -248,9 +251,26 @@ impl Poller {
         .collect()
         .await;
         marks.into_iter().collect::<Result<Vec<()>, _>>()?;
+        let mut no_county = 0;
         let mut requests: Vec<_> = plan
             .announce
             .iter()
+            .filter(|announce| {
+                // Located: an alert that names no county of ours (a marine zone) has nobody
+                // to go to.
+                let located = self.audience == Audience::Located;
+                let nobody = located && announce.alert.counties.is_empty();
+                if nobody {
+                    tracing::info!(
+                        id = announce.alert.id,
+                        event = announce.alert.event,
+                        area = announce.alert.area_desc,
+                        "feed alert names no county; nobody to announce it to"
+                    );
+                    no_county += 1;
+                }
+                !nobody
+            })
             .map(|announce| {
                 let alert = announce.alert;
                 tracing::info!(
@@ -270,6 +290,10 @@ impl Poller {
                     &LOCALES,
                 );
                 request.tag = Some(announce.level.encode());
+                if self.audience == Audience::Located {
+                    request.area =
+                        Some(alert.counties.iter().map(|c| AreaKey::county(c)).collect());
+                }
                 (request, None)
             })
             .collect();
@@ -304,7 +328,10 @@ impl Poller {
         if deferred == 0 {
             feed.remember(validators);
         }
-        let skipped = plan.skipped_counts();
+        let mut skipped = plan.skipped_counts();
+        if no_county > 0 {
+            skipped.insert("noCounty", no_county);
+        }
         let announced = distinct_alerts(&results, Delivery::is_settled);
         crate::metrics::emit(
             &[],

@@ -137,6 +137,9 @@ pub struct Alert {
     pub references: Vec<String>,
     /// How dangerous it says the hazard is.
     pub level: Level,
+    /// The counties it concerns (5-digit FIPS, from `geocode.SAME`; codes that are no county
+    /// of the ZIP table, such as marine zones, are left out).
+    pub counties: Vec<String>,
 }
 
 impl Alert {
@@ -235,6 +238,7 @@ struct Properties {
     ends: Option<Value>,
     references: Option<Value>,
     parameters: Option<Value>,
+    geocode: Option<Value>,
 }
 
 impl Properties {
@@ -251,6 +255,7 @@ impl Properties {
             "ends" => self.ends.as_ref(),
             "references" => self.references.as_ref(),
             "parameters" => self.parameters.as_ref(),
+            "geocode" => self.geocode.as_ref(),
             _ => None,
         }
     }
@@ -357,6 +362,7 @@ fn alert(p: &Properties, at: &str) -> Result<Alert, String> {
         ends: time("ends")?,
         references,
         level: Level::default(),
+        counties: counties(p.get("geocode")),
     };
     alert.level = level(&alert, p.get("parameters"));
     if alert.expiry().is_none() {
@@ -365,6 +371,26 @@ fn alert(p: &Properties, at: &str) -> Result<Alert, String> {
         ));
     }
     Ok(alert)
+}
+
+/// The counties of `geocode.SAME`: `"040027"` (0 + state + county FIPS) → `"40027"`.
+fn counties(geocode: Option<&Value>) -> Vec<String> {
+    let Some(codes) = geocode
+        .and_then(|g| g.get("SAME"))
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    let mut counties: Vec<String> = codes
+        .iter()
+        .filter_map(Value::as_str)
+        .filter_map(|code| code.strip_prefix('0'))
+        .filter(|fips| crate::area::county(fips).is_some())
+        .map(str::to_owned)
+        .collect();
+    counties.sort_unstable();
+    counties.dedup();
+    counties
 }
 
 /// The first value of an NWS parameter (NWS gives each as an array of strings).

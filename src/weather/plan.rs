@@ -256,6 +256,7 @@ mod tests {
                 extreme: 1,
                 ..Level::default()
             },
+            counties: vec!["40027".into()],
         }
     }
 
