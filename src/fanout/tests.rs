@@ -1,1 +1,411 @@
+//! The fan-out in memory: a notifier hands an area's alert to it, and a loop plays Lambda's
+//! event source mapping (take messages, consume, keep the failed ones). What is checked is
+//! who got a Unicast, how often, and how many state writes it took.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::time::Instant;
+
+use super::*;
+use crate::alexa::fake::FakeAlexa;
+use crate::clock::SystemClock;
+use crate::event::schemas::WEATHER_ALERT;
+use crate::event::NotificationRequest;
+use crate::notifier::{Notifier, OnRefusal, Outcome};
+use crate::queue::MemoryQueue;
+use crate::state::memory::Op;
+use crate::state::{AreaKey, MemoryStore, StateStore, UserArea, UserChange, UserChangeKind};
+
+struct Rig {
+    notifier: Notifier,
+    fanout: Arc<Fanout>,
+    ledger: Ledger,
+    alexa: Arc<FakeAlexa>,
+    store: Arc<MemoryStore>,
+    queue: Arc<MemoryQueue>,
+}
+
+fn rig() -> Rig {
+    let alexa = Arc::new(FakeAlexa::new());
+    let store = Arc::new(MemoryStore::new());
+    let queue = Arc::new(MemoryQueue::new());
+    let ledger = Ledger::new(store.clone());
+    let fanout = Arc::new(Fanout::new(
+        Some(queue.clone()),
+        alexa.clone(),
+        Region::Na,
+        10_000,
+        Arc::new(SystemClock),
+    ));
+    let notifier = Notifier::new(vec![Region::Na], alexa.clone(), Some(ledger.clone()))
+        .with_fanout(fanout.clone());
+    Rig {
+        notifier,
+        fanout,
+        ledger,
+        alexa,
+        store,
+        queue,
+    }
+}
+
+fn user(i: usize) -> String {
+    format!("amzn1.ask.account.USER{i:06}")
+}
+
+/// A user in `zip` (its counties), subscribed to `events`, in `region`.
+async fn add_user(store: &MemoryStore, id: &str, zip: &str, events: &[&str], region: &str) {
+    let counties = crate::area::counties(zip)
+        .unwrap()
+        .map(|c| c.fips.to_owned())
+        .collect();
+    store
+        .set_area(&UserArea {
+            user_id: id.into(),
+            postal_code: zip.into(),
+            country: "US".into(),
+            counties,
+            region: Some(region.into()),
+            locale: Some("en-US".into()),
+        })
+        .await
+        .unwrap();
+    store
+        .record_user(&UserChange {
+            user_id: id.into(),
+            at: Utc::now(),
+            kind: UserChangeKind::Subscriptions(events.iter().map(|e| e.to_string()).collect()),
+        })
+        .await
+        .unwrap();
+}
+
+fn deadline() -> Instant {
+    Instant::now() + std::time::Duration::from_secs(30)
+}
+
+fn tornado(id: &str, counties: &[&str]) -> (NotificationRequest, Option<String>) {
+    let mut request = NotificationRequest::multicast_weather_alert(
+        "TORNADO",
+        "NWS Norman OK",
+        id.into(),
+        None,
+        &["en-US"],
+    );
+    request.area = Some(counties.iter().map(|c| AreaKey::county(c)).collect());
+    (request, None)
+}
+
+/// Plays the event source mapping until the queue is empty (or `rounds` batches): batches of
+/// `batch` messages, failed ones put back. Returns every batch's report.
+async fn drain(rig: &Rig, batch: usize, rounds: usize) -> Vec<BatchReport> {
+    let mut reports = Vec::new();
+    let mut next = 0;
+    for _ in 0..rounds {
+        let mut waiting = rig.queue.take();
+        if waiting.is_empty() {
+            break;
+        }
+        let rest = waiting.split_off(waiting.len().min(batch));
+        let records: Vec<Record> = waiting
+            .iter()
+            .map(|body| {
+                next += 1;
+                Record {
+                    id: format!("m{next}"),
+                    body: body.clone(),
+                }
+            })
+            .collect();
+        let bodies: HashMap<String, String> = records
+            .iter()
+            .map(|r| (r.id.clone(), r.body.clone()))
+            .collect();
+        let report = rig
+            .fanout
+            .consume(&rig.ledger, records, deadline(), &format!("holder{next}"))
+            .await;
+        let mut back: Vec<String> = report
+            .batch_item_failures
+            .iter()
+            .map(|f| bodies[&f.item_identifier].clone())
+            .collect();
+        back.extend(rest);
+        // What was queued while consuming comes after.
+        back.extend(rig.queue.take());
+        rig.queue.send_all(&back).await.unwrap();
+        reports.push(report);
+    }
+    reports
+}
+
+/// How many Unicasts each user received.
+fn per_user(alexa: &FakeAlexa) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for r in alexa.received() {
+        assert!(
+            r.unicast,
+            "only Unicasts: {:?}",
+            r.event["relevantAudience"]
+        );
+        let user = r.event["relevantAudience"]["payload"]["user"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        *counts.entry(user).or_default() += 1;
+    }
+    counts
+}
+
+async fn announce(rig: &Rig, request: (NotificationRequest, Option<String>)) -> Vec<Outcome> {
+    rig.notifier
+        .send_requests(vec![request], deadline(), "poll", OnRefusal::Record)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_alert_reaches_exactly_the_subscribed_users_of_its_counties() {
+    let rig = rig();
+    add_user(&rig.store, &user(1), "73019", &[WEATHER_ALERT], "NA").await; // Cleveland, OK
+    add_user(&rig.store, &user(2), "73069", &[WEATHER_ALERT], "NA").await; // Norman: Cleveland too
+    add_user(&rig.store, &user(3), "10001", &[WEATHER_ALERT], "NA").await; // New York
+    add_user(
+        &rig.store,
+        &user(4),
+        "73019",
+        &["AMAZON.MessageAlert.Activated"],
+        "NA",
+    )
+    .await;
+    add_user(&rig.store, &user(5), "73019", &[WEATHER_ALERT], "EU").await;
+    let outcomes = announce(&rig, tornado("t1", &["40027"])).await;
+    assert!(
+        matches!(&outcomes[..], [Outcome::Queued(q)] if q.places == ["c40027"]),
+        "{outcomes:?}"
+    );
+    assert!(
+        rig.alexa.received().is_empty(),
+        "nothing sent before the queue is consumed"
+    );
+    let reports = drain(&rig, 10, 10).await;
+    assert!(reports.iter().all(|r| r.batch_item_failures.is_empty()));
+    let counts = per_user(&rig.alexa);
+    let mut reached: Vec<&String> = counts.keys().collect();
+    reached.sort();
+    assert_eq!(reached, [&user(1), &user(2), &user(5)]);
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+    // Each user's own region.
+    for r in rig.alexa.received() {
+        let user = r.event["relevantAudience"]["payload"]["user"]
+            .as_str()
+            .unwrap();
+        let expected = if user == user_5() {
+            Region::Eu
+        } else {
+            Region::Na
+        };
+        assert_eq!(r.region, expected, "{user}");
+    }
+    // The alert again (a second poll, a redelivered trigger): nothing more.
+    let outcomes = announce(&rig, tornado("t1", &["40027"])).await;
+    assert!(
+        matches!(&outcomes[..], [Outcome::NotSent(_)]),
+        "{outcomes:?}"
+    );
+    drain(&rig, 10, 10).await;
+    assert_eq!(rig.alexa.received().len(), 3);
+}
+
+fn user_5() -> String {
+    user(5)
+}
+
+#[tokio::test]
+async fn a_user_on_a_county_border_hears_an_alert_for_both_counties_once() {
+    let rig = rig();
+    // 73072 (Norman) lies in Cleveland and McClain counties.
+    let counties: Vec<String> = crate::area::counties("73072")
+        .unwrap()
+        .map(|c| c.fips.to_owned())
+        .collect();
+    assert!(counties.len() >= 2, "{counties:?}");
+    add_user(&rig.store, &user(1), "73072", &[WEATHER_ALERT], "NA").await;
+    let all: Vec<&str> = counties.iter().map(String::as_str).collect();
+    announce(&rig, tornado("border", &all)).await;
+    drain(&rig, 10, 10).await;
+    assert_eq!(per_user(&rig.alexa).get(&user(1)), Some(&1));
+}
+
+#[tokio::test]
+async fn a_big_area_is_split_and_every_user_hears_the_alert_once_even_with_redeliveries() {
+    let rig = rig();
+    let users = 1_000;
+    for i in 0..users {
+        add_user(&rig.store, &user(i), "73019", &[WEATHER_ALERT], "NA").await;
+    }
+    announce(&rig, tornado("big", &["40027"])).await;
+    // Every message delivered twice (SQS may), and the first batch's leaf interrupted.
+    let first = rig.queue.take();
+    let doubled: Vec<String> = first.iter().chain(first.iter()).cloned().collect();
+    rig.queue.send_all(&doubled).await.unwrap();
+    let reports = drain(&rig, 5, 200).await;
+    assert!(rig.queue.is_empty(), "drained");
+    let counts = per_user(&rig.alexa);
+    assert_eq!(counts.len(), users, "every user reached");
+    assert!(counts.values().all(|n| *n == 1), "nobody twice");
+    let split = reports
+        .iter()
+        .flat_map(|r| &r.records)
+        .filter(|h| matches!(h, Handled::Split { .. }))
+        .count();
+    assert!(split >= 1, "split");
+    // Writes: a claim and a record per range, and the split's progress, far below one per user.
+    let writes =
+        rig.store.calls(Op::Claim) + rig.store.calls(Op::Complete) + rig.store.calls(Op::Progress);
+    assert!(
+        (writes as f64) / (users as f64) <= 0.1,
+        "{writes} writes for {users} users"
+    );
+}
+
+#[tokio::test]
+async fn failed_unicasts_fail_the_message_and_only_they_are_sent_again() {
+    let rig = rig();
+    for i in 0..20 {
+        add_user(&rig.store, &user(i), "73019", &[WEATHER_ALERT], "NA").await;
+    }
+    announce(&rig, tornado("partial", &["40027"])).await;
+    // The first three Unicasts fail (503 after retries).
+    rig.alexa
+        .answer_next([Status::Failed, Status::Failed, Status::Failed]);
+    let first = drain(&rig, 10, 1).await;
+    assert_eq!(first[0].batch_item_failures.len(), 1, "{:?}", first[0]);
+    assert_eq!(rig.alexa.received().len(), 20);
+    drain(&rig, 10, 5).await;
+    let counts = per_user(&rig.alexa);
+    assert_eq!(counts.len(), 20);
+    let twice = counts.values().filter(|n| **n == 2).count();
+    assert_eq!(twice, 3, "only the failed ones again: {counts:?}");
+    assert_eq!(rig.alexa.received().len(), 23);
+}
+
+#[tokio::test]
+async fn a_403_marks_the_user_unsubscribed_and_is_not_retried() {
+    let rig = rig();
+    add_user(&rig.store, &user(1), "73019", &[WEATHER_ALERT], "NA").await;
+    announce(&rig, tornado("a403", &["40027"])).await;
+    rig.alexa.answer_next([Status::NotSubscribed]);
+    let reports = drain(&rig, 10, 5).await;
+    assert!(reports.iter().all(|r| r.batch_item_failures.is_empty()));
+    assert_eq!(rig.alexa.received().len(), 1);
+    assert_eq!(
+        rig.store.user(&user(1)).unwrap().subscriptions,
+        Some(vec![])
+    );
+    // A later alert skips the user until a new subscription event.
+    announce(&rig, tornado("later", &["40027"])).await;
+    drain(&rig, 10, 5).await;
+    assert_eq!(rig.alexa.received().len(), 1);
+}
+
+#[tokio::test]
+async fn a_state_table_failure_sends_nothing_and_the_message_comes_back() {
+    let rig = rig();
+    add_user(&rig.store, &user(1), "73019", &[WEATHER_ALERT], "NA").await;
+    announce(&rig, tornado("flaky", &["40027"])).await;
+    rig.store.fail_next(Op::Recipients, 1);
+    let first = drain(&rig, 10, 1).await;
+    assert_eq!(first[0].batch_item_failures.len(), 1);
+    assert!(rig.alexa.received().is_empty());
+    drain(&rig, 10, 5).await;
+    assert_eq!(per_user(&rig.alexa).get(&user(1)), Some(&1));
+}
+
+#[tokio::test]
+async fn a_queue_that_refuses_the_alert_fails_the_send_and_releases_its_claim() {
+    let rig = rig();
+    add_user(&rig.store, &user(1), "73019", &[WEATHER_ALERT], "NA").await;
+    rig.queue.fail_next(1);
+    let err = rig
+        .notifier
+        .send_requests(
+            vec![tornado("q", &["40027"])],
+            deadline(),
+            "p",
+            OnRefusal::Record,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "FanoutUnavailable");
+    // The retry queues it.
+    announce(&rig, tornado("q", &["40027"])).await;
+    drain(&rig, 10, 5).await;
+    assert_eq!(per_user(&rig.alexa).get(&user(1)), Some(&1));
+}
+
+#[tokio::test]
+async fn without_a_queue_an_area_request_names_the_variable_before_anything_is_claimed() {
+    let alexa = Arc::new(FakeAlexa::new());
+    let store = Arc::new(MemoryStore::new());
+    let notifier = Notifier::new(vec![Region::Na], alexa, Some(Ledger::new(store.clone())))
+        .with_fanout(Arc::new(Fanout::new(
+            None,
+            Arc::new(FakeAlexa::new()),
+            Region::Na,
+            10,
+            Arc::new(SystemClock),
+        )));
+    let err = notifier
+        .send_requests(
+            vec![tornado("x", &["40027"])],
+            deadline(),
+            "p",
+            OnRefusal::Record,
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("FANOUT_QUEUE_URL"), "{err}");
+    assert_eq!(store.calls(Op::Claim), 0);
+}
+
+#[tokio::test]
+async fn a_malformed_message_fails_and_names_its_field() {
+    let rig = rig();
+    let report = rig
+        .fanout
+        .consume(
+            &rig.ledger,
+            vec![Record {
+                id: "bad".into(),
+                body: "{\"v\": 1}".into(),
+            }],
+            deadline(),
+            "h",
+        )
+        .await;
+    assert_eq!(report.batch_item_failures[0].item_identifier, "bad");
+    assert!(
+        matches!(&report.records[0], Handled::Failed { reason } if reason.contains("body")),
+        "{report:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_send_rate_spaces_unicasts() {
+    let pacer = Pacer::new(20);
+    let start = Instant::now();
+    let until = start + std::time::Duration::from_secs(60);
+    for _ in 0..10 {
+        assert!(pacer.wait(pacer.chunk(), until).await);
+    }
+    // 10 chunks of 2 at 20 per second: the last starts after 0.9 s.
+    let took = Instant::now() - start;
+    assert!(took >= std::time::Duration::from_millis(900), "{took:?}");
+    assert!(
+        !pacer.wait(1000, start).await,
+        "a turn past the deadline is refused"
+    );
+}
