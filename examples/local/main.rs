@@ -125,6 +125,7 @@ async fn main() {
     env.push(("RUST_LOG", Some("alexa_proactive=debug,info")));
     env.push(("STATE_TABLE", Some(STATE_TABLE)));
     env.push(("WEATHER_FEED_URL", Some(feed.url())));
+    env.push(("WEATHER_AUDIENCE", Some("everyone")));
     let runtime = match std::env::var("LOCAL_RUNTIME").as_deref() {
         Ok("cargo-lambda") => {
             Runtime::cargo_lambda(&env, &log_dir.join("local-function.env"), &log).await

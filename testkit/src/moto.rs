@@ -211,13 +211,20 @@ impl Moto {
         .await;
     }
 
-    /// The state table as the SAM template creates it: key `pk`, TTL on `expireAt`.
+    /// The state table as the SAM template creates it: key `pk`, TTL on `expireAt`, the
+    /// keys-only index `area` (`areaKey`, `areaUser`).
     pub async fn create_state_table(&self, name: &str) {
         self.call(
             "DynamoDB_20120810.CreateTable",
             json!({"TableName": name, "BillingMode": "PAY_PER_REQUEST",
-                   "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-                   "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}),
+                   "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                                            {"AttributeName": "areaKey", "AttributeType": "S"},
+                                            {"AttributeName": "areaUser", "AttributeType": "S"}],
+                   "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                   "GlobalSecondaryIndexes": [{"IndexName": "area",
+                       "KeySchema": [{"AttributeName": "areaKey", "KeyType": "HASH"},
+                                     {"AttributeName": "areaUser", "KeyType": "RANGE"}],
+                       "Projection": {"ProjectionType": "KEYS_ONLY"}}]}),
         )
         .await;
         self.call(

@@ -118,6 +118,9 @@ impl RigBuilder {
                 ("STATE_TABLE", self.state_table.then_some(TABLE)),
                 ("WEATHER_FEED_URL", feed.as_ref().map(FeedServer::url)),
                 ("ALEXA_REGIONS", Some(self.regions.as_str())),
+                // The suites written before targeting by place poll as a Multicast; the
+                // fan-out suite sets `located` and a queue.
+                ("WEATHER_AUDIENCE", Some("everyone")),
                 ("RUST_LOG", Some("debug")),
             ])
             .map(|(name, value)| (name.to_owned(), value.map(str::to_owned)))
