@@ -215,6 +215,44 @@ pub fn requests(
         .collect()
 }
 
+/// The records of an SQS event, as the fan-out takes them: each record's `messageId` (what
+/// a failure is reported by) and `body`.
+pub fn from_sqs(payload: Value) -> Result<Vec<crate::fanout::Record>, HandlerError> {
+    let malformed = |field: String, problem: &str| HandlerError::Malformed {
+        shape: "SQS event",
+        field,
+        problem: problem.to_owned(),
+    };
+    let Value::Object(mut object) = payload else {
+        return Err(malformed(".".into(), "expected an object"));
+    };
+    let Some(Value::Array(records)) = object.remove("Records") else {
+        return Err(malformed(
+            "Records".into(),
+            "expected an array of SQS records",
+        ));
+    };
+    records
+        .into_iter()
+        .enumerate()
+        .map(|(i, record)| {
+            let text = |key: &str| {
+                record
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        malformed(format!("Records[{i}].{key}"), "required string is missing")
+                    })
+            };
+            Ok(crate::fanout::Record {
+                id: text("messageId")?,
+                body: text("body")?,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,42 +360,4 @@ mod tests {
             .to_string()
             .contains("not both"));
     }
-}
-
-/// The records of an SQS event, as the fan-out takes them: each record's `messageId` (what
-/// a failure is reported by) and `body`.
-pub fn from_sqs(payload: Value) -> Result<Vec<crate::fanout::Record>, HandlerError> {
-    let malformed = |field: String, problem: &str| HandlerError::Malformed {
-        shape: "SQS event",
-        field,
-        problem: problem.to_owned(),
-    };
-    let Value::Object(mut object) = payload else {
-        return Err(malformed(".".into(), "expected an object"));
-    };
-    let Some(Value::Array(records)) = object.remove("Records") else {
-        return Err(malformed(
-            "Records".into(),
-            "expected an array of SQS records",
-        ));
-    };
-    records
-        .into_iter()
-        .enumerate()
-        .map(|(i, record)| {
-            let text = |key: &str| {
-                record
-                    .get(key)
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        malformed(format!("Records[{i}].{key}"), "required string is missing")
-                    })
-            };
-            Ok(crate::fanout::Record {
-                id: text("messageId")?,
-                body: text("body")?,
-            })
-        })
-        .collect()
 }
