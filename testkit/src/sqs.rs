@@ -341,7 +341,8 @@ pub fn sort_key(user_id: &str) -> String {
 impl SeedUser {
     /// The `user#` record and the `area#` index items (DynamoDB JSON).
     pub fn items(&self) -> Vec<Value> {
-        let subscriptions: Vec<Value> = self.subscriptions.iter().map(|e| json!({"S": e})).collect();
+        let subscriptions: Vec<Value> =
+            self.subscriptions.iter().map(|e| json!({"S": e})).collect();
         let mut user = json!({
             "pk": {"S": format!("user#{}", self.user_id)},
             "subscriptions": {"L": subscriptions},
