@@ -211,7 +211,7 @@ async fn a_polled_alert_reaches_each_subscribed_user_of_its_counties_once() {
         // Only the two EU users were sent to; the others were reached before.
         assert_eq!(record["outcome"], "sent", "{record}");
         assert_eq!(record["sent"], 2, "{record}");
-        assert_eq!(record["done_before"], 3, "{record}");
+        assert_eq!(record["doneBefore"], 3, "{record}");
     }
     let state = rig.sandbox.state().await;
 
