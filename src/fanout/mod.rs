@@ -60,7 +60,11 @@ pub struct Record {
 
 /// What became of one record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "outcome")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "outcome"
+)]
 pub enum Handled {
     /// Sent to the range's users (`sent`), the others were done before or not subscribed.
     Sent {

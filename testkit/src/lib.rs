@@ -6,6 +6,7 @@
 //!   injects AWS faults.
 //! - [`runtime_api`]: a Lambda Runtime API emulator and the function process it drives.
 //! - [`sandbox`]: the `alexa-sandbox` binary (a local Alexa) and its control API.
+//! - [`sqs`]: SQS queues in moto, Lambda's event source mapping played, users seeded.
 //! - [`feed`]: a local NWS alerts feed serving fixture files.
 //! - [`national`]: a generated national NWS feed (hundreds of alerts, several MB).
 //! - [`rig`]: all of them together around the function, built with [`Rig::builder`].
@@ -24,6 +25,7 @@ pub mod national;
 pub mod rig;
 pub mod runtime_api;
 pub mod sandbox;
+pub mod sqs;
 pub mod stats;
 pub mod tripwire;
 

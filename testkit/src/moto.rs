@@ -167,9 +167,12 @@ impl Moto {
 
     /// Calls moto directly (not counted), as the AWS CLI would.
     pub async fn call(&self, target: &str, body: Value) -> Value {
-        // DynamoDB speaks JSON 1.0 and signs as "dynamodb"; Secrets Manager JSON 1.1.
+        // DynamoDB and SQS speak JSON 1.0; Secrets Manager JSON 1.1.
         let (service, content_type) = if target.starts_with("DynamoDB_") {
             ("dynamodb", "application/x-amz-json-1.0")
+        } else if target.starts_with("AmazonSQS.") {
+            // SQS's JSON protocol, as the SDK speaks it.
+            ("sqs", "application/x-amz-json-1.0")
         } else {
             (
                 target.split('.').next().unwrap_or_default(),

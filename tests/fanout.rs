@@ -1,0 +1,339 @@
+//! The fan-out end to end: the built binary under the Runtime API emulator, its state table
+//! and its fan-out queue in moto (DynamoDB and SQS), Lambda's event source mapping played by
+//! the test (batches received, handed over as Lambda builds them, the records not reported
+//! failed deleted), and Alexa played by the sandbox with its duplicate detection off, so that
+//! a user who would hear an alert twice is counted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use testkit::events::{scheduled, weather_alert};
+use testkit::rig::TABLE;
+use testkit::sqs::{seed_users, Mapping, Played, Queue, SeedUser};
+use testkit::{project, Rig};
+
+const WEATHER: &str = "AMAZON.WeatherAlert.Activated";
+const OTHER: &str = "AMAZON.MessageAlert.Activated";
+/// How long a queue may take to drain.
+const DRAIN: Duration = Duration::from_secs(90);
+
+fn id(name: &str) -> String {
+    format!("amzn1.ask.account.{name}")
+}
+
+fn user(name: &str, zip: &str, events: &[&str], region: &str) -> SeedUser {
+    let counties = alexa_proactive::area::counties(zip)
+        .map(|c| c.map(|c| c.fips.to_owned()).collect())
+        .unwrap_or_default();
+    SeedUser {
+        user_id: id(name),
+        subscriptions: events.iter().map(|e| (*e).to_owned()).collect(),
+        postal_code: zip.to_owned(),
+        country: "US".to_owned(),
+        counties,
+        region: Some(region.to_owned()),
+        locale: Some("en-US".to_owned()),
+    }
+}
+
+/// The rig with the fan-out on: located audience, a queue (and its DLQ) in moto.
+async fn fanout_rig(name: &str) -> (Rig, Mapping) {
+    // The function starts with the rig, before the queue exists: its URL is known ahead
+    // (SQS finds a queue by the account and name its URL ends with; the SDK sends to the
+    // endpoint, moto's proxy) and the queue is created before anything is sent to it.
+    let queue_name = format!("fanout-{name}");
+    let url = format!("http://127.0.0.1/123456789012/{queue_name}");
+    let rig = Rig::builder(project!(), &format!("fanout-{name}"))
+        .regions("NA,EU")
+        .env("RUST_LOG", Some("info"))
+        .env("WEATHER_AUDIENCE", Some("located"))
+        .env("FANOUT_QUEUE_URL", Some(&url))
+        .env("FANOUT_SEND_RATE", Some("1000"))
+        .start()
+        .await;
+    let queue = Queue::create(&rig.moto, &queue_name, 3, Duration::from_secs(2)).await;
+    assert!(
+        queue.url.ends_with(&format!("/123456789012/{queue_name}")),
+        "{}",
+        queue.url
+    );
+    rig.sandbox.dedupe(false).await;
+    (rig, Mapping::new(queue))
+}
+
+/// Per user: the accepted Unicasts (referenceId, region).
+async fn unicasts(rig: &Rig) -> BTreeMap<String, Vec<(String, String)>> {
+    let state = rig.sandbox.state().await;
+    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for accepted in state["accepted"].as_array().expect("accepted") {
+        let audience = accepted["audience"].as_str().unwrap_or("-").to_owned();
+        out.entry(audience).or_default().push((
+            accepted["referenceId"].as_str().unwrap_or("-").to_owned(),
+            accepted["region"].as_str().unwrap_or("-").to_owned(),
+        ));
+    }
+    out
+}
+
+/// How many Unicasts Alexa refused with 403.
+async fn forbidden(rig: &Rig) -> usize {
+    let state = rig.sandbox.state().await;
+    state["refused"]
+        .as_array()
+        .expect("refused")
+        .iter()
+        .filter(|r| r["status"] == 403)
+        .count()
+}
+
+fn statuses(answer: &Value) -> Vec<String> {
+    let mut out: Vec<String> = answer["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("results in {answer}"))
+        .iter()
+        .map(|r| r["status"].as_str().unwrap_or("-").to_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+fn outcomes(played: &[Played]) -> Vec<String> {
+    played
+        .iter()
+        .flat_map(|p| {
+            p.answer
+                .as_ref()
+                .and_then(|a| a["records"].as_array().cloned())
+                .unwrap_or_default()
+        })
+        .map(|r| r["outcome"].as_str().unwrap_or("-").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_polled_alert_reaches_each_subscribed_user_of_its_counties_once() {
+    let (mut rig, mapping) = fanout_rig("poll").await;
+    // The testkit's copy of the user hash is the product's.
+    for name in ["A", "NORMAN1", "BORDER"] {
+        assert_eq!(
+            testkit::sqs::sort_key(&id(name)),
+            alexa_proactive::state::area::sort_key(&id(name))
+        );
+    }
+    // poll-1's alerts name Cleveland (40027) and McClain (40087) counties; 73072 lies in both.
+    let border: Vec<String> = alexa_proactive::area::counties("73072")
+        .expect("73072")
+        .map(|c| c.fips.to_owned())
+        .collect();
+    assert_eq!(border, ["40027", "40087"]);
+    let users = [
+        user("NORMAN1", "73069", &[WEATHER], "NA"),
+        user("NORMAN2", "73071", &[OTHER, WEATHER], "NA"),
+        user("BORDER", "73072", &[WEATHER], "NA"),
+        user("PURCELL_EU", "73080", &[WEATHER], "EU"),
+        user("NORMAN_EU", "73019", &[WEATHER], "EU"),
+        user("GONE", "73069", &[WEATHER], "NA"),
+        user("HOUSTON", "77002", &[WEATHER], "NA"),
+        user("NOSUB", "73069", &[OTHER], "NA"),
+    ];
+    seed_users(&rig.moto, TABLE, &users).await;
+    let reached = ["NORMAN1", "NORMAN2", "BORDER", "PURCELL_EU", "NORMAN_EU"];
+    // Alexa refuses GONE (403): unsubscribed since the skill last heard.
+    rig.sandbox
+        .control("unsubscribe", json!({"user": id("GONE")}))
+        .await;
+    // Europe's events API answers 503 to everything while the first batch is worked on: its
+    // Unicasts exhaust their attempts, their records fail and come back.
+    rig.sandbox
+        .fault(json!({"target": "events", "status": 503, "region": "EU", "every": 1}))
+        .await;
+
+    // The poll queues the two alerts it announces (tornado, thunderstorm): one message each.
+    let first = rig.ok(&scheduled("tick-1")).await;
+    assert_eq!(statuses(&first), ["queued", "queued"], "{first}");
+    assert_eq!(rig.event_requests().await, 0, "nothing sent by the poll");
+    assert_eq!(mapping.queue.depth(&rig.moto).await.0, 2);
+
+    let started = std::time::Instant::now();
+    let batch = mapping
+        .play(&mut rig, Duration::from_secs(5))
+        .await
+        .expect("a batch");
+    let answer = batch.answer.clone().expect("the first batch is answered");
+    assert_eq!(batch.messages.len(), 2, "{answer}");
+    // Both records (each has EU users) failed, named by messageId, and were not deleted.
+    let ids: BTreeSet<&String> = batch.messages.iter().map(|m| &m.id).collect();
+    assert_eq!(
+        batch.failed.iter().collect::<BTreeSet<_>>(),
+        ids,
+        "{answer}"
+    );
+    assert_eq!(batch.deleted, 0);
+    for record in answer["records"].as_array().expect("records") {
+        assert_eq!(record["outcome"], "failed", "{answer}");
+        let reason = record["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("2 Unicast(s) not delivered"), "{reason}");
+    }
+    let after_fault = unicasts(&rig).await;
+    assert!(
+        !after_fault.contains_key(&id("PURCELL_EU")) && after_fault.contains_key(&id("BORDER")),
+        "{after_fault:?}"
+    );
+    let forbidden_first = forbidden(&rig).await;
+    rig.sandbox.control("clear-faults", json!({})).await;
+
+    let mut played = vec![batch];
+    played.extend(mapping.drain(&mut rig, DRAIN).await);
+    eprintln!(
+        "drained in {:?}: {} batch(es), outcomes {:?}",
+        started.elapsed(),
+        played.len(),
+        outcomes(&played)
+    );
+    assert!(
+        played.iter().all(|p| p.answer.is_some()),
+        "every invocation answered; log: {}",
+        rig.log().display()
+    );
+    // The failed records came back (a second receive) and went through.
+    let redelivered: Vec<&testkit::sqs::Message> =
+        played[1..].iter().flat_map(|p| &p.messages).collect();
+    assert_eq!(redelivered.len(), 2, "{played:?}");
+    assert!(redelivered.iter().all(|m| m.receive_count() == 2));
+    assert!(played[1..].iter().all(|p| p.failed.is_empty()));
+    for record in played[1..].iter().flat_map(|p| {
+        p.answer.as_ref().unwrap()["records"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }) {
+        // Only the two EU users were sent to; the others were reached before.
+        assert_eq!(record["outcome"], "sent", "{record}");
+        assert_eq!(record["sent"], 2, "{record}");
+        assert_eq!(record["doneBefore"], 3, "{record}");
+    }
+    let state = rig.sandbox.state().await;
+
+    // Exactly the subscribed users of the counties, each once per alert, in their region.
+    let got = unicasts(&rig).await;
+    let expected: BTreeSet<String> = reached.iter().map(|n| id(n)).collect();
+    assert_eq!(
+        got.keys().cloned().collect::<BTreeSet<_>>(),
+        expected,
+        "{got:?}"
+    );
+    for user in &users {
+        let Some(sent) = got.get(&user.user_id) else {
+            continue;
+        };
+        assert_eq!(sent.len(), 2, "{}: {sent:?}", user.user_id);
+        let references: BTreeSet<&String> = sent.iter().map(|(r, _)| r).collect();
+        assert_eq!(references.len(), 2, "one per alert: {sent:?}");
+        let region = user.region.as_deref().unwrap();
+        assert!(sent.iter().all(|(_, r)| r == region), "{sent:?}");
+    }
+    assert_eq!(rig.repeats().await, 0, "nobody heard an alert twice");
+    // What reached Alexa: the accepted ones, the 10 injected failures, GONE's two 403s (not
+    // retried); nothing else was sent again.
+    let refused = state["refused"].as_array().expect("refused").clone();
+    let forbidden = refused.iter().filter(|r| r["status"] == 403).count();
+    // A 403 is answered once more with a renewed token (it may be the token's), then taken
+    // for "not subscribed": two requests per alert, all in the first batch, none after.
+    assert_eq!(forbidden_first, 4, "{refused:?}");
+    assert_eq!(forbidden, 4, "GONE not retried: {refused:?}");
+    // Each of the 4 EU Unicasts of the first batch tried 5 times (the injected 503s are not
+    // in `refused`), then once more after the redelivery; NA: 3 users' 2 alerts once each
+    // and GONE's 403s, nothing sent again.
+    assert_eq!(
+        state["eventRequestsByRegion"],
+        json!({"EU": 4 * 5 + 4, "NA": 6 + 4}),
+        "{state}"
+    );
+    let requests = 24 + 10;
+    assert_eq!(rig.event_requests().await, requests);
+
+    // The 403 dropped the event from GONE's stored subscriptions.
+    let gone = rig
+        .moto
+        .get_item(TABLE, &format!("user#{}", id("GONE")))
+        .await;
+    let subscriptions: Vec<&str> = gone["subscriptions"]["L"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["S"].as_str())
+        .collect();
+    assert!(!subscriptions.contains(&WEATHER), "{gone}");
+    assert_eq!(mapping.queue.dead_letters(&rig.moto).await, 0);
+
+    // A second poll (from a new process: no HTTP cache) queues nothing more.
+    rig.spawn();
+    rig.functions.remove(0).stop().await;
+    let second = rig.ok(&scheduled("tick-2")).await;
+    assert_eq!(
+        statuses(&second),
+        ["alreadySent", "alreadySent"],
+        "{second}"
+    );
+    assert_eq!(mapping.queue.depth(&rig.moto).await, (0, 0));
+
+    // A consumed message delivered again (SQS delivers at least once) sends nothing.
+    let consumed = played
+        .iter()
+        .flat_map(|p| &p.messages)
+        .next()
+        .expect("a message")
+        .clone();
+    let again = rig.ok(&mapping.queue.event(&[consumed])).await;
+    assert_eq!(again["batchItemFailures"], json!([]), "{again}");
+    assert_eq!(again["records"][0]["outcome"], "alreadyDone", "{again}");
+    assert_eq!(
+        rig.event_requests().await,
+        requests,
+        "nothing more reached Alexa"
+    );
+    assert_eq!(rig.repeats().await, 0);
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_trigger_naming_a_zip_code_reaches_the_users_of_that_zip_only() {
+    let (mut rig, mapping) = fanout_rig("trigger").await;
+    let users = [
+        user("CAMPUS", "73019", &[WEATHER], "NA"),
+        user("CAMPUS_EU", "73019", &[WEATHER], "EU"),
+        user("CAMPUS_NOSUB", "73019", &[OTHER], "NA"),
+        // Same county (Cleveland), another ZIP code.
+        user("NORMAN", "73069", &[WEATHER], "NA"),
+        user("HOUSTON", "77002", &[WEATHER], "NA"),
+    ];
+    seed_users(&rig.moto, TABLE, &users).await;
+    let detail = json!({"alertType": "TORNADO", "source": "National Weather Service",
+                        "id": "zip-alert-1", "area": {"zipCodes": ["73019"]}});
+    let answer = rig.ok(&weather_alert("zip-alert-1", detail)).await;
+    assert_eq!(statuses(&answer), ["queued"], "{answer}");
+    let played = mapping.drain(&mut rig, DRAIN).await;
+    assert!(played.iter().all(|p| p.failed.is_empty()), "{played:?}");
+    let got = unicasts(&rig).await;
+    let regions: BTreeMap<String, Vec<String>> = got
+        .into_iter()
+        .map(|(user, sent)| (user, sent.into_iter().map(|(_, r)| r).collect()))
+        .collect();
+    assert_eq!(
+        regions,
+        BTreeMap::from([
+            (id("CAMPUS"), vec!["NA".to_owned()]),
+            (id("CAMPUS_EU"), vec!["EU".to_owned()]),
+        ])
+    );
+    assert_eq!(rig.repeats().await, 0);
+    // The same trigger again (EventBridge delivers at least once): already sent, nothing queued.
+    let detail = json!({"alertType": "TORNADO", "source": "National Weather Service",
+                        "id": "zip-alert-1", "area": {"zipCodes": ["73019"]}});
+    let again = rig.ok(&weather_alert("zip-alert-1", detail)).await;
+    assert_eq!(statuses(&again), ["alreadySent"], "{again}");
+    assert_eq!(mapping.queue.depth(&rig.moto).await, (0, 0));
+    assert_eq!(rig.event_requests().await, 2);
+    rig.finish().await;
+}
