@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::error::HandlerError;
 use super::triggers::{self, TriggerMessage};
+use crate::alexa::address::{Address, AddressApi, AddressLookup};
 use crate::alexa::{self, EventsApi, Status};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -23,7 +24,8 @@ use crate::fanout::{Fanout, FanoutError};
 use crate::ledger::{self, Ledger};
 use crate::notifier::{Notifier, OnRefusal, Report};
 use crate::queue::{Queue, SqsQueue};
-use crate::skill::{Reply, Skill};
+use crate::skill::speech::Language;
+use crate::skill::{AreaOutcome, LaunchArea, Locate, Reply, Skill};
 use crate::state::{DynamoStore, StateStore, UserChange};
 use crate::weather::Poller;
 
@@ -191,6 +193,8 @@ pub struct App {
     /// What was sent and who subscribed; `None` without a state table.
     ledger: Option<Ledger>,
     fanout: Arc<Fanout>,
+    /// The Device Address API (the launch places users with it); it connects on first use.
+    address: Arc<dyn AddressLookup>,
 }
 
 /// How long an invocation may take when the context has no deadline (tests, local runs).
@@ -220,10 +224,17 @@ impl App {
             notifier: Notifier::new(config.regions.clone(), edges.alexa, ledger.clone())
                 .with_clock(edges.clock)
                 .with_fanout(fanout.clone()),
+            address: Arc::new(AddressApi::new(config.alexa_settings())),
             skill: Skill::new(config.skill_id),
             ledger,
             fanout,
         }
+    }
+
+    /// The same app with another Device Address API (tests).
+    pub fn with_address(mut self, address: Arc<dyn AddressLookup>) -> Self {
+        self.address = address;
+        self
     }
 
     /// Handles one invocation's payload; sends must end before `deadline`.
@@ -301,8 +312,114 @@ impl App {
                 self.record(&change, deadline).await?;
                 answer
             }
+            Reply::Locate(locate) => {
+                let deadline = deadline.min(Instant::now() + ALEXA_BUDGET);
+                let area = self.locate(&locate, deadline).await;
+                Skill::launch_answer(locate.language, locate.notifications, &area)
+            }
+            Reply::SetArea { area, language } => {
+                let deadline = deadline.min(Instant::now() + ALEXA_BUDGET);
+                let outcome = match &self.ledger {
+                    None => AreaOutcome::NoMemory,
+                    Some(ledger) => match ledger.set_area(&area, deadline).await {
+                        Ok(()) => AreaOutcome::Saved(&area),
+                        Err(err) => {
+                            // Alexa needs words, not an error: the user hears to try later.
+                            tracing::error!(error = %err, "the user's ZIP code was not stored");
+                            AreaOutcome::SaveFailed
+                        }
+                    },
+                };
+                Skill::area_answer(language, outcome)
+            }
+            Reply::SayArea { user, language } => {
+                let deadline = deadline.min(Instant::now() + ALEXA_BUDGET);
+                let stored = match &self.ledger {
+                    None => Err(AreaOutcome::NoMemory),
+                    Some(ledger) => ledger.area(&user, deadline).await.map_err(|err| {
+                        tracing::error!(error = %err, "the user's area was not read");
+                        AreaOutcome::Failed
+                    }),
+                };
+                match &stored {
+                    Ok(area) => Skill::area_answer(language, AreaOutcome::Stored(area.as_ref())),
+                    Err(outcome) => Skill::area_answer(language, *outcome),
+                }
+            }
+            Reply::ForgetArea { user, language } => {
+                self.forget_area(&user, language, deadline).await
+            }
         };
         answer("Alexa response", &answer_envelope)
+    }
+
+    /// Where a launching user is: their stored area; without one, the Device Address API's
+    /// answer, stored. Every failure ends in words for the user, never in a failed launch.
+    async fn locate(&self, locate: &Locate, deadline: Instant) -> LaunchArea {
+        let Some(ledger) = &self.ledger else {
+            return LaunchArea::NoMemory;
+        };
+        match ledger.area(&locate.user, deadline).await {
+            Ok(Some(area)) => return LaunchArea::Known(area),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "the user's area was not read; launching without it");
+                return LaunchArea::Unreadable;
+            }
+        }
+        let unknown = LaunchArea::Unknown {
+            address_granted: locate.address_granted,
+        };
+        let Some(query) = &locate.lookup else {
+            return unknown;
+        };
+        let (country, postal) = match self.address.lookup(query, deadline).await {
+            Address::Found { country, postal } => (country, postal),
+            Address::NotGranted => {
+                return LaunchArea::Unknown {
+                    address_granted: false,
+                }
+            }
+            Address::NoAddress => return unknown,
+            Address::Unavailable(reason) => {
+                tracing::warn!(%reason, "the Device Address API gave no address");
+                return unknown;
+            }
+        };
+        let Some(area) = locate.area_at(&country, &postal) else {
+            // The postal code itself is personal data: only the country is logged.
+            tracing::info!(%country, "the device's postal code is not in the ZIP table");
+            return unknown;
+        };
+        match ledger.set_area(&area, deadline).await {
+            Ok(()) => LaunchArea::Known(area),
+            Err(err) => {
+                // Not said as if it were kept: the next launch looks it up again.
+                tracing::error!(error = %err, "the user's address was not stored");
+                LaunchArea::Unreadable
+            }
+        }
+    }
+
+    /// ForgetAreaIntent: deletes the stored area and says whether there was one.
+    async fn forget_area(
+        &self,
+        user: &str,
+        language: Language,
+        deadline: Instant,
+    ) -> crate::skill::envelope::ResponseEnvelope {
+        let deadline = deadline.min(Instant::now() + ALEXA_BUDGET);
+        let outcome = match &self.ledger {
+            None => AreaOutcome::NoMemory,
+            Some(ledger) => match ledger.forget_area(user, deadline).await {
+                Ok(had) => AreaOutcome::Forgotten(had),
+                Err(err) => {
+                    tracing::error!(error = %err, "the user's area was not deleted");
+                    AreaOutcome::Failed
+                }
+            },
+        };
+        Skill::area_answer(language, outcome)
     }
 
     async fn notify(
