@@ -20,7 +20,9 @@
 //!
 //! **Edges**: the outside world, each behind a small trait with a real and an in-memory side.
 //! - [`alexa`] is the Alexa API client (token, events API, retries): [`alexa::EventsApi`],
-//!   real [`alexa::Client`], in-memory [`alexa::fake::FakeAlexa`];
+//!   real [`alexa::Client`], in-memory [`alexa::fake::FakeAlexa`]; and the Device Address API
+//!   the launch places users with: [`alexa::address::AddressLookup`], real
+//!   [`alexa::address::AddressApi`], in-memory [`alexa::address::FakeAddress`];
 //! - [`state`] is the state table: [`state::StateStore`], [`state::DynamoStore`],
 //!   [`state::MemoryStore`];
 //! - [`credentials`] reads the skill's secret from Secrets Manager; [`weather::feed`] fetches

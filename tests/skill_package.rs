@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use alexa_proactive::event::schemas;
-use alexa_proactive::skill::envelope::NOTIFICATIONS_PERMISSION;
+use alexa_proactive::skill::envelope::{ADDRESS_PERMISSION, NOTIFICATIONS_PERMISSION};
 use alexa_proactive::skill::speech::Language;
 use alexa_proactive::skill::{intents, Reply, Skill};
 use serde_json::{json, Value};
@@ -115,18 +115,32 @@ async fn every_modelled_intent_gets_its_own_answer_not_the_fallback() {
             if intent == intents::FALLBACK {
                 continue;
             }
-            if let Reply::Answer(answer) = reply {
-                let text = serde_json::to_value(answer).unwrap()["response"]["outputSpeech"]
-                    ["text"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                let fallback = Language::from_locale(Some(&locale)).texts().fallback;
-                assert_ne!(
-                    text, fallback,
-                    "{locale} {intent} is answered by the fallback"
-                );
-            }
+            // The intents that need I/O say so in their own variant; the others answer now.
+            let answer = match reply {
+                Reply::Answer(answer) => answer,
+                Reply::SendTestAlert { .. } => {
+                    assert_eq!(intent, intents::TEST_ALERT, "{locale}");
+                    continue;
+                }
+                Reply::SayArea { .. } => {
+                    assert_eq!(intent, intents::MY_AREA, "{locale}");
+                    continue;
+                }
+                Reply::ForgetArea { .. } => {
+                    assert_eq!(intent, intents::FORGET_AREA, "{locale}");
+                    continue;
+                }
+                other => panic!("{locale} {intent}: an intent got {other:?}"),
+            };
+            let text = serde_json::to_value(answer).unwrap()["response"]["outputSpeech"]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let fallback = Language::from_locale(Some(&locale)).texts().fallback;
+            assert_ne!(
+                text, fallback,
+                "{locale} {intent} is answered by the fallback"
+            );
         }
     }
 }
@@ -148,6 +162,35 @@ fn what_the_skill_tells_users_to_say_is_in_the_model() {
             assert!(
                 phrases.contains(&said),
                 "{locale}: the skill says {said:?}, which is not a TestAlertIntent sample"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_zip_code_phrase_the_skill_suggests_is_in_the_model() {
+    for (locale, model) in models() {
+        let texts = Language::from_locale(Some(&locale)).texts();
+        let phrases = samples(&model, intents::SET_ZIP_CODE);
+        // "... Say, for example: my zip code is 73019." → "my zip code is {zipcode}"
+        for text in [
+            texts.area_ask,
+            texts.area_permission,
+            texts.area_reprompt,
+            texts.area_none,
+        ] {
+            let said = text
+                .split_once("example: ")
+                .or_else(|| text.split_once("Beispiel: "))
+                .map(|(_, rest)| rest)
+                .and_then(|rest| rest.split(['.', ',']).next())
+                .unwrap_or_else(|| panic!("{locale}: no phrase in {text:?}"))
+                .trim()
+                .to_lowercase()
+                .replace("73019", "{zipcode}");
+            assert!(
+                phrases.contains(&said),
+                "{locale}: the skill says {said:?}, which is not a SetZipCodeIntent sample"
             );
         }
     }
@@ -178,7 +221,7 @@ fn published_schemas_permissions_and_endpoints_match_the_code() {
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    assert_eq!(permissions, [NOTIFICATIONS_PERMISSION]);
+    assert_eq!(permissions, [NOTIFICATIONS_PERMISSION, ADDRESS_PERMISSION]);
     assert_eq!(
         events["endpoint"]["uri"], manifest["apis"]["custom"]["endpoint"]["uri"],
         "skill events go to the same function"

@@ -6,6 +6,7 @@
 //! built lazily (HTTP client, token cache and secret on the first send: an invocation that only
 //! answers Alexa never pays for them); [`fake::FakeAlexa`] is an in-memory one for unit tests.
 
+pub mod address;
 pub mod fake;
 pub mod region;
 pub mod retry;

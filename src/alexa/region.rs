@@ -76,11 +76,16 @@ pub struct Settings {
 impl Settings {
     /// The events API URL for `region`.
     pub fn events_url(&self, region: Region) -> String {
-        let base = match &self.api_url {
+        format!("{}{}", self.api_base(region), self.stage.path())
+    }
+
+    /// Where the Alexa APIs of `region` are: its host, or [`Settings::api_url`] with
+    /// `{region}` filled in.
+    pub fn api_base(&self, region: Region) -> String {
+        match &self.api_url {
             Some(url) => url.replace("{region}", &region.code().to_ascii_lowercase()),
             None => region.host().to_owned(),
-        };
-        format!("{base}{}", self.stage.path())
+        }
     }
 }
 

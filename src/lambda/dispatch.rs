@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::error::HandlerError;
 use super::triggers::{self, TriggerMessage};
+use crate::alexa::address::{Address, AddressApi, AddressLookup};
 use crate::alexa::{self, EventsApi, Status};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -23,7 +24,8 @@ use crate::fanout::{Fanout, FanoutError};
 use crate::ledger::{self, Ledger};
 use crate::notifier::{Notifier, OnRefusal, Report};
 use crate::queue::{Queue, SqsQueue};
-use crate::skill::{Reply, Skill};
+use crate::skill::speech::Language;
+use crate::skill::{AreaOutcome, LaunchArea, Locate, Reply, Skill};
 use crate::state::{DynamoStore, StateStore, UserChange};
 use crate::weather::Poller;
 
@@ -191,6 +193,8 @@ pub struct App {
     /// What was sent and who subscribed; `None` without a state table.
     ledger: Option<Ledger>,
     fanout: Arc<Fanout>,
+    /// The Device Address API (the launch places users with it); it connects on first use.
+    address: Arc<dyn AddressLookup>,
 }
 
 /// How long an invocation may take when the context has no deadline (tests, local runs).
@@ -220,10 +224,17 @@ impl App {
             notifier: Notifier::new(config.regions.clone(), edges.alexa, ledger.clone())
                 .with_clock(edges.clock)
                 .with_fanout(fanout.clone()),
+            address: Arc::new(AddressApi::new(config.alexa_settings())),
             skill: Skill::new(config.skill_id),
             ledger,
             fanout,
         }
+    }
+
+    /// The same app with another Device Address API (tests).
+    pub fn with_address(mut self, address: Arc<dyn AddressLookup>) -> Self {
+        self.address = address;
+        self
     }
 
     /// Handles one invocation's payload; sends must end before `deadline`.
@@ -301,8 +312,114 @@ impl App {
                 self.record(&change, deadline).await?;
                 answer
             }
+            Reply::Locate(locate) => {
+                let deadline = deadline.min(Instant::now() + ALEXA_BUDGET);
+                let area = self.locate(&locate, deadline).await;
+                Skill::launch_answer(locate.language, locate.notifications, &area)
+            }
+            Reply::SetArea { area, language } => {
+                let deadline = deadline.min(Instant::now() + ALEXA_BUDGET);
+                let outcome = match &self.ledger {
+                    None => AreaOutcome::NoMemory,
+                    Some(ledger) => match ledger.set_area(&area, deadline).await {
+                        Ok(()) => AreaOutcome::Saved(&area),
+                        Err(err) => {
+                            // Alexa needs words, not an error: the user hears to try later.
+                            tracing::error!(error = %err, "the user's ZIP code was not stored");
+                            AreaOutcome::SaveFailed
+                        }
+                    },
+                };
+                Skill::area_answer(language, outcome)
+            }
+            Reply::SayArea { user, language } => {
+                let deadline = deadline.min(Instant::now() + ALEXA_BUDGET);
+                let stored = match &self.ledger {
+                    None => Err(AreaOutcome::NoMemory),
+                    Some(ledger) => ledger.area(&user, deadline).await.map_err(|err| {
+                        tracing::error!(error = %err, "the user's area was not read");
+                        AreaOutcome::Failed
+                    }),
+                };
+                match &stored {
+                    Ok(area) => Skill::area_answer(language, AreaOutcome::Stored(area.as_ref())),
+                    Err(outcome) => Skill::area_answer(language, *outcome),
+                }
+            }
+            Reply::ForgetArea { user, language } => {
+                self.forget_area(&user, language, deadline).await
+            }
         };
         answer("Alexa response", &answer_envelope)
+    }
+
+    /// Where a launching user is: their stored area; without one, the Device Address API's
+    /// answer, stored. Every failure ends in words for the user, never in a failed launch.
+    async fn locate(&self, locate: &Locate, deadline: Instant) -> LaunchArea {
+        let Some(ledger) = &self.ledger else {
+            return LaunchArea::NoMemory;
+        };
+        match ledger.area(&locate.user, deadline).await {
+            Ok(Some(area)) => return LaunchArea::Known(area),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "the user's area was not read; launching without it");
+                return LaunchArea::Unreadable;
+            }
+        }
+        let unknown = LaunchArea::Unknown {
+            address_granted: locate.address_granted,
+        };
+        let Some(query) = &locate.lookup else {
+            return unknown;
+        };
+        let (country, postal) = match self.address.lookup(query, deadline).await {
+            Address::Found { country, postal } => (country, postal),
+            Address::NotGranted => {
+                return LaunchArea::Unknown {
+                    address_granted: false,
+                }
+            }
+            Address::NoAddress => return unknown,
+            Address::Unavailable(reason) => {
+                tracing::warn!(%reason, "the Device Address API gave no address");
+                return unknown;
+            }
+        };
+        let Some(area) = locate.area_at(&country, &postal) else {
+            // The postal code itself is personal data: only the country is logged.
+            tracing::info!(%country, "the device's postal code is not in the ZIP table");
+            return unknown;
+        };
+        match ledger.set_area(&area, deadline).await {
+            Ok(()) => LaunchArea::Known(area),
+            Err(err) => {
+                // Not said as if it were kept: the next launch looks it up again.
+                tracing::error!(error = %err, "the user's address was not stored");
+                LaunchArea::Unreadable
+            }
+        }
+    }
+
+    /// ForgetAreaIntent: deletes the stored area and says whether there was one.
+    async fn forget_area(
+        &self,
+        user: &str,
+        language: Language,
+        deadline: Instant,
+    ) -> crate::skill::envelope::ResponseEnvelope {
+        let deadline = deadline.min(Instant::now() + ALEXA_BUDGET);
+        let outcome = match &self.ledger {
+            None => AreaOutcome::NoMemory,
+            Some(ledger) => match ledger.forget_area(user, deadline).await {
+                Ok(had) => AreaOutcome::Forgotten(had),
+                Err(err) => {
+                    tracing::error!(error = %err, "the user's area was not deleted");
+                    AreaOutcome::Failed
+                }
+            },
+        };
+        Skill::area_answer(language, outcome)
     }
 
     async fn notify(
@@ -588,6 +705,250 @@ mod tests {
             assert!(said(&app, ask(Some("GRANTED")))
                 .await
                 .contains("on its way"));
+        }
+    }
+
+    mod area {
+        use super::*;
+        use crate::alexa::address::{Address, FakeAddress};
+        use crate::alexa::fake::FakeAlexa;
+        use crate::skill::envelope::{ADDRESS_PERMISSION, NOTIFICATIONS_PERMISSION};
+        use crate::state::memory::Op;
+        use crate::state::{MemoryStore, UserArea};
+
+        const SKILL: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
+        const USER: &str = "amzn1.ask.account.U";
+        const TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.the-token";
+
+        fn app(state: bool, address: Address) -> (App, Arc<FakeAddress>, Option<Arc<MemoryStore>>) {
+            let config =
+                Config::from_lookup(|name| (name == "ALEXA_SKILL_ID").then(|| SKILL.into()))
+                    .unwrap();
+            let store = state.then(|| Arc::new(MemoryStore::new()));
+            let edges = Edges {
+                alexa: Arc::new(FakeAlexa::new()),
+                state: store.clone().map(|s| s as Arc<dyn StateStore>),
+                clock: Arc::new(SystemClock),
+                queue: None,
+            };
+            let fake = Arc::new(FakeAddress::new(address));
+            let app = App::with_edges(config, edges).with_address(fake.clone());
+            (app, fake, store)
+        }
+
+        fn found(country: &str, postal: &str) -> Address {
+            Address::Found {
+                country: country.into(),
+                postal: postal.into(),
+            }
+        }
+
+        fn payload(request: Value, granted: &[&str]) -> Value {
+            let scopes: serde_json::Map<String, Value> = granted
+                .iter()
+                .map(|s| (s.to_string(), json!({"status": "GRANTED"})))
+                .collect();
+            json!({"version": "1.0",
+                   "context": {"System": {"application": {"applicationId": SKILL},
+                                          "user": {"userId": USER, "permissions": {"scopes": scopes}},
+                                          "device": {"deviceId": "amzn1.ask.device.D1"},
+                                          "apiAccessToken": TOKEN,
+                                          "apiEndpoint": "https://api.eu.amazonalexa.com"}},
+                   "request": request})
+        }
+
+        fn launch(granted: &[&str]) -> Value {
+            payload(
+                json!({"type": "LaunchRequest", "requestId": "r1", "locale": "en-US"}),
+                granted,
+            )
+        }
+
+        fn intent(name: &str, zip: Option<&str>) -> Value {
+            let mut intent = json!({"name": name});
+            if let Some(zip) = zip {
+                intent["slots"] = json!({"zipCode": {"name": "zipCode", "value": zip}});
+            }
+            payload(
+                json!({"type": "IntentRequest", "requestId": "r2", "locale": "en-US",
+                       "intent": intent}),
+                &[],
+            )
+        }
+
+        async fn ask(app: &App, payload: Value) -> Value {
+            app.handle(payload, Instant::now() + DEFAULT_BUDGET)
+                .await
+                .unwrap()
+        }
+
+        fn said(answer: &Value) -> &str {
+            answer["response"]["outputSpeech"]["text"]
+                .as_str()
+                .unwrap_or_default()
+        }
+
+        async fn stored(store: &MemoryStore) -> Option<UserArea> {
+            store.area(USER).await.unwrap()
+        }
+
+        #[tokio::test]
+        async fn a_granted_address_is_looked_up_once_stored_and_said() {
+            let (app, fake, store) = app(true, found("US", "73019"));
+            let store = store.unwrap();
+            let granted = [NOTIFICATIONS_PERMISSION, ADDRESS_PERMISSION];
+            let a = ask(&app, launch(&granted)).await;
+            assert!(
+                said(&a).contains("I announce alerts for Cleveland County, Oklahoma."),
+                "{a}"
+            );
+            assert!(a["response"].get("card").is_none(), "{a}");
+            assert_eq!(
+                stored(&store).await,
+                Some(UserArea {
+                    user_id: USER.into(),
+                    postal_code: "73019".into(),
+                    country: "US".into(),
+                    counties: vec!["40027".into()],
+                    region: Some("EU".into()),
+                    locale: Some("en-US".into()),
+                })
+            );
+            let queries = fake.queries();
+            assert_eq!(queries.len(), 1);
+            assert_eq!(queries[0].token.secret(), TOKEN);
+            assert_eq!(queries[0].endpoint, "https://api.eu.amazonalexa.com");
+            // Known now: the next launch reads it and asks nobody.
+            let again = ask(&app, launch(&granted)).await;
+            assert!(said(&again).contains("Cleveland County"), "{again}");
+            assert_eq!(fake.queries().len(), 1);
+        }
+
+        #[tokio::test]
+        async fn an_address_abroad_is_stored_and_the_user_told_alerts_are_us_only() {
+            let (app, _, store) = app(true, found("DE", "10115"));
+            let a = ask(&app, launch(&[ADDRESS_PERMISSION])).await;
+            assert!(said(&a).contains("the United States only"), "{a}");
+            let area = stored(&store.unwrap()).await.unwrap();
+            assert_eq!(
+                (area.country.as_str(), area.postal_code.as_str()),
+                ("DE", "10115")
+            );
+            assert!(area.counties.is_empty());
+        }
+
+        #[tokio::test]
+        async fn without_a_usable_address_the_user_is_asked_for_the_zip_code() {
+            for (answer, card) in [
+                (
+                    Address::NotGranted,
+                    Some(json!([NOTIFICATIONS_PERMISSION, ADDRESS_PERMISSION])),
+                ),
+                (Address::NoAddress, Some(json!([NOTIFICATIONS_PERMISSION]))),
+                (
+                    Address::Unavailable("503".into()),
+                    Some(json!([NOTIFICATIONS_PERMISSION])),
+                ),
+                (
+                    found("US", "00001"),
+                    Some(json!([NOTIFICATIONS_PERMISSION])),
+                ),
+            ] {
+                let (app, _, store) = app(true, answer.clone());
+                let a = ask(&app, launch(&[ADDRESS_PERMISSION])).await;
+                assert!(said(&a).contains("my zip code is 73019"), "{answer:?}: {a}");
+                assert_eq!(a["response"]["shouldEndSession"], json!(false), "{a}");
+                assert_eq!(
+                    a["response"]["card"]["permissions"],
+                    card.unwrap(),
+                    "{answer:?}"
+                );
+                assert_eq!(stored(&store.unwrap()).await, None);
+            }
+        }
+
+        #[tokio::test]
+        async fn without_the_permission_nothing_is_looked_up_and_one_card_asks_for_both() {
+            let (app, fake, _) = app(true, found("US", "73019"));
+            let a = ask(&app, launch(&[])).await;
+            assert!(fake.queries().is_empty());
+            assert_eq!(
+                a["response"]["card"]["permissions"],
+                json!([NOTIFICATIONS_PERMISSION, ADDRESS_PERMISSION])
+            );
+            assert!(
+                said(&a).contains("allow the skill to use your postal code"),
+                "{a}"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_zip_code_is_set_said_and_forgotten() {
+            let (app, _, store) = app(true, Address::NoAddress);
+            let store = store.unwrap();
+            let none = ask(&app, intent("MyAreaIntent", None)).await;
+            assert!(said(&none).contains("don't know your area yet"), "{none}");
+            let set = ask(&app, intent("SetZipCodeIntent", Some("2134"))).await;
+            assert_eq!(
+                said(&set),
+                "Got it. I announce alerts for Suffolk County, Massachusetts."
+            );
+            let area = stored(&store).await.unwrap();
+            assert_eq!(
+                (area.postal_code.as_str(), area.region.as_deref()),
+                ("02134", Some("EU"))
+            );
+            let mine = ask(&app, intent("MyAreaIntent", None)).await;
+            assert_eq!(
+                said(&mine),
+                "I announce alerts for Suffolk County, Massachusetts."
+            );
+            let forgot = ask(&app, intent("ForgetAreaIntent", None)).await;
+            assert!(said(&forgot).contains("forgotten your area"), "{forgot}");
+            assert_eq!(stored(&store).await, None);
+            let again = ask(&app, intent("ForgetAreaIntent", None)).await;
+            assert!(said(&again).contains("nothing to forget"), "{again}");
+        }
+
+        #[tokio::test]
+        async fn a_failing_store_is_told_as_words_not_an_error() {
+            let (app, fake, store) = app(true, found("US", "73019"));
+            let store = store.unwrap();
+            store.fail(Op::SetArea, true);
+            let set = ask(&app, intent("SetZipCodeIntent", Some("73019"))).await;
+            assert!(said(&set).contains("couldn't save your zip code"), "{set}");
+            // The launch still welcomes the user, without claiming an area it did not keep.
+            let a = ask(&app, launch(&[ADDRESS_PERMISSION])).await;
+            assert!(said(&a).starts_with("Welcome"), "{a}");
+            assert!(!said(&a).contains("Cleveland"), "{a}");
+            store.fail(Op::ReadArea, true);
+            let mine = ask(&app, intent("MyAreaIntent", None)).await;
+            assert!(said(&mine).contains("try again later"), "{mine}");
+            let a = ask(&app, launch(&[ADDRESS_PERMISSION])).await;
+            assert!(said(&a).starts_with("Welcome"), "{a}");
+            assert_eq!(
+                fake.queries().len(),
+                1,
+                "an unreadable store is not overwritten"
+            );
+            store.fail(Op::ForgetArea, true);
+            let forgot = ask(&app, intent("ForgetAreaIntent", None)).await;
+            assert!(said(&forgot).contains("try again later"), "{forgot}");
+        }
+
+        #[tokio::test]
+        async fn without_a_state_table_the_user_hears_no_area_can_be_kept() {
+            let (app, fake, _) = app(false, found("US", "73019"));
+            for payload in [
+                intent("SetZipCodeIntent", Some("73019")),
+                intent("MyAreaIntent", None),
+                intent("ForgetAreaIntent", None),
+                launch(&[ADDRESS_PERMISSION]),
+            ] {
+                let a = ask(&app, payload).await;
+                assert!(said(&a).contains("can't remember an area"), "{a}");
+            }
+            assert!(fake.queries().is_empty());
         }
     }
 }

@@ -2,16 +2,21 @@
 //! or writes. Everything Alexa may leave out (`session`, `device`, `apiEndpoint`, `locale`,
 //! ...) is optional, because skill events and `sam local generate-event` samples lack them.
 //!
-//! `context.System.apiAccessToken` is deliberately not deserialised: this skill never needs
-//! it, and a field that is never read can never be logged.
+//! `context.System.apiAccessToken` is read only to ask the Device Address API for the user's
+//! country and postal code, and is never logged: it is kept in [`ApiAccessToken`], whose
+//! `Debug` prints no part of it, so a logged envelope cannot leak it.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::alexa::address::ApiAccessToken;
+
 /// The notifications permission a user grants in the Alexa app.
 pub const NOTIFICATIONS_PERMISSION: &str = "alexa::devices:all:notifications:write";
+/// The permission to read the device's country and postal code (Device Address API).
+pub const ADDRESS_PERMISSION: &str = "read::alexa:device:all:address:country_and_postal_code";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -48,6 +53,17 @@ pub struct System {
     pub user: Option<User>,
     #[serde(default)]
     pub api_endpoint: Option<String>,
+    #[serde(default)]
+    pub api_access_token: Option<ApiAccessToken>,
+    #[serde(default)]
+    pub device: Option<Device>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Device {
+    #[serde(default)]
+    pub device_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,6 +114,25 @@ pub struct Request {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Intent {
     pub name: String,
+    #[serde(default)]
+    pub slots: Option<HashMap<String, Slot>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Slot {
+    /// Missing when the user did not fill the slot; `"?"` when Alexa did not understand.
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+impl Intent {
+    /// The value of the slot `name`, if the user filled it.
+    pub fn slot(&self, name: &str) -> Option<&str> {
+        self.slots
+            .as_ref()
+            .and_then(|s| s.get(name))
+            .and_then(|s| s.value.as_deref())
+    }
 }
 
 /// `AlexaSkillEvent.ProactiveSubscriptionChanged` body.
@@ -143,15 +178,36 @@ impl RequestEnvelope {
             .and_then(|s| s.api_endpoint.as_deref())
     }
 
+    fn system(&self) -> Option<&System> {
+        self.context.as_ref().and_then(|c| c.system.as_ref())
+    }
+
+    /// `context.System.apiAccessToken`, for the Device Address API only.
+    pub fn api_access_token(&self) -> Option<&ApiAccessToken> {
+        self.system().and_then(|s| s.api_access_token.as_ref())
+    }
+
+    /// `context.System.device.deviceId`.
+    pub fn device_id(&self) -> Option<&str> {
+        self.system()
+            .and_then(|s| s.device.as_ref())
+            .and_then(|d| d.device_id.as_deref())
+    }
+
     /// What the request says of the notifications permission. Amazon does not promise a
     /// scope entry in every request, so an absent one (or a status it does not document) is
     /// [`Permission::Unknown`], not a refusal.
     pub fn notifications_permission(&self) -> Permission {
+        self.permission(NOTIFICATIONS_PERMISSION)
+    }
+
+    /// What the request says of the permission `scope`.
+    pub fn permission(&self, scope: &str) -> Permission {
         let status = self
             .user()
             .and_then(|u| u.permissions.as_ref())
             .and_then(|p| p.scopes.as_ref())
-            .and_then(|s| s.get(NOTIFICATIONS_PERMISSION))
+            .and_then(|s| s.get(scope))
             .map(|s| s.status.as_str());
         match status {
             Some("GRANTED") => Permission::Granted,

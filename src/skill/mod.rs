@@ -8,13 +8,15 @@ pub mod speech;
 
 use serde_json::Value;
 
+use crate::alexa::address::AddressQuery;
 use crate::alexa::{Region, Status};
+use crate::area;
 use crate::event::NotificationRequest;
 use crate::json::{self, FieldError};
-use crate::state::{UserChange, UserChangeKind};
+use crate::state::{UserArea, UserChange, UserChangeKind};
 use envelope::{
-    Card, Permission, PermissionBody, RequestEnvelope, ResponseEnvelope, SubscriptionChangedBody,
-    NOTIFICATIONS_PERMISSION,
+    Card, Intent, Permission, PermissionBody, RequestEnvelope, ResponseEnvelope,
+    SubscriptionChangedBody, ADDRESS_PERMISSION, NOTIFICATIONS_PERMISSION,
 };
 use speech::{Language, Texts};
 
@@ -26,7 +28,22 @@ pub mod intents {
     pub const FALLBACK: &str = "AMAZON.FallbackIntent";
     pub const NAVIGATE_HOME: &str = "AMAZON.NavigateHomeIntent";
     pub const TEST_ALERT: &str = "TestAlertIntent";
-    pub const ALL: [&str; 6] = [HELP, STOP, CANCEL, FALLBACK, NAVIGATE_HOME, TEST_ALERT];
+    pub const SET_ZIP_CODE: &str = "SetZipCodeIntent";
+    pub const MY_AREA: &str = "MyAreaIntent";
+    pub const FORGET_AREA: &str = "ForgetAreaIntent";
+    pub const ALL: [&str; 9] = [
+        HELP,
+        STOP,
+        CANCEL,
+        FALLBACK,
+        NAVIGATE_HOME,
+        TEST_ALERT,
+        SET_ZIP_CODE,
+        MY_AREA,
+        FORGET_AREA,
+    ];
+    /// SetZipCodeIntent's slot (`AMAZON.NUMBER`).
+    pub const ZIP_CODE_SLOT: &str = "zipCode";
 }
 
 /// Request types the skill answers, quoted when an unknown one arrives.
@@ -123,6 +140,97 @@ pub enum Reply {
         change: UserChange,
         answer: ResponseEnvelope,
     },
+    /// LaunchRequest of a known user: read their stored area; without one, look it up with
+    /// the Device Address API (if [`Locate::lookup`]) and store it ([`Locate::area_at`]); then
+    /// answer with [`Skill::launch_answer`].
+    Locate(Box<Locate>),
+    /// SetZipCodeIntent with a ZIP the table knows: store `area`, then answer with
+    /// [`Skill::area_answer`] ([`AreaOutcome::Saved`] or what went wrong).
+    SetArea {
+        area: UserArea,
+        language: Language,
+    },
+    /// MyAreaIntent: read the user's area, then answer with [`AreaOutcome::Stored`].
+    SayArea {
+        user: String,
+        language: Language,
+    },
+    /// ForgetAreaIntent: delete the user's area, then answer with [`AreaOutcome::Forgotten`].
+    ForgetArea {
+        user: String,
+        language: Language,
+    },
+}
+
+/// What a launch needs to place the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Locate {
+    pub user: String,
+    pub language: Language,
+    /// The request says notifications are granted.
+    pub notifications: bool,
+    /// The request says the country-and-postal-code permission is granted.
+    pub address_granted: bool,
+    /// What the Device Address API needs, when the permission is granted and the request
+    /// carries an endpoint, a device and a token.
+    pub lookup: Option<AddressQuery>,
+    /// The region code of the request's `apiEndpoint` (`"NA"`), stored with the area.
+    pub region: Option<String>,
+    pub locale: Option<String>,
+}
+
+impl Locate {
+    /// The area to store for an address the Device Address API gave: a US ZIP code with its
+    /// counties, or a postal code abroad (no counties: alerts cover the US only). `None` for
+    /// a US postal code the table does not know.
+    pub fn area_at(&self, country: &str, postal: &str) -> Option<UserArea> {
+        let (postal, counties) = if country == "US" {
+            // ZIP+4 ("73019-0390") is placed by its first five digits.
+            let zip = postal.split('-').next().unwrap_or_default().trim();
+            (zip.to_owned(), county_codes(zip)?)
+        } else {
+            (postal.to_owned(), Vec::new())
+        };
+        Some(UserArea {
+            user_id: self.user.clone(),
+            postal_code: postal,
+            country: country.to_owned(),
+            counties,
+            region: self.region.clone(),
+            locale: self.locale.clone(),
+        })
+    }
+}
+
+/// Where a launch found the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LaunchArea {
+    /// Stored before, or just looked up and stored.
+    Known(UserArea),
+    /// Not known: the user is asked for a ZIP code; `address_granted` false adds the address
+    /// permission to the card.
+    Unknown { address_granted: bool },
+    /// No state table: nothing can be remembered.
+    NoMemory,
+    /// The stored area could not be read: say nothing about it.
+    Unreadable,
+}
+
+/// How an area intent's I/O ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AreaOutcome<'a> {
+    /// SetZipCodeIntent: stored.
+    Saved(&'a UserArea),
+    /// MyAreaIntent: what is stored (`None`: nothing).
+    Stored(Option<&'a UserArea>),
+    /// ForgetAreaIntent: deleted; whether there was one.
+    Forgotten(bool),
+    /// No state table.
+    NoMemory,
+    /// Storing failed.
+    SaveFailed,
+    /// Reading or deleting failed.
+    Failed,
 }
 
 /// The test alert's type: a real one, so the user hears exactly what an alert sounds like.
@@ -144,6 +252,77 @@ impl Skill {
         self.answer(&envelope, language)
     }
 
+    /// What to say at launch, once the user's area is known (or not): the welcome, the area,
+    /// whether notifications are on, and the ZIP code question when the area is unknown. One
+    /// card asks for every permission that is missing.
+    pub fn launch_answer(
+        language: Language,
+        notifications: bool,
+        area: &LaunchArea,
+    ) -> ResponseEnvelope {
+        let texts = language.texts();
+        let mut said = vec![texts.welcome.to_owned()];
+        let mut missing = Vec::new();
+        if let LaunchArea::Known(area) = area {
+            said.push(say_area(texts, area));
+        }
+        if notifications {
+            said.push(texts.notifications_on.to_owned());
+        } else {
+            said.push(texts.notifications_off.to_owned());
+            missing.push(NOTIFICATIONS_PERMISSION.to_owned());
+        }
+        // The question comes last, so the user's next words answer it.
+        let ask_zip = match area {
+            LaunchArea::Unknown { address_granted } => {
+                if *address_granted {
+                    said.push(texts.area_ask.to_owned());
+                } else {
+                    said.push(texts.area_permission.to_owned());
+                    missing.push(ADDRESS_PERMISSION.to_owned());
+                }
+                true
+            }
+            LaunchArea::NoMemory => {
+                said.push(texts.area_no_memory.to_owned());
+                false
+            }
+            LaunchArea::Known(_) | LaunchArea::Unreadable => false,
+        };
+        let mut answer = ResponseEnvelope::speak(&said.join(" "));
+        if !missing.is_empty() {
+            answer = answer.with_card(Card::AskForPermissionsConsent {
+                permissions: missing,
+            });
+        }
+        if ask_zip {
+            answer.ask(texts.area_reprompt)
+        } else if notifications {
+            answer.ask(texts.reprompt)
+        } else {
+            answer.end_session()
+        }
+    }
+
+    /// What to say once an area intent's I/O is done.
+    pub fn area_answer(language: Language, outcome: AreaOutcome<'_>) -> ResponseEnvelope {
+        let texts = language.texts();
+        let text = match outcome {
+            AreaOutcome::Saved(area) => format!("{} {}", texts.area_saved, say_area(texts, area)),
+            AreaOutcome::Stored(Some(area)) => say_area(texts, area),
+            AreaOutcome::Stored(None) => {
+                // Keep listening: the user will likely say their ZIP code next.
+                return ResponseEnvelope::speak(texts.area_none).ask(texts.area_reprompt);
+            }
+            AreaOutcome::Forgotten(true) => texts.area_forgotten.to_owned(),
+            AreaOutcome::Forgotten(false) => texts.area_nothing_to_forget.to_owned(),
+            AreaOutcome::NoMemory => texts.area_no_memory.to_owned(),
+            AreaOutcome::SaveFailed => texts.area_save_failed.to_owned(),
+            AreaOutcome::Failed => texts.area_failed.to_owned(),
+        };
+        ResponseEnvelope::speak(&text).end_session()
+    }
+
     /// What to say once the test alert was (or was not) sent.
     pub fn test_alert_answer(language: Language, status: Status) -> ResponseEnvelope {
         let texts = language.texts();
@@ -163,10 +342,9 @@ impl Skill {
     }
 
     fn answer(&self, envelope: &RequestEnvelope, language: Language) -> Result<Reply, SkillError> {
-        let texts = language.texts();
         let kind = envelope.request.kind.as_str();
         let answer = match kind {
-            "LaunchRequest" => launch(envelope, texts),
+            "LaunchRequest" => return Ok(launch(envelope, language)),
             "IntentRequest" => {
                 let intent = envelope.request.intent.as_ref().ok_or_else(|| {
                     malformed(
@@ -174,7 +352,7 @@ impl Skill {
                         "required field is missing; an IntentRequest needs intent.name",
                     )
                 })?;
-                return Ok(self.intent(envelope, &intent.name, language));
+                return Ok(self.intent(envelope, intent, language));
             }
             "SessionEndedRequest" => {
                 tracing::info!(
@@ -212,10 +390,28 @@ impl Skill {
         Ok(Reply::Answer(answer))
     }
 
-    fn intent(&self, envelope: &RequestEnvelope, name: &str, language: Language) -> Reply {
+    fn intent(&self, envelope: &RequestEnvelope, intent: &Intent, language: Language) -> Reply {
         let texts = language.texts();
-        let answer = match name {
+        let user = envelope.user().map(|u| u.user_id.clone());
+        let answer = match intent.name.as_str() {
             intents::TEST_ALERT => return test_alert(envelope, language),
+            intents::SET_ZIP_CODE => return set_zip_code(envelope, intent, language),
+            intents::MY_AREA | intents::FORGET_AREA if user.is_none() => {
+                // Alexa always names the user; without one there is nobody to look up.
+                ResponseEnvelope::speak(texts.area_failed).end_session()
+            }
+            intents::MY_AREA => {
+                return Reply::SayArea {
+                    user: user.unwrap_or_default(),
+                    language,
+                }
+            }
+            intents::FORGET_AREA => {
+                return Reply::ForgetArea {
+                    user: user.unwrap_or_default(),
+                    language,
+                }
+            }
             intents::HELP => ResponseEnvelope::speak(texts.help).ask(texts.reprompt),
             intents::STOP | intents::CANCEL => ResponseEnvelope::speak(texts.goodbye).end_session(),
             // The user asked to go home: leave quietly.
@@ -279,17 +475,108 @@ fn error_text(error: Option<&Value>) -> String {
         .unwrap_or_else(|| "(none)".into())
 }
 
-fn launch(envelope: &RequestEnvelope, texts: &Texts) -> ResponseEnvelope {
-    if envelope.notifications_granted() {
-        let text = format!("{} {}", texts.welcome, texts.notifications_on);
-        ResponseEnvelope::speak(&text).ask(texts.reprompt)
-    } else {
-        let text = format!("{} {}", texts.welcome, texts.notifications_off);
-        ResponseEnvelope::speak(&text)
-            .with_card(Card::AskForPermissionsConsent {
-                permissions: vec![NOTIFICATIONS_PERMISSION.to_owned()],
+/// A launch: the dispatcher finds the user's area ([`Reply::Locate`]). A request naming no
+/// user (a hand-made sample) gets the welcome without an area.
+fn launch(envelope: &RequestEnvelope, language: Language) -> Reply {
+    let notifications = envelope.notifications_granted();
+    let Some(user) = envelope.user().map(|u| u.user_id.clone()) else {
+        return Reply::Answer(Skill::launch_answer(
+            language,
+            notifications,
+            &LaunchArea::Unreadable,
+        ));
+    };
+    let address_granted = envelope.permission(ADDRESS_PERMISSION) == Permission::Granted;
+    let endpoint = envelope.api_endpoint();
+    let lookup = match (address_granted, endpoint, envelope.device_id()) {
+        (true, Some(endpoint), Some(device)) => {
+            envelope.api_access_token().map(|token| AddressQuery {
+                endpoint: endpoint.to_owned(),
+                device_id: device.to_owned(),
+                token: token.clone(),
             })
-            .end_session()
+        }
+        _ => None,
+    };
+    Reply::Locate(Box::new(Locate {
+        user,
+        language,
+        notifications,
+        address_granted,
+        lookup,
+        region: endpoint
+            .and_then(Region::from_api_endpoint)
+            .map(|r| r.code().to_owned()),
+        locale: envelope.request.locale.clone(),
+    }))
+}
+
+/// SetZipCodeIntent: a ZIP the table knows becomes [`Reply::SetArea`]; anything else is
+/// asked again, with the session kept open.
+fn set_zip_code(envelope: &RequestEnvelope, intent: &Intent, language: Language) -> Reply {
+    let texts = language.texts();
+    let Some(user) = envelope.user().map(|u| u.user_id.clone()) else {
+        return Reply::Answer(ResponseEnvelope::speak(texts.area_failed).end_session());
+    };
+    let Some(zip) = intent
+        .slot(intents::ZIP_CODE_SLOT)
+        .and_then(area::zip_from_number)
+    else {
+        return Reply::Answer(ResponseEnvelope::speak(texts.zip_missing).ask(texts.area_reprompt));
+    };
+    let Some(counties) = county_codes(&zip) else {
+        // Digit by digit: "7 3 0 1 9" is read as a code, not "seventy-three thousand".
+        let spoken: Vec<String> = zip.chars().map(String::from).collect();
+        let text = texts.zip_unknown.replace("{zip}", &spoken.join(" "));
+        return Reply::Answer(ResponseEnvelope::speak(&text).ask(texts.area_reprompt));
+    };
+    let endpoint = envelope.api_endpoint();
+    Reply::SetArea {
+        area: UserArea {
+            user_id: user,
+            postal_code: zip,
+            country: "US".into(),
+            counties,
+            region: endpoint
+                .and_then(Region::from_api_endpoint)
+                .map(|r| r.code().to_owned()),
+            locale: envelope.request.locale.clone(),
+        },
+        language,
+    }
+}
+
+/// The FIPS codes of the counties of `zip`, if the table knows it.
+fn county_codes(zip: &str) -> Option<Vec<String>> {
+    area::counties(zip).map(|counties| counties.map(|c| c.fips.to_owned()).collect())
+}
+
+/// The area as said: its counties ("Cleveland County, Oklahoma"), or that alerts cover the
+/// United States only.
+fn say_area(texts: &Texts, area: &UserArea) -> String {
+    if area.country != "US" {
+        return texts.area_abroad.to_owned();
+    }
+    let mut names: Vec<String> = area
+        .counties
+        .iter()
+        .filter_map(|fips| area::county(fips))
+        .map(area::describe)
+        .collect();
+    if names.is_empty() {
+        // Counties the table no longer knows: the ZIP code still names the place.
+        let spoken: Vec<String> = area.postal_code.chars().map(String::from).collect();
+        names.push(format!("zip code {}", spoken.join(" ")));
+    }
+    texts.area_is.replace("{area}", &join(&names, texts.and))
+}
+
+/// "A", "A and B", "A, B and C".
+fn join(items: &[String], and: &str) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} {and} {last}", rest.join(", ")),
     }
 }
 

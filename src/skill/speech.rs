@@ -55,6 +55,33 @@ pub struct Texts {
     pub test_alert_failed: &'static str,
     /// The test alert's `source`, as Alexa reads it out.
     pub test_alert_source: &'static str,
+    /// The user's area; `{area}` becomes the counties, joined with [`Texts::and`].
+    pub area_is: &'static str,
+    /// Joins the last two counties: "A, B and C".
+    pub and: &'static str,
+    /// Before [`Texts::area_is`] once a ZIP code is stored.
+    pub area_saved: &'static str,
+    /// The stored postal code is outside the United States.
+    pub area_abroad: &'static str,
+    /// Launch: the address permission is granted but gave no usable US address.
+    pub area_ask: &'static str,
+    /// Launch: the address permission is not granted.
+    pub area_permission: &'static str,
+    /// Asked again while the skill waits for a ZIP code.
+    pub area_reprompt: &'static str,
+    /// MyAreaIntent with nothing stored.
+    pub area_none: &'static str,
+    /// SetZipCodeIntent without a usable number.
+    pub zip_missing: &'static str,
+    /// SetZipCodeIntent with a ZIP the table does not know; `{zip}` becomes it.
+    pub zip_unknown: &'static str,
+    pub area_forgotten: &'static str,
+    pub area_nothing_to_forget: &'static str,
+    /// No state table: the skill cannot keep an area.
+    pub area_no_memory: &'static str,
+    pub area_save_failed: &'static str,
+    /// Reading or deleting the stored area failed.
+    pub area_failed: &'static str,
 }
 
 const EN_US: Texts = Texts {
@@ -76,6 +103,29 @@ const EN_US: Texts = Texts {
                                 Settings, then ask me again.",
     test_alert_failed: "Sorry, I couldn't send the test alert just now. Please try again later.",
     test_alert_source: "the Weather Alerts skill, as a test",
+    area_is: "I announce alerts for {area}.",
+    and: "and",
+    area_saved: "Got it.",
+    area_abroad: "Your postal code is outside the United States: for now, I announce alerts for \
+                  the United States only.",
+    area_ask: "To know which alerts are yours, I need your zip code. Say, for example: my zip \
+               code is 73019.",
+    area_permission: "To know which alerts are yours, I need your zip code. Say, for example: my \
+                      zip code is 73019. Or allow the skill to use your postal code in the Alexa \
+                      app.",
+    area_reprompt: "What is your five-digit zip code? Say, for example: my zip code is 73019.",
+    area_none: "I don't know your area yet. To set it, say, for example: my zip code is 73019.",
+    zip_missing: "Sorry, I didn't get your zip code. Please say the five digits, for example: my \
+                  zip code is 73019.",
+    zip_unknown: "Sorry, I don't know the zip code {zip}. Please say your five-digit zip code \
+                  again.",
+    area_forgotten:
+        "Done: I've forgotten your area. I won't announce alerts for a place until you \
+                     tell me your zip code again.",
+    area_nothing_to_forget: "I have no area stored for you, so there is nothing to forget.",
+    area_no_memory: "Sorry, I can't remember an area for you at the moment.",
+    area_save_failed: "Sorry, I couldn't save your zip code just now. Please try again later.",
+    area_failed: "Sorry, I can't reach your stored area just now. Please try again later.",
 };
 
 /// British English differs where the Met Office's words do ("warnings", "switched on",
@@ -91,6 +141,16 @@ static EN_GB: Texts = Texts {
                         to your Alexa app: open it and allow notifications.",
     help: "I send you a notification when the weather service issues a severe weather warning for \
            your area. Say: send me a test alert, to get a sample. Or say stop.",
+    area_is: "I announce warnings for {area}.",
+    area_abroad: "Your postcode is outside the United States: for now, I announce warnings for \
+                  the United States only.",
+    area_ask: "To know which warnings are yours, I need your US zip code. Say, for example: my \
+               zip code is 73019.",
+    area_permission: "To know which warnings are yours, I need your US zip code. Say, for \
+                      example: my zip code is 73019. Or allow the skill to use your postcode in \
+                      the Alexa app.",
+    area_forgotten: "Done: I've forgotten your area. I won't announce warnings for a place until \
+                     you tell me your zip code again.",
     ..EN_US
 };
 
@@ -115,6 +175,32 @@ static DE: Texts = Texts {
     test_alert_failed: "Die Testwarnung konnte gerade nicht verschickt werden. Bitte versuch es \
                         später noch einmal.",
     test_alert_source: "dem Skill Unwetterwarnungen, als Test",
+    area_is: "Ich melde dir Warnungen für {area}.",
+    and: "und",
+    area_saved: "Alles klar.",
+    area_abroad: "Deine Postleitzahl liegt außerhalb der USA: vorerst melde ich nur Warnungen für \
+                  die Vereinigten Staaten.",
+    area_ask: "Damit ich weiß, welche Warnungen dich betreffen, brauche ich deine US-Postleitzahl. \
+               Sag zum Beispiel: meine Postleitzahl ist 73019.",
+    area_permission: "Damit ich weiß, welche Warnungen dich betreffen, brauche ich deine \
+                      US-Postleitzahl. Sag zum Beispiel: meine Postleitzahl ist 73019. Oder \
+                      erlaube dem Skill in der Alexa-App, deine Postleitzahl zu verwenden.",
+    area_reprompt: "Wie lautet deine fünfstellige US-Postleitzahl? Sag zum Beispiel: meine \
+                    Postleitzahl ist 73019.",
+    area_none: "Ich kenne deine Region noch nicht. Sag zum Beispiel: meine Postleitzahl ist 73019.",
+    zip_missing: "Entschuldige, das habe ich nicht verstanden. Sag bitte die fünf Ziffern, zum \
+                  Beispiel: meine Postleitzahl ist 73019.",
+    zip_unknown: "Die Postleitzahl {zip} kenne ich leider nicht. Sag bitte noch einmal deine \
+                  fünfstellige US-Postleitzahl.",
+    area_forgotten: "Erledigt: ich habe deine Region vergessen. Ich melde dir keine Warnungen für \
+                     einen Ort, bis du mir wieder deine Postleitzahl sagst.",
+    area_nothing_to_forget: "Ich habe keine Region für dich gespeichert, also gibt es nichts zu \
+                             vergessen.",
+    area_no_memory: "Ich kann mir gerade leider keine Region für dich merken.",
+    area_save_failed: "Deine Postleitzahl konnte gerade nicht gespeichert werden. Bitte versuch es \
+                       später noch einmal.",
+    area_failed: "Deine gespeicherte Region ist gerade nicht erreichbar. Bitte versuch es später \
+                  noch einmal.",
 };
 
 #[cfg(test)]

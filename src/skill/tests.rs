@@ -41,6 +41,13 @@ async fn answer(payload: Value) -> Value {
         Reply::Answer(answer) | Reply::Record { answer, .. } => {
             serde_json::to_value(answer).unwrap()
         }
+        // A launch as before areas: nothing known of the user's area.
+        Reply::Locate(locate) => serde_json::to_value(Skill::launch_answer(
+            locate.language,
+            locate.notifications,
+            &LaunchArea::Unreadable,
+        ))
+        .unwrap(),
         other => panic!("expected an answer, got {other:?}"),
     }
 }
@@ -431,4 +438,287 @@ fn each_test_alert_outcome_has_its_own_words() {
     assert_eq!(said(Status::Duplicate), said(Status::Accepted));
     assert!(said(Status::NotSubscribed).contains("Alexa app"));
     assert!(said(Status::Failed).starts_with("Sorry"));
+}
+
+// ---- where the user is ----
+
+const TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.the-token";
+const DEVICE: &str = "amzn1.ask.device.D1";
+
+/// A launch with the given permissions granted, a device and a token.
+fn launch_with(granted: &[&str], locale: &str) -> Value {
+    let mut payload =
+        request(json!({"type": "LaunchRequest", "requestId": "r1", "locale": locale}));
+    let scopes: serde_json::Map<String, Value> = granted
+        .iter()
+        .map(|scope| (scope.to_string(), json!({"status": "GRANTED"})))
+        .collect();
+    payload["context"]["System"]["user"]["permissions"] = json!({ "scopes": scopes });
+    payload["context"]["System"]["device"] = json!({"deviceId": DEVICE});
+    payload["context"]["System"]["apiAccessToken"] = json!(TOKEN);
+    payload
+}
+
+fn locate(payload: Value) -> Locate {
+    match skill().handle(payload).unwrap() {
+        Reply::Locate(locate) => *locate,
+        other => panic!("expected Locate, got {other:?}"),
+    }
+}
+
+fn json_of(answer: ResponseEnvelope) -> Value {
+    serde_json::to_value(answer).unwrap()
+}
+
+fn cleveland() -> UserArea {
+    UserArea {
+        user_id: USER.into(),
+        postal_code: "73019".into(),
+        country: "US".into(),
+        counties: vec!["40027".into()],
+        region: Some("NA".into()),
+        locale: Some("en-US".into()),
+    }
+}
+
+#[test]
+fn a_launch_with_the_address_permission_looks_the_address_up() {
+    let locate = locate(launch_with(&[ADDRESS_PERMISSION], "en-US"));
+    assert_eq!(locate.user, USER);
+    assert!(locate.address_granted && !locate.notifications);
+    assert_eq!(
+        locate.lookup,
+        Some(AddressQuery {
+            endpoint: "https://api.amazonalexa.com".into(),
+            device_id: DEVICE.into(),
+            token: crate::alexa::address::ApiAccessToken::new(TOKEN),
+        })
+    );
+    assert_eq!(locate.region.as_deref(), Some("NA"));
+    assert_eq!(locate.locale.as_deref(), Some("en-US"));
+    let printed = format!("{locate:?}");
+    assert!(!printed.contains("the-token"), "{printed}");
+}
+
+#[test]
+fn a_launch_without_the_address_permission_looks_nothing_up() {
+    let locate = locate(launch_with(&[NOTIFICATIONS_PERMISSION], "en-US"));
+    assert!(!locate.address_granted && locate.notifications);
+    assert_eq!(locate.lookup, None);
+    // Granted, but no token to ask with: nothing is looked up either.
+    let mut payload = launch_with(&[ADDRESS_PERMISSION], "en-US");
+    payload["context"]["System"]
+        .as_object_mut()
+        .unwrap()
+        .remove("apiAccessToken");
+    let locate = super::tests::locate(payload);
+    assert!(locate.address_granted);
+    assert_eq!(locate.lookup, None);
+}
+
+#[test]
+fn an_unknown_area_asks_for_the_zip_code_and_one_card_lists_every_missing_permission() {
+    let both = json_of(Skill::launch_answer(
+        Language::EnUs,
+        false,
+        &LaunchArea::Unknown {
+            address_granted: false,
+        },
+    ));
+    assert_eq!(
+        both["response"]["card"],
+        json!({"type": "AskForPermissionsConsent",
+               "permissions": [NOTIFICATIONS_PERMISSION, ADDRESS_PERMISSION]})
+    );
+    let said = speech(&both);
+    assert!(
+        said.contains("turn on notifications")
+            && said.contains("Say, for example: my zip code is 73019")
+            && said.contains("allow the skill to use your postal code in the Alexa app"),
+        "{said}"
+    );
+    assert_eq!(both["response"]["shouldEndSession"], json!(false));
+    assert!(both["response"]["reprompt"]["outputSpeech"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("zip code"));
+
+    let address_only = json_of(Skill::launch_answer(
+        Language::EnUs,
+        true,
+        &LaunchArea::Unknown {
+            address_granted: false,
+        },
+    ));
+    assert_eq!(
+        address_only["response"]["card"]["permissions"],
+        json!([ADDRESS_PERMISSION])
+    );
+    let granted = json_of(Skill::launch_answer(
+        Language::EnUs,
+        true,
+        &LaunchArea::Unknown {
+            address_granted: true,
+        },
+    ));
+    assert!(granted["response"].get("card").is_none(), "{granted}");
+    assert!(
+        speech(&granted).contains("my zip code is 73019"),
+        "{granted}"
+    );
+    assert_eq!(granted["response"]["shouldEndSession"], json!(false));
+}
+
+#[test]
+fn a_known_area_is_said_in_the_welcome() {
+    let a = json_of(Skill::launch_answer(
+        Language::EnUs,
+        true,
+        &LaunchArea::Known(cleveland()),
+    ));
+    let said = speech(&a);
+    assert!(said.starts_with("Welcome"), "{said}");
+    assert!(
+        said.contains("I announce alerts for Cleveland County, Oklahoma."),
+        "{said}"
+    );
+    assert!(a["response"].get("card").is_none(), "{a}");
+    let de = json_of(Skill::launch_answer(
+        Language::De,
+        true,
+        &LaunchArea::Known(cleveland()),
+    ));
+    assert!(
+        speech(&de).contains("Ich melde dir Warnungen für Cleveland County, Oklahoma."),
+        "{de}"
+    );
+    let none = json_of(Skill::launch_answer(
+        Language::EnUs,
+        true,
+        &LaunchArea::NoMemory,
+    ));
+    assert!(speech(&none).contains("can't remember an area"), "{none}");
+}
+
+#[test]
+fn an_address_becomes_an_area_in_the_us_and_abroad() {
+    let locate = locate(launch_with(&[ADDRESS_PERMISSION], "en-US"));
+    assert_eq!(locate.area_at("US", "73019"), Some(cleveland()));
+    assert_eq!(locate.area_at("US", "73019-0390"), Some(cleveland()));
+    assert_eq!(locate.area_at("US", "00001"), None, "not in the table");
+    let abroad = locate.area_at("DE", "10115").unwrap();
+    assert_eq!(
+        (abroad.country.as_str(), abroad.postal_code.as_str()),
+        ("DE", "10115")
+    );
+    assert!(abroad.counties.is_empty());
+    let a = json_of(Skill::launch_answer(
+        Language::EnUs,
+        true,
+        &LaunchArea::Known(abroad),
+    ));
+    assert!(speech(&a).contains("the United States only"), "{a}");
+}
+
+#[test]
+fn counties_are_joined_as_said() {
+    let items = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(join(&items(&["A"]), "and"), "A");
+    assert_eq!(join(&items(&["A", "B"]), "and"), "A and B");
+    assert_eq!(join(&items(&["A", "B", "C"]), "und"), "A, B und C");
+    let two = UserArea {
+        counties: vec!["40027".into(), "40109".into()],
+        ..cleveland()
+    };
+    assert_eq!(
+        say_area(Language::EnUs.texts(), &two),
+        "I announce alerts for Cleveland County, Oklahoma and Oklahoma County, Oklahoma."
+    );
+}
+
+fn zip_intent(slot: Option<&str>, locale: &str) -> Value {
+    let mut payload = intent(intents::SET_ZIP_CODE, locale);
+    if let Some(value) = slot {
+        payload["request"]["intent"]["slots"] =
+            json!({"zipCode": {"name": "zipCode", "value": value}});
+    }
+    payload
+}
+
+#[test]
+fn a_known_zip_code_is_stored_with_its_counties() {
+    let Reply::SetArea { area, language } =
+        skill().handle(zip_intent(Some("73019"), "en-US")).unwrap()
+    else {
+        panic!("expected SetArea")
+    };
+    assert_eq!(area, cleveland());
+    assert_eq!(language, Language::EnUs);
+    // "zero two one three four" arrives as 2134.
+    let Reply::SetArea { area, .. } = skill().handle(zip_intent(Some("2134"), "en-US")).unwrap()
+    else {
+        panic!("expected SetArea")
+    };
+    assert_eq!(area.postal_code, "02134");
+    assert_eq!(area.counties, ["25025"]);
+}
+
+#[tokio::test]
+async fn a_missing_or_unknown_zip_code_is_asked_again() {
+    for slot in [None, Some("?"), Some("123456")] {
+        let a = answer(zip_intent(slot, "en-US")).await;
+        assert!(
+            speech(&a).starts_with("Sorry, I didn't get your zip code"),
+            "{a}"
+        );
+        assert_eq!(a["response"]["shouldEndSession"], json!(false), "{a}");
+    }
+    let a = answer(zip_intent(Some("1"), "en-US")).await;
+    assert!(
+        speech(&a).contains("I don't know the zip code 0 0 0 0 1"),
+        "{a}"
+    );
+    assert_eq!(a["response"]["shouldEndSession"], json!(false));
+    let de = answer(zip_intent(Some("?"), "de-DE")).await;
+    assert!(speech(&de).contains("meine Postleitzahl ist 73019"), "{de}");
+}
+
+#[test]
+fn my_area_and_forget_area_ask_the_dispatcher() {
+    assert!(matches!(
+        skill().handle(intent(intents::MY_AREA, "en-GB")).unwrap(),
+        Reply::SayArea { ref user, language: Language::EnGb } if user == USER
+    ));
+    assert!(matches!(
+        skill().handle(intent(intents::FORGET_AREA, "de-DE")).unwrap(),
+        Reply::ForgetArea { ref user, language: Language::De } if user == USER
+    ));
+}
+
+#[test]
+fn each_area_outcome_has_its_own_words() {
+    let said = |outcome| json_of(Skill::area_answer(Language::EnUs, outcome));
+    let area = cleveland();
+    let saved = said(AreaOutcome::Saved(&area));
+    assert_eq!(
+        speech(&saved),
+        "Got it. I announce alerts for Cleveland County, Oklahoma."
+    );
+    assert_eq!(
+        speech(&said(AreaOutcome::Stored(Some(&area)))),
+        "I announce alerts for Cleveland County, Oklahoma."
+    );
+    let none = said(AreaOutcome::Stored(None));
+    assert!(speech(&none).contains("my zip code is 73019"), "{none}");
+    assert_eq!(none["response"]["shouldEndSession"], json!(false));
+    assert!(speech(&said(AreaOutcome::Forgotten(true))).contains("forgotten your area"));
+    assert!(speech(&said(AreaOutcome::Forgotten(false))).contains("nothing to forget"));
+    assert!(speech(&said(AreaOutcome::NoMemory)).contains("can't remember"));
+    assert!(speech(&said(AreaOutcome::SaveFailed)).contains("try again later"));
+    assert!(speech(&said(AreaOutcome::Failed)).contains("try again later"));
+    let gb = json_of(Skill::area_answer(
+        Language::EnGb,
+        AreaOutcome::Stored(Some(&area)),
+    ));
+    assert!(speech(&gb).contains("warnings"), "{gb}");
 }
