@@ -24,8 +24,12 @@ check_run() {
   done
   expect "$banner"
   expect "HTTP 200, 6 alert(s), 2 to announce"
-  expect 'notification [NA en-US]: "There is a tornado alert for your area. Provided by NWS Norman OK."'
-  expect 'notification [NA de-DE]: "Für deine Region gibt es eine Tornadowarnung. Bereitgestellt von NWS Norman OK."'
+  expect 'notification to Ana [NA en-US]: "There is a tornado alert for your area. Provided by NWS Norman OK."'
+  expect 'notification to Ben [NA de-DE]: "Für deine Region gibt es eine Tornadowarnung. Bereitgestellt von NWS Norman OK."'
+  expect "fan-out: 2 message(s) consumed in 1 SQS batch(es)"
+  expect 'Cleo (ZIP 10001, New York County, New York): heard nothing: no alert names their county'
+  expect 'Dan (ZIP 73019, Cleveland County, Oklahoma): heard nothing: not subscribed to weather alerts'
+  expect 'Alexa says: "Got it. I announce alerts for Cleveland County, Oklahoma."'
   expect 'Alexa says: "Done: a test alert is on its way.'
   expect "events/wrong-skill-id.json  ->  invocation error WrongSkillId"
   expect "events/eventbridge-invalid-alert.json  ->  invocation error MalformedInput"

@@ -75,6 +75,17 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
         ("eventbridge-scheduled.json", Fails("NotConfigured")),
         ("eventbridge-proactive-event.json", Sent(1)),
         ("eventbridge-invalid-alert.json", Fails("MalformedInput")),
+        // Without a state table no area can be kept, and nobody of an area found.
+        (
+            "intent-set-zip-code.json",
+            Says("can't remember an area", None),
+        ),
+        ("intent-my-area.json", Says("can't remember an area", None)),
+        (
+            "intent-forget-area.json",
+            Says("can't remember an area", None),
+        ),
+        ("eventbridge-area-alert.json", Fails("NotConfigured")),
     ])
 }
 

@@ -6,6 +6,12 @@
 //! answered and what Alexa would say. Every process it starts is stopped at the end, and on
 //! Ctrl-C.
 //!
+//! Alerts go to users by place (`WEATHER_AUDIENCE=located`): four users are placed in the state
+//! table as if they had told the skill their ZIP code, the fan-out queue lives in moto, and
+//! after each sample the queue is consumed as Lambda's SQS event source would (receive,
+//! invoke, delete what did not fail). At the end, each user's line says what they heard or
+//! why they heard nothing.
+//!
 //! Usage: local [--json] [EVENT.json ...]   (default: every file in events/)
 //! The function's own log lines go to target/local-run.log, the sandbox's to
 //! target/local-sandbox.log. Every process started here is stopped at the end.
@@ -14,16 +20,128 @@ mod runtime;
 
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use runtime::Runtime;
 use serde_json::Value;
 use testkit::runtime_api::Outcome;
+use testkit::sqs::{self, SeedUser};
 use testkit::{feed, moto, project, rig, sandbox};
 
 const DEFAULT_SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
 const STATE_TABLE: &str = "alexa-proactive-local";
 const SECRET_NAME: &str = "alexa-proactive/local";
-/// The feed the scheduled sample polls: six Oklahoma alerts, two of which are announced.
+/// The feed the scheduled sample polls: six Oklahoma alerts, two of which are announced, for
+/// Cleveland and McClain counties.
 const FEED_FIXTURE: &str = "poll-1.json";
+const FANOUT_QUEUE: &str = "alexa-proactive-local-fanout";
+const WEATHER_ALERT: &str = "AMAZON.WeatherAlert.Activated";
+const TRASH_ALERT: &str = "AMAZON.TrashCollectionAlert.Activated";
+
+/// Who `make run` places, as the skill would store them once told a ZIP code.
+struct DemoUser {
+    name: &'static str,
+    id: &'static str,
+    zip: &'static str,
+    /// To weather alerts (Ana to trash collection alerts as well).
+    subscribed: bool,
+}
+
+const USERS: [DemoUser; 4] = [
+    DemoUser {
+        name: "Ana",
+        id: "amzn1.ask.account.DEMO-ANA",
+        zip: "73019",
+        subscribed: true,
+    },
+    DemoUser {
+        name: "Ben",
+        id: "amzn1.ask.account.DEMO-BEN",
+        zip: "73072",
+        subscribed: true,
+    },
+    DemoUser {
+        name: "Cleo",
+        id: "amzn1.ask.account.DEMO-CLEO",
+        zip: "10001",
+        subscribed: true,
+    },
+    DemoUser {
+        name: "Dan",
+        id: "amzn1.ask.account.DEMO-DAN",
+        zip: "73019",
+        subscribed: false,
+    },
+];
+
+fn counties(zip: &str) -> Vec<&'static alexa_proactive::area::County> {
+    alexa_proactive::area::counties(zip)
+        .map(|c| c.collect())
+        .unwrap_or_default()
+}
+
+fn seeds() -> Vec<SeedUser> {
+    USERS
+        .iter()
+        .map(|u| SeedUser {
+            user_id: u.id.to_owned(),
+            subscriptions: if u.name == "Ana" {
+                vec![WEATHER_ALERT.to_owned(), TRASH_ALERT.to_owned()]
+            } else if u.subscribed {
+                vec![WEATHER_ALERT.to_owned()]
+            } else {
+                vec!["AMAZON.MessageAlert.Activated".to_owned()]
+            },
+            postal_code: u.zip.to_owned(),
+            country: "US".to_owned(),
+            counties: counties(u.zip).iter().map(|c| c.fips.to_owned()).collect(),
+            region: Some("NA".to_owned()),
+            locale: Some("en-US".to_owned()),
+        })
+        .collect()
+}
+
+/// Each demo user's line: where they are, and what they heard or why nothing.
+fn per_user(state: &Value) -> Vec<String> {
+    let accepted = state["accepted"].as_array().cloned().unwrap_or_default();
+    USERS
+        .iter()
+        .map(|u| {
+            let places: Vec<String> = counties(u.zip)
+                .iter()
+                .map(|c| alexa_proactive::area::describe(c))
+                .collect();
+            let heard: Vec<&str> = accepted
+                .iter()
+                .filter(|a| a["audience"] == u.id)
+                .filter_map(|a| {
+                    a["spoken"]
+                        .as_array()?
+                        .iter()
+                        .find(|s| s["locale"] == "en-US")?["text"]
+                        .as_str()
+                })
+                .collect();
+            let outcome = if !heard.is_empty() {
+                format!(
+                    "heard {} notification(s): \"{}\"",
+                    heard.len(),
+                    heard.join("\" / \"")
+                )
+            } else if !u.subscribed {
+                "heard nothing: not subscribed to weather alerts".to_owned()
+            } else {
+                "heard nothing: no alert names their county".to_owned()
+            };
+            format!(
+                "{} (ZIP {}, {}): {outcome}",
+                u.name,
+                u.zip,
+                places.join(" and ")
+            )
+        })
+        .collect()
+}
 
 fn describe(answer: &Value) -> Vec<String> {
     let mut lines = Vec::new();
@@ -77,6 +195,10 @@ fn spoken(state: &Value, already: usize) -> Vec<String> {
         .iter()
         .skip(already)
         .flat_map(|a| {
+            let to = USERS
+                .iter()
+                .find(|u| a["audience"] == u.id)
+                .map_or(String::new(), |u| format!(" to {}", u.name));
             let region = a["region"].as_str().unwrap_or("-").to_owned();
             a["spoken"]
                 .as_array()
@@ -85,7 +207,7 @@ fn spoken(state: &Value, already: usize) -> Vec<String> {
                 .into_iter()
                 .map(move |s| {
                     format!(
-                        "notification [{region} {}]: \"{}\"",
+                        "notification{to} [{region} {}]: \"{}\"",
                         s["locale"].as_str().unwrap_or("?"),
                         s["text"].as_str().unwrap_or("")
                     )
@@ -118,6 +240,8 @@ async fn main() {
     moto.create_secret(SECRET_NAME, &rig::secret_json(sandbox::CLIENT_SECRET))
         .await;
     moto.create_state_table(STATE_TABLE).await;
+    sqs::seed_users(&moto, STATE_TABLE, &seeds()).await;
+    let queue = sqs::Queue::create(&moto, FANOUT_QUEUE, 5, Duration::from_secs(30)).await;
     let sandbox_log = log_dir.join("local-sandbox.log");
     let sandbox = sandbox::Sandbox::start(&project.sandbox, Some(&sandbox_log)).await;
     let feed = feed::FeedServer::start(&project.fixture(FEED_FIXTURE)).await;
@@ -125,7 +249,8 @@ async fn main() {
     env.push(("RUST_LOG", Some("alexa_proactive=debug,info")));
     env.push(("STATE_TABLE", Some(STATE_TABLE)));
     env.push(("WEATHER_FEED_URL", Some(feed.url())));
-    env.push(("WEATHER_AUDIENCE", Some("everyone")));
+    env.push(("WEATHER_AUDIENCE", Some("located")));
+    env.push(("FANOUT_QUEUE_URL", Some(queue.url.as_str())));
     let runtime = match std::env::var("LOCAL_RUNTIME").as_deref() {
         Ok("cargo-lambda") => {
             Runtime::cargo_lambda(&env, &log_dir.join("local-function.env"), &log).await
@@ -145,15 +270,21 @@ async fn main() {
     println!(
         "alexa-proactive under {}, skill {skill_id}\n\
          credentials secret and state table {STATE_TABLE} in moto ({}), Alexa played by alexa-sandbox ({}),\n\
-         weather feed {} serving tests/fixtures/nws/{FEED_FIXTURE}\n",
+         weather feed {} serving tests/fixtures/nws/{FEED_FIXTURE}, fan-out queue {FANOUT_QUEUE} in moto\n\
+         users placed: {}\n",
         runtime.describe(),
         moto.endpoint(),
         sandbox.url,
-        feed.url()
+        feed.url(),
+        USERS
+            .iter()
+            .map(|u| format!("{} (ZIP {}{})", u.name, u.zip, if u.subscribed { "" } else { ", not subscribed" }))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     // Ctrl-C ends the loop, not the program: the clean-up below still runs.
     let outcome = tokio::select! {
-        failed = send_all(root, &files, &runtime, &sandbox, json) => Some(failed),
+        failed = send_all(root, &files, &runtime, &sandbox, (&moto, &queue), json) => Some(failed),
         _ = tokio::signal::ctrl_c() => None,
     };
     runtime.stop().await;
@@ -177,6 +308,7 @@ async fn send_all(
     files: &[PathBuf],
     runtime: &Runtime,
     sandbox: &sandbox::Sandbox,
+    (moto, queue): (&moto::Moto, &sqs::Queue),
     json: bool,
 ) -> bool {
     let mut heard = 0;
@@ -215,6 +347,16 @@ async fn send_all(
                 failed_harness = true;
             }
         }
+        match consume(runtime, moto, queue).await {
+            Ok((0, _)) => {}
+            Ok((messages, batches)) => println!(
+                "  fan-out: {messages} message(s) consumed in {batches} SQS batch(es), as Lambda's event source mapping would"
+            ),
+            Err(e) => {
+                println!("  fan-out: {e}");
+                failed_harness = true;
+            }
+        }
         let state = sandbox.state().await;
         for line in spoken(&state, heard) {
             println!("  {line}");
@@ -222,5 +364,57 @@ async fn send_all(
         heard = state["accepted"].as_array().map_or(heard, Vec::len);
         println!();
     }
+    println!("who heard what:");
+    for line in per_user(&sandbox.state().await) {
+        println!("  {line}");
+    }
+    println!();
     failed_harness
+}
+
+/// Plays Lambda's SQS event source mapping until the fan-out queue is empty: receive up to 5
+/// (the template's batch size), invoke, delete what the answer did not list as failed.
+/// Returns (messages handled, batches).
+async fn consume(
+    runtime: &Runtime,
+    moto: &moto::Moto,
+    queue: &sqs::Queue,
+) -> Result<(usize, usize), String> {
+    let mut handled = 0;
+    let mut batches = 0;
+    for _ in 0..100 {
+        let messages = queue
+            .receive(moto, 5, Duration::from_secs(30), Duration::ZERO)
+            .await;
+        if messages.is_empty() {
+            return Ok((handled, batches));
+        }
+        batches += 1;
+        let failed: Vec<String> = match runtime.invoke(&queue.event(&messages), false).await? {
+            Outcome::Response(answer) => answer["batchItemFailures"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
+                .collect(),
+            Outcome::Error { error_type, .. } => {
+                return Err(format!("the SQS batch failed with {error_type}"))
+            }
+        };
+        for id in &failed {
+            println!(
+                "  fan-out: message {id} failed; SQS would bring it back (see the function log)"
+            );
+        }
+        let done: Vec<&sqs::Message> = messages
+            .iter()
+            .filter(|m| !failed.contains(&m.id))
+            .collect();
+        handled += done.len();
+        queue.delete(moto, &done).await;
+        if !failed.is_empty() {
+            return Ok((handled, batches));
+        }
+    }
+    Err("the fan-out queue was not empty after 100 batches".into())
 }
