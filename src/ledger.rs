@@ -511,6 +511,17 @@ impl Ledger {
         Ok(recipients)
     }
 
+    /// The users of the places `keys` in `range`, ids only.
+    pub async fn users_in_area(
+        &self,
+        keys: &[AreaKey],
+        range: HashRange,
+        deadline: Instant,
+    ) -> Result<Vec<String>, StateError> {
+        let until = budget::earlier(budget::cutoff(deadline), RECORD_RESERVE);
+        within(until, "query", self.store.users_in_area(keys, range)).await
+    }
+
     /// Best effort: a user Alexa answered 403 is not subscribed to `event`.
     pub async fn drop_subscription(&self, user_id: &str, event: &str, deadline: Instant) {
         let until = budget::cutoff(deadline);

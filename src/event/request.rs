@@ -65,6 +65,9 @@ pub struct NotificationRequest {
     /// The places whose subscribed users get it, each as a Unicast (through the fan-out);
     /// `None` with no `user` = a Multicast to every subscriber.
     pub area: Option<Vec<AreaKey>>,
+    /// With `area`: users also in these places are left out (they heard it already: an
+    /// update that extends an alert's area). Set by the poll only.
+    pub except: Vec<AreaKey>,
 }
 
 fn invalid(field: String, problem: impl Into<String>) -> FieldError {
@@ -138,6 +141,7 @@ impl NotificationRequest {
             region,
             tag: None,
             area,
+            except: Vec::new(),
         })
     }
 }
@@ -383,6 +387,7 @@ impl NotificationRequest {
             region: None,
             tag: None,
             area: None,
+            except: Vec::new(),
         }
     }
 }

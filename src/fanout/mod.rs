@@ -344,10 +344,7 @@ impl Fanout {
     ) -> Handled {
         let range = work.range.name();
         let event_name = work.event_name().unwrap_or_default();
-        let recipients = match ledger
-            .recipients_in_area(&work.areas, work.range, deadline)
-            .await
-        {
+        let recipients = match self.recipients(ledger, work, deadline).await {
             Ok(recipients) => recipients,
             Err(err) => {
                 ledger
@@ -485,6 +482,30 @@ impl Fanout {
                 causes.join("; ")
             ),
         }
+    }
+}
+
+impl Fanout {
+    /// The range's users, without those also in the `except` places (they heard the alert's
+    /// chain already).
+    async fn recipients(
+        &self,
+        ledger: &Ledger,
+        work: &Work,
+        deadline: Instant,
+    ) -> Result<Vec<Recipient>, StateError> {
+        let mut recipients = ledger
+            .recipients_in_area(&work.areas, work.range, deadline)
+            .await?;
+        if !work.except.is_empty() {
+            let told: std::collections::HashSet<String> = ledger
+                .users_in_area(&work.except, work.range, deadline)
+                .await?
+                .into_iter()
+                .collect();
+            recipients.retain(|r| !told.contains(&r.user_id));
+        }
+        Ok(recipients)
     }
 }
 

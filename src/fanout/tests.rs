@@ -409,3 +409,19 @@ async fn the_send_rate_spaces_unicasts() {
         "a turn past the deadline is refused"
     );
 }
+
+#[tokio::test]
+async fn an_extension_reaches_the_new_county_but_not_who_heard_the_alert_before() {
+    let rig = rig();
+    add_user(&rig.store, &user(1), "73019", &[WEATHER_ALERT], "NA").await; // Cleveland only
+    add_user(&rig.store, &user(2), "73072", &[WEATHER_ALERT], "NA").await; // Cleveland and McClain
+    add_user(&rig.store, &user(3), "73080", &[WEATHER_ALERT], "NA").await; // McClain (Purcell)
+    let (mut request, _) = tornado("ext", &["40087"]);
+    request.except = vec![AreaKey::county("40027")];
+    announce(&rig, (request, None)).await;
+    drain(&rig, 10, 10).await;
+    let counts = per_user(&rig.alexa);
+    assert_eq!(counts.get(&user(3)), Some(&1), "{counts:?}");
+    assert_eq!(counts.get(&user(2)), None, "heard it with Cleveland County");
+    assert_eq!(counts.get(&user(1)), None);
+}

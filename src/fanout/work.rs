@@ -24,18 +24,28 @@ pub struct Work {
     pub ends_at: DateTime<Utc>,
     /// The places the alert concerns (counties, ZIP codes).
     pub areas: Vec<AreaKey>,
+    /// Users also in these places are left out (they heard the alert's chain already).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except: Vec<AreaKey>,
     pub range: HashRange,
 }
 
 impl Work {
     /// The first message of an alert: every user of its places.
-    pub fn new(alert: String, event: Value, ends_at: DateTime<Utc>, areas: Vec<AreaKey>) -> Self {
+    pub fn new(
+        alert: String,
+        event: Value,
+        ends_at: DateTime<Utc>,
+        areas: Vec<AreaKey>,
+        except: Vec<AreaKey>,
+    ) -> Self {
         Work {
             v: VERSION,
             alert,
             event,
             ends_at,
             areas,
+            except,
             range: HashRange::ALL,
         }
     }
@@ -114,6 +124,7 @@ mod tests {
                    "expiryTime": "2026-12-01T00:00:00Z"}),
             "2026-12-02T00:00:00Z".parse().unwrap(),
             vec![AreaKey::county("40027")],
+            Vec::new(),
         )
     }
 

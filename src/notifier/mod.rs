@@ -126,7 +126,14 @@ impl Notifier {
         for (request, trigger_id) in &requests {
             match event::build(request, trigger_id.as_deref(), now)? {
                 Built::Ready(event) => ready.push((
-                    (event, request.region, request.area.clone()),
+                    (
+                        event,
+                        request.region,
+                        request
+                            .area
+                            .clone()
+                            .map(|area| (area, request.except.clone())),
+                    ),
                     request.expires_at,
                     request.tag.clone(),
                 )),
@@ -282,7 +289,7 @@ impl Notifier {
         ledger: &Ledger,
         fanned: &[(
             ProactiveEvent,
-            Vec<crate::state::AreaKey>,
+            (Vec<crate::state::AreaKey>, Vec<crate::state::AreaKey>),
             DateTime<Utc>,
             crate::state::Claim,
         )],
@@ -291,18 +298,19 @@ impl Notifier {
         let fanout = self.fanout()?;
         let works: Vec<Work> = fanned
             .iter()
-            .map(|(event, areas, ends_at, claim)| {
+            .map(|(event, (areas, except), ends_at, claim)| {
                 Work::new(
                     claim.reference_id.clone(),
                     serde_json::to_value(event).unwrap_or_default(),
                     *ends_at,
                     areas.clone(),
+                    except.clone(),
                 )
             })
             .collect();
         fanout.start(&works, deadline).await?;
         let mut outcomes = Vec::with_capacity(fanned.len());
-        for (_, areas, _, claim) in fanned {
+        for (_, (areas, _), _, claim) in fanned {
             tracing::info!(
                 reference_id = claim.reference_id,
                 places = areas.len(),

@@ -216,12 +216,30 @@ impl Poller {
         .collect()
         .await;
         let mut announced = HashMap::new();
+        let mut places = HashMap::new();
         for (earlier, record) in to_check.into_iter().zip(lookups) {
             if let Some(record) = record? {
-                announced.insert(earlier, record.tag.as_deref().map(nws::Level::decode));
+                let tag = record.tag.as_deref().map(plan::decode_tag);
+                if let Some((_, Some(counties))) = &tag {
+                    places.insert(earlier.clone(), counties.clone());
+                }
+                announced.insert(earlier, tag.map(|(level, _)| level));
             }
         }
-        let plan = plan::plan(&parsed, self.min_severity, &announced);
+        let located = self.audience == Audience::Located;
+        let mut plan = plan::plan_with_places(&parsed, self.min_severity, &announced, &places);
+        if !located {
+            // A Multicast reached everyone already: an update to more counties is recorded.
+            for announce in std::mem::take(&mut plan.announce) {
+                if announce.extension {
+                    plan.updates_told
+                        .insert(announce.alert.id.as_str(), announce.told.clone());
+                    plan.updates.push((announce.alert, announce.level));
+                } else {
+                    plan.announce.push(announce);
+                }
+            }
+        }
         for (alert, skip) in &plan.skipped {
             tracing::debug!(
                 id = alert.id,
@@ -243,7 +261,10 @@ impl Poller {
                 holder,
                 now,
                 alert.expiry().unwrap_or(now + chrono::Duration::hours(24)),
-                Some(level.encode()),
+                Some(plan::encode_tag(
+                    *level,
+                    plan.updates_told.get(alert.id.as_str()).unwrap_or(&None),
+                )),
                 deadline,
             )
         }))
@@ -258,8 +279,7 @@ impl Poller {
             .filter(|announce| {
                 // Located: an alert that names no county of ours (a marine zone) has nobody
                 // to go to.
-                let located = self.audience == Audience::Located;
-                let nobody = located && announce.alert.counties.is_empty();
+                let nobody = located && announce.counties.is_empty();
                 if nobody {
                     tracing::info!(
                         id = announce.alert.id,
@@ -279,6 +299,7 @@ impl Poller {
                     alert_type = announce.alert_type,
                     area = alert.area_desc,
                     escalation = announce.escalation,
+                    extension = announce.extension,
                     level = announce.level.encode(),
                     "feed alert to announce"
                 );
@@ -289,10 +310,16 @@ impl Poller {
                     alert.expiry(),
                     &LOCALES,
                 );
-                request.tag = Some(announce.level.encode());
-                if self.audience == Audience::Located {
-                    request.area =
-                        Some(alert.counties.iter().map(|c| AreaKey::county(c)).collect());
+                request.tag = Some(plan::encode_tag(announce.level, &announce.told));
+                if located {
+                    request.area = Some(
+                        announce
+                            .counties
+                            .iter()
+                            .map(|c| AreaKey::county(c))
+                            .collect(),
+                    );
+                    request.except = announce.except.iter().map(|c| AreaKey::county(c)).collect();
                 }
                 (request, None)
             })

@@ -7,8 +7,13 @@
 //! expiry, the same threat) is recorded as announced, with the higher level, so an update of
 //! that update is compared with it. An update whose original arrives in the same poll counts
 //! as announced with it.
+//!
+//! Places, too: each record keeps the counties its chain was announced to. An update that does
+//! not raise the danger but names counties the chain was not announced to (NWS extends a
+//! winter storm warning to more zones) is announced to those counties only, except to users
+//! who are also in a county told before: they heard it already.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::nws::{self, Alert, Feed, Level, Skip};
 use super::Severity;
@@ -24,6 +29,49 @@ pub struct Announce<'a> {
     pub level: Level,
     /// An update announced again because it raises the danger.
     pub escalation: bool,
+    /// The counties it goes to (all of its own, or, for an update that extends the area,
+    /// only the new ones).
+    pub counties: Vec<String>,
+    /// Users in these counties heard the chain already (an extension): they are left out.
+    pub except: Vec<String>,
+    /// The counties to keep with its record: all that the chain was announced to, with this.
+    pub told: Places,
+    /// An update announced because it extends the area (not because it raises the danger).
+    pub extension: bool,
+}
+
+/// The counties a chain was announced to; `None` when not known (a record kept before places
+/// were): taken to cover every county, so that nobody hears an alert twice.
+pub type Places = Option<BTreeSet<String>>;
+
+/// How a record's tag keeps a level and the counties told: `12001@40027,40087`. A tag
+/// without `@` (kept before places were) has no counties.
+pub fn encode_tag(level: Level, told: &Places) -> String {
+    match told {
+        Some(counties) => format!(
+            "{}@{}",
+            level.encode(),
+            counties.iter().cloned().collect::<Vec<_>>().join(",")
+        ),
+        None => level.encode(),
+    }
+}
+
+/// What [`encode_tag`] wrote.
+pub fn decode_tag(tag: &str) -> (Level, Places) {
+    match tag.split_once('@') {
+        Some((level, counties)) => (
+            Level::decode(level),
+            Some(
+                counties
+                    .split(',')
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+        ),
+        None => (Level::decode(tag), None),
+    }
 }
 
 /// What a poll does with its feed.
@@ -34,6 +82,8 @@ pub struct Plan<'a> {
     /// Updates of announced alerts that do not raise the danger: recorded as announced, with
     /// the level to keep, not announced again.
     pub updates: Vec<(&'a Alert, Level)>,
+    /// The counties to keep with each update's record (by alert id).
+    pub updates_told: HashMap<&'a str, Places>,
     /// Alerts not announced, with why (updates included).
     pub skipped: Vec<(&'a Alert, Skip)>,
     /// Features that could not be read.
@@ -56,6 +106,11 @@ impl Plan<'_> {
     /// How many updates are announced again because they raise the danger.
     pub fn escalations(&self) -> usize {
         self.announce.iter().filter(|a| a.escalation).count()
+    }
+
+    /// How many updates are announced to new counties only.
+    pub fn extensions(&self) -> usize {
+        self.announce.iter().filter(|a| a.extension).count()
     }
 }
 
@@ -89,12 +144,37 @@ pub fn references_to_check(feed: &Feed, floor: Severity) -> Vec<String> {
 }
 
 /// What the plan decided for an alert that passes the rules.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Decision {
-    /// Announced by this poll, at this level.
-    Announced(Level, bool),
+    /// Announced by this poll, at this level (an escalation?), to the chain's counties.
+    Announced(Level, bool, Places),
+    /// Announced by this poll to new counties only (the first), except the users of the
+    /// chain's earlier ones (the second); the chain's counties are then the third.
+    Extended(Level, Vec<String>, Vec<String>, Places),
     /// Recorded as announced (an update that does not raise the danger), at this level.
-    Recorded(Level),
+    Recorded(Level, Places),
+}
+
+impl Decision {
+    fn level(&self) -> Level {
+        match self {
+            Decision::Announced(level, ..)
+            | Decision::Extended(level, ..)
+            | Decision::Recorded(level, _) => *level,
+        }
+    }
+
+    fn told(&self) -> &Places {
+        match self {
+            Decision::Announced(_, _, told)
+            | Decision::Extended(_, _, _, told)
+            | Decision::Recorded(_, told) => told,
+        }
+    }
+}
+
+fn own_places(alert: &Alert) -> Places {
+    Some(alert.counties.iter().cloned().collect())
 }
 
 /// Decides every alert of `feed`, given the floor and the earlier alerts known to be
@@ -107,6 +187,17 @@ pub fn plan<'a>(
     floor: Severity,
     announced: &HashMap<String, Option<Level>>,
 ) -> Plan<'a> {
+    plan_with_places(feed, floor, announced, &HashMap::new())
+}
+
+/// [`plan`], given also the counties each earlier alert's chain was announced to (from its
+/// record; an id missing here is taken to have covered every county).
+pub fn plan_with_places<'a>(
+    feed: &'a Feed,
+    floor: Severity,
+    announced: &HashMap<String, Option<Level>>,
+    places: &HashMap<String, BTreeSet<String>>,
+) -> Plan<'a> {
     let verdicts = verdicts(feed, floor);
     let by_id: HashMap<&str, (&Alert, &'static str)> = verdicts
         .iter()
@@ -115,12 +206,20 @@ pub fn plan<'a>(
     let mut decided: HashMap<&str, Decision> = HashMap::new();
     for (alert, verdict) in &verdicts {
         if verdict.is_ok() {
-            decide(alert, &by_id, announced, &mut decided, &mut HashSet::new());
+            decide(
+                alert,
+                &by_id,
+                announced,
+                places,
+                &mut decided,
+                &mut HashSet::new(),
+            );
         }
     }
     let mut plan = Plan {
         announce: Vec::new(),
         updates: Vec::new(),
+        updates_told: HashMap::new(),
         skipped: Vec::new(),
         malformed: feed.malformed.len(),
     };
@@ -133,14 +232,29 @@ pub fn plan<'a>(
             }
         };
         match decided.get(alert.id.as_str()) {
-            Some(Decision::Announced(level, escalation)) => plan.announce.push(Announce {
+            Some(Decision::Announced(level, escalation, told)) => plan.announce.push(Announce {
                 alert,
                 alert_type,
                 level: *level,
                 escalation: *escalation,
+                counties: alert.counties.clone(),
+                except: Vec::new(),
+                told: told.clone(),
+                extension: false,
             }),
-            Some(Decision::Recorded(level)) => {
+            Some(Decision::Extended(level, new, except, told)) => plan.announce.push(Announce {
+                alert,
+                alert_type,
+                level: *level,
+                escalation: false,
+                counties: new.clone(),
+                except: except.clone(),
+                told: told.clone(),
+                extension: true,
+            }),
+            Some(Decision::Recorded(level, told)) => {
                 plan.updates.push((alert, *level));
+                plan.updates_told.insert(alert.id.as_str(), told.clone());
                 plan.skipped.push((alert, Skip::UpdateOfAnnounced));
             }
             None => {}
@@ -154,54 +268,77 @@ fn decide<'a>(
     alert: &'a Alert,
     by_id: &HashMap<&'a str, (&'a Alert, &'static str)>,
     announced: &HashMap<String, Option<Level>>,
+    places: &HashMap<String, BTreeSet<String>>,
     decided: &mut HashMap<&'a str, Decision>,
     visiting: &mut HashSet<&'a str>,
 ) -> Decision {
     if let Some(decision) = decided.get(alert.id.as_str()) {
-        return *decision;
+        return decision.clone();
     }
     // A message never references itself or a later one; a feed that says otherwise is cut here.
     if !visiting.insert(alert.id.as_str()) {
-        return Decision::Announced(alert.level, false);
+        return Decision::Announced(alert.level, false, own_places(alert));
     }
     let decision = if alert.message_type != "Update" {
-        Decision::Announced(alert.level, false)
+        Decision::Announced(alert.level, false, own_places(alert))
     } else {
         let mut together = false;
         let mut known: Vec<Level> = Vec::new();
         let mut unlevelled = false;
+        // The counties the chain was announced to; `None` once any is not known.
+        let mut then_told: Places = Some(BTreeSet::new());
+        let mut add_told = |told: Option<&BTreeSet<String>>| match (&mut then_told, told) {
+            (Some(all), Some(more)) => all.extend(more.iter().cloned()),
+            _ => then_told = None,
+        };
         for reference in &alert.references {
             if let Some((earlier, _)) = by_id.get(reference.as_str()) {
-                match decide(earlier, by_id, announced, decided, visiting) {
-                    // Announced by this very poll: the listener is being told now.
-                    Decision::Announced(level, _) => {
-                        together = true;
-                        known.push(level);
-                    }
-                    Decision::Recorded(level) => known.push(level),
-                }
+                let earlier = decide(earlier, by_id, announced, places, decided, visiting);
+                // Announced by this very poll: the listener is being told now.
+                together |= !matches!(earlier, Decision::Recorded(..));
+                known.push(earlier.level());
+                add_told(earlier.told().as_ref());
             } else if let Some(level) = announced.get(reference) {
                 match level {
                     Some(level) => known.push(*level),
                     None => unlevelled = true,
                 }
+                add_told(places.get(reference));
             }
         }
         let then = known.iter().copied().fold(Level::default(), Level::max);
         let level = alert.level.max(then);
-        if together {
-            Decision::Recorded(level)
-        } else if known.is_empty() && !unlevelled {
+        let told = then_told.as_ref().map(|then| {
+            then.iter()
+                .chain(alert.counties.iter())
+                .cloned()
+                .collect::<BTreeSet<String>>()
+        });
+        let new: Vec<String> = match &then_told {
+            Some(then) => alert
+                .counties
+                .iter()
+                .filter(|c| !then.contains(*c))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        if known.is_empty() && !unlevelled {
             // Its original was never announced (below the floor, or before the skill).
-            Decision::Announced(alert.level, false)
-        } else if !known.is_empty() && alert.level.rises_above(then) {
-            Decision::Announced(level, true)
+            Decision::Announced(alert.level, false, own_places(alert))
+        } else if !together && !known.is_empty() && alert.level.rises_above(then) {
+            Decision::Announced(level, true, told.or_else(|| own_places(alert)))
+        } else if !new.is_empty() {
+            let except = then_told
+                .map(|t| t.into_iter().collect())
+                .unwrap_or_default();
+            Decision::Extended(level, new, except, told)
         } else {
-            Decision::Recorded(level)
+            Decision::Recorded(level, told)
         }
     };
     visiting.remove(alert.id.as_str());
-    decided.insert(alert.id.as_str(), decision);
+    decided.insert(alert.id.as_str(), decision.clone());
     decision
 }
 
@@ -468,5 +605,96 @@ mod tests {
         minor.severity = Severity::Minor;
         let f = feed(vec![minor, alert("d", "Update", &["c", "a"])]);
         assert_eq!(references_to_check(&f, Severity::Severe), ["a", "c"]);
+    }
+
+    fn in_counties(mut alert: Alert, counties: &[&str]) -> Alert {
+        alert.counties = counties.iter().map(|c| c.to_string()).collect();
+        alert
+    }
+
+    fn told(counties: &[&str]) -> Places {
+        Some(counties.iter().map(|c| c.to_string()).collect())
+    }
+
+    #[test]
+    fn an_update_that_names_new_counties_is_announced_to_them_only() {
+        let f = feed(vec![in_counties(
+            alert("b", "Update", &["a"]),
+            &["40027", "40051", "40087"],
+        )]);
+        let announced = HashMap::from([("a".to_owned(), Some(WARNING))]);
+        let places = HashMap::from([("a".to_owned(), told(&["40027"]).unwrap())]);
+        let p = plan_with_places(&f, Severity::Severe, &announced, &places);
+        assert_eq!(announced_ids(&p), ["b"]);
+        let b = &p.announce[0];
+        assert!(b.extension && !b.escalation);
+        assert_eq!(b.counties, ["40051", "40087"]);
+        assert_eq!(b.except, ["40027"]);
+        assert_eq!(b.told, told(&["40027", "40051", "40087"]));
+        assert_eq!(p.extensions(), 1);
+        // The same counties again: recorded, with the chain's counties kept.
+        let f = feed(vec![in_counties(
+            alert("c", "Update", &["b"]),
+            &["40027", "40087"],
+        )]);
+        let announced = HashMap::from([("b".to_owned(), Some(WARNING))]);
+        let places = HashMap::from([("b".to_owned(), told(&["40027", "40051", "40087"]).unwrap())]);
+        let p = plan_with_places(&f, Severity::Severe, &announced, &places);
+        assert!(p.announce.is_empty());
+        assert_eq!(updated_ids(&p), ["c"]);
+        assert_eq!(p.updates_told["c"], told(&["40027", "40051", "40087"]));
+    }
+
+    #[test]
+    fn a_record_without_counties_is_taken_to_cover_the_update() {
+        // Kept before places were: nobody is told twice.
+        let f = feed(vec![in_counties(
+            alert("b", "Update", &["a"]),
+            &["40027", "40087"],
+        )]);
+        let announced = HashMap::from([("a".to_owned(), Some(WARNING))]);
+        let p = plan_with_places(&f, Severity::Severe, &announced, &HashMap::new());
+        assert!(p.announce.is_empty());
+        assert_eq!(updated_ids(&p), ["b"]);
+        assert_eq!(p.updates_told["b"], None);
+    }
+
+    #[test]
+    fn an_escalation_goes_to_every_county_of_the_update() {
+        let mut pds = in_counties(alert("b", "Update", &["a"]), &["40027", "40087"]);
+        pds.level.tornado_threat = 2;
+        let announced = HashMap::from([("a".to_owned(), Some(WARNING))]);
+        let places = HashMap::from([("a".to_owned(), told(&["40027"]).unwrap())]);
+        let f = feed(vec![pds]);
+        let p = plan_with_places(&f, Severity::Severe, &announced, &places);
+        let b = &p.announce[0];
+        assert!(b.escalation && !b.extension);
+        assert_eq!(b.counties, ["40027", "40087"]);
+        assert!(b.except.is_empty());
+    }
+
+    #[test]
+    fn an_update_in_the_same_poll_that_adds_counties_reaches_only_the_new_ones() {
+        let f = feed(vec![
+            in_counties(alert("a", "Alert", &[]), &["40027"]),
+            in_counties(alert("b", "Update", &["a"]), &["40027", "40087"]),
+        ]);
+        let p = plan(&f, Severity::Severe, &HashMap::new());
+        assert_eq!(announced_ids(&p), ["a", "b"]);
+        assert_eq!(p.announce[0].counties, ["40027"]);
+        assert_eq!(p.announce[1].counties, ["40087"]);
+        assert_eq!(p.announce[1].except, ["40027"]);
+        assert!(p.announce[1].extension);
+    }
+
+    #[test]
+    fn tags_keep_the_level_and_the_counties() {
+        let tag = encode_tag(WARNING, &told(&["40087", "40027"]));
+        assert_eq!(tag, "10001@40027,40087");
+        assert_eq!(decode_tag(&tag), (WARNING, told(&["40027", "40087"])));
+        // A tag from before places were.
+        assert_eq!(decode_tag("10001"), (WARNING, None));
+        assert_eq!(decode_tag(&encode_tag(WARNING, &None)), (WARNING, None));
+        assert_eq!(decode_tag("10001@"), (WARNING, Some(BTreeSet::new())));
     }
 }
