@@ -75,6 +75,15 @@ impl SendError {
     }
 }
 
+/// A claimed notification for the users of an area, to hand to the fan-out.
+struct Fanned {
+    event: ProactiveEvent,
+    areas: Vec<crate::state::AreaKey>,
+    except: Vec<crate::state::AreaKey>,
+    ends_at: DateTime<Utc>,
+    claim: crate::state::Claim,
+}
+
 pub struct Notifier {
     /// Where a Multicast goes; never empty.
     regions: Vec<Region>,
@@ -223,8 +232,14 @@ impl Notifier {
         let mut claims = Vec::with_capacity(claimed.to_send.len());
         let mut fanned = Vec::new();
         for (((event, region, area), ends_at), claim) in claimed.to_send {
-            if let Some(areas) = area {
-                fanned.push((event, areas, ends_at, claim));
+            if let Some((areas, except)) = area {
+                fanned.push(Fanned {
+                    event,
+                    areas,
+                    except,
+                    ends_at,
+                    claim,
+                });
                 continue;
             }
             // Regions an earlier attempt reached are not sent again.
@@ -249,7 +264,7 @@ impl Notifier {
                 Ok(queued) => results.extend(queued),
                 Err(err) => {
                     let mut all = claims.clone();
-                    all.extend(fanned.into_iter().map(|(_, _, _, claim)| claim));
+                    all.extend(fanned.into_iter().map(|f| f.claim));
                     ledger.release_all(&all, deadline).await;
                     return Err(err);
                 }
@@ -287,30 +302,25 @@ impl Notifier {
     async fn fan_out(
         &self,
         ledger: &Ledger,
-        fanned: &[(
-            ProactiveEvent,
-            (Vec<crate::state::AreaKey>, Vec<crate::state::AreaKey>),
-            DateTime<Utc>,
-            crate::state::Claim,
-        )],
+        fanned: &[Fanned],
         deadline: Instant,
     ) -> Result<Vec<Outcome>, SendError> {
         let fanout = self.fanout()?;
         let works: Vec<Work> = fanned
             .iter()
-            .map(|(event, (areas, except), ends_at, claim)| {
+            .map(|f| {
                 Work::new(
-                    claim.reference_id.clone(),
-                    serde_json::to_value(event).unwrap_or_default(),
-                    *ends_at,
-                    areas.clone(),
-                    except.clone(),
+                    f.claim.reference_id.clone(),
+                    serde_json::to_value(&f.event).unwrap_or_default(),
+                    f.ends_at,
+                    f.areas.clone(),
+                    f.except.clone(),
                 )
             })
             .collect();
         fanout.start(&works, deadline).await?;
         let mut outcomes = Vec::with_capacity(fanned.len());
-        for (_, (areas, _), _, claim) in fanned {
+        for Fanned { areas, claim, .. } in fanned {
             tracing::info!(
                 reference_id = claim.reference_id,
                 places = areas.len(),
