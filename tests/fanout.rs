@@ -337,3 +337,60 @@ async fn a_trigger_naming_a_zip_code_reaches_the_users_of_that_zip_only() {
     assert_eq!(rig.event_requests().await, 2);
     rig.finish().await;
 }
+
+#[tokio::test]
+async fn an_update_that_extends_the_area_reaches_only_the_new_counties() {
+    // A winter storm warning for Cleveland County, then its update for Cleveland, McClain and
+    // Grady counties (NWS extends a warning to more zones): the update is heard in McClain
+    // and Grady only, and not again by a user on the Cleveland–McClain line.
+    let (mut rig, mapping) = fanout_rig("extend").await;
+    rig.feed().serve(&rig.project.fixture("extend-1.json"));
+    let users = [
+        user("NORMAN", "73069", &[WEATHER], "NA"),
+        user("BORDER", "73072", &[WEATHER], "NA"),
+        user("PURCELL", "73080", &[WEATHER], "NA"),
+        user("CHICKASHA", "73018", &[WEATHER], "NA"),
+        user("HOUSTON", "77002", &[WEATHER], "NA"),
+    ];
+    assert!(
+        users[3].counties.contains(&"40051".to_owned()),
+        "{:?}",
+        users[3].counties
+    );
+    assert!(!users[3].counties.contains(&"40027".to_owned()));
+    seed_users(&rig.moto, TABLE, &users).await;
+    let first = rig.ok(&scheduled("winter-1")).await;
+    assert_eq!(statuses(&first), ["queued"], "{first}");
+    mapping.drain(&mut rig, DRAIN).await;
+    let heard: BTreeSet<String> = unicasts(&rig).await.into_keys().collect();
+    assert_eq!(heard, BTreeSet::from([id("NORMAN"), id("BORDER")]));
+
+    rig.feed().serve(&rig.project.fixture("extend-2.json"));
+    let second = rig.ok(&scheduled("winter-2")).await;
+    assert_eq!(statuses(&second), ["queued"], "{second}");
+    assert_eq!(
+        second["results"][0]["places"],
+        json!(["c40051", "c40087"]),
+        "only the new counties: {second}"
+    );
+    mapping.drain(&mut rig, DRAIN).await;
+    let got = unicasts(&rig).await;
+    let counts: BTreeMap<String, usize> = got.iter().map(|(u, s)| (u.clone(), s.len())).collect();
+    assert_eq!(
+        counts,
+        BTreeMap::from([
+            (id("NORMAN"), 1),
+            (id("BORDER"), 1),
+            (id("PURCELL"), 1),
+            (id("CHICKASHA"), 1),
+        ])
+    );
+    assert_eq!(rig.repeats().await, 0);
+    // The same update polled again (from a new process: no HTTP cache): nothing more.
+    rig.spawn();
+    rig.functions.remove(0).stop().await;
+    let third = rig.ok(&scheduled("winter-3")).await;
+    assert_eq!(statuses(&third), ["alreadySent"], "{third}");
+    assert_eq!(mapping.queue.depth(&rig.moto).await, (0, 0));
+    rig.finish().await;
+}
