@@ -50,6 +50,11 @@ pub enum FanoutError {
 const RECORD_CONCURRENCY: usize = 10;
 /// A send is started only with this much time left (as the sender does).
 const MIN_SEND_TIME: Duration = crate::alexa::sender::MIN_POST_TIME;
+/// How often a leaf records the users it reached while sending.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// How many times a range short of time hands itself on to a copy of its message; after
+/// that its message fails and comes back with SQS's own receive count (then the DLQ).
+const MAX_HOPS: u32 = 20;
 
 /// One SQS record, as the adapter hands it over.
 #[derive(Debug, Clone)]
@@ -147,19 +152,22 @@ impl Fanout {
 
     /// Queues the first message of each alert.
     pub async fn start(&self, works: &[Work], deadline: Instant) -> Result<(), FanoutError> {
+        self.start_until(works, budget::earlier(deadline, RECORD_RESERVE))
+            .await
+    }
+
+    /// Queues messages, giving up at `until`.
+    async fn start_until(&self, works: &[Work], until: Instant) -> Result<(), FanoutError> {
         let queue = self.queue()?;
         let bodies: Vec<String> = works.iter().map(Work::to_body).collect();
-        tokio::time::timeout_at(
-            budget::earlier(deadline, RECORD_RESERVE),
-            queue.send_all(&bodies),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err(QueueError::Unavailable {
-                queue: "fan-out".into(),
-                detail: "no answer before the invocation's deadline".into(),
-            })
-        })?;
+        tokio::time::timeout_at(until, queue.send_all(&bodies))
+            .await
+            .unwrap_or_else(|_| {
+                Err(QueueError::Unavailable {
+                    queue: "fan-out".into(),
+                    detail: "no answer before the invocation's deadline".into(),
+                })
+            })?;
         Ok(())
     }
 
@@ -366,6 +374,20 @@ impl Fanout {
         let (targets, done_before): (Vec<Recipient>, Vec<Recipient>) = subscribed
             .into_iter()
             .partition(|r| !done.contains(&plan::user_marker(&r.user_id)));
+        // The decision is kept before anything is sent: a retry after a crash must find this
+        // range a leaf (a split would give its users new claims, blind to who was reached).
+        if !targets.is_empty() && done.is_empty() {
+            let leaf = [plan::LEAF_MARKER.to_owned()];
+            if let Err(err) = ledger.progress(&claim, &leaf, deadline).await {
+                ledger
+                    .release_all(std::slice::from_ref(&claim), deadline)
+                    .await;
+                return Handled::Failed {
+                    reason: err.to_string(),
+                };
+            }
+            done.extend(leaf);
+        }
         let mut posts = Vec::with_capacity(targets.len());
         let mut users_by_reference = HashMap::with_capacity(targets.len());
         for recipient in &targets {
@@ -387,95 +409,115 @@ impl Fanout {
             ));
         }
         let send_deadline = budget::earlier(deadline, RECORD_RESERVE);
-        let mut deliveries = Vec::with_capacity(posts.len());
-        let mut left = 0;
+        let mut tally = Tally::default();
+        // Users reached but not yet recorded on the claim: recorded every PROGRESS_EVERY, so
+        // that a crash (the process killed) repeats at most that much.
+        let mut unrecorded: Vec<String> = Vec::new();
+        let mut recorded_at = Instant::now();
+        let mut started = 0;
+        let mut setup_error = None;
         for chunk in posts.chunks(pacer.chunk()) {
             if send_deadline.saturating_duration_since(Instant::now()) < MIN_SEND_TIME
                 || !pacer.wait(chunk.len(), send_deadline - MIN_SEND_TIME).await
             {
-                left = posts.len() - deliveries.len();
                 break;
             }
-            match self.alexa.send_all(chunk, send_deadline).await {
-                Ok(sent) => deliveries.extend(sent),
+            started += chunk.len();
+            let deliveries = match self.alexa.send_all(chunk, send_deadline).await {
+                Ok(deliveries) => deliveries,
                 Err(err) => {
-                    ledger.close(&claim, Some(&done), deadline).await.ok();
-                    return Handled::Failed {
-                        reason: err.to_string(),
-                    };
+                    setup_error = Some(err.to_string());
+                    break;
                 }
-            }
-        }
-        crate::notifier::emit_metrics(
-            &deliveries,
-            &deliveries
-                .iter()
-                .map(|d| {
-                    (
-                        d.reference_id.clone(),
-                        work.event_name().map_or("unknown", schema_name),
-                    )
-                })
-                .collect(),
-        );
-        let mut sent = 0;
-        let mut unsubscribed = 0;
-        let mut failures: BTreeMap<String, usize> = BTreeMap::new();
-        for delivery in &deliveries {
-            let Some(user) = users_by_reference.get(delivery.reference_id.as_str()) else {
-                continue;
             };
-            match delivery.status {
-                Status::Accepted | Status::Duplicate => sent += 1,
-                Status::NotSubscribed => {
-                    unsubscribed += 1;
-                    ledger.drop_subscription(user, event_name, deadline).await;
-                }
-                // Alexa refused the event itself: it would refuse it for every retry too.
-                Status::Refused => {}
-                Status::Failed => {
-                    *failures
-                        .entry(delivery.error.clone().unwrap_or_default())
-                        .or_default() += 1;
-                    continue;
+            crate::notifier::emit_metrics(
+                &deliveries,
+                &deliveries
+                    .iter()
+                    .map(|d| (d.reference_id.clone(), schema_name(event_name)))
+                    .collect(),
+            );
+            for delivery in &deliveries {
+                if let Some(user) = users_by_reference.get(delivery.reference_id.as_str()) {
+                    if tally.count(user, delivery) {
+                        unrecorded.push(plan::user_marker(user));
+                    }
                 }
             }
-            done.push(plan::user_marker(user));
+            if recorded_at.elapsed() >= PROGRESS_EVERY && started < posts.len() {
+                if let Err(err) = ledger.progress(&claim, &unrecorded, deadline).await {
+                    tracing::warn!(error = %err, range, "progress not recorded; stopping this range here");
+                    break;
+                }
+                done.append(&mut unrecorded);
+                recorded_at = Instant::now();
+            }
         }
+        done.append(&mut unrecorded);
+        let left = posts.len() - started;
         metrics::emit(
             &[],
-            &[("FanoutUnicasts", sent as u64), ("FanoutBuckets", 1)],
+            &[("FanoutUnicasts", tally.sent as u64), ("FanoutBuckets", 1)],
         );
-        let failed: usize = failures.values().sum();
-        if failed == 0 && left == 0 {
-            if let Err(err) = ledger.close(&claim, None, deadline).await {
-                tracing::warn!(error = %err, range, "range not recorded as sent; a redelivery finds the users reached in its claim once the lease lapses");
+        let failed: usize = tally.failures.values().sum();
+        let finished = failed == 0 && left == 0 && setup_error.is_none();
+        let recorded = if finished {
+            match ledger.close(&claim, None, deadline).await {
+                Ok(()) => Ok(()),
+                // Keep at least who was reached, for whoever takes the range after the lease.
+                Err(_) => ledger.close(&claim, Some(&done), deadline).await,
             }
+        } else {
+            ledger.close(&claim, Some(&done), deadline).await
+        };
+        if let Err(err) = &recorded {
+            tracing::warn!(error = %err, range, "range not recorded; whoever takes it after the lease sends to the users its claim does not list");
+        }
+        // Best effort, after the record: they are not sent to again either way.
+        stream::iter(
+            tally
+                .unsubscribed
+                .iter()
+                .map(|user| ledger.drop_subscription(user, event_name, deadline)),
+        )
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+        if finished {
             return Handled::Sent {
                 range,
                 users,
-                sent,
+                sent: tally.sent,
                 not_subscribed: not_subscribed.len(),
                 done_before: done_before.len(),
-                unsubscribed,
+                unsubscribed: tally.unsubscribed.len(),
             };
         }
-        let recorded = ledger.close(&claim, Some(&done), deadline).await;
-        if failed == 0 && recorded.is_ok() {
+        if failed == 0 && setup_error.is_none() && recorded.is_ok() && work.hops < MAX_HOPS {
             // Only time ran short: a copy of the message continues at once, instead of this
             // one coming back after the queue's visibility timeout.
+            let next = Work {
+                hops: work.hops + 1,
+                ..work.clone()
+            };
             if self
-                .start(std::slice::from_ref(work), deadline)
+                .start_until(std::slice::from_ref(&next), budget::cutoff(deadline))
                 .await
                 .is_ok()
             {
-                return Handled::Continued { range, sent, left };
+                return Handled::Continued {
+                    range,
+                    sent: tally.sent,
+                    left,
+                };
             }
         }
-        let causes: Vec<String> = failures
+        let mut causes: Vec<String> = tally
+            .failures
             .iter()
             .map(|(cause, n)| format!("{n} × {cause}"))
             .collect();
+        causes.extend(setup_error);
         Handled::Failed {
             reason: format!(
                 "range {range}: {failed} Unicast(s) not delivered ({}), {left} not started; the users reached are recorded and not sent again",
@@ -506,6 +548,36 @@ impl Fanout {
             recipients.retain(|r| !told.contains(&r.user_id));
         }
         Ok(recipients)
+    }
+}
+
+/// What a leaf's Unicasts came to.
+#[derive(Default)]
+struct Tally {
+    sent: usize,
+    /// Users Alexa answered 403: their stored subscription is dropped.
+    unsubscribed: Vec<String>,
+    /// Undelivered, by cause.
+    failures: BTreeMap<String, usize>,
+}
+
+impl Tally {
+    /// Counts one delivery; whether the user is done with (not to be sent again).
+    fn count(&mut self, user: &str, delivery: &crate::alexa::Delivery) -> bool {
+        match delivery.status {
+            Status::Accepted | Status::Duplicate => self.sent += 1,
+            Status::NotSubscribed => self.unsubscribed.push(user.to_owned()),
+            // Alexa refused the event itself: it would refuse it for every retry too.
+            Status::Refused => {}
+            Status::Failed => {
+                *self
+                    .failures
+                    .entry(delivery.error.clone().unwrap_or_default())
+                    .or_default() += 1;
+                return false;
+            }
+        }
+        true
     }
 }
 

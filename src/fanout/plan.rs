@@ -39,6 +39,9 @@ pub fn range_reference(alert: &str, range: HashRange) -> String {
     format!("{alert}.{}", range.name())
 }
 
+/// How a range's claim records that it is a leaf (sent to, not split), before any send.
+pub const LEAF_MARKER: &str = "leaf";
+
 /// How a split is recorded in its claim's `done` set.
 pub fn split_marker(bits: u8) -> String {
     format!("split{bits}")
@@ -47,7 +50,8 @@ pub fn split_marker(bits: u8) -> String {
 /// The split a claim's `done` set records, if any.
 pub fn recorded_split(done: &[String]) -> Option<u8> {
     done.iter()
-        .find_map(|d| d.strip_prefix("split").and_then(|b| b.parse().ok()))
+        .find_map(|d| d.strip_prefix("split").and_then(|b| b.parse::<u8>().ok()))
+        .map(|bits| bits.clamp(1, MAX_SPLIT_BITS))
 }
 
 /// How a user reached is recorded in a leaf's `done` set: their hash, not their id.

@@ -425,3 +425,70 @@ async fn an_extension_reaches_the_new_county_but_not_who_heard_the_alert_before(
     assert_eq!(counts.get(&user(2)), None, "heard it with Cleveland County");
     assert_eq!(counts.get(&user(1)), None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_after_sending_repeats_at_most_the_last_second_of_a_range() {
+    use crate::clock::ManualClock;
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let alexa = Arc::new(FakeAlexa::new());
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let queue = Arc::new(MemoryQueue::new());
+    let ledger = Ledger::new(store.clone());
+    // 10 Unicasts a second: 30 users take 3 s, with the users reached recorded each second.
+    let fanout = Arc::new(Fanout::new(
+        Some(queue.clone()),
+        alexa.clone(),
+        Region::Na,
+        10,
+        clock.clone(),
+    ));
+    let notifier = Notifier::new(vec![Region::Na], alexa.clone(), Some(ledger.clone()))
+        .with_fanout(fanout.clone())
+        .with_clock(clock.clone());
+    let rig = Rig {
+        notifier,
+        fanout,
+        ledger,
+        alexa,
+        store,
+        queue,
+    };
+    for i in 0..30 {
+        add_user(&rig.store, &user(i), "73019", &[WEATHER_ALERT], "NA").await;
+    }
+    announce(&rig, tornado("crash", &["40027"])).await;
+    let message = rig.queue.take();
+    // The process dies before its last record: nothing after the sends is written.
+    rig.store.fail(Op::Complete, true);
+    rig.store.fail(Op::Release, true);
+    let record = |id: &str| Record {
+        id: id.into(),
+        body: message[0].clone(),
+    };
+    rig.fanout
+        .consume(&rig.ledger, vec![record("m1")], deadline(), "first")
+        .await;
+    assert_eq!(rig.alexa.received().len(), 30);
+    let progress = rig.store.calls(Op::Progress);
+    assert!(
+        progress >= 3,
+        "the leaf and its progress were recorded: {progress}"
+    );
+    rig.store.fail(Op::Complete, false);
+    rig.store.fail(Op::Release, false);
+    // SQS delivers the message again once the claim's lease has lapsed.
+    clock.advance(chrono::Duration::minutes(5));
+    let report = rig
+        .fanout
+        .consume(&rig.ledger, vec![record("m2")], deadline(), "second")
+        .await;
+    assert!(report.batch_item_failures.is_empty(), "{report:?}");
+    let counts = per_user(&rig.alexa);
+    assert_eq!(counts.len(), 30, "nobody lost");
+    let again = counts.values().filter(|n| **n > 1).count();
+    assert!(
+        again <= 10,
+        "only the users of the last, unrecorded second are sent again: {again}"
+    );
+    assert!(counts.values().all(|n| *n <= 2));
+}

@@ -28,6 +28,13 @@ pub struct Work {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub except: Vec<AreaKey>,
     pub range: HashRange,
+    /// How many times a range short of time handed itself on to a copy of this message.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hops: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Work {
@@ -47,6 +54,7 @@ impl Work {
             areas,
             except,
             range: HashRange::ALL,
+            hops: 0,
         }
     }
 
@@ -54,6 +62,7 @@ impl Work {
     pub fn child(&self, range: HashRange) -> Self {
         Work {
             range,
+            hops: 0,
             ..self.clone()
         }
     }
@@ -74,6 +83,25 @@ impl Work {
                 format!(
                     "is {}; this function reads fan-out messages of version {VERSION}",
                     work.v
+                ),
+            ));
+        }
+        if work.range.bits > crate::fanout::plan::MAX_BITS {
+            return Err(FieldError::new(
+                "body.range.bits",
+                format!(
+                    "is {}; expected at most {}",
+                    work.range.bits,
+                    crate::fanout::plan::MAX_BITS
+                ),
+            ));
+        }
+        if work.range.bits < 64 && work.range.prefix >> work.range.bits != 0 {
+            return Err(FieldError::new(
+                "body.range.prefix",
+                format!(
+                    "is {}; expected less than 2^{} (the range's bits)",
+                    work.range.prefix, work.range.bits
                 ),
             ));
         }
@@ -156,6 +184,18 @@ mod tests {
                 "`body.event.event.name`",
             ),
             (work().to_body().replace("\"alert\"", "\"alrt\""), "body"),
+            (
+                work()
+                    .to_body()
+                    .replace("\"bits\":0,\"prefix\":0", "\"bits\":1,\"prefix\":3"),
+                "`body.range.prefix`",
+            ),
+            (
+                work()
+                    .to_body()
+                    .replace("\"bits\":0,\"prefix\":0", "\"bits\":64,\"prefix\":0"),
+                "`body.range.bits`",
+            ),
         ] {
             let err = Work::parse(&body).map(|_| ()).unwrap_err().to_string();
             assert!(err.contains(field), "{field}: {err}");
