@@ -191,7 +191,7 @@ impl Ledger {
                     if !done.is_empty() {
                         tracing::info!(
                             reference_id = claim.reference_id,
-                            done = ?done,
+                            done = done.len(),
                             "partly sent before; only the rest is sent"
                         );
                     }

@@ -143,7 +143,7 @@ pub enum Recorded {
 pub enum StateError {
     #[error("state table {table:?} (from STATE_TABLE) does not exist in this account and region: create it (the SAM template does: partition key `pk` of type String, TTL on `expireAt`) or fix STATE_TABLE")]
     TableNotFound { table: String },
-    #[error("{action} on state table {table:?} was refused ({detail}): the function's role needs dynamodb:GetItem, UpdateItem and DeleteItem on it (the SAM template grants exactly these)")]
+    #[error("{action} on state table {table:?} was refused ({detail}): the function's role needs dynamodb:GetItem, PutItem, UpdateItem, DeleteItem and BatchGetItem on it and Query on its index `area` (the SAM template grants exactly these)")]
     AccessDenied {
         table: String,
         action: &'static str,

@@ -359,7 +359,11 @@ impl Poller {
         if no_county > 0 {
             skipped.insert("noCounty", no_county);
         }
-        let announced = distinct_alerts(&results, Delivery::is_settled);
+        let announced = distinct_alerts(&results, Delivery::is_settled)
+            + results
+                .iter()
+                .filter(|o| matches!(o, Outcome::Queued(_)))
+                .count();
         crate::metrics::emit(
             &[],
             &[

@@ -373,7 +373,7 @@ fn alert(p: &Properties, at: &str) -> Result<Alert, String> {
     Ok(alert)
 }
 
-/// The counties of `geocode.SAME`: `"040027"` (0 + state + county FIPS) → `"40027"`.
+/// The counties of `geocode.SAME`: `"040027"` (part + state + county FIPS) → `"40027"`.
 fn counties(geocode: Option<&Value>) -> Vec<String> {
     let Some(codes) = geocode
         .and_then(|g| g.get("SAME"))
@@ -384,7 +384,10 @@ fn counties(geocode: Option<&Value>) -> Vec<String> {
     let mut counties: Vec<String> = codes
         .iter()
         .filter_map(Value::as_str)
-        .filter_map(|code| code.strip_prefix('0'))
+        // The first digit says which part of the county (0: all of it, 1-9: a ninth): the
+        // county is concerned either way.
+        .filter(|code| code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()))
+        .map(|code| &code[1..])
         .filter(|fips| crate::area::county(fips).is_some())
         .map(str::to_owned)
         .collect();
@@ -632,4 +635,16 @@ mod tests {
         assert_eq!(Level::decode("garbage"), Level::default());
         assert_eq!(Level::decode(""), Level::default());
     }
+
+    #[test]
+    fn counties_come_from_same_codes_whole_or_part() {
+        let geocode = serde_json::json!({"SAME": ["040027", "140087", "040027", "057555", "40051", "x40051"],
+                                         "UGC": ["OKC027"]});
+        // A part of a county (first digit 1-9) is the county; a marine zone, a short or
+        // malformed code is none; each county once, in order.
+        assert_eq!(counties(Some(&geocode)), ["40027", "40087"]);
+        assert!(counties(None).is_empty());
+        assert!(counties(Some(&serde_json::json!({"SAME": "040027"}))).is_empty());
+    }
+
 }

@@ -127,6 +127,12 @@ impl DynamoStore {
                 action,
                 detail,
             },
+            // A table created without the index (by hand, or before targeting by place).
+            Some("ValidationException") if detail.contains("index") => StateError::Unavailable {
+                table,
+                action,
+                detail: format!("{detail}; the table needs the global secondary index `area` (partition key areaKey, sort key areaUser, both String, keys only), as the SAM template creates it"),
+            },
             _ => StateError::Unavailable {
                 table,
                 action,
