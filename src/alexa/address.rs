@@ -132,7 +132,10 @@ impl AddressApi {
             .await;
         let response = match response {
             Ok(response) => response,
-            Err(e) => return Address::Unavailable(http::describe_transport_error(&e)),
+            // Without the URL: it holds the device id.
+            Err(e) => {
+                return Address::Unavailable(http::describe_transport_error(&e.without_url()))
+            }
         };
         let status = response.status().as_u16();
         match status {
@@ -143,7 +146,9 @@ impl AddressApi {
         }
         let body = match response.bytes().await {
             Ok(body) => body,
-            Err(e) => return Address::Unavailable(http::describe_transport_error(&e)),
+            Err(e) => {
+                return Address::Unavailable(http::describe_transport_error(&e.without_url()))
+            }
         };
         read_address(&body)
     }
@@ -161,10 +166,14 @@ fn read_address(body: &[u8]) -> Address {
     }
     let body: Body = match serde_json::from_slice(body) {
         Ok(body) => body,
-        // serde's message names the position, never the value.
+        // serde's message can quote the value (a postal code sent as a number): only its
+        // category and position are kept.
         Err(e) => {
             return Address::Unavailable(format!(
-                "the address API's answer is not {{countryCode, postalCode}}: {e}"
+                "the address API's answer is not {{countryCode, postalCode}} as strings ({:?} error at line {} column {})",
+                e.classify(),
+                e.line(),
+                e.column()
             ))
         }
     };
@@ -310,6 +319,13 @@ mod tests {
             assert_eq!(read_address(body.as_bytes()), Address::NoAddress, "{body}");
         }
         assert!(matches!(read_address(b"<html>"), Address::Unavailable(_)));
+        // A postal code of the wrong type is not quoted in the reason (it is logged).
+        let Address::Unavailable(reason) =
+            read_address(br#"{"countryCode": "US", "postalCode": 73019}"#)
+        else {
+            panic!("a number is not a postal code")
+        };
+        assert!(!reason.contains("73019"), "{reason}");
     }
 
     /// A one-shot HTTP server on loopback: answers `status` and `body` to the first request,
@@ -411,5 +427,6 @@ mod tests {
             panic!("expected Unavailable, got {answer:?}")
         };
         assert!(!reason.contains(TOKEN), "{reason}");
+        assert!(!reason.contains("amzn1.ask.device"), "no device id: {reason}");
     }
 }

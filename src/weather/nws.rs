@@ -646,5 +646,4 @@ mod tests {
         assert!(counties(None).is_empty());
         assert!(counties(Some(&serde_json::json!({"SAME": "040027"}))).is_empty());
     }
-
 }
