@@ -167,15 +167,29 @@ impl Config {
         let fanout_queue_url = text(vars::FANOUT_QUEUE_URL)
             .map(|url| http_url(vars::FANOUT_QUEUE_URL, url))
             .transpose()?;
+        // Caught here rather than at the first poll with an alert: a feed polled for users
+        // by place needs the queue their Unicasts go through.
+        if weather_feed_url.is_some()
+            && weather_audience == Audience::Located
+            && fanout_queue_url.is_none()
+        {
+            return Err(ConfigError::Missing {
+                var: vars::FANOUT_QUEUE_URL,
+                expected: format!(
+                    "{} is set and WEATHER_AUDIENCE is located (the default), so each feed alert goes to the users of its counties through the fan-out queue: set it to that SQS queue's URL (the SAM template's FanoutQueue), or set WEATHER_AUDIENCE=everyone to announce every alert to every subscriber",
+                    vars::WEATHER_FEED_URL
+                ),
+            });
+        }
         let fanout_send_rate = match text(vars::FANOUT_SEND_RATE) {
             None => DEFAULT_SEND_RATE,
             Some(value) => match value.parse::<u32>() {
-                Ok(rate @ 1..=10_000) => rate,
+                Ok(rate @ 1..=1_000) => rate,
                 _ => {
                     return Err(ConfigError::Invalid {
                         var: vars::FANOUT_SEND_RATE,
                         value,
-                        expected: "expected Unicasts per second per function instance, a whole number from 1 to 10000".into(),
+                        expected: "expected Unicasts per second per function instance, a whole number from 1 to 1000".into(),
                     })
                 }
             },
@@ -418,6 +432,62 @@ mod tests {
     }
 
     #[test]
+    fn targeting_settings_are_read_and_a_located_feed_needs_the_queue() {
+        let config = Config::from_lookup(lookup(&[(vars::SKILL_ID, ID)])).unwrap();
+        assert_eq!(config.weather_audience, Audience::Located);
+        assert_eq!(config.fanout_send_rate, DEFAULT_SEND_RATE);
+        let feed = (
+            vars::WEATHER_FEED_URL,
+            "https://api.weather.gov/alerts/active?area=OK",
+        );
+        let err = Config::from_lookup(lookup(&[(vars::SKILL_ID, ID), feed])).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Missing {
+                    var: "FANOUT_QUEUE_URL",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("WEATHER_AUDIENCE=everyone"),
+            "{err}"
+        );
+        let queue = (
+            vars::FANOUT_QUEUE_URL,
+            "https://sqs.us-east-1.amazonaws.com/123456789012/fanout",
+        );
+        let config = Config::from_lookup(lookup(&[
+            (vars::SKILL_ID, ID),
+            feed,
+            queue,
+            (vars::FANOUT_SEND_RATE, "200"),
+        ]))
+        .unwrap();
+        assert_eq!(config.fanout_send_rate, 200);
+        let everyone = Config::from_lookup(lookup(&[
+            (vars::SKILL_ID, ID),
+            feed,
+            (vars::WEATHER_AUDIENCE, "everyone"),
+        ]))
+        .unwrap();
+        assert_eq!(everyone.weather_audience, Audience::Everyone);
+        for (var, value) in [
+            (vars::WEATHER_AUDIENCE, "nearby"),
+            (vars::FANOUT_SEND_RATE, "0"),
+            (vars::FANOUT_SEND_RATE, "1001"),
+            (vars::FANOUT_SEND_RATE, "fast"),
+            (vars::FANOUT_QUEUE_URL, "fanout"),
+        ] {
+            let err =
+                Config::from_lookup(lookup(&[(vars::SKILL_ID, ID), (var, value)])).unwrap_err();
+            assert!(err.to_string().contains(var), "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
     fn the_feed_contact_is_read_and_must_fit_a_header() {
         let config = Config::from_lookup(lookup(&[
             (vars::SKILL_ID, ID),
@@ -506,6 +576,7 @@ mod tests {
                 "https://api.weather.gov/alerts/active?area=OK",
             ),
             (vars::WEATHER_MIN_SEVERITY, "moderate"),
+            (vars::WEATHER_AUDIENCE, "everyone"),
         ]))
         .unwrap();
         assert_eq!(config.state_table.as_deref(), Some("alexa-state"));

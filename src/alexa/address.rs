@@ -427,6 +427,9 @@ mod tests {
             panic!("expected Unavailable, got {answer:?}")
         };
         assert!(!reason.contains(TOKEN), "{reason}");
-        assert!(!reason.contains("amzn1.ask.device"), "no device id: {reason}");
+        assert!(
+            !reason.contains("amzn1.ask.device"),
+            "no device id: {reason}"
+        );
     }
 }
