@@ -394,3 +394,90 @@ async fn an_update_that_extends_the_area_reaches_only_the_new_counties() {
     assert_eq!(mapping.queue.depth(&rig.moto).await, (0, 0));
     rig.finish().await;
 }
+
+/// An Alexa request of the rig's skill from `user` (the sample in events/, re-addressed).
+fn alexa_request(sample: &str, user: &str, request_id: &str) -> Value {
+    let path = project!().root.join("events").join(sample);
+    let mut request: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("JSON");
+    request["session"]["user"]["userId"] = json!(user);
+    request["context"]["System"]["user"]["userId"] = json!(user);
+    request["request"]["requestId"] = json!(request_id);
+    request
+}
+
+#[tokio::test]
+async fn a_spoken_zip_code_is_stored_and_indexed_and_forgotten_on_request_or_when_disabled() {
+    let (mut rig, _mapping) = fanout_rig("area").await;
+    let user = id("SPEAKER");
+    let index_item = |place: &str| format!("area#{place}#{user}");
+    // 73072 lies in Cleveland and McClain counties: three index items.
+    let mut set = alexa_request("intent-set-zip-code.json", &user, "set-1");
+    set["request"]["intent"]["slots"]["zipCode"]["value"] = json!("73072");
+    let answer = rig.ok(&set).await;
+    let said = answer["response"]["outputSpeech"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        said.contains("Cleveland County") && said.contains("McClain County"),
+        "{said}"
+    );
+    let record = rig.moto.get_item(TABLE, &format!("user#{user}")).await;
+    assert_eq!(record["postalCode"]["S"], "73072", "{record}");
+    assert_eq!(record["region"]["S"], "NA", "{record}");
+    for place in ["c40027", "c40087", "z73072"] {
+        let item = rig.moto.get_item(TABLE, &index_item(place)).await;
+        assert_eq!(item["areaKey"]["S"], place, "{item}");
+    }
+    // Moving to 73019 (Cleveland only): McClain's and the old ZIP's items go.
+    let mut moved = alexa_request("intent-set-zip-code.json", &user, "set-2");
+    moved["request"]["intent"]["slots"]["zipCode"]["value"] = json!("73019");
+    rig.ok(&moved).await;
+    assert_eq!(
+        rig.moto.get_item(TABLE, &index_item("c40087")).await,
+        Value::Null
+    );
+    assert_eq!(
+        rig.moto.get_item(TABLE, &index_item("z73072")).await,
+        Value::Null
+    );
+    assert_ne!(
+        rig.moto.get_item(TABLE, &index_item("z73019")).await,
+        Value::Null
+    );
+    // "Forget my area": the record's area and every index item.
+    let answer = rig
+        .ok(&alexa_request("intent-forget-area.json", &user, "forget-1"))
+        .await;
+    let said = answer["response"]["outputSpeech"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(said.contains("forgotten"), "{said}");
+    let record = rig.moto.get_item(TABLE, &format!("user#{user}")).await;
+    assert!(
+        record.get("postalCode").is_none() && record.get("counties").is_none(),
+        "{record}"
+    );
+    for place in ["c40027", "z73019"] {
+        assert_eq!(
+            rig.moto.get_item(TABLE, &index_item(place)).await,
+            Value::Null
+        );
+    }
+    // Set again, then the skill is disabled: the area goes with it.
+    rig.ok(&moved).await;
+    assert_ne!(
+        rig.moto.get_item(TABLE, &index_item("c40027")).await,
+        Value::Null
+    );
+    let mut disabled = alexa_request("skill-event-disabled.json", &user, "disabled-1");
+    disabled["request"]["timestamp"] = json!(chrono::Utc::now().to_rfc3339());
+    rig.ok(&disabled).await;
+    assert_eq!(
+        rig.moto.get_item(TABLE, &index_item("c40027")).await,
+        Value::Null
+    );
+    let record = rig.moto.get_item(TABLE, &format!("user#{user}")).await;
+    assert!(record.get("postalCode").is_none(), "{record}");
+    rig.finish().await;
+}

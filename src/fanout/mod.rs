@@ -539,6 +539,9 @@ impl Fanout {
         let mut recipients = ledger
             .recipients_in_area(&work.areas, work.range, deadline)
             .await?;
+        // The record has the last word: the index may still list a user who moved away or
+        // asked to be forgotten a moment ago.
+        recipients.retain(|r| r.places.iter().any(|p| work.areas.contains(p)));
         if !work.except.is_empty() {
             let told: std::collections::HashSet<String> = ledger
                 .users_in_area(&work.except, work.range, deadline)

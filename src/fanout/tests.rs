@@ -492,3 +492,17 @@ async fn a_crash_after_sending_repeats_at_most_the_last_second_of_a_range() {
     );
     assert!(counts.values().all(|n| *n <= 2));
 }
+
+#[tokio::test]
+async fn a_user_the_index_still_lists_after_moving_away_is_not_sent_to() {
+    let rig = rig();
+    add_user(&rig.store, &user(1), "10001", &[WEATHER_ALERT], "NA").await; // New York now
+    rig.store
+        .add_stale_index_item(AreaKey::county("40027"), &user(1));
+    add_user(&rig.store, &user(2), "73019", &[WEATHER_ALERT], "NA").await;
+    announce(&rig, tornado("moved", &["40027"])).await;
+    drain(&rig, 10, 10).await;
+    let counts = per_user(&rig.alexa);
+    assert_eq!(counts.get(&user(2)), Some(&1));
+    assert_eq!(counts.get(&user(1)), None, "{counts:?}");
+}

@@ -82,6 +82,9 @@ pub struct Recipient {
     /// skill is disabled since).
     pub subscriptions: Option<Vec<String>>,
     pub region: Option<String>,
+    /// The places the user's record names now (the index is read eventually consistently,
+    /// and may still list a user who just moved or asked to be forgotten).
+    pub places: Vec<AreaKey>,
 }
 
 /// A stable 64-bit hash of a user id, spread evenly (FNV-1a, then the SplitMix64 finaliser):

@@ -2,14 +2,16 @@
 //! and the `area` global secondary index over them (partition `areaKey`, sort `areaUser`,
 //! keys only). See [`crate::state::area`].
 //!
-//! Writes are ordered so that a failure part-way leaves nothing a user did not ask for: a
-//! new area's index items are written before the record names them, and an old area's are
-//! deleted only after (a retry finds and deletes them then). Forgetting deletes the items
-//! first, the record's attributes last, so a retry still knows what to delete.
+//! Setting and forgetting an area are single transactions (`TransactWriteItems`: the record's
+//! attributes, the new index items, the old ones deleted), so a failure part-way leaves no
+//! index item the record does not name: such an item could be neither found nor deleted.
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Select};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, Select, TransactWriteItem, Update,
+};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::{n, s, string_set, text, user_key, DynamoStore, Item, IN_PROGRESS};
 use crate::state::area::{sort_key, user_of_sort_key};
@@ -19,6 +21,8 @@ use crate::state::{AreaKey, Claim, HashRange, Recipient, StateError, UserArea};
 pub const AREA_INDEX: &str = "area";
 /// BatchGetItem takes at most 100 keys.
 const BATCH_GET: usize = 100;
+/// How many places are queried at once (an alert may name hundreds of counties).
+const QUERY_CONCURRENCY: usize = 8;
 /// How often keys DynamoDB left unprocessed (throttling) are asked for again.
 const UNPROCESSED_ROUNDS: u32 = 5;
 
@@ -78,17 +82,16 @@ impl DynamoStore {
             .await?
             .and_then(|item| stored_area(&area.user_id, &item));
         let keys = area.keys();
-        let client = self.client().await;
+        let mut writes = Vec::new();
         for key in &keys {
-            client
-                .put_item()
+            let put = Put::builder()
                 .table_name(&self.table)
                 .item("pk", index_key(key, &area.user_id))
                 .item("areaKey", s(key.as_str()))
                 .item("areaUser", s(sort_key(&area.user_id)))
-                .send()
-                .await
-                .map_err(|e| self.error("PutItem", &e))?;
+                .build()
+                .map_err(|e| self.invalid("PutItem", e))?;
+            writes.push(TransactWriteItem::builder().put(put).build());
         }
         let mut set = vec![
             "postalCode = :postalCode",
@@ -96,70 +99,90 @@ impl DynamoStore {
             "areaAt = :now",
         ];
         let mut remove = Vec::new();
-        let mut update = client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", user_key(&area.user_id))
-            .expression_attribute_values(":postalCode", s(&area.postal_code))
-            .expression_attribute_values(":country", s(&area.country))
-            .expression_attribute_values(":now", n(chrono::Utc::now().timestamp()));
+        let mut values = HashMap::from([
+            (":postalCode".to_owned(), s(&area.postal_code)),
+            (":country".to_owned(), s(&area.country)),
+            (":now".to_owned(), n(chrono::Utc::now().timestamp())),
+        ]);
         if area.counties.is_empty() {
             // DynamoDB has no empty sets.
             remove.push("counties");
         } else {
             set.push("counties = :counties");
-            update = update.expression_attribute_values(
-                ":counties",
+            values.insert(
+                ":counties".to_owned(),
                 AttributeValue::Ss(area.counties.clone()),
             );
         }
-        for (name, value) in [("#region", &area.region), ("#locale", &area.locale)] {
-            match value {
-                Some(value) => {
-                    set.push(if name == "#region" {
-                        "#region = :region"
-                    } else {
-                        "#locale = :locale"
-                    });
-                    update = update
-                        .expression_attribute_values(name.replace('#', ":"), s(value.as_str()));
-                }
-                None => remove.push(name),
+        match &area.region {
+            Some(region) => {
+                set.push("#region = :region");
+                values.insert(":region".to_owned(), s(region.as_str()));
             }
-            update = update.expression_attribute_names(name, &name[1..]);
+            None => remove.push("#region"),
+        }
+        match &area.locale {
+            Some(locale) => {
+                set.push("#locale = :locale");
+                values.insert(":locale".to_owned(), s(locale.as_str()));
+            }
+            None => remove.push("#locale"),
         }
         let mut expression = format!("SET {}", set.join(", "));
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        update
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", user_key(&area.user_id))
             .update_expression(expression)
+            .expression_attribute_names("#region", "region")
+            .expression_attribute_names("#locale", "locale")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| self.invalid("UpdateItem", e))?;
+        writes.push(TransactWriteItem::builder().update(update).build());
+        if let Some(earlier) = earlier {
+            for stale in earlier.keys().into_iter().filter(|key| !keys.contains(key)) {
+                writes.push(self.delete_index_item(&area.user_id, &stale)?);
+            }
+        }
+        self.transact(writes).await
+    }
+
+    /// One index item's deletion, as part of a transaction.
+    fn delete_index_item(
+        &self,
+        user_id: &str,
+        key: &AreaKey,
+    ) -> Result<TransactWriteItem, StateError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", index_key(key, user_id))
+            .build()
+            .map_err(|e| self.invalid("DeleteItem", e))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// All of `writes` or none: a user's record and index items never disagree (an index item
+    /// the record does not name could be neither found nor deleted).
+    async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), StateError> {
+        self.client()
+            .await
+            .transact_write_items()
+            .set_transact_items(Some(writes))
             .send()
             .await
-            .map_err(|e| self.error("UpdateItem", &e))?;
-        if let Some(earlier) = earlier {
-            let stale: Vec<AreaKey> = earlier
-                .keys()
-                .into_iter()
-                .filter(|key| !keys.contains(key))
-                .collect();
-            self.delete_index_items(&area.user_id, &stale).await?;
-        }
+            .map_err(|e| self.error("TransactWriteItems", &e))?;
         Ok(())
     }
 
-    async fn delete_index_items(&self, user_id: &str, keys: &[AreaKey]) -> Result<(), StateError> {
-        let client = self.client().await;
-        for key in keys {
-            client
-                .delete_item()
-                .table_name(&self.table)
-                .key("pk", index_key(key, user_id))
-                .send()
-                .await
-                .map_err(|e| self.error("DeleteItem", &e))?;
+    fn invalid(&self, action: &'static str, err: impl std::fmt::Display) -> StateError {
+        StateError::Unavailable {
+            table: self.table.clone(),
+            action,
+            detail: err.to_string(),
         }
-        Ok(())
     }
 
     pub(super) async fn read_area(&self, user_id: &str) -> Result<Option<UserArea>, StateError> {
@@ -173,18 +196,21 @@ impl DynamoStore {
         let Some(area) = self.read_area(user_id).await? else {
             return Ok(false);
         };
-        self.delete_index_items(user_id, &area.keys()).await?;
-        self.client()
-            .await
-            .update_item()
+        let mut writes = area
+            .keys()
+            .iter()
+            .map(|key| self.delete_index_item(user_id, key))
+            .collect::<Result<Vec<_>, _>>()?;
+        let update = Update::builder()
             .table_name(&self.table)
             .key("pk", user_key(user_id))
             .update_expression("REMOVE postalCode, country, counties, #region, #locale, areaAt")
             .expression_attribute_names("#region", "region")
             .expression_attribute_names("#locale", "locale")
-            .send()
-            .await
-            .map_err(|e| self.error("UpdateItem", &e))?;
+            .build()
+            .map_err(|e| self.invalid("UpdateItem", e))?;
+        writes.push(TransactWriteItem::builder().update(update).build());
+        self.transact(writes).await?;
         Ok(true)
     }
 
@@ -210,26 +236,31 @@ impl DynamoStore {
         keys: &[AreaKey],
         range: HashRange,
     ) -> Result<u64, StateError> {
+        let counts: Vec<u64> = stream::iter(keys.iter().map(|key| self.count_key(key, range)))
+            .buffer_unordered(QUERY_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(counts.iter().sum())
+    }
+
+    async fn count_key(&self, key: &AreaKey, range: HashRange) -> Result<u64, StateError> {
         let client = self.client().await;
         let mut total = 0u64;
-        for key in keys {
-            let mut start: Option<Item> = None;
-            loop {
-                let answer = self
-                    .area_query(client, key, range)
-                    .select(Select::Count)
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await
-                    .map_err(|e| self.error("Query", &e))?;
-                total += u64::try_from(answer.count).unwrap_or_default();
-                match answer.last_evaluated_key {
-                    Some(next) if !next.is_empty() => start = Some(next),
-                    _ => break,
-                }
+        let mut start: Option<Item> = None;
+        loop {
+            let answer = self
+                .area_query(client, key, range)
+                .select(Select::Count)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.error("Query", &e))?;
+            total += u64::try_from(answer.count).unwrap_or_default();
+            match answer.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => return Ok(total),
             }
         }
-        Ok(total)
     }
 
     pub(super) async fn indexed_users(
@@ -237,34 +268,46 @@ impl DynamoStore {
         keys: &[AreaKey],
         range: HashRange,
     ) -> Result<Vec<String>, StateError> {
-        let client = self.client().await;
+        let per_key: Vec<Vec<(String, String)>> =
+            stream::iter(keys.iter().map(|key| self.users_of_key(key, range)))
+                .buffer_unordered(QUERY_CONCURRENCY)
+                .try_collect()
+                .await?;
         // By sort key: hash order, each user once however many of the places they are in.
-        let mut users = BTreeMap::new();
-        for key in keys {
-            let mut start: Option<Item> = None;
-            loop {
-                let answer = self
-                    .area_query(client, key, range)
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await
-                    .map_err(|e| self.error("Query", &e))?;
-                for item in answer.items.unwrap_or_default() {
-                    let Some(sort) = text(&item, "areaUser") else {
-                        continue;
-                    };
-                    if let Some(user) = user_of_sort_key(&sort) {
-                        let user = user.to_owned();
-                        users.insert(sort, user);
-                    }
-                }
-                match answer.last_evaluated_key {
-                    Some(next) if !next.is_empty() => start = Some(next),
-                    _ => break,
+        let users: BTreeMap<String, String> = per_key.into_iter().flatten().collect();
+        Ok(users.into_values().collect())
+    }
+
+    /// The (sort key, user id) of one place's index items in `range`.
+    async fn users_of_key(
+        &self,
+        key: &AreaKey,
+        range: HashRange,
+    ) -> Result<Vec<(String, String)>, StateError> {
+        let client = self.client().await;
+        let mut users = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let answer = self
+                .area_query(client, key, range)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.error("Query", &e))?;
+            for item in answer.items.unwrap_or_default() {
+                let Some(sort) = text(&item, "areaUser") else {
+                    continue;
+                };
+                if let Some(user) = user_of_sort_key(&sort) {
+                    let user = user.to_owned();
+                    users.push((sort, user));
                 }
             }
+            match answer.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => return Ok(users),
+            }
         }
-        Ok(users.into_values().collect())
     }
 
     pub(super) async fn read_recipients(
@@ -282,7 +325,9 @@ impl DynamoStore {
                 KeysAndAttributes::builder()
                     .set_keys(Some(keys))
                     .consistent_read(true)
-                    .projection_expression("pk, subscriptions, #region, enabled")
+                    .projection_expression(
+                        "pk, subscriptions, #region, enabled, postalCode, country, counties",
+                    )
                     .expression_attribute_names("#region", "region")
                     .build()
                     .map_err(|e| StateError::Unavailable {
@@ -379,9 +424,13 @@ fn recipient(item: &Item) -> Option<Recipient> {
         ),
         _ => None,
     };
+    let places = stored_area(&user_id, item)
+        .map(|area| area.keys())
+        .unwrap_or_default();
     Some(Recipient {
         user_id,
         subscriptions,
         region: text(item, "region"),
+        places,
     })
 }
