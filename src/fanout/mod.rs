@@ -56,9 +56,10 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 /// that its message fails and comes back with SQS's own receive count (then the DLQ).
 const MAX_HOPS: u32 = 20;
 
-/// One SQS record, as the adapter hands it over.
+/// One message of the queue, as the adapter hands it over: its id (what a failure is
+/// reported by) and its body.
 #[derive(Debug, Clone)]
-pub struct Record {
+pub struct Message {
     pub id: String,
     pub body: String,
 }
@@ -97,18 +98,13 @@ pub enum Handled {
     Failed { reason: String },
 }
 
-/// The answer to an SQS event: Lambda's partial batch response, and what happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchReport {
-    pub batch_item_failures: Vec<ItemFailure>,
-    pub records: Vec<Handled>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ItemFailure {
-    pub item_identifier: String,
+/// What became of a batch of messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consumed {
+    /// The ids of the messages that failed: they must come back.
+    pub failed: Vec<String>,
+    /// Every message's outcome, in the batch's order.
+    pub handled: Vec<Handled>,
 }
 
 pub struct Fanout {
@@ -176,24 +172,24 @@ impl Fanout {
     pub async fn consume(
         &self,
         ledger: &Ledger,
-        records: Vec<Record>,
+        messages: Vec<Message>,
         deadline: Instant,
         holder: &str,
-    ) -> BatchReport {
+    ) -> Consumed {
         let pacer = Pacer::new(self.rate);
-        let handled: Vec<(String, Handled)> = stream::iter(records.into_iter().map(|record| {
+        let handled: Vec<(String, Handled)> = stream::iter(messages.into_iter().map(|message| {
             let pacer = &pacer;
             async move {
-                let handled = self.one(ledger, &record, deadline, holder, pacer).await;
-                (record.id, handled)
+                let handled = self.one(ledger, &message, deadline, holder, pacer).await;
+                (message.id, handled)
             }
         }))
         .buffered(RECORD_CONCURRENCY)
         .collect()
         .await;
-        let mut report = BatchReport {
-            batch_item_failures: Vec::new(),
-            records: Vec::with_capacity(handled.len()),
+        let mut report = Consumed {
+            failed: Vec::new(),
+            handled: Vec::with_capacity(handled.len()),
         };
         for (id, handled) in handled {
             if let Handled::Failed { reason } = &handled {
@@ -202,11 +198,9 @@ impl Fanout {
                     reason,
                     "fan-out message failed; SQS brings it back"
                 );
-                report.batch_item_failures.push(ItemFailure {
-                    item_identifier: id,
-                });
+                report.failed.push(id);
             }
-            report.records.push(handled);
+            report.handled.push(handled);
         }
         report
     }
@@ -214,7 +208,7 @@ impl Fanout {
     async fn one(
         &self,
         ledger: &Ledger,
-        record: &Record,
+        record: &Message,
         deadline: Instant,
         holder: &str,
         pacer: &Pacer,

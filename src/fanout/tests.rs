@@ -100,7 +100,7 @@ fn tornado(id: &str, counties: &[&str]) -> (NotificationRequest, Option<String>)
 
 /// Plays the event source mapping until the queue is empty (or `rounds` batches): batches of
 /// `batch` messages, failed ones put back. Returns every batch's report.
-async fn drain(rig: &Rig, batch: usize, rounds: usize) -> Vec<BatchReport> {
+async fn drain(rig: &Rig, batch: usize, rounds: usize) -> Vec<Consumed> {
     let mut reports = Vec::new();
     let mut next = 0;
     for _ in 0..rounds {
@@ -109,11 +109,11 @@ async fn drain(rig: &Rig, batch: usize, rounds: usize) -> Vec<BatchReport> {
             break;
         }
         let rest = waiting.split_off(waiting.len().min(batch));
-        let records: Vec<Record> = waiting
+        let records: Vec<Message> = waiting
             .iter()
             .map(|body| {
                 next += 1;
-                Record {
+                Message {
                     id: format!("m{next}"),
                     body: body.clone(),
                 }
@@ -127,11 +127,7 @@ async fn drain(rig: &Rig, batch: usize, rounds: usize) -> Vec<BatchReport> {
             .fanout
             .consume(&rig.ledger, records, deadline(), &format!("holder{next}"))
             .await;
-        let mut back: Vec<String> = report
-            .batch_item_failures
-            .iter()
-            .map(|f| bodies[&f.item_identifier].clone())
-            .collect();
+        let mut back: Vec<String> = report.failed.iter().map(|id| bodies[id].clone()).collect();
         back.extend(rest);
         // What was queued while consuming comes after.
         back.extend(rig.queue.take());
@@ -191,7 +187,7 @@ async fn an_alert_reaches_exactly_the_subscribed_users_of_its_counties() {
         "nothing sent before the queue is consumed"
     );
     let reports = drain(&rig, 10, 10).await;
-    assert!(reports.iter().all(|r| r.batch_item_failures.is_empty()));
+    assert!(reports.iter().all(|r| r.failed.is_empty()));
     let counts = per_user(&rig.alexa);
     let mut reached: Vec<&String> = counts.keys().collect();
     reached.sort();
@@ -258,7 +254,7 @@ async fn a_big_area_is_split_and_every_user_hears_the_alert_once_even_with_redel
     assert!(counts.values().all(|n| *n == 1), "nobody twice");
     let split = reports
         .iter()
-        .flat_map(|r| &r.records)
+        .flat_map(|r| &r.handled)
         .filter(|h| matches!(h, Handled::Split { .. }))
         .count();
     assert!(split >= 1, "split");
@@ -282,7 +278,7 @@ async fn failed_unicasts_fail_the_message_and_only_they_are_sent_again() {
     rig.alexa
         .answer_next([Status::Failed, Status::Failed, Status::Failed]);
     let first = drain(&rig, 10, 1).await;
-    assert_eq!(first[0].batch_item_failures.len(), 1, "{:?}", first[0]);
+    assert_eq!(first[0].failed.len(), 1, "{:?}", first[0]);
     assert_eq!(rig.alexa.received().len(), 20);
     drain(&rig, 10, 5).await;
     let counts = per_user(&rig.alexa);
@@ -299,7 +295,7 @@ async fn a_403_marks_the_user_unsubscribed_and_is_not_retried() {
     announce(&rig, tornado("a403", &["40027"])).await;
     rig.alexa.answer_next([Status::NotSubscribed]);
     let reports = drain(&rig, 10, 5).await;
-    assert!(reports.iter().all(|r| r.batch_item_failures.is_empty()));
+    assert!(reports.iter().all(|r| r.failed.is_empty()));
     assert_eq!(rig.alexa.received().len(), 1);
     assert_eq!(
         rig.store.user(&user(1)).unwrap().subscriptions,
@@ -318,7 +314,7 @@ async fn a_state_table_failure_sends_nothing_and_the_message_comes_back() {
     announce(&rig, tornado("flaky", &["40027"])).await;
     rig.store.fail_next(Op::Recipients, 1);
     let first = drain(&rig, 10, 1).await;
-    assert_eq!(first[0].batch_item_failures.len(), 1);
+    assert_eq!(first[0].failed.len(), 1);
     assert!(rig.alexa.received().is_empty());
     drain(&rig, 10, 5).await;
     assert_eq!(per_user(&rig.alexa).get(&user(1)), Some(&1));
@@ -378,7 +374,7 @@ async fn a_malformed_message_fails_and_names_its_field() {
         .fanout
         .consume(
             &rig.ledger,
-            vec![Record {
+            vec![Message {
                 id: "bad".into(),
                 body: "{\"v\": 1}".into(),
             }],
@@ -386,9 +382,9 @@ async fn a_malformed_message_fails_and_names_its_field() {
             "h",
         )
         .await;
-    assert_eq!(report.batch_item_failures[0].item_identifier, "bad");
+    assert_eq!(report.failed[0], "bad");
     assert!(
-        matches!(&report.records[0], Handled::Failed { reason } if reason.contains("body")),
+        matches!(&report.handled[0], Handled::Failed { reason } if reason.contains("body")),
         "{report:?}"
     );
 }
@@ -461,7 +457,7 @@ async fn a_crash_after_sending_repeats_at_most_the_last_second_of_a_range() {
     // The process dies before its last record: nothing after the sends is written.
     rig.store.fail(Op::Complete, true);
     rig.store.fail(Op::Release, true);
-    let record = |id: &str| Record {
+    let record = |id: &str| Message {
         id: id.into(),
         body: message[0].clone(),
     };
@@ -482,7 +478,7 @@ async fn a_crash_after_sending_repeats_at_most_the_last_second_of_a_range() {
         .fanout
         .consume(&rig.ledger, vec![record("m2")], deadline(), "second")
         .await;
-    assert!(report.batch_item_failures.is_empty(), "{report:?}");
+    assert!(report.failed.is_empty(), "{report:?}");
     let counts = per_user(&rig.alexa);
     assert_eq!(counts.len(), 30, "nobody lost");
     let again = counts.values().filter(|n| **n > 1).count();

@@ -281,11 +281,11 @@ impl App {
                     }),
                 ))?;
                 let holder = ledger::new_holder(request_id);
-                let report = self
+                let consumed = self
                     .fanout
                     .consume(ledger, records, deadline, &holder)
                     .await;
-                answer("batch response", &report)
+                answer("batch response", &BatchResponse::from(consumed))
             }
         }
     }
@@ -461,6 +461,37 @@ impl App {
             ledger.record_user(change, deadline).await?;
         }
         Ok(())
+    }
+}
+
+/// Lambda's partial batch response to an SQS event (the mapping has
+/// `ReportBatchItemFailures`): only the listed records come back. `records` says what became
+/// of each, for the log and for tests.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchResponse {
+    batch_item_failures: Vec<ItemFailure>,
+    records: Vec<crate::fanout::Handled>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemFailure {
+    item_identifier: String,
+}
+
+impl From<crate::fanout::Consumed> for BatchResponse {
+    fn from(consumed: crate::fanout::Consumed) -> Self {
+        BatchResponse {
+            batch_item_failures: consumed
+                .failed
+                .into_iter()
+                .map(|id| ItemFailure {
+                    item_identifier: id,
+                })
+                .collect(),
+            records: consumed.handled,
+        }
     }
 }
 

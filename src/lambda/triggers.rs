@@ -217,7 +217,7 @@ pub fn requests(
 
 /// The records of an SQS event, as the fan-out takes them: each record's `messageId` (what
 /// a failure is reported by) and `body`.
-pub fn from_sqs(payload: Value) -> Result<Vec<crate::fanout::Record>, HandlerError> {
+pub fn from_sqs(payload: Value) -> Result<Vec<crate::fanout::Message>, HandlerError> {
     let malformed = |field: String, problem: &str| HandlerError::Malformed {
         shape: "SQS event",
         field,
@@ -245,7 +245,7 @@ pub fn from_sqs(payload: Value) -> Result<Vec<crate::fanout::Record>, HandlerErr
                         malformed(format!("Records[{i}].{key}"), "required string is missing")
                     })
             };
-            Ok(crate::fanout::Record {
+            Ok(crate::fanout::Message {
                 id: text("messageId")?,
                 body: text("body")?,
             })
