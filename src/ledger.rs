@@ -21,8 +21,8 @@ use tokio::time::Instant;
 use crate::alexa::{Delivery, Status};
 use crate::budget::{self, RECORD_RESERVE};
 use crate::state::{
-    Announced, AreaKey, Claim, ClaimOutcome, HashRange, Recipient, Recorded, StateError,
-    StateStore, UserArea, UserChange, UserChangeKind,
+    Announced, AreaKey, AreaSource, Claim, ClaimOutcome, HashRange, Recipient, Recorded,
+    StateError, StateStore, UserArea, UserChange, UserChangeKind,
 };
 
 /// How many state-table calls run at once: enough to hide the round trips of a large SNS
@@ -479,6 +479,24 @@ impl Ledger {
             self.store.forget_area(user_id),
         )
         .await
+    }
+
+    /// Deletes the user's area if it was read from their device (the address permission was
+    /// revoked); one they said is theirs to keep.
+    pub async fn forget_device_area(
+        &self,
+        user_id: &str,
+        deadline: Instant,
+    ) -> Result<bool, StateError> {
+        let until = budget::cutoff(deadline);
+        let Some(area) = within(until, "read", self.store.area(user_id)).await? else {
+            return Ok(false);
+        };
+        if area.source != AreaSource::Device {
+            return Ok(false);
+        }
+        tracing::info!("address permission revoked: the area read from the device is deleted");
+        within(until, "delete", self.store.forget_area(user_id)).await
     }
 
     pub async fn count_area(

@@ -69,6 +69,7 @@ async fn add_user(store: &MemoryStore, id: &str, zip: &str, events: &[&str], reg
             counties,
             region: Some(region.into()),
             locale: Some("en-US".into()),
+            source: crate::state::AreaSource::Voice,
         })
         .await
         .unwrap();

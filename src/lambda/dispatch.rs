@@ -312,6 +312,13 @@ impl App {
                 self.record(&change, deadline).await?;
                 answer
             }
+            Reply::AddressRevoked { user, answer } => {
+                // A failed delete fails the invocation: Alexa delivers the event again.
+                if let Some(ledger) = &self.ledger {
+                    ledger.forget_device_area(&user, deadline).await?;
+                }
+                answer
+            }
             Reply::Locate(locate) => {
                 let deadline = deadline.min(Instant::now() + ALEXA_BUDGET);
                 let area = self.locate(&locate, deadline).await;
@@ -824,6 +831,36 @@ mod tests {
         }
 
         #[tokio::test]
+        async fn revoking_the_address_permission_deletes_an_area_read_from_the_device_only() {
+            let revoked = || {
+                payload(
+                    json!({"type": "AlexaSkillEvent.SkillPermissionChanged",
+                           "requestId": "r3", "timestamp": "2026-11-30T08:00:00Z",
+                           "body": {"acceptedPermissions": [{"scope": NOTIFICATIONS_PERMISSION}]}}),
+                    &[NOTIFICATIONS_PERMISSION],
+                )
+            };
+            // Looked up at launch: read from the device.
+            let (app, _, store) = app(true, found("US", "73019"));
+            let store = store.unwrap();
+            ask(
+                &app,
+                launch(&[NOTIFICATIONS_PERMISSION, ADDRESS_PERMISSION]),
+            )
+            .await;
+            assert!(stored(&store).await.is_some());
+            assert_eq!(
+                ask(&app, revoked()).await,
+                json!({"version": "1.0", "response": {}})
+            );
+            assert_eq!(stored(&store).await, None);
+            // Said by the user: theirs to keep.
+            ask(&app, intent("SetZipCodeIntent", Some("73019"))).await;
+            ask(&app, revoked()).await;
+            assert!(stored(&store).await.is_some());
+        }
+
+        #[tokio::test]
         async fn a_granted_address_is_looked_up_once_stored_and_said() {
             let (app, fake, store) = app(true, found("US", "73019"));
             let store = store.unwrap();
@@ -843,6 +880,7 @@ mod tests {
                     counties: vec!["40027".into()],
                     region: Some("EU".into()),
                     locale: Some("en-US".into()),
+                    source: crate::state::AreaSource::Device,
                 })
             );
             let queries = fake.queries();

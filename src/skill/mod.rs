@@ -13,7 +13,7 @@ use crate::alexa::{Region, Status};
 use crate::area;
 use crate::event::NotificationRequest;
 use crate::json::{self, FieldError};
-use crate::state::{UserArea, UserChange, UserChangeKind};
+use crate::state::{AreaSource, UserArea, UserChange, UserChangeKind};
 use envelope::{
     Card, Intent, Permission, PermissionBody, RequestEnvelope, ResponseEnvelope,
     SubscriptionChangedBody, ADDRESS_PERMISSION, NOTIFICATIONS_PERMISSION,
@@ -140,6 +140,12 @@ pub enum Reply {
         change: UserChange,
         answer: ResponseEnvelope,
     },
+    /// The user's permissions no longer include the address: an area read from the device
+    /// is deleted (one the user said is kept), then answer.
+    AddressRevoked {
+        user: String,
+        answer: ResponseEnvelope,
+    },
     /// LaunchRequest of a known user: read their stored area; without one, look it up with
     /// the Device Address API (if [`Locate::lookup`]) and store it ([`Locate::area_at`]); then
     /// answer with [`Skill::launch_answer`].
@@ -198,6 +204,7 @@ impl Locate {
             counties,
             region: self.region.clone(),
             locale: self.locale.clone(),
+            source: AreaSource::Device,
         })
     }
 }
@@ -379,6 +386,14 @@ impl Skill {
                         answer: ResponseEnvelope::empty(),
                     });
                 }
+                if let SkillEvent::PermissionsChanged { user_id, scopes } = &event {
+                    if !scopes.iter().any(|s| s == ADDRESS_PERMISSION) {
+                        return Ok(Reply::AddressRevoked {
+                            user: user_id.clone(),
+                            answer: ResponseEnvelope::empty(),
+                        });
+                    }
+                }
                 ResponseEnvelope::empty()
             }
             _ => {
@@ -541,6 +556,7 @@ fn set_zip_code(envelope: &RequestEnvelope, intent: &Intent, language: Language)
                 .and_then(Region::from_api_endpoint)
                 .map(|r| r.code().to_owned()),
             locale: envelope.request.locale.clone(),
+            source: AreaSource::Voice,
         },
         language,
     }

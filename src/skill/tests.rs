@@ -38,9 +38,9 @@ fn event_payload(kind: &str, body: Option<Value>) -> Value {
 
 async fn answer(payload: Value) -> Value {
     match skill().handle(payload).unwrap() {
-        Reply::Answer(answer) | Reply::Record { answer, .. } => {
-            serde_json::to_value(answer).unwrap()
-        }
+        Reply::Answer(answer)
+        | Reply::Record { answer, .. }
+        | Reply::AddressRevoked { answer, .. } => serde_json::to_value(answer).unwrap(),
         // A launch as before areas: nothing known of the user's area.
         Reply::Locate(locate) => serde_json::to_value(Skill::launch_answer(
             locate.language,
@@ -478,6 +478,7 @@ fn cleveland() -> UserArea {
         counties: vec!["40027".into()],
         region: Some("NA".into()),
         locale: Some("en-US".into()),
+        source: crate::state::AreaSource::Voice,
     }
 }
 
@@ -603,8 +604,12 @@ fn a_known_area_is_said_in_the_welcome() {
 #[test]
 fn an_address_becomes_an_area_in_the_us_and_abroad() {
     let locate = locate(launch_with(&[ADDRESS_PERMISSION], "en-US"));
-    assert_eq!(locate.area_at("US", "73019"), Some(cleveland()));
-    assert_eq!(locate.area_at("US", "73019-0390"), Some(cleveland()));
+    let from_device = UserArea {
+        source: crate::state::AreaSource::Device,
+        ..cleveland()
+    };
+    assert_eq!(locate.area_at("US", "73019"), Some(from_device.clone()));
+    assert_eq!(locate.area_at("US", "73019-0390"), Some(from_device));
     assert_eq!(locate.area_at("US", "00001"), None, "not in the table");
     let abroad = locate.area_at("DE", "10115").unwrap();
     assert_eq!(
@@ -721,4 +726,20 @@ fn each_area_outcome_has_its_own_words() {
         AreaOutcome::Stored(Some(&area)),
     ));
     assert!(speech(&gb).contains("warnings"), "{gb}");
+}
+
+#[test]
+fn a_permission_change_without_the_address_asks_to_forget_an_area_read_from_the_device() {
+    let revoked = event_payload(
+        "AlexaSkillEvent.SkillPermissionChanged",
+        Some(json!({"acceptedPermissions": [{"scope": "alexa::devices:all:notifications:write"}]})),
+    );
+    assert!(
+        matches!(skill().handle(revoked).unwrap(), Reply::AddressRevoked { user, .. } if user == "amzn1.ask.account.TESTUSER")
+    );
+    let kept = event_payload(
+        "AlexaSkillEvent.SkillPermissionAccepted",
+        Some(json!({"acceptedPermissions": [{"scope": ADDRESS_PERMISSION}]})),
+    );
+    assert!(matches!(skill().handle(kept).unwrap(), Reply::Answer(_)));
 }

@@ -24,6 +24,36 @@ pub struct UserArea {
     /// Unicasts go.
     pub region: Option<String>,
     pub locale: Option<String>,
+    /// Where the postal code came from: the user revoking the address permission deletes an
+    /// area read from the device, not one they said.
+    pub source: AreaSource,
+}
+
+/// Where a user's postal code came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AreaSource {
+    /// The Device Address API, with the user's permission.
+    Device,
+    /// The user said it ("my zip code is 73019").
+    #[default]
+    Voice,
+}
+
+impl AreaSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AreaSource::Device => "device",
+            AreaSource::Voice => "voice",
+        }
+    }
+
+    /// As stored; anything else reads as [`AreaSource::Voice`].
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "device" => AreaSource::Device,
+            _ => AreaSource::Voice,
+        }
+    }
 }
 
 impl UserArea {
@@ -221,6 +251,7 @@ mod tests {
             counties: vec!["40027".into()],
             region: None,
             locale: None,
+            source: AreaSource::Voice,
         };
         assert_eq!(
             area.keys(),

@@ -18,7 +18,7 @@ use std::pin::Pin;
 
 use chrono::{DateTime, Utc};
 
-pub use area::{AreaKey, HashRange, Recipient, UserArea};
+pub use area::{AreaKey, AreaSource, HashRange, Recipient, UserArea};
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 

@@ -15,7 +15,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::{n, s, string_set, text, user_key, DynamoStore, Item, IN_PROGRESS};
 use crate::state::area::{sort_key, user_of_sort_key};
-use crate::state::{AreaKey, Claim, HashRange, Recipient, StateError, UserArea};
+use crate::state::{AreaKey, AreaSource, Claim, HashRange, Recipient, StateError, UserArea};
 
 /// The global secondary index over `area#` items.
 pub const AREA_INDEX: &str = "area";
@@ -39,6 +39,9 @@ fn stored_area(user_id: &str, item: &Item) -> Option<UserArea> {
         counties: string_set(item, "counties"),
         region: text(item, "region"),
         locale: text(item, "locale"),
+        source: text(item, "areaSource")
+            .map(|t| AreaSource::parse(&t))
+            .unwrap_or_default(),
     })
 }
 
@@ -97,12 +100,14 @@ impl DynamoStore {
             "postalCode = :postalCode",
             "country = :country",
             "areaAt = :now",
+            "areaSource = :source",
         ];
         let mut remove = Vec::new();
         let mut values = HashMap::from([
             (":postalCode".to_owned(), s(&area.postal_code)),
             (":country".to_owned(), s(&area.country)),
             (":now".to_owned(), n(chrono::Utc::now().timestamp())),
+            (":source".to_owned(), s(area.source.as_str())),
         ]);
         if area.counties.is_empty() {
             // DynamoDB has no empty sets.
@@ -204,7 +209,9 @@ impl DynamoStore {
         let update = Update::builder()
             .table_name(&self.table)
             .key("pk", user_key(user_id))
-            .update_expression("REMOVE postalCode, country, counties, #region, #locale, areaAt")
+            .update_expression(
+                "REMOVE postalCode, country, counties, #region, #locale, areaAt, areaSource",
+            )
             .expression_attribute_names("#region", "region")
             .expression_attribute_names("#locale", "locale")
             .build()
