@@ -322,6 +322,9 @@ async fn run(project: &Project, n: usize, rate: usize, batch: u32, delay_ms: usi
         let mut sent = 0;
         for record in answer["records"].as_array().expect("records") {
             let outcome = record["outcome"].as_str().unwrap_or("-");
+            if outcome == "failed" && !outcomes.contains_key("failed") {
+                eprintln!("fanout: a record failed: {}", record["reason"]);
+            }
             *outcomes.entry(outcome.to_owned()).or_default() += 1;
             sent += record["sent"].as_u64().unwrap_or(0);
             match outcome {
