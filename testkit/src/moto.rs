@@ -54,6 +54,9 @@ struct Rule {
 struct ProxyState {
     /// Every request that reached the proxy, by `X-Amz-Target`, failed on purpose or not.
     counts: HashMap<String, u32>,
+    /// How long moto took to answer them, by `X-Amz-Target` (the upstream call only: not the
+    /// wait for the one-DynamoDB-call-at-a-time lock, nor injected faults).
+    times: HashMap<String, Duration>,
     rules: Vec<Rule>,
 }
 
@@ -140,6 +143,11 @@ impl Moto {
     /// reached the proxy.
     pub fn count(&self, target: &str) -> u32 {
         self.lock().counts.get(target).copied().unwrap_or(0)
+    }
+
+    /// How long moto took, in all, to answer the requests with this `X-Amz-Target`.
+    pub fn time(&self, target: &str) -> Duration {
+        self.lock().times.get(target).copied().unwrap_or_default()
     }
 
     /// How many requests of any kind reached the proxy.
@@ -348,6 +356,7 @@ async fn forward(
         None
     };
     let mut response = Response::new(Full::new(Bytes::new()));
+    let started = std::time::Instant::now();
     match request.body(body).send().await {
         Ok(answer) => {
             *response.status_mut() = answer.status();
@@ -358,6 +367,11 @@ async fn forward(
             *response.body_mut() = Full::new(bytes);
         }
         Err(_) => *response.status_mut() = hyper::StatusCode::BAD_GATEWAY,
+    }
+    if !target.is_empty() {
+        let took = started.elapsed();
+        let mut state = state.lock().expect("proxy state");
+        *state.times.entry(target.to_owned()).or_default() += took;
     }
     Ok(response)
 }
