@@ -16,7 +16,8 @@
 //! - the alert goes through a `Notifier` with the ledger and the fan-out (the poll's path
 //!   without the feed), which claims it and queues its one message;
 //! - Lambda's event source mapping with `ScalingConfig.MaximumConcurrency` = C is played by C
-//!   concurrent loops (tokio tasks), each one an instance: it takes up to `FanoutBatchSize`
+//!   concurrent loops, each one an instance (a thread with a current-thread tokio runtime, as
+//!   the function's, and its own Alexa client and token): it takes up to `FanoutBatchSize`
 //!   (5) messages from the shared queue, calls `Fanout::consume` with a 30 s deadline and puts
 //!   the failed messages back; done when the queue is empty and no loop is working.
 //!
@@ -25,8 +26,8 @@
 //! overall and per instance, invocations, state-table writes per user (Claim, Complete,
 //! Release, Progress and Refuse calls; the seeding excluded), queue messages per user,
 //! repeats and accepted (checked: 0 and one per user), and the process's peak RSS (VmHWM,
-//! reset before each run; it includes the seeded in-memory table, so it is an upper bound
-//! for a consumer).
+//! reset before each run after freed heap is handed back; it includes the seeded in-memory
+//! table, so it is an upper bound for a consumer).
 //!
 //! Run with `make bench`. `BENCH_FANOUT_SCALE_USERS` (default `10000,100000`),
 //! `BENCH_FANOUT_SCALE_CONCURRENCY` (default `1,10`), `BENCH_FANOUT_SCALE_RATES` (default
