@@ -417,23 +417,36 @@ impl StateStore for MemoryStore {
     }
 
     fn release<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
-        Box::pin(async move { self.give_up(claim, done) })
+        Box::pin(async move {
+            self.delay(Op::Release).await;
+            self.give_up(claim, done)
+        })
     }
 
     fn refuse<'a>(&'a self, claim: &'a Claim, reason: &'a str) -> StateFuture<'a, ()> {
-        Box::pin(async move { self.mark_refused(claim, reason) })
+        Box::pin(async move {
+            self.delay(Op::Refuse).await;
+            self.mark_refused(claim, reason)
+        })
     }
 
     fn sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, Option<Announced>> {
-        Box::pin(async move { self.read_sent(reference_id) })
+        Box::pin(async move {
+            self.delay(Op::ReadSent).await;
+            self.read_sent(reference_id)
+        })
     }
 
     fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded> {
-        Box::pin(async move { self.apply(change) })
+        Box::pin(async move {
+            self.delay(Op::RecordUser).await;
+            self.apply(change)
+        })
     }
 
     fn subscriptions<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, Option<Vec<String>>> {
         Box::pin(async move {
+            self.delay(Op::Subscriptions).await;
             let tables = self.enter(Op::Subscriptions)?;
             Ok(tables
                 .users
@@ -444,6 +457,7 @@ impl StateStore for MemoryStore {
 
     fn progress<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
         Box::pin(async move {
+            self.delay(Op::Progress).await;
             let mut tables = self.enter(Op::Progress)?;
             let held = matches!(
                 tables.sent.get(&claim.reference_id),
@@ -471,6 +485,7 @@ impl StateStore for MemoryStore {
 
     fn set_area<'a>(&'a self, area: &'a UserArea) -> StateFuture<'a, ()> {
         Box::pin(async move {
+            self.delay(Op::SetArea).await;
             let mut tables = self.enter(Op::SetArea)?;
             if let Some(earlier) = tables.areas.remove(&area.user_id) {
                 for key in earlier.keys() {
@@ -489,6 +504,7 @@ impl StateStore for MemoryStore {
 
     fn area<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, Option<UserArea>> {
         Box::pin(async move {
+            self.delay(Op::ReadArea).await;
             let tables = self.enter(Op::ReadArea)?;
             Ok(tables.areas.get(user_id).cloned())
         })
@@ -496,6 +512,7 @@ impl StateStore for MemoryStore {
 
     fn forget_area<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, bool> {
         Box::pin(async move {
+            self.delay(Op::ForgetArea).await;
             let mut tables = self.enter(Op::ForgetArea)?;
             let Some(earlier) = tables.areas.remove(user_id) else {
                 return Ok(false);
@@ -556,6 +573,7 @@ impl StateStore for MemoryStore {
 
     fn drop_subscription<'a>(&'a self, user_id: &'a str, event: &'a str) -> StateFuture<'a, ()> {
         Box::pin(async move {
+            self.delay(Op::DropSubscription).await;
             let mut tables = self.enter(Op::DropSubscription)?;
             if let Some(subscriptions) = tables
                 .users
