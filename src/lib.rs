@@ -5,7 +5,7 @@
 //!
 //! **Adapters** ([`lambda`]): Lambda's event shapes in, domain calls out.
 //! - [`lambda::dispatch`] classifies each invocation and routes it ([`App`] is built once);
-//! - [`lambda::triggers`] unwraps SNS, EventBridge and scheduled events;
+//! - [`lambda::triggers`] unwraps SNS, EventBridge, scheduled and SQS (fan-out) events;
 //! - [`lambda::error`] is the one error Lambda sees ([`HandlerError`], with a stable
 //!   `errorType`), wrapping every layer's own.
 //!
@@ -15,6 +15,8 @@
 //!   from them (pure);
 //! - [`notifier`] sends requests: builds, claims through the ledger, delivers, settles;
 //! - [`ledger`] is the exactly-once protocol and the user records over the state table;
+//! - [`fanout`] turns an alert for an area into one Unicast per subscribed user there,
+//!   exactly once, through the fan-out queue (splits, ranges, progress: [`fanout::plan`]);
 //! - [`area`] places users as alerts name places: ZIP code → county FIPS codes (embedded table);
 //! - [`weather`] polls the weather feed; [`weather::plan`] decides what a poll announces (pure).
 //!
@@ -24,7 +26,9 @@
 //!   the launch places users with: [`alexa::address::AddressLookup`], real
 //!   [`alexa::address::AddressApi`], in-memory [`alexa::address::FakeAddress`];
 //! - [`state`] is the state table: [`state::StateStore`], [`state::DynamoStore`],
-//!   [`state::MemoryStore`];
+//!   [`state::MemoryStore`], with users' areas and the index that finds them by place;
+//! - [`queue`] is the fan-out queue: [`queue::Queue`], [`queue::SqsQueue`],
+//!   [`queue::MemoryQueue`];
 //! - [`credentials`] reads the skill's secret from Secrets Manager; [`weather::feed`] fetches
 //!   the feed; [`http`] is the one HTTP client; [`aws`] the shared SDK set-up.
 //!

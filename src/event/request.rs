@@ -207,7 +207,7 @@ fn parse_area(value: &Value, at: &str) -> Result<Vec<AreaKey>, FieldError> {
     if keys.is_empty() {
         return Err(invalid(
             at.to_owned(),
-            "expected at least one county or ZIP code; leave area out to send to every subscriber",
+            "expected at least one code in counties or zipCodes; leave area out to send to every subscriber",
         ));
     }
     if keys.len() > MAX_PLACES {

@@ -2,6 +2,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 
 use super::{self as event, schemas, Built, NotificationRequest, RequestKind};
+use crate::state::AreaKey;
 
 /// The skill's languages, as the adapters pass them.
 const LOCALES: [&str; 3] = ["en-US", "en-GB", "de-DE"];
@@ -408,5 +409,70 @@ fn the_event_has_alexas_shape() {
     assert_eq!(
         serde_json::to_value(&unicast).unwrap()["relevantAudience"],
         json!({"type": "Unicast", "payload": {"user": user}})
+    );
+}
+
+#[test]
+fn an_area_names_known_counties_and_zip_codes() {
+    let area = |area: Value| parse(json!({"alertType": "TORNADO", "source": "NWS", "area": area}));
+    let ok = area(json!({"counties": ["40027", "40027"], "zipCodes": ["73019"]})).unwrap();
+    assert_eq!(
+        ok.area,
+        Some(vec![AreaKey::county("40027"), AreaKey::zip("73019")]),
+        "each place once"
+    );
+    for (bad, field, says) in [
+        (json!("OK"), "`detail.area`", "expected an object"),
+        (json!({}), "`detail.area`", "counties or zipCodes"),
+        (
+            json!({"zipCodes": []}),
+            "`detail.area`",
+            "counties or zipCodes",
+        ),
+        (
+            json!({"zips": ["73019"]}),
+            "`detail.area.zips`",
+            "unknown field",
+        ),
+        (
+            json!({"counties": "40027"}),
+            "`detail.area.counties`",
+            "array",
+        ),
+        (
+            json!({"counties": [40027]}),
+            "`detail.area.counties[0]`",
+            "a string",
+        ),
+        (
+            json!({"counties": ["99999"]}),
+            "`detail.area.counties[0]`",
+            "county FIPS",
+        ),
+        (
+            json!({"counties": ["040027"]}),
+            "`detail.area.counties[0]`",
+            "5-digit",
+        ),
+        (
+            json!({"zipCodes": ["7301"]}),
+            "`detail.area.zipCodes[0]`",
+            "ZIP code",
+        ),
+        (
+            json!({"zipCodes": ["00000"]}),
+            "`detail.area.zipCodes[0]`",
+            "ZIP code",
+        ),
+    ] {
+        let err = area(bad.clone()).unwrap_err();
+        assert!(err.contains(field) && err.contains(says), "{bad}: {err}");
+    }
+    let both = parse(json!({"alertType": "TORNADO", "source": "NWS",
+                            "user": "amzn1.ask.account.A", "area": {"counties": ["40027"]}}))
+    .unwrap_err();
+    assert!(
+        both.contains("`detail.area`") && both.contains("not both"),
+        "{both}"
     );
 }
