@@ -11,6 +11,7 @@
 //!
 //! **Domain**: what the product decides, free of AWS types.
 //! - [`skill`] answers Alexa (launch, intents, skill events) and says what to send or record;
+//!   [`skill::conversation`] carries that out (the ledger, the notifier, the address API);
 //! - [`event`] is the event model: the eight schemas, notification requests, the events built
 //!   from them (pure);
 //! - [`notifier`] sends requests: builds, claims through the ledger, delivers, settles;

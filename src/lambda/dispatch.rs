@@ -14,19 +14,18 @@ use tokio::time::Instant;
 
 use super::error::HandlerError;
 use super::triggers::{self, TriggerMessage};
-use crate::alexa::address::{Address, AddressApi, AddressLookup};
-use crate::alexa::{self, EventsApi, Status};
+use crate::alexa::address::{AddressApi, AddressLookup};
+use crate::alexa::{self, EventsApi};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::credentials::{CredentialSource, SecretsManager};
-use crate::event::schemas::WEATHER_ALERT;
 use crate::fanout::{Fanout, FanoutError};
 use crate::ledger::{self, Ledger};
 use crate::notifier::{Notifier, OnRefusal, Report};
 use crate::queue::{Queue, SqsQueue};
-use crate::skill::speech::Language;
-use crate::skill::{AreaOutcome, LaunchArea, Locate, Reply, Skill};
-use crate::state::{DynamoStore, StateStore, UserChange};
+use crate::skill::conversation::Conversation;
+use crate::skill::Skill;
+use crate::state::{DynamoStore, StateStore};
 use crate::weather::Poller;
 
 /// What an invocation's payload was recognised as.
@@ -199,10 +198,6 @@ pub struct App {
 
 /// How long an invocation may take when the context has no deadline (tests, local runs).
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(30);
-/// How long a send made while Alexa waits for the answer may take.
-pub const ALEXA_BUDGET: Duration = Duration::from_secs(6);
-/// How long the test alert may spend reading the user's stored subscriptions.
-const SUBSCRIPTION_READ_BUDGET: Duration = Duration::from_secs(1);
 
 impl App {
     pub fn new(config: Config) -> Self {
@@ -291,142 +286,14 @@ impl App {
     }
 
     async fn alexa(&self, payload: Value, deadline: Instant) -> Result<Value, HandlerError> {
-        let answer_envelope = match self.skill.handle(payload)? {
-            Reply::Answer(answer) => answer,
-            Reply::SendTestAlert {
-                alert,
-                language,
-                permission_unknown,
-            } => {
-                // Alexa gives up on a skill after 8 s: answer well before that.
-                let deadline = deadline.min(Instant::now() + ALEXA_BUDGET);
-                let user = alert.user.as_deref().unwrap_or_default();
-                let status = if permission_unknown && self.unsubscribed(user, deadline).await {
-                    Status::NotSubscribed
-                } else {
-                    self.notifier.send_one(&alert, deadline).await
-                };
-                Skill::test_alert_answer(language, status)
-            }
-            Reply::Record { change, answer } => {
-                self.record(&change, deadline).await?;
-                answer
-            }
-            Reply::AddressRevoked { user, answer } => {
-                // A failed delete fails the invocation: Alexa delivers the event again.
-                if let Some(ledger) = &self.ledger {
-                    ledger.forget_device_area(&user, deadline).await?;
-                }
-                answer
-            }
-            Reply::Locate(locate) => {
-                let deadline = deadline.min(Instant::now() + ALEXA_BUDGET);
-                let area = self.locate(&locate, deadline).await;
-                Skill::launch_answer(locate.language, locate.notifications, &area)
-            }
-            Reply::SetArea { area, language } => {
-                let deadline = deadline.min(Instant::now() + ALEXA_BUDGET);
-                let outcome = match &self.ledger {
-                    None => AreaOutcome::NoMemory,
-                    Some(ledger) => match ledger.set_area(&area, deadline).await {
-                        Ok(()) => AreaOutcome::Saved(&area),
-                        Err(err) => {
-                            // Alexa needs words, not an error: the user hears to try later.
-                            tracing::error!(error = %err, "the user's ZIP code was not stored");
-                            AreaOutcome::SaveFailed
-                        }
-                    },
-                };
-                Skill::area_answer(language, outcome)
-            }
-            Reply::SayArea { user, language } => {
-                let deadline = deadline.min(Instant::now() + ALEXA_BUDGET);
-                let stored = match &self.ledger {
-                    None => Err(AreaOutcome::NoMemory),
-                    Some(ledger) => ledger.area(&user, deadline).await.map_err(|err| {
-                        tracing::error!(error = %err, "the user's area was not read");
-                        AreaOutcome::Failed
-                    }),
-                };
-                match &stored {
-                    Ok(area) => Skill::area_answer(language, AreaOutcome::Stored(area.as_ref())),
-                    Err(outcome) => Skill::area_answer(language, *outcome),
-                }
-            }
-            Reply::ForgetArea { user, language } => {
-                self.forget_area(&user, language, deadline).await
-            }
+        let conversation = Conversation {
+            skill: &self.skill,
+            notifier: &self.notifier,
+            ledger: self.ledger.as_ref(),
+            address: self.address.as_ref(),
         };
+        let answer_envelope = conversation.answer(payload, deadline).await?;
         answer("Alexa response", &answer_envelope)
-    }
-
-    /// Where a launching user is: their stored area; without one, the Device Address API's
-    /// answer, stored. Every failure ends in words for the user, never in a failed launch.
-    async fn locate(&self, locate: &Locate, deadline: Instant) -> LaunchArea {
-        let Some(ledger) = &self.ledger else {
-            return LaunchArea::NoMemory;
-        };
-        match ledger.area(&locate.user, deadline).await {
-            Ok(Some(area)) => return LaunchArea::Known(area),
-            Ok(None) => {}
-            Err(err) => {
-                tracing::warn!(error = %err, "the user's area was not read; launching without it");
-                return LaunchArea::Unreadable;
-            }
-        }
-        let unknown = LaunchArea::Unknown {
-            address_granted: locate.address_granted,
-        };
-        let Some(query) = &locate.lookup else {
-            return unknown;
-        };
-        let (country, postal) = match self.address.lookup(query, deadline).await {
-            Address::Found { country, postal } => (country, postal),
-            Address::NotGranted => {
-                return LaunchArea::Unknown {
-                    address_granted: false,
-                }
-            }
-            Address::NoAddress => return unknown,
-            Address::Unavailable(reason) => {
-                tracing::warn!(%reason, "the Device Address API gave no address");
-                return unknown;
-            }
-        };
-        let Some(area) = locate.area_at(&country, &postal) else {
-            // The postal code itself is personal data: only the country is logged.
-            tracing::info!(%country, "the device's postal code is not in the ZIP table");
-            return unknown;
-        };
-        match ledger.set_area(&area, deadline).await {
-            Ok(()) => LaunchArea::Known(area),
-            Err(err) => {
-                // Not said as if it were kept: the next launch looks it up again.
-                tracing::error!(error = %err, "the user's address was not stored");
-                LaunchArea::Unreadable
-            }
-        }
-    }
-
-    /// ForgetAreaIntent: deletes the stored area and says whether there was one.
-    async fn forget_area(
-        &self,
-        user: &str,
-        language: Language,
-        deadline: Instant,
-    ) -> crate::skill::envelope::ResponseEnvelope {
-        let deadline = deadline.min(Instant::now() + ALEXA_BUDGET);
-        let outcome = match &self.ledger {
-            None => AreaOutcome::NoMemory,
-            Some(ledger) => match ledger.forget_area(user, deadline).await {
-                Ok(had) => AreaOutcome::Forgotten(had),
-                Err(err) => {
-                    tracing::error!(error = %err, "the user's area was not deleted");
-                    AreaOutcome::Failed
-                }
-            },
-        };
-        Skill::area_answer(language, outcome)
     }
 
     async fn notify(
@@ -442,32 +309,6 @@ impl App {
             .send_requests(requests, deadline, &holder, OnRefusal::Release)
             .await?;
         answer("answer", &Report { results })
-    }
-
-    /// Whether the user's stored subscriptions say they do not get weather alerts. Nothing
-    /// stored, a slow or failing read: not known, so the caller tries the send.
-    async fn unsubscribed(&self, user_id: &str, deadline: Instant) -> bool {
-        let Some(ledger) = &self.ledger else {
-            return false;
-        };
-        let bound = deadline.min(Instant::now() + SUBSCRIPTION_READ_BUDGET);
-        match ledger.subscriptions(user_id, bound).await {
-            Ok(Some(events)) => !events.iter().any(|e| e == WEATHER_ALERT),
-            Ok(None) => false,
-            Err(err) => {
-                tracing::warn!(error = %err, "stored subscriptions not read; trying the send");
-                false
-            }
-        }
-    }
-
-    /// Stores a user's skill event. Without a state table it is only logged (the skill
-    /// answered Alexa either way); a failed write fails the invocation so Alexa redelivers.
-    async fn record(&self, change: &UserChange, deadline: Instant) -> Result<(), HandlerError> {
-        if let Some(ledger) = &self.ledger {
-            ledger.record_user(change, deadline).await?;
-        }
-        Ok(())
     }
 }
 
@@ -646,6 +487,8 @@ mod tests {
     mod test_alert {
         use super::*;
         use crate::alexa::fake::FakeAlexa;
+        use crate::alexa::Status;
+        use crate::event::schemas::WEATHER_ALERT;
         use crate::state::{MemoryStore, UserChange, UserChangeKind};
 
         const SKILL: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";

@@ -50,6 +50,16 @@ pub enum HandlerError {
     State(#[from] StateError),
 }
 
+impl From<crate::skill::conversation::AnswerError> for HandlerError {
+    fn from(err: crate::skill::conversation::AnswerError) -> Self {
+        use crate::skill::conversation::AnswerError;
+        match err {
+            AnswerError::Skill(err) => HandlerError::Skill(err),
+            AnswerError::State(err) => HandlerError::State(err),
+        }
+    }
+}
+
 impl HandlerError {
     /// A field error found in the input taken for `shape` ("SNS event", "notification
     /// request"...).

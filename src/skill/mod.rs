@@ -3,6 +3,7 @@
 //! The skill id is checked on the raw payload before anything is parsed, so a request for
 //! another skill costs nothing and reveals nothing about how this one would answer.
 
+pub mod conversation;
 pub mod envelope;
 pub mod speech;
 
