@@ -131,6 +131,36 @@ async fn within<T>(
         .unwrap_or(Err(StateError::Late { action }))
 }
 
+/// A record after a send: tried up to [`RECORD_ATTEMPTS`] times, each bounded, all before
+/// the deadline (less the time to answer); a send that is not recorded would be sent again
+/// once its lease lapses.
+async fn record_with_retries<F, Fut>(
+    claim: &Claim,
+    deadline: Instant,
+    write: F,
+) -> Result<(), StateError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), StateError>>,
+{
+    let until = budget::cutoff(deadline);
+    let mut result = Err(StateError::Late { action: "record" });
+    for attempt in 1..=RECORD_ATTEMPTS {
+        result = within(until, "record", write()).await;
+        if result.is_ok() || Instant::now() >= until {
+            break;
+        }
+        tracing::info!(
+            reference_id = claim.reference_id,
+            attempt,
+            "record after the send failed; trying again"
+        );
+        let pause = std::time::Duration::from_millis(50 * u64::from(attempt));
+        tokio::time::sleep_until((Instant::now() + pause).min(until)).await;
+    }
+    result
+}
+
 impl Ledger {
     pub fn new(store: Arc<dyn StateStore>) -> Self {
         Ledger { store }
@@ -266,28 +296,14 @@ impl Ledger {
                     "refused by Alexa; recorded as final, not tried again"
                 );
             }
-            let until = budget::cutoff(deadline);
-            let mut result = Err(StateError::Late { action: "record" });
-            for attempt in 1..=RECORD_ATTEMPTS {
-                let write = async {
-                    match (delivered, reason) {
-                        (true, _) => self.store.complete(claim).await,
-                        (false, Some(reason)) => self.store.refuse(claim, reason).await,
-                        (false, None) => self.store.release(claim, &done).await,
-                    }
-                };
-                result = within(until, "record", write).await;
-                if result.is_ok() || Instant::now() >= until {
-                    break;
+            let result = record_with_retries(claim, deadline, || async {
+                match (delivered, reason) {
+                    (true, _) => self.store.complete(claim).await,
+                    (false, Some(reason)) => self.store.refuse(claim, reason).await,
+                    (false, None) => self.store.release(claim, &done).await,
                 }
-                tracing::info!(
-                    reference_id = claim.reference_id,
-                    attempt,
-                    "record after the send failed; trying again"
-                );
-                let pause = std::time::Duration::from_millis(50 * u64::from(attempt));
-                tokio::time::sleep_until((Instant::now() + pause).min(until)).await;
-            }
+            })
+            .await;
             if let Err(err) = result {
                 // Not fatal: a claim left in progress lapses with its lease, and a resend after
                 // that is answered 409 by Alexa; the invocation's outcome stays the send's.
@@ -435,23 +451,13 @@ impl Ledger {
         done: Option<&[String]>,
         deadline: Instant,
     ) -> Result<(), StateError> {
-        let until = budget::cutoff(deadline);
-        let mut result = Err(StateError::Late { action: "record" });
-        for attempt in 1..=RECORD_ATTEMPTS {
-            let write = async {
-                match done {
-                    None => self.store.complete(claim).await,
-                    Some(done) => self.store.release(claim, done).await,
-                }
-            };
-            result = within(until, "record", write).await;
-            if result.is_ok() || Instant::now() >= until {
-                break;
+        record_with_retries(claim, deadline, || async {
+            match done {
+                None => self.store.complete(claim).await,
+                Some(done) => self.store.release(claim, done).await,
             }
-            let pause = std::time::Duration::from_millis(50 * u64::from(attempt));
-            tokio::time::sleep_until((Instant::now() + pause).min(until)).await;
-        }
-        result
+        })
+        .await
     }
 
     pub async fn set_area(&self, area: &UserArea, deadline: Instant) -> Result<(), StateError> {
