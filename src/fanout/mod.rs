@@ -46,6 +46,14 @@ pub enum FanoutError {
     Queue(#[from] QueueError),
 }
 
+impl FanoutError {
+    /// No fan-out queue is configured.
+    pub const NO_QUEUE: FanoutError = FanoutError::NotConfigured {
+        var: crate::config::vars::FANOUT_QUEUE_URL,
+        fix: "set it to the URL of the SQS queue this function consumes (the SAM template's FanoutQueue), or set WEATHER_AUDIENCE=everyone to announce feed alerts to every subscriber",
+    };
+}
+
 /// How many messages of one SQS batch are worked on at once (they share the send rate).
 const RECORD_CONCURRENCY: usize = 10;
 /// A send is started only with this much time left (as the sender does).
@@ -135,10 +143,7 @@ impl Fanout {
     }
 
     fn queue(&self) -> Result<&dyn Queue, FanoutError> {
-        self.queue.as_deref().ok_or(FanoutError::NotConfigured {
-            var: crate::config::vars::FANOUT_QUEUE_URL,
-            fix: "set it to the URL of the SQS queue this function consumes (the SAM template's FanoutQueue), or set WEATHER_AUDIENCE=everyone to announce feed alerts to every subscriber",
-        })
+        self.queue.as_deref().ok_or(FanoutError::NO_QUEUE)
     }
 
     /// Checks, before anything is claimed, that alerts can be fanned out.

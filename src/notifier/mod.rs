@@ -291,10 +291,7 @@ impl Notifier {
     }
 
     fn fanout(&self) -> Result<&Fanout, FanoutError> {
-        self.fanout.as_deref().ok_or(FanoutError::NotConfigured {
-            var: crate::config::vars::FANOUT_QUEUE_URL,
-            fix: "set it to the URL of the SQS queue this function consumes (the SAM template's FanoutQueue)",
-        })
+        self.fanout.as_deref().ok_or(FanoutError::NO_QUEUE)
     }
 
     /// Hands claimed notifications for areas to the fan-out, then records them as sent: from
