@@ -227,19 +227,9 @@ impl Poller {
             }
         }
         let located = self.audience == Audience::Located;
-        let mut plan = plan::plan_with_places(&parsed, self.min_severity, &announced, &places);
-        if !located {
-            // A Multicast reached everyone already: an update to more counties is recorded.
-            for announce in std::mem::take(&mut plan.announce) {
-                if announce.extension {
-                    plan.updates_told
-                        .insert(announce.alert.id.as_str(), announce.told.clone());
-                    plan.updates.push((announce.alert, announce.level));
-                } else {
-                    plan.announce.push(announce);
-                }
-            }
-        }
+        // A Multicast reaches everyone: no update extends its area.
+        let places = located.then_some(&places);
+        let plan = plan::plan_with_places(&parsed, self.min_severity, &announced, places);
         for (alert, skip) in &plan.skipped {
             tracing::debug!(
                 id = alert.id,

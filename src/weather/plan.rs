@@ -187,16 +187,17 @@ pub fn plan<'a>(
     floor: Severity,
     announced: &HashMap<String, Option<Level>>,
 ) -> Plan<'a> {
-    plan_with_places(feed, floor, announced, &HashMap::new())
+    plan_with_places(feed, floor, announced, Some(&HashMap::new()))
 }
 
 /// [`plan`], given also the counties each earlier alert's chain was announced to (from its
-/// record; an id missing here is taken to have covered every county).
+/// record; an id missing here is taken to have covered every county). `None`: places do not
+/// matter (every alert goes to everyone), so no update extends an area.
 pub fn plan_with_places<'a>(
     feed: &'a Feed,
     floor: Severity,
     announced: &HashMap<String, Option<Level>>,
-    places: &HashMap<String, BTreeSet<String>>,
+    places: Option<&HashMap<String, BTreeSet<String>>>,
 ) -> Plan<'a> {
     let verdicts = verdicts(feed, floor);
     let by_id: HashMap<&str, (&Alert, &'static str)> = verdicts
@@ -268,7 +269,7 @@ fn decide<'a>(
     alert: &'a Alert,
     by_id: &HashMap<&'a str, (&'a Alert, &'static str)>,
     announced: &HashMap<String, Option<Level>>,
-    places: &HashMap<String, BTreeSet<String>>,
+    places: Option<&HashMap<String, BTreeSet<String>>>,
     decided: &mut HashMap<&'a str, Decision>,
     visiting: &mut HashSet<&'a str>,
 ) -> Decision {
@@ -285,8 +286,9 @@ fn decide<'a>(
         let mut together = false;
         let mut known: Vec<Level> = Vec::new();
         let mut unlevelled = false;
-        // The counties the chain was announced to; `None` once any is not known.
-        let mut then_told: Places = Some(BTreeSet::new());
+        // The counties the chain was announced to; `None` once any is not known (or places
+        // do not matter).
+        let mut then_told: Places = places.map(|_| BTreeSet::new());
         let mut add_told = |told: Option<&BTreeSet<String>>| match (&mut then_told, told) {
             (Some(all), Some(more)) => all.extend(more.iter().cloned()),
             _ => then_told = None,
@@ -303,7 +305,7 @@ fn decide<'a>(
                     Some(level) => known.push(*level),
                     None => unlevelled = true,
                 }
-                add_told(places.get(reference));
+                add_told(places.and_then(|p| p.get(reference)));
             }
         }
         let then = known.iter().copied().fold(Level::default(), Level::max);
@@ -624,7 +626,7 @@ mod tests {
         )]);
         let announced = HashMap::from([("a".to_owned(), Some(WARNING))]);
         let places = HashMap::from([("a".to_owned(), told(&["40027"]).unwrap())]);
-        let p = plan_with_places(&f, Severity::Severe, &announced, &places);
+        let p = plan_with_places(&f, Severity::Severe, &announced, Some(&places));
         assert_eq!(announced_ids(&p), ["b"]);
         let b = &p.announce[0];
         assert!(b.extension && !b.escalation);
@@ -639,7 +641,7 @@ mod tests {
         )]);
         let announced = HashMap::from([("b".to_owned(), Some(WARNING))]);
         let places = HashMap::from([("b".to_owned(), told(&["40027", "40051", "40087"]).unwrap())]);
-        let p = plan_with_places(&f, Severity::Severe, &announced, &places);
+        let p = plan_with_places(&f, Severity::Severe, &announced, Some(&places));
         assert!(p.announce.is_empty());
         assert_eq!(updated_ids(&p), ["c"]);
         assert_eq!(p.updates_told["c"], told(&["40027", "40051", "40087"]));
@@ -653,7 +655,7 @@ mod tests {
             &["40027", "40087"],
         )]);
         let announced = HashMap::from([("a".to_owned(), Some(WARNING))]);
-        let p = plan_with_places(&f, Severity::Severe, &announced, &HashMap::new());
+        let p = plan_with_places(&f, Severity::Severe, &announced, Some(&HashMap::new()));
         assert!(p.announce.is_empty());
         assert_eq!(updated_ids(&p), ["b"]);
         assert_eq!(p.updates_told["b"], None);
@@ -666,7 +668,7 @@ mod tests {
         let announced = HashMap::from([("a".to_owned(), Some(WARNING))]);
         let places = HashMap::from([("a".to_owned(), told(&["40027"]).unwrap())]);
         let f = feed(vec![pds]);
-        let p = plan_with_places(&f, Severity::Severe, &announced, &places);
+        let p = plan_with_places(&f, Severity::Severe, &announced, Some(&places));
         let b = &p.announce[0];
         assert!(b.escalation && !b.extension);
         assert_eq!(b.counties, ["40027", "40087"]);
@@ -696,5 +698,18 @@ mod tests {
         assert_eq!(decode_tag("10001"), (WARNING, None));
         assert_eq!(decode_tag(&encode_tag(WARNING, &None)), (WARNING, None));
         assert_eq!(decode_tag("10001@"), (WARNING, Some(BTreeSet::new())));
+    }
+
+    #[test]
+    fn when_places_do_not_matter_no_update_extends_an_area() {
+        // WEATHER_AUDIENCE=everyone: the original's Multicast reached every county.
+        let f = feed(vec![
+            in_counties(alert("a", "Alert", &[]), &["40027"]),
+            in_counties(alert("b", "Update", &["a"]), &["40027", "40087"]),
+        ]);
+        let p = plan_with_places(&f, Severity::Severe, &HashMap::new(), None);
+        assert_eq!(announced_ids(&p), ["a"]);
+        assert_eq!(updated_ids(&p), ["b"]);
+        assert_eq!(p.extensions(), 0);
     }
 }
