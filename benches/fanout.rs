@@ -110,17 +110,6 @@ impl Invocation {
     }
 }
 
-/// A default of the SAM template's parameter `name` (such as `FanoutBatchSize`).
-fn template_default(project: &Project, name: &str) -> Option<u32> {
-    let template = std::fs::read_to_string(project.root.join("template.yaml")).ok()?;
-    let mut lines = template.lines();
-    lines.find(|l| l.trim() == format!("{name}:"))?;
-    lines
-        .take(4)
-        .find_map(|l| l.trim().strip_prefix("Default:"))
-        .and_then(|v| v.trim().parse().ok())
-}
-
 fn secs(d: Duration) -> String {
     if d < Duration::from_secs(1) {
         format!("{:.0} ms", d.as_secs_f64() * 1000.0)
@@ -420,7 +409,9 @@ async fn main() {
     let check_users = setting("BENCH_FANOUT_CHECK_USERS", 2000);
     let delay_ms = setting("BENCH_ALEXA_DELAY_MS", 30);
     let project = testkit::project!();
-    let batch = template_default(&project, "FanoutBatchSize").unwrap_or(5);
+    let batch = project
+        .template_default::<u32>("FanoutBatchSize")
+        .unwrap_or(5);
 
     let mut plan: Vec<(usize, usize)> = sizes.iter().map(|&n| (n, rate)).collect();
     if check_users > 0 {

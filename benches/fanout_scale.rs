@@ -559,17 +559,6 @@ fn list(var: &str, default: &str) -> Vec<usize> {
         .collect()
 }
 
-/// A default of the SAM template's parameter `name` (such as `FanoutBatchSize`).
-fn template_default(project: &Project, name: &str) -> Option<usize> {
-    let template = std::fs::read_to_string(project.root.join("template.yaml")).ok()?;
-    let mut lines = template.lines();
-    lines.find(|l| l.trim() == format!("{name}:"))?;
-    lines
-        .take(4)
-        .find_map(|l| l.trim().strip_prefix("Default:"))
-        .and_then(|v| v.trim().parse().ok())
-}
-
 fn mib(p: Option<f64>) -> String {
     p.map_or("?".to_owned(), |p| format!("{p:.0} MiB"))
 }
@@ -604,7 +593,9 @@ async fn main() {
     let dynamo_ms = setting("BENCH_DYNAMO_MS", 5);
     let delay_ms = setting("BENCH_ALEXA_DELAY_MS", 30);
     let project = testkit::project!();
-    let batch = template_default(&project, "FanoutBatchSize").unwrap_or(5);
+    let batch = project
+        .template_default::<usize>("FanoutBatchSize")
+        .unwrap_or(5);
     let mut out = figures_out();
 
     let mut runs = Vec::new();

@@ -62,6 +62,18 @@ macro_rules! project {
 }
 
 impl Project {
+    /// The `Default:` of the SAM template's parameter `name` (such as `FanoutBatchSize`), so a
+    /// benchmark runs with what a deployment gets.
+    pub fn template_default<T: std::str::FromStr>(&self, name: &str) -> Option<T> {
+        let template = std::fs::read_to_string(self.root.join("template.yaml")).ok()?;
+        let mut lines = template.lines();
+        lines.find(|l| l.trim() == format!("{name}:"))?;
+        lines
+            .take(4)
+            .find_map(|l| l.trim().strip_prefix("Default:"))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
     /// Use [`project!`]; a `None` is found from the running executable
     /// (`target/<profile>/deps/x` or `target/<profile>/examples/x`).
     pub fn new(
