@@ -52,7 +52,7 @@ use alexa_proactive::notifier::{Notifier, OnRefusal, Outcome};
 use alexa_proactive::queue::{MemoryQueue, Queue, QueueFuture};
 use alexa_proactive::state::memory::Op;
 use alexa_proactive::state::{
-    AreaKey, AreaSource, MemoryStore, StateStore, UserArea, UserChange, UserChangeKind,
+    AreaSource, MemoryStore, StateStore, UserArea, UserChange, UserChangeKind,
 };
 use alexa_proactive::Config;
 use serde_json::json;
@@ -448,7 +448,7 @@ async fn run(
         None,
         &["en-US"],
     );
-    request.area = Some(vec![AreaKey::county(COUNTY)]);
+    request.area = Some(vec![alexa_proactive::area::Place::county(COUNTY)]);
 
     let writes0 = writes(store);
     let reads0 = store.calls(Op::QueryArea) + store.calls(Op::Recipients);

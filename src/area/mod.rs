@@ -8,7 +8,8 @@
 //! - [`zip`] reads a ZIP from text: exactly five digits, or what Alexa's `AMAZON.NUMBER` slot
 //!   gives for a spoken ZIP ("2134" for 02134);
 //! - [`table`] is the ZIP → county table (`zip_counties.bin`);
-//! - [`county`](mod@county) is a county, its state and how both are spoken (`data.rs`).
+//! - [`county`](mod@county) is a county, its state and how both are spoken (`data.rs`);
+//! - [`place`] is a [`Place`] as alerts and users share it (a county, a ZIP code).
 //!
 //! A border ZIP names every county it touches: a user there matches an alert for any of them
 //! (a warning too many is safer than one missed). `data.rs` and `zip_counties.bin` are
@@ -17,9 +18,11 @@
 
 pub mod county;
 mod data;
+pub mod place;
 pub mod table;
 pub mod zip;
 
 pub use county::{county, describe, state_name, County, State};
+pub use place::Place;
 pub use table::{counties, Counties};
 pub use zip::zip_from_number;

@@ -11,7 +11,7 @@ pub use proactive::{
     build, reference_id, Audience, Built, EventBody, ProactiveEvent, CLOCK_MARGIN, MAX_LIFETIME,
     MIN_LIFETIME,
 };
-pub use request::{NotificationRequest, RequestKind, MAX_ITEMS, MAX_TEXT_CHARS};
+pub use request::{NotificationRequest, RequestKind, Watch, MAX_ITEMS, MAX_TEXT_CHARS};
 
 #[cfg(test)]
 mod tests;

@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::schemas::{self, Schema, ALERT_TYPES, LOCALIZED_PREFIX};
 use crate::alexa::Region;
+use crate::area::Place;
 use crate::json::{json_type, FieldError};
-use crate::state::AreaKey;
 
 /// What a notification request asks for, told apart by its keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,10 +64,25 @@ pub struct NotificationRequest {
     pub tag: Option<String>,
     /// The places whose subscribed users get it, each as a Unicast (through the fan-out);
     /// `None` with no `user` = a Multicast to every subscriber.
-    pub area: Option<Vec<AreaKey>>,
+    pub area: Option<Vec<Place>>,
     /// With `area`: users also in these places are left out (they heard it already: an
     /// update that extends an alert's area). Set by the poll only.
-    pub except: Vec<AreaKey>,
+    pub except: Vec<Place>,
+    /// The record of what it announces is kept at least until then (plus the ledger's
+    /// retention), even when the event expires at Alexa sooner. Set by the poll only.
+    pub record_until: Option<DateTime<Utc>>,
+    /// The record whose later records may end what it announces: a fan-out checks them
+    /// before it sends on. Set by the poll only.
+    pub watch: Option<Watch>,
+}
+
+/// A weather event's record chain, as a fan-out message carries it: the event's key and the
+/// record of this announcement; a later record of the chain may say the event ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Watch {
+    pub key: String,
+    pub record: u32,
 }
 
 fn invalid(field: String, problem: impl Into<String>) -> FieldError {
@@ -142,6 +157,8 @@ impl NotificationRequest {
             tag: None,
             area,
             except: Vec::new(),
+            record_until: None,
+            watch: None,
         })
     }
 }
@@ -151,7 +168,7 @@ pub const MAX_PLACES: usize = 500;
 
 /// `{"counties": ["40027"], "zipCodes": ["73019"]}`: 5-digit county FIPS codes and ZIP codes
 /// of the embedded table (a code it does not know would match nobody, silently).
-fn parse_area(value: &Value, at: &str) -> Result<Vec<AreaKey>, FieldError> {
+fn parse_area(value: &Value, at: &str) -> Result<Vec<Place>, FieldError> {
     let Some(object) = value.as_object() else {
         return Err(invalid(at.to_owned(), format!("expected an object such as {{\"counties\": [\"40027\"], \"zipCodes\": [\"73019\"]}}, got {}", json_type(value))));
     };
@@ -184,12 +201,12 @@ fn parse_area(value: &Value, at: &str) -> Result<Vec<AreaKey>, FieldError> {
                 ));
             };
             let key = if county {
-                crate::area::county(code).map(|_| AreaKey::county(code)).ok_or_else(|| {
+                crate::area::county(code).map(|_| Place::county(code)).ok_or_else(|| {
                     invalid(field, format!("is {code:?}; expected a 5-digit county FIPS code (state + county, as in an NWS alert's geocode.SAME without its leading 0), such as \"40027\" for Cleveland County, Oklahoma"))
                 })?
             } else {
                 crate::area::counties(code)
-                    .map(|_| AreaKey::zip(code))
+                    .map(|_| Place::zip(code))
                     .ok_or_else(|| {
                         invalid(
                             field,
@@ -388,6 +405,8 @@ impl NotificationRequest {
             tag: None,
             area: None,
             except: Vec::new(),
+            record_until: None,
+            watch: None,
         }
     }
 }

@@ -2,7 +2,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 
 use super::{self as event, schemas, Built, NotificationRequest, RequestKind};
-use crate::state::AreaKey;
+use crate::area::Place;
 
 /// The skill's languages, as the adapters pass them.
 const LOCALES: [&str; 3] = ["en-US", "en-GB", "de-DE"];
@@ -418,7 +418,7 @@ fn an_area_names_known_counties_and_zip_codes() {
     let ok = area(json!({"counties": ["40027", "40027"], "zipCodes": ["73019"]})).unwrap();
     assert_eq!(
         ok.area,
-        Some(vec![AreaKey::county("40027"), AreaKey::zip("73019")]),
+        Some(vec![Place::county("40027"), Place::zip("73019")]),
         "each place once"
     );
     for (bad, field, says) in [

@@ -12,11 +12,16 @@
 //!   without the claim; a range that could not finish is released with what it reached and
 //!   its message fails (SQS brings it back; after 5 receives it goes to the dead-letter
 //!   queue). State-table writes: two per range of about a hundred users.
+//! - A weather alert's message names its event's record chain ([`Work::watch`]): before a
+//!   range starts, and every second while it sends, the fan-out asks [`EventStatus`] where
+//!   the event has ended since (a cancellation the poll saw), and sends nothing there.
 
 pub mod plan;
 mod work;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,8 +31,10 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::alexa::{EventsApi, Post, Region, Status};
+use crate::area::Place;
 use crate::budget::{self, RECORD_RESERVE};
 use crate::clock::Clock;
+use crate::event::Watch;
 use crate::ledger::{self, Candidate, Held, Ledger};
 use crate::metrics;
 use crate::queue::{Queue, QueueError};
@@ -52,6 +59,17 @@ impl FanoutError {
         var: crate::config::vars::FANOUT_QUEUE_URL,
         fix: "set it to the URL of the SQS queue this function consumes (the SAM template's FanoutQueue), or set WEATHER_AUDIENCE=everyone to announce feed alerts to every subscriber",
     };
+}
+
+/// Where an event has ended since the record a fan-out message names: the poll's memory of
+/// events answers ([`crate::weather::memory::Ended`]); the fan-out only asks.
+pub trait EventStatus: Send + Sync {
+    fn ended<'a>(
+        &'a self,
+        ledger: &'a Ledger,
+        watch: &'a Watch,
+        deadline: Instant,
+    ) -> Pin<Box<dyn Future<Output = Result<BTreeSet<Place>, StateError>> + 'a>>;
 }
 
 /// How many messages of one SQS batch are worked on at once (they share the send rate).
@@ -95,6 +113,13 @@ pub enum Handled {
     AlreadyDone { range: String },
     /// The event expired before it was sent: nothing to do.
     Expired,
+    /// The event ended (cancelled, expired at its source) in every place of the range before
+    /// it was sent to everyone: the users reached are recorded, nobody else is sent it.
+    Cancelled {
+        range: String,
+        sent: usize,
+        left: usize,
+    },
     /// Time ran short: what was reached is recorded and a copy of the message is queued for
     /// the rest.
     Continued {
@@ -123,9 +148,40 @@ pub struct Fanout {
     /// Unicasts per second, for the whole instance.
     rate: u32,
     clock: Arc<dyn Clock>,
+    status: Option<Arc<dyn EventStatus>>,
 }
 
 impl Fanout {
+    /// Messages that name an event's record chain are checked with `status`.
+    pub fn with_status(mut self, status: Arc<dyn EventStatus>) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The places of `work` where its event has not ended (all of them without a watch).
+    async fn live_areas(
+        &self,
+        ledger: &Ledger,
+        work: &Work,
+        deadline: Instant,
+    ) -> Result<Vec<crate::state::AreaKey>, StateError> {
+        let (Some(status), Some(watch)) = (&self.status, &work.watch) else {
+            return Ok(work.areas.clone());
+        };
+        let ended: BTreeSet<_> = status
+            .ended(ledger, watch, deadline)
+            .await?
+            .iter()
+            .map(Place::key)
+            .collect();
+        Ok(work
+            .areas
+            .iter()
+            .filter(|a| !ended.contains(*a))
+            .cloned()
+            .collect())
+    }
+
     pub fn new(
         queue: Option<Arc<dyn Queue>>,
         alexa: Arc<dyn EventsApi>,
@@ -139,6 +195,7 @@ impl Fanout {
             default_region,
             rate: rate.max(1),
             clock,
+            status: None,
         }
     }
 
@@ -234,6 +291,24 @@ impl Fanout {
             return Handled::Expired;
         };
         let range = work.range.name();
+        let work = match self.live_areas(ledger, &work, deadline).await {
+            Ok(areas) if areas.is_empty() => {
+                tracing::info!(
+                    alert = work.alert,
+                    range,
+                    "the alert's event ended in every place of this range; nothing sent"
+                );
+                metrics::emit(&[], &[("FanoutCancelled", 1)]);
+                return Handled::Cancelled {
+                    range,
+                    sent: 0,
+                    left: 0,
+                };
+            }
+            Ok(areas) => Work { areas, ..work },
+            Err(err) => return failed(err.to_string()),
+        };
+        let work = &work;
         let candidate = Candidate {
             item: (),
             reference_id: plan::range_reference(&work.alert, work.range),
@@ -263,7 +338,7 @@ impl Fanout {
         let split = match plan::recorded_split(&claim.done) {
             Some(bits) => Some(bits),
             None if claim.done.is_empty() => {
-                match self.decide_split(ledger, &work, &claim, deadline).await {
+                match self.decide_split(ledger, work, &claim, deadline).await {
                     Ok(split) => split,
                     Err(err) => {
                         ledger
@@ -277,8 +352,8 @@ impl Fanout {
             None => None,
         };
         match split {
-            Some(bits) => self.split(ledger, &work, claim, bits, deadline).await,
-            None => self.leaf(ledger, &work, claim, deadline, pacer).await,
+            Some(bits) => self.split(ledger, work, claim, bits, deadline).await,
+            None => self.leaf(ledger, work, claim, deadline, pacer).await,
         }
     }
 
@@ -389,7 +464,11 @@ impl Fanout {
         }
         let mut posts = Vec::with_capacity(targets.len());
         let mut users_by_reference = HashMap::with_capacity(targets.len());
+        // Each post's user's places: a user is not sent an alert whose event ended in every
+        // place of theirs that the message names.
+        let mut post_places: Vec<&[crate::state::AreaKey]> = Vec::with_capacity(targets.len());
         for recipient in &targets {
+            post_places.push(&recipient.places);
             let event = plan::unicast_event(&work.event, &work.alert, &recipient.user_id);
             let reference_id = plan::unicast_reference(&work.alert, &recipient.user_id);
             let region = recipient
@@ -415,13 +494,41 @@ impl Fanout {
         let mut recorded_at = Instant::now();
         let mut started = 0;
         let mut setup_error = None;
-        for chunk in posts.chunks(pacer.chunk()) {
+        let mut live = work.areas.clone();
+        let mut checked_at = Instant::now();
+        let mut cancelled = 0;
+        let mut next = 0;
+        while next < posts.len() {
+            let all = &posts[next..(next + pacer.chunk()).min(posts.len())];
+            let places = &post_places[next..next + all.len()];
+            next += all.len();
+            if checked_at.elapsed() >= PROGRESS_EVERY {
+                checked_at = Instant::now();
+                match self.live_areas(ledger, work, deadline).await {
+                    Ok(areas) => live = areas,
+                    Err(err) => {
+                        tracing::warn!(error = %err, range, "the event's state could not be read; sending on");
+                    }
+                }
+            }
+            let chunk: Vec<(Post, Vec<Region>)> = all
+                .iter()
+                .zip(places)
+                .filter(|(_, places)| places.iter().any(|p| live.contains(p)))
+                .map(|(post, _)| post.clone())
+                .collect();
+            cancelled += all.len() - chunk.len();
+            if chunk.is_empty() {
+                started += all.len();
+                continue;
+            }
             if send_deadline.saturating_duration_since(Instant::now()) < MIN_SEND_TIME
                 || !pacer.wait(chunk.len(), send_deadline - MIN_SEND_TIME).await
             {
                 break;
             }
-            started += chunk.len();
+            started += all.len();
+            let chunk = &chunk[..];
             let deliveries = match self.alexa.send_all(chunk, send_deadline).await {
                 Ok(deliveries) => deliveries,
                 Err(err) => {
@@ -460,6 +567,15 @@ impl Fanout {
         );
         let failed: usize = tally.failures.values().sum();
         let finished = failed == 0 && left == 0 && setup_error.is_none();
+        if cancelled > 0 {
+            tracing::info!(
+                alert = work.alert,
+                range,
+                cancelled,
+                "the alert's event ended where these users are; not sent to them"
+            );
+            metrics::emit(&[], &[("FanoutCancelled", cancelled as u64)]);
+        }
         let recorded = if finished {
             match ledger.close(&claim, None, deadline).await {
                 Ok(()) => Ok(()),
@@ -482,6 +598,13 @@ impl Fanout {
         .buffer_unordered(16)
         .collect::<Vec<()>>()
         .await;
+        if finished && cancelled > 0 && tally.sent == 0 {
+            return Handled::Cancelled {
+                range,
+                sent: 0,
+                left: cancelled,
+            };
+        }
         if finished {
             return Handled::Sent {
                 range,

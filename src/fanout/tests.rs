@@ -95,7 +95,12 @@ fn tornado(id: &str, counties: &[&str]) -> (NotificationRequest, Option<String>)
         None,
         &["en-US"],
     );
-    request.area = Some(counties.iter().map(|c| AreaKey::county(c)).collect());
+    request.area = Some(
+        counties
+            .iter()
+            .map(|c| crate::area::Place::county(c))
+            .collect(),
+    );
     (request, None)
 }
 
@@ -414,7 +419,7 @@ async fn an_extension_reaches_the_new_county_but_not_who_heard_the_alert_before(
     add_user(&rig.store, &user(2), "73072", &[WEATHER_ALERT], "NA").await; // Cleveland and McClain
     add_user(&rig.store, &user(3), "73080", &[WEATHER_ALERT], "NA").await; // McClain (Purcell)
     let (mut request, _) = tornado("ext", &["40087"]);
-    request.except = vec![AreaKey::county("40027")];
+    request.except = vec![crate::area::Place::county("40027")];
     announce(&rig, (request, None)).await;
     drain(&rig, 10, 10).await;
     let counts = per_user(&rig.alexa);

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::event::Watch;
 use crate::json::FieldError;
 use crate::state::{AreaKey, HashRange};
 
@@ -31,6 +32,10 @@ pub struct Work {
     /// How many times a range short of time handed itself on to a copy of this message.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub hops: u32,
+    /// The weather event's record chain: a later record may say the event ended in some of
+    /// the places (a cancellation), and nobody there is sent it after that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<Watch>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -55,6 +60,7 @@ impl Work {
             except,
             range: HashRange::ALL,
             hops: 0,
+            watch: None,
         }
     }
 

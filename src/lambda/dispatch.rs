@@ -207,13 +207,17 @@ impl App {
 
     pub fn with_edges(config: Config, edges: Edges) -> Self {
         let ledger = edges.state.map(Ledger::new);
-        let fanout = Arc::new(Fanout::new(
-            edges.queue,
-            edges.alexa.clone(),
-            config.regions.first().copied().unwrap_or(alexa::Region::Na),
-            config.fanout_send_rate,
-            edges.clock.clone(),
-        ));
+        // A queued weather alert stops where the poll has since seen its event end.
+        let fanout = Arc::new(
+            Fanout::new(
+                edges.queue,
+                edges.alexa.clone(),
+                config.regions.first().copied().unwrap_or(alexa::Region::Na),
+                config.fanout_send_rate,
+                edges.clock.clone(),
+            )
+            .with_status(Arc::new(crate::weather::memory::Ended)),
+        );
         App {
             poller: Poller::new(&config, edges.clock.clone()),
             notifier: Notifier::new(config.regions.clone(), edges.alexa, ledger.clone())

@@ -14,6 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::time::Instant;
 
 use crate::alexa::{Delivery, EventsApi, Post, Region, SetupError, Status};
+use crate::area::Place;
 use crate::budget::{self, RECORD_RESERVE};
 use crate::clock::{Clock, SystemClock};
 use crate::event::{self, Audience, Built, NotificationRequest, ProactiveEvent};
@@ -80,6 +81,7 @@ struct Fanned {
     event: ProactiveEvent,
     areas: Vec<crate::state::AreaKey>,
     except: Vec<crate::state::AreaKey>,
+    watch: Option<event::Watch>,
     ends_at: DateTime<Utc>,
     claim: crate::state::Claim,
 }
@@ -138,12 +140,16 @@ impl Notifier {
                     (
                         event,
                         request.region,
-                        request
-                            .area
-                            .clone()
-                            .map(|area| (area, request.except.clone())),
+                        request.area.as_ref().map(|area| {
+                            (
+                                area.iter().map(Place::key).collect(),
+                                request.except.iter().map(Place::key).collect(),
+                                request.watch.clone(),
+                            )
+                        }),
                     ),
                     request.expires_at,
+                    request.record_until,
                     request.tag.clone(),
                 )),
                 Built::Skipped {
@@ -158,7 +164,7 @@ impl Notifier {
                 }
             }
         }
-        if ready.iter().any(|((_, _, area), _, _)| area.is_some()) {
+        if ready.iter().any(|((_, _, area), _, _, _)| area.is_some()) {
             // Checked before anything is claimed or sent.
             if self.ledger.is_none() {
                 return Err(FanoutError::NotConfigured {
@@ -172,7 +178,7 @@ impl Notifier {
         let Some(ledger) = &self.ledger else {
             let targets = ready
                 .into_iter()
-                .map(|((event, region, _), _, _)| {
+                .map(|((event, region, _), _, _, _)| {
                     let regions = self.regions(&event, region);
                     (event, regions)
                 })
@@ -185,15 +191,19 @@ impl Notifier {
         };
         let candidates = ready
             .into_iter()
-            .map(|(target, ends_at, tag)| {
+            .map(|(target, ends_at, record_until, tag)| {
                 let expires_at = expiry(&target.0, now);
+                // What the event announces may last longer than Alexa keeps the event, and
+                // its record may have to outlive both.
+                let ends_at = ends_at
+                    .unwrap_or(expires_at)
+                    .max(record_until.unwrap_or(expires_at));
                 Candidate {
                     reference_id: target.0.reference_id.clone(),
                     expires_at,
-                    // What the event announces may last longer than Alexa keeps the event.
-                    ends_at: ends_at.unwrap_or(expires_at),
+                    ends_at,
                     tag,
-                    item: (target, ends_at.unwrap_or(expires_at)),
+                    item: (target, ends_at),
                 }
             })
             .collect();
@@ -232,11 +242,12 @@ impl Notifier {
         let mut claims = Vec::with_capacity(claimed.to_send.len());
         let mut fanned = Vec::new();
         for (((event, region, area), ends_at), claim) in claimed.to_send {
-            if let Some((areas, except)) = area {
+            if let Some((areas, except, watch)) = area {
                 fanned.push(Fanned {
                     event,
                     areas,
                     except,
+                    watch,
                     ends_at,
                     claim,
                 });
@@ -305,8 +316,9 @@ impl Notifier {
         let fanout = self.fanout()?;
         let works: Vec<Work> = fanned
             .iter()
-            .map(|f| {
-                Work::new(
+            .map(|f| Work {
+                watch: f.watch.clone(),
+                ..Work::new(
                     f.claim.reference_id.clone(),
                     serde_json::to_value(&f.event).unwrap_or_default(),
                     f.ends_at,

@@ -1,14 +1,22 @@
-//! The scheduled rule's job: poll the weather-alert feed and announce each new alert once.
+//! The scheduled rule's job: poll the weather-alert feed and announce each hazard event once
+//! to each place it concerns, again only when its danger rises.
 //!
-//! - [`feed`] fetches the feed (an edge: HTTP, conditional requests);
-//! - [`nws`] reads the NWS format and decides each alert on its own;
-//! - [`plan`] decides the poll as a whole, given what the [`Ledger`] says was announced;
-//! - [`Poller`] carries the plan out through the [`Notifier`].
+//! - [`alert`] is the feed-neutral model every feed is read into (alerts, event keys,
+//!   levels, places, why a message is skipped);
+//! - [`feed`] is a feed ([`AlertFeed`]: fetch and read), [`client`] its HTTP side, [`nws`] and
+//!   [`vtec`] the NWS format;
+//! - [`memory`] is what each event's places heard, kept in the ledger between polls;
+//! - [`plan`] decides the poll as a whole (pure);
+//! - [`Poller`] runs the steps: fetch, look up, decide, send, record.
 
+pub mod alert;
+pub mod client;
 pub mod feed;
+pub mod memory;
 pub mod nws;
 pub mod plan;
 mod severity;
+pub mod vtec;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -22,15 +30,15 @@ use tokio::time::Instant;
 
 use crate::alexa::{Delivery, Status};
 use crate::config::{vars, Audience, Config};
-use crate::event::schemas::WEATHER_ALERT;
-use crate::event::{reference_id, NotificationRequest};
+use crate::event::{NotificationRequest, Watch};
 use crate::ledger::Ledger;
 use crate::notifier::{Notifier, OnRefusal, Outcome, SendError};
 use crate::skill::speech::LOCALES;
-use crate::state::AreaKey;
 use crate::state::StateError;
 
-pub use feed::{Feed, FeedError, Fetched};
+pub use alert::{Alert, Alerts, EventKey, Level, Place, Skip};
+pub use client::{FeedClient, FeedError, Validators};
+pub use feed::{AlertFeed, MemoryFeed, NwsFeed, Polled};
 pub use severity::Severity;
 
 /// Why a poll failed the invocation.
@@ -86,7 +94,11 @@ pub struct FeedSummary {
     /// Alerts in the feed, malformed ones included.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alerts: Option<usize>,
-    /// Alerts the plan announces (each may still turn out sent before).
+    /// Hazard events of the feed that the poll decided (an event's messages, its segments
+    /// and updates, count once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<usize>,
+    /// Announcements the plan makes (each may still turn out sent before).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub candidates: Option<usize>,
     /// Alerts not announced, counted by reason.
@@ -98,9 +110,34 @@ pub struct FeedSummary {
     /// Alerts this poll had no time left for: the next poll sends them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deferred: Option<usize>,
-    /// Updates announced again because they raise the danger (among the candidates).
+    /// Events announced again because their danger rose (among the candidates).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub escalations: Option<usize>,
+    /// Events announced to places that had not heard them (among the candidates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<usize>,
+    /// Event records made without a send (events ended, chains continued).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<usize>,
+}
+
+impl FeedSummary {
+    fn unchanged(url: &str) -> Self {
+        FeedSummary {
+            url: url.to_owned(),
+            status: 304,
+            changed: false,
+            alerts: None,
+            events: None,
+            candidates: None,
+            skipped: None,
+            refused: None,
+            deferred: None,
+            escalations: None,
+            extensions: None,
+            recorded: None,
+        }
+    }
 }
 
 /// How many alerts (referenceIds, whatever the regions) have a delivery that is `such`.
@@ -117,7 +154,7 @@ fn distinct_alerts(results: &[Outcome], such: impl Fn(&Delivery) -> bool) -> usi
 
 /// How many ledger reads or writes a poll runs at once.
 const LOOKUP_CONCURRENCY: usize = 16;
-/// How many alerts are claimed, sent and recorded together.
+/// How many announcements are claimed, sent and recorded together.
 const CHUNK: usize = 50;
 /// The time a chunk is started with at least: one full request to Alexa, then the time kept
 /// to record and to answer (its claims are quick; the sender stops retrying by itself when
@@ -127,31 +164,48 @@ const CHUNK_TIME: std::time::Duration = crate::http::REQUEST_TIMEOUT
     .saturating_add(crate::budget::REPORT_RESERVE);
 
 pub struct Poller {
-    feed: Option<Feed>,
+    feed: Option<Arc<dyn AlertFeed>>,
     min_severity: Severity,
     contact_missing: bool,
     clock: Arc<dyn Clock>,
     audience: Audience,
 }
 
+/// What the send step did.
+struct Sent {
+    results: Vec<Outcome>,
+    /// Announcements not reached for lack of time (the next poll sends them).
+    deferred: usize,
+    /// Groups with an announcement not reached: their records wait for it.
+    waiting: HashSet<usize>,
+}
+
 impl Poller {
     pub fn new(config: &Config, clock: Arc<dyn Clock>) -> Self {
+        let feed = config.weather_feed_url.clone().map(|url| {
+            Arc::new(NwsFeed::new(FeedClient::new(
+                url,
+                &config.skill_id,
+                config.weather_feed_contact.as_deref(),
+            ))) as Arc<dyn AlertFeed>
+        });
         Poller {
             clock,
             audience: config.weather_audience,
-            feed: config.weather_feed_url.clone().map(|url| {
-                Feed::new(
-                    url,
-                    &config.skill_id,
-                    config.weather_feed_contact.as_deref(),
-                )
-            }),
+            feed,
             min_severity: config.weather_min_severity,
             contact_missing: config.weather_feed_contact.is_none(),
         }
     }
 
-    /// One poll: fetch, plan, record updates, send the new alerts through `notifier`.
+    /// The same poll over another feed (an in-memory one in tests).
+    pub fn with_feed(mut self, feed: Arc<dyn AlertFeed>) -> Self {
+        self.feed = Some(feed);
+        self.contact_missing = false;
+        self
+    }
+
+    /// One poll: fetch, look up what each event's places heard, decide, send, record.
     pub async fn poll(
         &self,
         notifier: &Notifier,
@@ -159,7 +213,55 @@ impl Poller {
         deadline: Instant,
         holder: &str,
     ) -> Result<PollReport, PollError> {
-        let feed = self.feed.as_ref().ok_or(PollError::NotConfigured {
+        let (feed, ledger) = self.configured(ledger)?;
+        tracing::info!(feed = feed.url(), "polling the weather feed");
+        if self.contact_missing {
+            tracing::warn!(
+                "WEATHER_FEED_CONTACT is not set: NWS asks for a contact (website or email) in the User-Agent, so that it can reach you before blocking a client"
+            );
+        }
+        let (alerts, validators) = match feed.fetch(deadline).await? {
+            Polled::NotModified => {
+                tracing::info!(feed = feed.url(), "feed unchanged since the last poll");
+                return Ok(PollReport {
+                    feed: FeedSummary::unchanged(feed.url()),
+                    results: Vec::new(),
+                });
+            }
+            Polled::Changed { alerts, validators } => (alerts, validators),
+        };
+        for problem in &alerts.malformed {
+            tracing::warn!(problem, "feed alert skipped: malformed");
+        }
+        let chains = self.look_up(ledger, &alerts.alerts, deadline).await?;
+        let places_matter = self.audience == Audience::Located;
+        let plan = plan::plan(
+            &alerts.alerts,
+            alerts.malformed.len(),
+            self.min_severity,
+            places_matter,
+            &chains,
+        );
+        log_decisions(&plan);
+        let sent = self
+            .send(notifier, &plan, places_matter, deadline, holder)
+            .await?;
+        let recorded = self
+            .record(ledger, &plan, &sent.waiting, deadline, holder)
+            .await?;
+        // Only now, and only if every announcement was reached: a poll that failed or stopped
+        // part-way must see the same feed as new next time.
+        if sent.deferred == 0 {
+            feed.remember(validators);
+        }
+        Ok(self.report(feed.url(), &alerts, &plan, sent, recorded))
+    }
+
+    fn configured<'a>(
+        &'a self,
+        ledger: Option<&'a Ledger>,
+    ) -> Result<(&'a dyn AlertFeed, &'a Ledger), PollError> {
+        let feed = self.feed.as_deref().ok_or(PollError::NotConfigured {
             what: "the scheduled weather poll",
             var: vars::WEATHER_FEED_URL,
             fix: "set it to an NWS alerts URL such as https://api.weather.gov/alerts/active?area=OK (the SAM template's WeatherFeedUrl), or remove the schedule",
@@ -171,90 +273,113 @@ impl Poller {
             var: vars::STATE_TABLE,
             fix: "without a state table every poll would announce the same alerts again; set it to the DynamoDB table the SAM template creates",
         })?;
-        tracing::info!(feed = feed.url(), "polling the weather feed");
-        if self.contact_missing {
-            tracing::warn!(
-                "WEATHER_FEED_CONTACT is not set: NWS asks for a contact (website or email) in the User-Agent, so that it can reach you before blocking a client"
-            );
-        }
-        let (body, validators) = match feed.fetch(deadline).await? {
-            Fetched::NotModified => {
-                tracing::info!(feed = feed.url(), "feed unchanged since the last poll");
-                return Ok(PollReport {
-                    feed: FeedSummary {
-                        url: feed.url().to_owned(),
-                        status: 304,
-                        changed: false,
-                        alerts: None,
-                        candidates: None,
-                        skipped: None,
-                        refused: None,
-                        deferred: None,
-                        escalations: None,
-                    },
-                    results: Vec::new(),
-                });
-            }
-            Fetched::Changed { body, validators } => (body, validators),
-        };
-        let parsed = nws::parse(&body).map_err(|problem| FeedError::Malformed {
-            url: feed.url().to_owned(),
-            problem,
-        })?;
-        // The alerts are read: a national feed's megabytes are not kept through the sends.
-        drop(body);
-        for problem in &parsed.malformed {
-            tracing::warn!(problem, "feed alert skipped: malformed");
-        }
-        let to_check = plan::references_to_check(&parsed, self.min_severity);
-        let lookups: Vec<_> = stream::iter(to_check.iter().map(|earlier| async move {
-            ledger
-                .announced(&reference_id(WEATHER_ALERT, earlier), deadline)
-                .await
-        }))
-        .buffered(LOOKUP_CONCURRENCY)
-        .collect()
-        .await;
-        let mut announced = HashMap::new();
-        let mut places = HashMap::new();
-        for (earlier, record) in to_check.into_iter().zip(lookups) {
-            if let Some(record) = record? {
-                let tag = record.tag.as_deref().map(plan::decode_tag);
-                if let Some((_, Some(counties))) = &tag {
-                    places.insert(earlier.clone(), counties.clone());
-                }
-                announced.insert(earlier, tag.map(|(level, _)| level));
-            }
-        }
-        let located = self.audience == Audience::Located;
-        // A Multicast reaches everyone: no update extends its area.
-        let places = located.then_some(&places);
-        let plan = plan::plan_with_places(&parsed, self.min_severity, &announced, places);
-        for (alert, skip) in &plan.skipped {
-            tracing::debug!(
-                id = alert.id,
-                event = alert.event,
-                reason = skip.key(),
-                "feed alert skipped"
-            );
-        }
+        Ok((feed, ledger))
+    }
+
+    /// Reads the record chains of the feed's events, then, for events found under none of
+    /// their own keys, the other names they may be remembered under.
+    async fn look_up(
+        &self,
+        ledger: &Ledger,
+        alerts: &[Alert],
+        deadline: Instant,
+    ) -> Result<HashMap<EventKey, memory::Chain>, PollError> {
+        let mut chains = read_chains(ledger, plan::keys_to_read(alerts), deadline).await?;
+        let aliases = plan::aliases_to_read(alerts, &chains);
+        chains.extend(read_chains(ledger, aliases, deadline).await?);
+        Ok(chains)
+    }
+
+    /// Sends the announcements in chunks, each started only with the time to claim, send and
+    /// record it: what is not reached now is reached by the next poll (the feed is then not
+    /// remembered as handled), never left half-recorded. An announcement Alexa refuses would
+    /// be refused at every poll: it is recorded as final and counted, and does not fail the
+    /// poll or hold back the others.
+    async fn send(
+        &self,
+        notifier: &Notifier,
+        plan: &plan::Plan<'_>,
+        places_matter: bool,
+        deadline: Instant,
+        holder: &str,
+    ) -> Result<Sent, PollError> {
         let now = self.clock.now();
-        let marks: Vec<_> = stream::iter(plan.updates.iter().map(|(alert, level)| {
-            tracing::info!(
-                id = alert.id,
-                event = alert.event,
-                level = level.encode(),
-                "update of an announced alert that does not raise the danger; not announced again"
+        let keep = now + memory::KEEP_AT_LEAST;
+        let mut requests: Vec<(usize, NotificationRequest)> = plan
+            .announce
+            .iter()
+            .map(|a| {
+                let mut request = NotificationRequest::multicast_weather_alert(
+                    a.alert_type,
+                    &a.alert.sender_name,
+                    memory::record_id(&a.key, a.record),
+                    a.ends,
+                    &LOCALES,
+                );
+                request.tag = Some(a.memory.encode());
+                request.record_until = Some(keep);
+                if places_matter {
+                    request.area = Some(a.places.clone());
+                    request.except = a.except.clone();
+                    request.watch = Some(Watch {
+                        key: a.key.as_str().to_owned(),
+                        record: a.record,
+                    });
+                }
+                (a.group, request)
+            })
+            .collect();
+        let mut sent = Sent {
+            results: Vec::new(),
+            deferred: 0,
+            waiting: HashSet::new(),
+        };
+        while !requests.is_empty() {
+            if deadline.saturating_duration_since(Instant::now()) < CHUNK_TIME {
+                sent.deferred = requests.len();
+                sent.waiting = requests.iter().map(|(g, _)| *g).collect();
+                tracing::warn!(
+                    deferred = sent.deferred,
+                    "no time left in this poll for the remaining announcements; the next poll sends them"
+                );
+                break;
+            }
+            let rest = requests.split_off(requests.len().min(CHUNK));
+            let chunk = std::mem::replace(&mut requests, rest);
+            let chunk = chunk.into_iter().map(|(_, r)| (r, None)).collect();
+            sent.results.extend(
+                notifier
+                    .send_requests(chunk, deadline, holder, OnRefusal::Record)
+                    .await?,
             );
+        }
+        Ok(sent)
+    }
+
+    /// Makes the records that need no send (an event ended somewhere, a chain without VTEC
+    /// continued), except for groups whose announcements are still to be sent. How many.
+    async fn record(
+        &self,
+        ledger: &Ledger,
+        plan: &plan::Plan<'_>,
+        waiting: &HashSet<usize>,
+        deadline: Instant,
+        holder: &str,
+    ) -> Result<usize, PollError> {
+        let now = self.clock.now();
+        let keep = now + memory::KEEP_AT_LEAST;
+        let records: Vec<&plan::Record> = plan
+            .records
+            .iter()
+            .filter(|r| !waiting.contains(&r.group))
+            .collect();
+        let marks: Vec<_> = stream::iter(records.iter().map(|r| {
             ledger.mark_announced(
-                reference_id(WEATHER_ALERT, &alert.id),
+                memory::record_reference(&r.key, r.record),
                 holder,
                 now,
-                alert.expiry().unwrap_or(now + chrono::Duration::hours(24)),
-                Some(plan::encode_tag(
-                    *level,
-                    plan.updates_told.get(alert.id.as_str()).unwrap_or(&None),
-                )),
+                r.ends.map_or(keep, |e| e.max(keep)),
+                Some(r.memory.encode()),
                 deadline,
             )
         }))
@@ -262,125 +387,101 @@ impl Poller {
         .collect()
         .await;
         marks.into_iter().collect::<Result<Vec<()>, _>>()?;
-        let mut no_county = 0;
-        let mut requests: Vec<_> = plan
-            .announce
-            .iter()
-            .filter(|announce| {
-                // Located: an alert that names no county of ours (a marine zone) has nobody
-                // to go to.
-                let nobody = located && announce.counties.is_empty();
-                if nobody {
-                    tracing::info!(
-                        id = announce.alert.id,
-                        event = announce.alert.event,
-                        area = announce.alert.area_desc,
-                        "feed alert names no county; nobody to announce it to"
-                    );
-                    no_county += 1;
-                }
-                !nobody
-            })
-            .map(|announce| {
-                let alert = announce.alert;
-                tracing::info!(
-                    id = alert.id,
-                    event = alert.event,
-                    alert_type = announce.alert_type,
-                    area = alert.area_desc,
-                    escalation = announce.escalation,
-                    extension = announce.extension,
-                    level = announce.level.encode(),
-                    "feed alert to announce"
-                );
-                let mut request = NotificationRequest::multicast_weather_alert(
-                    announce.alert_type,
-                    &alert.sender_name,
-                    alert.id.clone(),
-                    alert.expiry(),
-                    &LOCALES,
-                );
-                request.tag = Some(plan::encode_tag(announce.level, &announce.told));
-                if located {
-                    request.area = Some(
-                        announce
-                            .counties
-                            .iter()
-                            .map(|c| AreaKey::county(c))
-                            .collect(),
-                    );
-                    request.except = announce.except.iter().map(|c| AreaKey::county(c)).collect();
-                }
-                (request, None)
-            })
-            .collect();
-        let candidates = requests.len();
-        // In chunks, each started only with the time to claim, send and record it: what is
-        // not reached now is reached by the next poll (the feed is then not remembered as
-        // handled), never left half-recorded. A feed alert Alexa refuses would be refused at
-        // every poll: it is recorded as final and counted, and does not fail the poll or hold
-        // back the other alerts.
-        let mut results = Vec::new();
-        let mut deferred = 0;
-        while !requests.is_empty() {
-            if deadline.saturating_duration_since(Instant::now()) < CHUNK_TIME {
-                deferred = requests.len();
-                tracing::warn!(
-                    deferred,
-                    "no time left in this poll for the remaining alerts; the next poll sends them"
-                );
-                break;
-            }
-            let rest = requests.split_off(requests.len().min(CHUNK));
-            let chunk = std::mem::replace(&mut requests, rest);
-            results.extend(
-                notifier
-                    .send_requests(chunk, deadline, holder, OnRefusal::Record)
-                    .await?,
-            );
-        }
+        Ok(records.len())
+    }
+
+    fn report(
+        &self,
+        url: &str,
+        alerts: &Alerts,
+        plan: &plan::Plan<'_>,
+        sent: Sent,
+        recorded: usize,
+    ) -> PollReport {
+        let Sent {
+            results, deferred, ..
+        } = sent;
         let refused = distinct_alerts(&results, |d| d.status == Status::Refused);
-        // Only now, and only if every alert was reached: a poll that failed or stopped part-way
-        // must see the same feed as new next time.
-        if deferred == 0 {
-            feed.remember(validators);
-        }
-        let mut skipped = plan.skipped_counts();
-        if no_county > 0 {
-            skipped.insert("noCounty", no_county);
-        }
+        let skipped = plan.skipped_counts();
         let announced = distinct_alerts(&results, Delivery::is_settled)
             + results
                 .iter()
                 .filter(|o| matches!(o, Outcome::Queued(_)))
                 .count();
+        let seen = alerts.alerts.len() + alerts.malformed.len();
+        let escalations = plan.count(plan::Why::Escalation);
+        let extensions = plan.count(plan::Why::Extension);
         crate::metrics::emit(
             &[],
             &[
-                (
-                    "AlertsSeen",
-                    (parsed.alerts.len() + parsed.malformed.len()) as u64,
-                ),
+                ("AlertsSeen", seen as u64),
                 ("AlertsAnnounced", announced as u64),
                 ("AlertsSkipped", skipped.values().sum::<usize>() as u64),
-                ("Escalations", plan.escalations() as u64),
+                ("Escalations", escalations as u64),
+                ("Extensions", extensions as u64),
                 ("AlertsRefused", refused as u64),
                 ("AlertsDeferred", deferred as u64),
             ],
         );
-        Ok(PollReport {
+        PollReport {
             feed: FeedSummary {
-                url: feed.url().to_owned(),
+                url: url.to_owned(),
                 status: 200,
                 changed: true,
-                alerts: Some(parsed.alerts.len() + parsed.malformed.len()),
-                candidates: Some(candidates),
+                alerts: Some(seen),
+                events: Some(plan.groups.len()),
+                candidates: Some(plan.announce.len()),
                 skipped: Some(skipped),
                 refused: Some(refused),
                 deferred: Some(deferred),
-                escalations: Some(plan.escalations()),
+                escalations: Some(escalations),
+                extensions: Some(extensions),
+                recorded: Some(recorded),
             },
             results,
-        })
+        }
+    }
+}
+
+async fn read_chains(
+    ledger: &Ledger,
+    keys: Vec<EventKey>,
+    deadline: Instant,
+) -> Result<HashMap<EventKey, memory::Chain>, StateError> {
+    let read: Vec<_> = stream::iter(
+        keys.iter()
+            .map(|key| memory::read(ledger, key, 0, deadline)),
+    )
+    .buffered(LOOKUP_CONCURRENCY)
+    .collect()
+    .await;
+    keys.into_iter()
+        .zip(read)
+        .map(|(key, chain)| Ok((key, chain?)))
+        .collect()
+}
+
+fn log_decisions(plan: &plan::Plan<'_>) {
+    for (alert, skip) in &plan.skipped {
+        tracing::debug!(
+            id = alert.id,
+            event = alert.event,
+            reason = skip.key(),
+            "feed alert not announced"
+        );
+    }
+    for a in &plan.announce {
+        tracing::info!(
+            event_key = %a.key,
+            record = a.record,
+            id = a.alert.id,
+            event = a.alert.event,
+            alert_type = a.alert_type,
+            area = a.alert.area_desc,
+            why = ?a.why,
+            level = a.level.encode(),
+            places = a.places.len(),
+            "weather event to announce"
+        );
     }
 }

@@ -1,11 +1,14 @@
 //! The US National Weather Service alerts feed (`/alerts/active?area=XX`, GeoJSON) and which
-//! of its alerts become Alexa weather alerts.
+//! of its alerts become Alexa weather alerts: read into the feed-neutral [`Alert`], each with
+//! one [`Track`] per P-VTEC string.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::alert::{Action, Alert, Alerts, EventKey, Level, MessageKind, Place, Track};
+use super::vtec::Vtec;
 use super::Severity;
 
 /// NWS event names that are announced, and the Alexa alert type each becomes. Alexa speaks
@@ -34,176 +37,12 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
     ("Severe Thunderstorm Watch", "THUNDER_STORM"),
 ];
 
-/// How dangerous an alert says its hazard is, in the terms that make NWS tell people again.
-/// An update is announced again when any part rises above what was announced for its alert
-/// (see the README's escalation table); each part is 0 at its base.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Level {
-    /// 1 for a warning (the hazard is happening or imminent), 0 for a watch.
-    pub warning: u8,
-    /// `tornadoDamageThreat`: 1 CONSIDERABLE (a particularly dangerous situation), 2
-    /// CATASTROPHIC (a tornado emergency).
-    pub tornado_threat: u8,
-    /// `thunderstormDamageThreat`: 1 DESTRUCTIVE (CONSIDERABLE stays 0: NWS does not alert
-    /// phones again for it).
-    pub storm_threat: u8,
-    /// `tornadoDetection`: 1 OBSERVED (a confirmed tornado) on a tornado alert.
-    pub tornado_observed: u8,
-    /// `severity` Extreme.
-    pub extreme: u8,
-}
-
-impl Level {
-    fn parts(self) -> [u8; 5] {
-        [
-            self.warning,
-            self.tornado_threat,
-            self.storm_threat,
-            self.tornado_observed,
-            self.extreme,
-        ]
-    }
-
-    fn from_parts(p: [u8; 5]) -> Level {
-        Level {
-            warning: p[0],
-            tornado_threat: p[1],
-            storm_threat: p[2],
-            tornado_observed: p[3],
-            extreme: p[4],
-        }
-    }
-
-    /// Whether any part is higher than in `announced`.
-    pub fn rises_above(self, announced: Level) -> bool {
-        self.parts()
-            .iter()
-            .zip(announced.parts())
-            .any(|(now, then)| *now > then)
-    }
-
-    /// The higher of each part.
-    pub fn max(self, other: Level) -> Level {
-        let (a, b) = (self.parts(), other.parts());
-        Level::from_parts(std::array::from_fn(|i| a[i].max(b[i])))
-    }
-
-    /// Five digits, as kept with the sent record (`"10201"`).
-    pub fn encode(self) -> String {
-        self.parts()
-            .iter()
-            .map(|p| char::from(b'0' + p.min(&9)))
-            .collect()
-    }
-
-    /// What [`Level::encode`] wrote; anything else (a record from before levels were kept)
-    /// reads as the base level.
-    pub fn decode(text: &str) -> Level {
-        let digits: Vec<u8> = text
-            .bytes()
-            .filter(u8::is_ascii_digit)
-            .map(|b| b - b'0')
-            .collect();
-        match <[u8; 5]>::try_from(digits) {
-            Ok(parts) if text.len() == 5 => Level::from_parts(parts),
-            _ => Level::default(),
-        }
-    }
-}
-
 /// The Alexa alert type of an NWS event name, if it is announced at all.
 pub fn alert_type(event: &str) -> Option<&'static str> {
     EVENT_TYPES
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case(event.trim()))
         .map(|(_, alert_type)| *alert_type)
-}
-
-/// One alert of the feed: the properties this function uses.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Alert {
-    /// The CAP identifier, e.g. `urn:oid:2.49.0.1.840.0.4f0c...`: the alert's referenceId is
-    /// derived from it, and `references` of later updates name it.
-    pub id: String,
-    pub event: String,
-    pub status: String,
-    pub message_type: String,
-    pub severity: Severity,
-    pub sender_name: String,
-    pub area_desc: String,
-    pub expires: Option<DateTime<Utc>>,
-    pub ends: Option<DateTime<Utc>>,
-    /// Identifiers of the earlier messages this one updates or cancels.
-    pub references: Vec<String>,
-    /// How dangerous it says the hazard is.
-    pub level: Level,
-    /// The counties it concerns (5-digit FIPS, from `geocode.SAME`; codes that are no county
-    /// of the ZIP table, such as marine zones, are left out).
-    pub counties: Vec<String>,
-}
-
-impl Alert {
-    /// When the notification stops mattering: the end of the hazard when the feed gives it,
-    /// else the end of the message.
-    pub fn expiry(&self) -> Option<DateTime<Utc>> {
-        self.ends.or(self.expires)
-    }
-}
-
-/// The feed, with the features that could not be read (`field: problem`): one broken alert
-/// must not hold back the others, so it is counted and logged rather than failing the poll.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Feed {
-    pub alerts: Vec<Alert>,
-    pub malformed: Vec<String>,
-}
-
-/// Why an alert is not announced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Skip {
-    /// `status` is Exercise, System, Test or Draft.
-    NotActual,
-    /// `messageType: Cancel`: the hazard is over, there is nothing to announce.
-    Cancel,
-    /// `messageType` Ack or Error.
-    NotAnAlert,
-    /// An NWS event with no Alexa alert type.
-    OtherEvent,
-    BelowMinSeverity,
-    /// An update of an alert that was announced already.
-    UpdateOfAnnounced,
-    Malformed,
-}
-
-impl Skip {
-    pub fn key(self) -> &'static str {
-        match self {
-            Skip::NotActual => "notActual",
-            Skip::Cancel => "cancel",
-            Skip::NotAnAlert => "notAnAlert",
-            Skip::OtherEvent => "otherEvent",
-            Skip::BelowMinSeverity => "belowMinSeverity",
-            Skip::UpdateOfAnnounced => "updateOfAnnounced",
-            Skip::Malformed => "malformed",
-        }
-    }
-}
-
-/// What to do with an alert, before looking at what was announced already.
-pub fn verdict(alert: &Alert, min_severity: Severity) -> Result<&'static str, Skip> {
-    if alert.status != "Actual" {
-        return Err(Skip::NotActual);
-    }
-    match alert.message_type.as_str() {
-        "Alert" | "Update" => {}
-        "Cancel" => return Err(Skip::Cancel),
-        _ => return Err(Skip::NotAnAlert),
-    }
-    let alert_type = alert_type(&alert.event).ok_or(Skip::OtherEvent)?;
-    if alert.severity < min_severity {
-        return Err(Skip::BelowMinSeverity);
-    }
-    Ok(alert_type)
 }
 
 /// The feed document, read without building it in memory: each feature stays a slice of the
@@ -234,6 +73,7 @@ struct Properties {
     severity: Option<Value>,
     sender_name: Option<Value>,
     area_desc: Option<Value>,
+    sent: Option<Value>,
     expires: Option<Value>,
     ends: Option<Value>,
     references: Option<Value>,
@@ -251,6 +91,7 @@ impl Properties {
             "severity" => self.severity.as_ref(),
             "senderName" => self.sender_name.as_ref(),
             "areaDesc" => self.area_desc.as_ref(),
+            "sent" => self.sent.as_ref(),
             "expires" => self.expires.as_ref(),
             "ends" => self.ends.as_ref(),
             "references" => self.references.as_ref(),
@@ -263,7 +104,7 @@ impl Properties {
 
 /// Parses the feed. A body that is not a GeoJSON FeatureCollection is an error (the feed is
 /// broken or the URL points elsewhere); a feature missing a field is reported in `malformed`.
-pub fn parse(body: &[u8]) -> Result<Feed, String> {
+pub fn parse(body: &[u8]) -> Result<Alerts, String> {
     let document: Document = match serde_json::from_slice(body) {
         Ok(document) => document,
         Err(_) => return Err(not_a_feed(body)),
@@ -276,7 +117,7 @@ pub fn parse(body: &[u8]) -> Result<Feed, String> {
                 .map_or("missing".to_owned(), |t| format!("{t:?}"))
         ));
     }
-    let mut feed = Feed {
+    let mut feed = Alerts {
         alerts: Vec::with_capacity(document.features.len()),
         malformed: Vec::new(),
     };
@@ -341,7 +182,7 @@ fn alert(p: &Properties, at: &str) -> Result<Alert, String> {
     let severity = Severity::parse(&severity_text).ok_or_else(|| {
         format!("{at}.severity: {severity_text:?} is not one of Extreme, Severe, Moderate, Minor, Unknown")
     })?;
-    let references = match p.get("references") {
+    let mut references = match p.get("references") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items
             .iter()
@@ -350,27 +191,105 @@ fn alert(p: &Properties, at: &str) -> Result<Alert, String> {
             .collect(),
         Some(_) => return Err(format!("{at}.references: expected an array")),
     };
+    let parameters = p.get("parameters");
+    // Once an earlier message has expired NWS moves it from `references` here (as
+    // "sender,identifier,sent" triples separated by spaces): it is still the chain.
+    references.extend(expired_references(parameters));
+    references.sort_unstable();
+    references.dedup();
+    let event = text("event")?;
+    let id = text("id")?;
+    let kind = MessageKind::parse(&text("messageType")?);
+    let sent = time("sent")?;
     let mut alert = Alert {
-        id: text("id")?,
-        event: text("event")?,
-        status: text("status")?,
-        message_type: text("messageType")?,
+        alert_type: alert_type(&event),
+        actual: text("status")? == "Actual",
+        kind,
         severity,
         sender_name: text("senderName")?,
         area_desc: text("areaDesc").unwrap_or_default(),
+        sent,
         expires: time("expires")?,
         ends: time("ends")?,
+        tracks: tracks(&id, kind, sent, &references, parameters),
         references,
         level: Level::default(),
-        counties: counties(p.get("geocode")),
+        places: counties(p.get("geocode"))
+            .iter()
+            .map(|c| Place::county(c))
+            .collect(),
+        event,
+        id,
     };
-    alert.level = level(&alert, p.get("parameters"));
-    if alert.expiry().is_none() {
+    alert.level = level(&alert, parameters);
+    if alert.expires.is_none() && alert.ends.is_none() {
         return Err(format!(
             "{at}.expires: required field is missing (and there is no `ends`)"
         ));
     }
     Ok(alert)
+}
+
+/// The identifiers of `parameters.expiredReferences`.
+fn expired_references(parameters: Option<&Value>) -> Vec<String> {
+    let Some(Value::Array(items)) = parameters.and_then(|p| p.get("expiredReferences")) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(Value::as_str)
+        .flat_map(str::split_whitespace)
+        .filter_map(|triple| triple.split(',').nth(1))
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// One track per operational P-VTEC string; a message without one is its own event, its
+/// references naming the chain it continues.
+fn tracks(
+    id: &str,
+    kind: MessageKind,
+    sent: Option<DateTime<Utc>>,
+    references: &[String],
+    parameters: Option<&Value>,
+) -> Vec<Track> {
+    // Records kept before this release are per message: the message and its references.
+    let chain = || {
+        std::iter::once(id)
+            .chain(references.iter().map(String::as_str))
+            .map(EventKey::message)
+    };
+    let vtec: Vec<Vtec> = match parameters.and_then(|p| p.get("VTEC")) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .filter_map(Vtec::parse)
+            .collect(),
+        _ => Vec::new(),
+    };
+    if vtec.is_empty() {
+        let action = match kind {
+            MessageKind::Alert => Action::New,
+            MessageKind::Update => Action::Update,
+            MessageKind::Cancel => Action::Cancel,
+            MessageKind::Other => Action::Routine,
+        };
+        return vec![Track {
+            key: EventKey::message(id),
+            action,
+            aliases: chain().skip(1).collect(),
+            ends: None,
+        }];
+    }
+    vtec.iter()
+        .map(|v| Track {
+            key: v.key(sent),
+            action: v.action,
+            aliases: v.last_years_key(sent).into_iter().chain(chain()).collect(),
+            ends: v.ends,
+        })
+        .collect()
 }
 
 /// The counties of `geocode.SAME`: `"040027"` (part + state + county FIPS) → `"40027"`.
@@ -410,7 +329,7 @@ fn level(alert: &Alert, parameters: Option<&Value>) -> Level {
     let is = |key, expected: &str| {
         parameter(parameters, key).is_some_and(|v| v.trim().eq_ignore_ascii_case(expected))
     };
-    let tornado = alert_type(&alert.event) == Some("TORNADO");
+    let tornado = alert.alert_type == Some("TORNADO");
     Level {
         warning: u8::from(alert.event.trim().to_ascii_lowercase().ends_with("warning")),
         tornado_threat: if is("tornadoDamageThreat", "CATASTROPHIC") {
@@ -489,48 +408,92 @@ mod tests {
         assert_eq!(alert.references, vec!["urn:oid:x"]);
         assert_eq!(alert.severity, Severity::Extreme);
         assert_eq!(
-            alert.expiry().unwrap().to_rfc3339(),
+            alert.hazard_end(&alert.tracks[0]).unwrap().to_rfc3339(),
             "2026-11-25T17:00:00+00:00",
             "ends wins over expires"
         );
     }
 
     #[test]
-    fn verdicts_follow_status_message_type_event_and_severity() {
+    fn status_message_type_and_event_are_read_into_the_model() {
         let read =
             |overrides: Value| parse(&feed(vec![props(overrides)])).unwrap().alerts[0].clone();
-        let severe = Severity::Severe;
-        assert_eq!(verdict(&read(json!({})), severe), Ok("TORNADO"));
+        let tornado = read(json!({"geocode": {"SAME": ["040027"]}}));
+        assert!(tornado.actual);
+        assert_eq!(tornado.kind, MessageKind::Alert);
+        assert_eq!(tornado.alert_type, Some("TORNADO"));
+        assert_eq!(tornado.places, [Place::county("40027")]);
+        assert!(!read(json!({"status": "Test"})).actual);
+        assert!(!read(json!({"status": "Exercise"})).actual);
         assert_eq!(
-            verdict(&read(json!({"messageType": "Update"})), severe),
-            Ok("TORNADO")
+            read(json!({"messageType": "Cancel"})).kind,
+            MessageKind::Cancel
         );
+        assert_eq!(read(json!({"messageType": "Ack"})).kind, MessageKind::Other);
+        assert_eq!(read(json!({"event": "Heat Advisory"})).alert_type, None);
         assert_eq!(
-            verdict(&read(json!({"status": "Test"})), severe),
-            Err(Skip::NotActual)
+            read(json!({"severity": "Moderate"})).severity,
+            Severity::Moderate
         );
-        assert_eq!(
-            verdict(&read(json!({"status": "Exercise"})), severe),
-            Err(Skip::NotActual)
+    }
+
+    #[test]
+    fn each_vtec_string_is_a_track_of_its_event() {
+        let read =
+            |overrides: Value| parse(&feed(vec![props(overrides)])).unwrap().alerts[0].clone();
+        // An upgrade: the watch ends, the warning is new, in one message.
+        let upgrade = read(
+            json!({"event": "Winter Storm Warning", "parameters": {"VTEC": [
+            "/O.UPG.KTSA.WS.A.0004.000000T0000Z-260102T1800Z/",
+            "/O.NEW.KTSA.WS.W.0002.260101T1200Z-260102T1800Z/"]}}),
         );
+        let tracks: Vec<(&str, Action)> = upgrade
+            .tracks
+            .iter()
+            .map(|t| (t.key.as_str(), t.action))
+            .collect();
         assert_eq!(
-            verdict(&read(json!({"messageType": "Cancel"})), severe),
-            Err(Skip::Cancel)
+            tracks,
+            [
+                ("KTSA.WS.A.0004.2026", Action::Upgrade),
+                ("KTSA.WS.W.0002.2026", Action::New)
+            ]
         );
+        // The warning's end is the event's, not the message's `expires`.
         assert_eq!(
-            verdict(&read(json!({"messageType": "Ack"})), severe),
-            Err(Skip::NotAnAlert)
+            upgrade.hazard_end(&upgrade.tracks[1]).unwrap().to_rfc3339(),
+            "2026-01-02T18:00:00+00:00"
         );
+        // Records kept before this release name the message: they are aliases.
+        assert!(upgrade.tracks[0]
+            .aliases
+            .contains(&EventKey::message("urn:oid:2.49.0.1.840.0.aaa.001.1")));
+        // Without VTEC, a message is its own event; its references name the chain.
+        let plain =
+            read(json!({"messageType": "Update", "references": [{"identifier": "urn:oid:x"}]}));
+        assert_eq!(plain.tracks.len(), 1);
+        assert_eq!(plain.tracks[0].action, Action::Update);
         assert_eq!(
-            verdict(&read(json!({"event": "Heat Advisory"})), severe),
-            Err(Skip::OtherEvent)
+            plain.tracks[0].key,
+            EventKey::message("urn:oid:2.49.0.1.840.0.aaa.001.1")
         );
-        let moderate = read(json!({"severity": "Moderate"}));
-        assert_eq!(verdict(&moderate, severe), Err(Skip::BelowMinSeverity));
-        assert_eq!(verdict(&moderate, Severity::Moderate), Ok("TORNADO"));
+        assert_eq!(plain.tracks[0].aliases, [EventKey::message("urn:oid:x")]);
+    }
+
+    #[test]
+    fn expired_references_still_name_the_chain() {
+        // What NWS sends once the earlier message has expired (weather-gov/api#190): an
+        // `Alert` with no references, its predecessors in parameters.expiredReferences.
+        let body = feed(vec![props(json!({"parameters": {"expiredReferences": [
+            "w-nws.webmaster@noaa.gov,urn:oid:2.49.0.1.840.0.old.001.1,2026-11-24T10:00:00-06:00 w-nws.webmaster@noaa.gov,urn:oid:2.49.0.1.840.0.old.002.1,2026-11-24T14:00:00-06:00"
+        ]}}))]);
+        let alert = &parse(&body).unwrap().alerts[0];
         assert_eq!(
-            verdict(&read(json!({"severity": "Unknown"})), Severity::Minor),
-            Err(Skip::BelowMinSeverity)
+            alert.references,
+            [
+                "urn:oid:2.49.0.1.840.0.old.001.1",
+                "urn:oid:2.49.0.1.840.0.old.002.1"
+            ]
         );
     }
 
@@ -630,10 +593,10 @@ mod tests {
             tornado_threat: 2,
             ..warning
         };
-        assert_eq!(Level::decode(&emergency.encode()), emergency);
+        assert_eq!(Level::decode(&emergency.encode()), Some(emergency));
         assert_eq!(emergency.encode(), "12000");
-        assert_eq!(Level::decode("garbage"), Level::default());
-        assert_eq!(Level::decode(""), Level::default());
+        assert_eq!(Level::decode("garbage"), None);
+        assert_eq!(Level::decode(""), None);
     }
 
     #[test]

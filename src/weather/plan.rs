@@ -1,97 +1,115 @@
-//! Which feed alerts a poll announces: a pure decision over the feed, the severity floor and
-//! what was announced before, so every rule is tested without a feed, a table or a clock.
+//! What a poll announces: a pure decision over the feed's alerts, the severity floor and what
+//! each event's places heard before ([`Memory`]), so every rule is tested without a feed, a
+//! table or a clock. `docs/nws-research.md` §2.2 is the rule table; the README says which
+//! rule decides what.
 //!
-//! An `Update` of an announced alert is announced again only when it escalates: some part of
-//! its [`Level`] (warning, tornado or thunderstorm damage threat, confirmed tornado, Extreme
-//! severity) rises above what was announced for the alerts it updates. A plain update (a new
-//! expiry, the same threat) is recorded as announced, with the higher level, so an update of
-//! that update is compared with it. An update whose original arrives in the same poll counts
-//! as announced with it.
+//! Decisions are by *event*, not by message: every message about one event (its original
+//! listed beside its updates, its segments, its continuations after `expires`) is one
+//! [`Group`], decided per place against what that place heard:
 //!
-//! Places, too: each record keeps the counties its chain was announced to. An update that does
-//! not raise the danger but names counties the chain was not announced to (NWS extends a
-//! winter storm warning to more zones) is announced to those counties only, except to users
-//! who are also in a county told before: they heard it already.
+//! - a place that never heard the event hears it when a message announces it there (NEW,
+//!   EXA, EXB; without VTEC, an `Alert` or an `Update`), at the highest level the listed
+//!   messages give it; a continuation (CON, EXT, ROU, COR) announces nothing there unless its
+//!   level rises above its own base (a tornado emergency is never missed);
+//! - a place that heard it hears it again only when the level rises above what it heard
+//!   (rules 5, 6, 8, 9 and 13 by [`Level`]'s parts); downgrades, new times, text and
+//!   certainty changes never;
+//! - a cancellation, expiry or upgrade (CAN, EXP, UPG; `Cancel`) ends the event for its
+//!   places, whatever its severity: nothing is announced there again, and a fan-out still
+//!   under way stops;
+//! - the floor applies to what would be announced, not to endings (NWS cancels carry
+//!   `severity: Minor`).
+//!
+//! Places that heard an event before are left out of an announcement to new places (a user
+//! whose ZIP spans two counties hears each event once); an escalation goes to every place
+//! whose level rose.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::nws::{self, Alert, Feed, Level, Skip};
+use chrono::{DateTime, Utc};
+
+use super::alert::{Alert, EventKey, Level, MessageKind, Place, Skip, Track};
+use super::memory::{Chain, Memory};
 use super::Severity;
 
-/// One alert to announce.
-#[derive(Debug, PartialEq)]
-pub struct Announce<'a> {
+/// Whether a continuation (CON, EXT, ROU, COR) of an event a place never heard is announced
+/// there when its level is only its base. `false`: a continuation is not news, whatever the
+/// reason the place did not hear the original (the original came before this function was
+/// deployed, or was below the floor then); only a rise in danger is. One-line choice.
+pub const ANNOUNCE_PLAIN_CONTINUATIONS: bool = false;
+
+/// Why a place hears an announcement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// The event is new to every place.
+    New,
+    /// The event is new to these places; others heard it already (an EXA, a later segment).
+    Extension,
+    /// These places heard the event at a lower level.
+    Escalation,
+}
+
+/// One announcement: an event, told to some places.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Announcement<'a> {
+    /// Which [`Plan::groups`] entry it belongs to.
+    pub group: usize,
+    /// The key whose chain records it, and its record number there.
+    pub key: EventKey,
+    pub record: u32,
+    /// The message it speaks for (its sender is the alert's source).
     pub alert: &'a Alert,
-    /// Its Alexa alert type.
     pub alert_type: &'static str,
-    /// The level to keep with its record: its own, or the higher of its own and the one
-    /// announced for the alerts it updates.
     pub level: Level,
-    /// An update announced again because it raises the danger.
-    pub escalation: bool,
-    /// The counties it goes to (all of its own, or, for an update that extends the area,
-    /// only the new ones).
-    pub counties: Vec<String>,
-    /// Users in these counties heard the chain already (an extension): they are left out.
-    pub except: Vec<String>,
-    /// The counties to keep with its record: all that the chain was announced to, with this.
-    pub told: Places,
-    /// An update announced because it extends the area (not because it raises the danger).
-    pub extension: bool,
+    pub why: Why,
+    /// Where it goes (every place of the event for a Multicast).
+    pub places: Vec<Place>,
+    /// Users also in these places are left out: they heard the event already.
+    pub except: Vec<Place>,
+    /// The event's memory once this is sent (kept with its record).
+    pub memory: Memory,
+    /// When the hazard ends (the Alexa expiry is derived from it).
+    pub ends: Option<DateTime<Utc>>,
 }
 
-/// The counties a chain was announced to; `None` when not known (a record kept before places
-/// were): taken to cover every county, so that nobody hears an alert twice.
-pub type Places = Option<BTreeSet<String>>;
-
-/// How a record's tag keeps a level and the counties told: `12001@40027,40087`. A tag
-/// without `@` (kept before places were) has no counties.
-pub fn encode_tag(level: Level, told: &Places) -> String {
-    match told {
-        Some(counties) => format!(
-            "{}@{}",
-            level.encode(),
-            counties.iter().cloned().collect::<Vec<_>>().join(",")
-        ),
-        None => level.encode(),
-    }
+/// A record made without a send: an event ended somewhere, or a message key of a chain
+/// without VTEC that must find the chain's memory next time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub group: usize,
+    pub key: EventKey,
+    pub record: u32,
+    pub memory: Memory,
+    pub ends: Option<DateTime<Utc>>,
 }
 
-/// What [`encode_tag`] wrote.
-pub fn decode_tag(tag: &str) -> (Level, Places) {
-    match tag.split_once('@') {
-        Some((level, counties)) => (
-            Level::decode(level),
-            Some(
-                counties
-                    .split(',')
-                    .filter(|c| !c.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            ),
-        ),
-        None => (Level::decode(tag), None),
-    }
+/// One event as this poll sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// The key its announcements are recorded under.
+    pub key: EventKey,
+    /// Every key of its listed messages.
+    pub keys: Vec<EventKey>,
+    /// How many of its messages were listed.
+    pub messages: usize,
 }
 
 /// What a poll does with its feed.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, Default)]
 pub struct Plan<'a> {
-    /// Alerts to announce, in feed order.
-    pub announce: Vec<Announce<'a>>,
-    /// Updates of announced alerts that do not raise the danger: recorded as announced, with
-    /// the level to keep, not announced again.
-    pub updates: Vec<(&'a Alert, Level)>,
-    /// The counties to keep with each update's record (by alert id).
-    pub updates_told: HashMap<&'a str, Places>,
-    /// Alerts not announced, with why (updates included).
+    /// In feed order; an event's announcements in their record order.
+    pub announce: Vec<Announcement<'a>>,
+    /// Records to make once the group's announcements are sent.
+    pub records: Vec<Record>,
+    /// Messages not announced, with why.
     pub skipped: Vec<(&'a Alert, Skip)>,
-    /// Features that could not be read.
+    /// Messages that could not be read.
     pub malformed: usize,
+    pub groups: Vec<Group>,
 }
 
 impl Plan<'_> {
-    /// How many alerts were skipped for each reason, as the poll's answer reports it.
+    /// How many messages were skipped for each reason, as the poll's answer reports it.
     pub fn skipped_counts(&self) -> BTreeMap<&'static str, usize> {
         let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
         if self.malformed > 0 {
@@ -103,332 +121,448 @@ impl Plan<'_> {
         counts
     }
 
-    /// How many updates are announced again because they raise the danger.
-    pub fn escalations(&self) -> usize {
-        self.announce.iter().filter(|a| a.escalation).count()
-    }
-
-    /// How many updates are announced to new counties only.
-    pub fn extensions(&self) -> usize {
-        self.announce.iter().filter(|a| a.extension).count()
+    pub fn count(&self, why: Why) -> usize {
+        self.announce.iter().filter(|a| a.why == why).count()
     }
 }
 
-fn verdicts(feed: &Feed, floor: Severity) -> Vec<(&Alert, Result<&'static str, Skip>)> {
-    feed.alerts
-        .iter()
-        .map(|alert| (alert, nws::verdict(alert, floor)))
-        .collect()
+/// Whether `track` of `alert` takes part in the decisions: an actual alert (not an Ack or an
+/// Error) of a hazard Alexa has a word for, or the old half of an upgrade (its message names
+/// the new hazard, which may have none, but the old one ends either way), or a cancellation
+/// (a downgrade cancels a hurricane warning in a message about a tropical storm).
+fn takes_part(alert: &Alert, track: &Track) -> bool {
+    alert.actual
+        && alert.kind != MessageKind::Other
+        && (alert.alert_type.is_some() || ends(alert, track))
 }
 
-/// The earlier alert ids whose announcement decides this feed's updates: the poll looks them
-/// up in the ledger before calling [`plan`]. An id that is itself in the feed (and passes the
-/// rules) is decided within the feed. Sorted, without repeats.
-pub fn references_to_check(feed: &Feed, floor: Severity) -> Vec<String> {
-    let verdicts = verdicts(feed, floor);
-    let present: HashSet<&str> = verdicts
-        .iter()
-        .filter(|(_, verdict)| verdict.is_ok())
-        .map(|(alert, _)| alert.id.as_str())
-        .collect();
-    let mut ids: Vec<String> = verdicts
-        .iter()
-        .filter(|(alert, verdict)| alert.message_type == "Update" && verdict.is_ok())
-        .flat_map(|(alert, _)| alert.references.iter())
-        .filter(|r| !present.contains(r.as_str()))
-        .cloned()
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
+/// Whether `track` of `alert` ends its event for the alert's places.
+fn ends(alert: &Alert, track: &Track) -> bool {
+    alert.kind == MessageKind::Cancel || track.action.ends()
 }
 
-/// What the plan decided for an alert that passes the rules.
-#[derive(Debug, Clone, PartialEq)]
-enum Decision {
-    /// Announced by this poll, at this level (an escalation?), to the chain's counties.
-    Announced(Level, bool, Places),
-    /// Announced by this poll to new counties only (the first), except the users of the
-    /// chain's earlier ones (the second); the chain's counties are then the third.
-    Extended(Level, Vec<String>, Vec<String>, Places),
-    /// Recorded as announced (an update that does not raise the danger), at this level.
-    Recorded(Level, Places),
-}
+/// One message's track: indexes into the alerts and the alert's tracks.
+type Item = (usize, usize);
 
-impl Decision {
-    fn level(&self) -> Level {
-        match self {
-            Decision::Announced(level, ..)
-            | Decision::Extended(level, ..)
-            | Decision::Recorded(level, _) => *level,
+/// The events of a feed: items grouped by key, and messages without VTEC joined to the listed
+/// messages they reference. In order of first appearance.
+fn group_items(alerts: &[Alert]) -> Vec<Vec<Item>> {
+    let mut items: Vec<Item> = Vec::new();
+    for (ai, alert) in alerts.iter().enumerate() {
+        for (ti, track) in alert.tracks.iter().enumerate() {
+            if takes_part(alert, track) {
+                items.push((ai, ti));
+            }
         }
     }
-
-    fn told(&self) -> &Places {
-        match self {
-            Decision::Announced(_, _, told)
-            | Decision::Extended(_, _, _, told)
-            | Decision::Recorded(_, told) => told,
+    let key = |(ai, ti): Item| &alerts[ai].tracks[ti].key;
+    // Union-find over items.
+    let mut parent: Vec<usize> = (0..items.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut by_key: HashMap<&EventKey, usize> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        if let Some(&j) = by_key.get(key(*item)) {
+            let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+            parent[a.max(b)] = a.min(b);
+        } else {
+            by_key.insert(key(*item), i);
         }
     }
+    for (i, &(ai, ti)) in items.iter().enumerate() {
+        let track = &alerts[ai].tracks[ti];
+        if track.key.message_id().is_none() {
+            continue;
+        }
+        for alias in &track.aliases {
+            if let Some(&j) = by_key.get(alias) {
+                let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                parent[a.max(b)] = a.min(b);
+            }
+        }
+    }
+    let mut groups: Vec<Vec<Item>> = Vec::new();
+    let mut index: HashMap<usize, usize> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        let r = root(&mut parent, i);
+        let g = *index.entry(r).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(*item);
+    }
+    groups
 }
 
-fn own_places(alert: &Alert) -> Places {
-    Some(alert.counties.iter().cloned().collect())
+/// The distinct keys of a group's items, in order.
+fn keys_of(alerts: &[Alert], items: &[Item]) -> Vec<EventKey> {
+    let mut keys: Vec<EventKey> = Vec::new();
+    for &(ai, ti) in items {
+        let key = &alerts[ai].tracks[ti].key;
+        if !keys.contains(key) {
+            keys.push(key.clone());
+        }
+    }
+    keys
 }
 
-/// Decides every alert of `feed`, given the floor and the earlier alerts known to be
-/// announced (from [`references_to_check`]), each with the level announced for it (`None`
-/// for a record kept before levels were: it is not compared). A chain of messages about one
-/// hazard in the same feed (an alert, its update, an update of that) is announced once: the
-/// updates are decided after what they update.
+/// The keys whose chains the poll reads first: every event's own keys. Sorted, once each.
+pub fn keys_to_read(alerts: &[Alert]) -> Vec<EventKey> {
+    let mut keys: Vec<EventKey> = group_items(alerts)
+        .iter()
+        .flat_map(|items| keys_of(alerts, items))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// The other names under which events whose own keys have no record may be remembered (last
+/// year's key, records kept before this release, the earlier messages of a chain without
+/// VTEC), given the chains read for [`keys_to_read`]. Sorted, once each, none of those read.
+pub fn aliases_to_read(alerts: &[Alert], chains: &HashMap<EventKey, Chain>) -> Vec<EventKey> {
+    let known = |k: &EventKey| chains.get(k).is_some_and(|c| c.records > 0);
+    let mut aliases: Vec<EventKey> = Vec::new();
+    for items in group_items(alerts) {
+        if keys_of(alerts, &items).iter().any(known) {
+            continue;
+        }
+        for &(ai, ti) in &items {
+            aliases.extend(alerts[ai].tracks[ti].aliases.iter().cloned());
+        }
+    }
+    aliases.retain(|k| !chains.contains_key(k));
+    aliases.sort_unstable();
+    aliases.dedup();
+    aliases
+}
+
+/// Decides every event of `alerts`, given the floor, whether places matter (`false`: every
+/// announcement is a Multicast to every subscriber) and the chains read for
+/// [`keys_to_read`] and [`aliases_to_read`] (a key missing here has no record).
 pub fn plan<'a>(
-    feed: &'a Feed,
+    alerts: &'a [Alert],
+    malformed: usize,
     floor: Severity,
-    announced: &HashMap<String, Option<Level>>,
+    places_matter: bool,
+    chains: &HashMap<EventKey, Chain>,
 ) -> Plan<'a> {
-    plan_with_places(feed, floor, announced, Some(&HashMap::new()))
-}
-
-/// [`plan`], given also the counties each earlier alert's chain was announced to (from its
-/// record; an id missing here is taken to have covered every county). `None`: places do not
-/// matter (every alert goes to everyone), so no update extends an area.
-pub fn plan_with_places<'a>(
-    feed: &'a Feed,
-    floor: Severity,
-    announced: &HashMap<String, Option<Level>>,
-    places: Option<&HashMap<String, BTreeSet<String>>>,
-) -> Plan<'a> {
-    let verdicts = verdicts(feed, floor);
-    let by_id: HashMap<&str, (&Alert, &'static str)> = verdicts
-        .iter()
-        .filter_map(|(alert, verdict)| verdict.ok().map(|t| (alert.id.as_str(), (*alert, t))))
-        .collect();
-    let mut decided: HashMap<&str, Decision> = HashMap::new();
-    for (alert, verdict) in &verdicts {
-        if verdict.is_ok() {
-            decide(
-                alert,
-                &by_id,
-                announced,
-                places,
-                &mut decided,
-                &mut HashSet::new(),
-            );
-        }
-    }
     let mut plan = Plan {
-        announce: Vec::new(),
-        updates: Vec::new(),
-        updates_told: HashMap::new(),
-        skipped: Vec::new(),
-        malformed: feed.malformed.len(),
+        malformed,
+        ..Plan::default()
     };
-    for (alert, verdict) in verdicts {
-        let alert_type = match verdict {
-            Ok(alert_type) => alert_type,
-            Err(skip) => {
-                plan.skipped.push((alert, skip));
-                continue;
-            }
+    let empty = Chain::default();
+    let chain = |k: &EventKey| chains.get(k).unwrap_or(&empty);
+    // Per message: whether it was heard in an announcement, and the memories it was judged by.
+    let mut contributed = vec![false; alerts.len()];
+    let mut heard_before = vec![false; alerts.len()];
+    for (g, items) in group_items(alerts).into_iter().enumerate() {
+        let keys = keys_of(alerts, &items);
+        // Announcements are recorded under the event's key; for a chain without VTEC, under
+        // its newest message, which later messages will reference.
+        let primary = if keys[0].message_id().is_none() {
+            keys[0].clone()
+        } else {
+            let newest = items
+                .iter()
+                .max_by_key(|&&(ai, _)| (alerts[ai].sent, ai))
+                .map_or(0, |&(ai, _)| ai);
+            EventKey::message(&alerts[newest].id)
         };
-        match decided.get(alert.id.as_str()) {
-            Some(Decision::Announced(level, escalation, told)) => plan.announce.push(Announce {
-                alert,
-                alert_type,
-                level: *level,
-                escalation: *escalation,
-                counties: alert.counties.clone(),
-                except: Vec::new(),
-                told: told.clone(),
-                extension: false,
-            }),
-            Some(Decision::Extended(level, new, except, told)) => plan.announce.push(Announce {
-                alert,
-                alert_type,
-                level: *level,
-                escalation: false,
-                counties: new.clone(),
-                except: except.clone(),
-                told: told.clone(),
-                extension: true,
-            }),
-            Some(Decision::Recorded(level, told)) => {
-                plan.updates.push((alert, *level));
-                plan.updates_told.insert(alert.id.as_str(), told.clone());
-                plan.skipped.push((alert, Skip::UpdateOfAnnounced));
+        let mut memory = Memory::default();
+        let own: Vec<&Chain> = keys.iter().map(chain).filter(|c| c.records > 0).collect();
+        if own.is_empty() {
+            for &(ai, ti) in &items {
+                for alias in &alerts[ai].tracks[ti].aliases {
+                    memory.merge(&chain(alias).memory);
+                }
             }
-            None => {}
+        } else {
+            for c in own {
+                memory.merge(&c.memory);
+            }
+        }
+        let decided = decide(alerts, &items, &memory, floor, places_matter);
+        for &(ai, _) in &items {
+            let places = &alerts[ai].places;
+            heard_before[ai] |= memory.anywhere.is_some()
+                || places.iter().any(|p| memory.told.contains_key(p))
+                || (!places_matter && memory.heard());
+        }
+        for (ai, _) in decided.contributors.iter() {
+            contributed[*ai] = true;
+        }
+        let mut record = chain(&primary).records;
+        let mut after = memory.clone();
+        // An ending matters only where the event was heard (a fan-out to stop, a place never
+        // to tell again); an event never announced leaves no record.
+        if memory.heard() {
+            after.ended.extend(decided.ended.iter().cloned());
+        }
+        for told in decided.told {
+            record += 1;
+            for place in &told.places {
+                after.told.insert(place.clone(), told.level);
+            }
+            if told.places.is_empty() {
+                after.anywhere = Some(after.anywhere.map_or(told.level, |l| l.max(told.level)));
+            }
+            let alert = &alerts[told.alert];
+            plan.announce.push(Announcement {
+                group: g,
+                key: primary.clone(),
+                record,
+                alert,
+                alert_type: alert.alert_type.unwrap_or_default(),
+                level: told.level,
+                why: told.why,
+                places: if told.places.is_empty() {
+                    decided.all_places.clone()
+                } else {
+                    told.places
+                },
+                except: told.except,
+                memory: after.clone(),
+                ends: decided.ends,
+            });
+        }
+        // Every listed key must find the event's memory next time (the primary has it from
+        // its announcements, if any).
+        let worth_keeping = after.heard();
+        for key in &keys {
+            let announced_here = *key == primary && record > chain(&primary).records;
+            if worth_keeping && !announced_here && chain(key).memory != after {
+                plan.records.push(Record {
+                    group: g,
+                    key: key.clone(),
+                    record: chain(key).records + 1,
+                    memory: after.clone(),
+                    ends: decided.ends,
+                });
+            }
+        }
+        plan.groups.push(Group {
+            key: primary,
+            keys,
+            messages: items.len(),
+        });
+    }
+    for (ai, alert) in alerts.iter().enumerate() {
+        let skip = if !alert.actual {
+            Some(Skip::NotActual)
+        } else if alert.kind == MessageKind::Other {
+            Some(Skip::NotAnAlert)
+        } else if alert.kind == MessageKind::Cancel
+            || (!alert.tracks.is_empty() && alert.tracks.iter().all(|t| t.action.ends()))
+        {
+            Some(Skip::Cancel)
+        } else if alert.alert_type.is_none() {
+            Some(Skip::OtherEvent)
+        } else if alert.severity < floor {
+            Some(Skip::BelowMinSeverity)
+        } else if places_matter && alert.places.is_empty() {
+            Some(Skip::NoPlace)
+        } else if contributed[ai] {
+            None
+        } else if heard_before[ai] {
+            Some(Skip::AlreadyTold)
+        } else {
+            Some(Skip::Continuation)
+        };
+        if let Some(skip) = skip {
+            plan.skipped.push((alert, skip));
         }
     }
     plan
 }
 
-/// Decides `alert` after the alerts of the feed it updates (memoised in `decided`).
-fn decide<'a>(
-    alert: &'a Alert,
-    by_id: &HashMap<&'a str, (&'a Alert, &'static str)>,
-    announced: &HashMap<String, Option<Level>>,
-    places: Option<&HashMap<String, BTreeSet<String>>>,
-    decided: &mut HashMap<&'a str, Decision>,
-    visiting: &mut HashSet<&'a str>,
-) -> Decision {
-    if let Some(decision) = decided.get(alert.id.as_str()) {
-        return decision.clone();
+/// One announcement as [`decide`] makes it.
+struct Told {
+    /// The message it speaks for (index into the alerts).
+    alert: usize,
+    level: Level,
+    why: Why,
+    /// Empty: everywhere (a Multicast).
+    places: Vec<Place>,
+    except: Vec<Place>,
+}
+
+struct Decided {
+    told: Vec<Told>,
+    ended: BTreeSet<Place>,
+    /// The messages heard in an announcement, with their level.
+    contributors: Vec<(usize, Level)>,
+    all_places: Vec<Place>,
+    ends: Option<DateTime<Utc>>,
+}
+
+/// Decides one event given what its places heard.
+fn decide(
+    alerts: &[Alert],
+    items: &[Item],
+    memory: &Memory,
+    floor: Severity,
+    places_matter: bool,
+) -> Decided {
+    let mut ended: BTreeSet<Place> = BTreeSet::new();
+    for &(ai, ti) in items {
+        let alert = &alerts[ai];
+        if ends(alert, &alert.tracks[ti]) {
+            ended.extend(alert.places.iter().cloned());
+        }
     }
-    // A message never references itself or a later one; a feed that says otherwise is cut here.
-    if !visiting.insert(alert.id.as_str()) {
-        return Decision::Announced(alert.level, false, own_places(alert));
+    let gone = |p: &Place| memory.ended.contains(p) || ended.contains(p);
+    // What the listed messages say of each place: the highest level, whether one announces
+    // the event there, and the base that a continuation must rise above.
+    #[derive(Default, Clone, Copy)]
+    struct Said {
+        level: Level,
+        announced: bool,
+        risen: bool,
     }
-    let decision = if alert.message_type != "Update" {
-        Decision::Announced(alert.level, false, own_places(alert))
-    } else {
-        let mut together = false;
-        let mut known: Vec<Level> = Vec::new();
-        let mut unlevelled = false;
-        // The counties the chain was announced to; `None` once any is not known (or places
-        // do not matter).
-        let mut then_told: Places = places.map(|_| BTreeSet::new());
-        let mut add_told = |told: Option<&BTreeSet<String>>| match (&mut then_told, told) {
-            (Some(all), Some(more)) => all.extend(more.iter().cloned()),
-            _ => then_told = None,
+    let mut said: BTreeMap<Place, Said> = BTreeMap::new();
+    let mut everywhere = Said::default();
+    let mut live: Vec<Item> = Vec::new();
+    let mut ends_at: Option<DateTime<Utc>> = None;
+    for &(ai, ti) in items {
+        let alert = &alerts[ai];
+        let track = &alert.tracks[ti];
+        if ends(alert, track) || alert.alert_type.is_none() || alert.severity < floor {
+            continue;
+        }
+        let places: Vec<&Place> = alert.places.iter().filter(|p| !gone(p)).collect();
+        if places_matter && places.is_empty() {
+            continue;
+        }
+        if !places_matter && !alert.places.is_empty() && places.is_empty() {
+            continue;
+        }
+        live.push((ai, ti));
+        let announces = track.action.announces() || ANNOUNCE_PLAIN_CONTINUATIONS;
+        let risen = alert.level.rises_above(alert.level.base());
+        let add = |s: &mut Said| {
+            s.level = s.level.max(alert.level);
+            s.announced |= announces;
+            s.risen |= risen;
         };
-        for reference in &alert.references {
-            if let Some((earlier, _)) = by_id.get(reference.as_str()) {
-                let earlier = decide(earlier, by_id, announced, places, decided, visiting);
-                // Announced by this very poll: the listener is being told now.
-                together |= !matches!(earlier, Decision::Recorded(..));
-                known.push(earlier.level());
-                add_told(earlier.told().as_ref());
-            } else if let Some(level) = announced.get(reference) {
-                match level {
-                    Some(level) => known.push(*level),
-                    None => unlevelled = true,
+        for place in places {
+            add(said.entry(place.clone()).or_default());
+        }
+        add(&mut everywhere);
+        ends_at = ends_at.max(alert.hazard_end(track));
+    }
+    let mut all_places: Vec<Place> = said.keys().cloned().collect();
+    all_places.sort();
+    let mut told = Vec::new();
+    // The message an announcement speaks for: the first live one at its level that names one
+    // of its places.
+    let speaker = |level: Level, places: &[Place]| -> usize {
+        let names =
+            |ai: usize| places.is_empty() || alerts[ai].places.iter().any(|p| places.contains(p));
+        live.iter()
+            .map(|&(ai, _)| ai)
+            .find(|&ai| names(ai) && !level.rises_above(alerts[ai].level))
+            .or_else(|| live.iter().map(|&(ai, _)| ai).find(|&ai| names(ai)))
+            .unwrap_or(0)
+    };
+    if places_matter {
+        let mut new: Vec<Place> = Vec::new();
+        let mut new_level = Level::default();
+        let mut risen: Vec<Place> = Vec::new();
+        let mut risen_level = Level::default();
+        for (place, s) in &said {
+            match memory.told(place) {
+                None if s.announced || s.risen => {
+                    new.push(place.clone());
+                    new_level = new_level.max(s.level);
                 }
-                add_told(places.and_then(|p| p.get(reference)));
+                None => {}
+                Some(then) if s.level.rises_above(then) => {
+                    risen.push(place.clone());
+                    risen_level = risen_level.max(s.level.max(then));
+                }
+                Some(_) => {}
             }
         }
-        let then = known.iter().copied().fold(Level::default(), Level::max);
-        let level = alert.level.max(then);
-        let told = then_told.as_ref().map(|then| {
-            then.iter()
-                .chain(alert.counties.iter())
-                .cloned()
-                .collect::<BTreeSet<String>>()
-        });
-        let new: Vec<String> = match &then_told {
-            Some(then) => alert
-                .counties
-                .iter()
-                .filter(|c| !then.contains(*c))
-                .cloned()
-                .collect(),
-            None => Vec::new(),
-        };
-        if known.is_empty() && !unlevelled {
-            // Its original was never announced (below the floor, or before the skill).
-            Decision::Announced(alert.level, false, own_places(alert))
-        } else if !together && !known.is_empty() && alert.level.rises_above(then) {
-            Decision::Announced(level, true, told.or_else(|| own_places(alert)))
-        } else if !new.is_empty() {
-            let except = then_told
-                .map(|t| t.into_iter().collect())
-                .unwrap_or_default();
-            Decision::Extended(level, new, except, told)
-        } else {
-            Decision::Recorded(level, told)
+        if !new.is_empty() {
+            let except: Vec<Place> = memory.told.keys().cloned().collect();
+            told.push(Told {
+                alert: speaker(new_level, &new),
+                level: new_level,
+                why: if memory.heard() {
+                    Why::Extension
+                } else {
+                    Why::New
+                },
+                places: new,
+                except,
+            });
         }
-    };
-    visiting.remove(alert.id.as_str());
-    decided.insert(alert.id.as_str(), decision.clone());
-    decision
+        if !risen.is_empty() {
+            told.push(Told {
+                alert: speaker(risen_level, &risen),
+                level: risen_level,
+                why: Why::Escalation,
+                places: risen,
+                except: Vec::new(),
+            });
+        }
+    } else if !live.is_empty() {
+        let s = everywhere;
+        match memory.highest() {
+            None if s.announced || s.risen => told.push(Told {
+                alert: speaker(s.level, &[]),
+                level: s.level,
+                why: Why::New,
+                places: Vec::new(),
+                except: Vec::new(),
+            }),
+            Some(then) if s.level.rises_above(then) => told.push(Told {
+                alert: speaker(s.level, &[]),
+                level: s.level.max(then),
+                why: Why::Escalation,
+                places: Vec::new(),
+                except: Vec::new(),
+            }),
+            _ => {}
+        }
+    }
+    // The messages heard: those naming a place (or, for a Multicast, any) of an announcement.
+    let contributors = live
+        .iter()
+        .filter(|&&(ai, _)| {
+            told.iter().any(|t| {
+                t.places.is_empty() || alerts[ai].places.iter().any(|p| t.places.contains(p))
+            })
+        })
+        .map(|&(ai, _)| (ai, alerts[ai].level))
+        .collect();
+    Decided {
+        told,
+        ended,
+        contributors,
+        all_places,
+        ends: ends_at,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{DateTime, Utc};
+    use crate::weather::alert::Action;
+    use crate::weather::vtec::Vtec;
 
-    #[test]
-    fn a_chain_of_updates_in_one_feed_is_announced_once() {
-        // The original is gone from the feed; its update and an update of that update remain
-        // (a national feed can list both): one announcement, the newest recorded with it.
-        let f = feed(vec![
-            alert("c", "Update", &["b"]),
-            alert("b", "Update", &["a"]),
-        ]);
-        assert_eq!(references_to_check(&f, Severity::Severe), ["a"]);
-        let p = plan(&f, Severity::Severe, &HashMap::new());
-        assert_eq!(announced_ids(&p), ["b"]);
-        assert_eq!(updated_ids(&p), ["c"]);
-        // Its original was announced by an earlier poll: neither is, both are recorded.
-        let announced = HashMap::from([("a".to_owned(), Some(WARNING))]);
-        let p = plan(&f, Severity::Severe, &announced);
-        assert!(p.announce.is_empty());
-        assert_eq!(updated_ids(&p), ["c", "b"]);
-        // ... unless the newest raises the danger above the chain's.
-        let mut emergency = alert("c", "Update", &["b"]);
-        emergency.level.tornado_threat = 2;
-        let f = feed(vec![emergency, alert("b", "Update", &["a"])]);
-        let p = plan(&f, Severity::Severe, &announced);
-        assert_eq!(announced_ids(&p), ["c"]);
-        assert!(p.announce[0].escalation);
-        assert_eq!(updated_ids(&p), ["b"]);
-    }
+    const A: &str = "40027";
+    const B: &str = "40087";
+    const C: &str = "40051";
+    const TOR: &str = "KOUN.TO.W.0033.2026";
 
-    fn alert(id: &str, message_type: &str, references: &[&str]) -> Alert {
-        Alert {
-            id: id.into(),
-            event: "Tornado Warning".into(),
-            status: "Actual".into(),
-            message_type: message_type.into(),
-            severity: Severity::Extreme,
-            sender_name: "NWS Norman OK".into(),
-            area_desc: "Cleveland, OK".into(),
-            expires: DateTime::parse_from_rfc3339("2026-11-24T19:00:00Z")
-                .ok()
-                .map(|t| t.with_timezone(&Utc)),
-            ends: None,
-            references: references.iter().map(|r| r.to_string()).collect(),
-            level: Level {
-                warning: 1,
-                extreme: 1,
-                ..Level::default()
-            },
-            counties: vec!["40027".into()],
-        }
-    }
-
-    fn feed(alerts: Vec<Alert>) -> Feed {
-        Feed {
-            alerts,
-            malformed: Vec::new(),
-        }
-    }
-
-    fn announced_ids<'a>(plan: &'a Plan<'_>) -> Vec<&'a str> {
-        plan.announce.iter().map(|a| a.alert.id.as_str()).collect()
-    }
-
-    fn updated_ids<'a>(plan: &'a Plan<'_>) -> Vec<&'a str> {
-        plan.updates.iter().map(|(a, _)| a.id.as_str()).collect()
-    }
-
-    /// `a` was announced at `level`; what does its update `b` do?
-    fn update_of(level: Level, update: Alert) -> (bool, Level) {
-        let f = feed(vec![update]);
-        let announced = HashMap::from([("a".to_owned(), Some(level))]);
-        let p = plan(&f, Severity::Minor, &announced);
-        match (&p.announce[..], &p.updates[..]) {
-            ([one], []) => {
-                assert!(one.escalation);
-                (true, one.level)
-            }
-            ([], [(_, kept)]) => (false, *kept),
-            other => panic!("{other:?}"),
-        }
-    }
-
+    /// A tornado warning's level: a warning, severity Extreme.
     const WARNING: Level = Level {
         warning: 1,
         tornado_threat: 0,
@@ -437,279 +571,564 @@ mod tests {
         extreme: 1,
     };
 
-    #[test]
-    fn new_alerts_are_announced_with_their_alexa_type() {
-        let f = feed(vec![alert("a", "Alert", &[])]);
-        let p = plan(&f, Severity::Severe, &HashMap::new());
-        assert_eq!(announced_ids(&p), ["a"]);
-        assert_eq!(p.announce[0].alert_type, "TORNADO");
-        assert!(!p.announce[0].escalation);
-        assert_eq!(p.announce[0].level, WARNING);
-        assert!(p.updates.is_empty() && p.skipped.is_empty());
+    fn at(text: &str) -> Option<DateTime<Utc>> {
+        Some(
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc),
+        )
+    }
+
+    /// A message with these VTEC strings (none: a message without VTEC, its own event), for
+    /// these counties, at the tornado warning's level.
+    fn msg(id: &str, event: &str, kind: MessageKind, vtec: &[&str], places: &[&str]) -> Alert {
+        let sent = at("2026-05-01T20:00:00Z");
+        let tracks = if vtec.is_empty() {
+            vec![Track {
+                key: EventKey::message(id),
+                action: match kind {
+                    MessageKind::Update => Action::Update,
+                    MessageKind::Cancel => Action::Cancel,
+                    _ => Action::New,
+                },
+                aliases: Vec::new(),
+                ends: None,
+            }]
+        } else {
+            vtec.iter()
+                .map(|v| {
+                    let v = Vtec::parse(v).unwrap();
+                    Track {
+                        key: v.key(sent),
+                        action: v.action,
+                        aliases: vec![EventKey::message(id)],
+                        ends: v.ends,
+                    }
+                })
+                .collect()
+        };
+        Alert {
+            id: id.into(),
+            event: event.into(),
+            alert_type: crate::weather::nws::alert_type(event),
+            actual: true,
+            kind,
+            severity: Severity::Extreme,
+            sender_name: "NWS Norman OK".into(),
+            area_desc: "Cleveland, OK".into(),
+            sent,
+            expires: at("2026-05-01T21:00:00Z"),
+            ends: None,
+            references: Vec::new(),
+            level: WARNING,
+            places: places.iter().map(|c| Place::county(c)).collect(),
+            tracks,
+        }
+    }
+
+    fn tor(id: &str, action: &str, places: &[&str]) -> Alert {
+        let kind = if action == "NEW" {
+            MessageKind::Alert
+        } else {
+            MessageKind::Update
+        };
+        let vtec = format!("/O.{action}.KOUN.TO.W.0033.000000T0000Z-260501T2100Z/");
+        msg(id, "Tornado Warning", kind, &[&vtec], places)
+    }
+
+    fn with(mut alert: Alert, change: impl FnOnce(&mut Alert)) -> Alert {
+        change(&mut alert);
+        alert
+    }
+
+    fn told(places: &[&str], level: Level) -> Memory {
+        Memory {
+            told: places.iter().map(|c| (Place::county(c), level)).collect(),
+            ..Memory::default()
+        }
+    }
+
+    fn chains(memories: &[(&str, Memory)]) -> HashMap<EventKey, Chain> {
+        memories
+            .iter()
+            .map(|(key, memory)| {
+                (
+                    EventKey::from_raw(key),
+                    Chain {
+                        records: 1,
+                        memory: memory.clone(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn counties(places: &[Place]) -> Vec<String> {
+        places
+            .iter()
+            .map(|p| p.code().trim_start_matches('c').to_owned())
+            .collect()
+    }
+
+    /// What a plan announced: (why, places, except) per announcement.
+    fn heard(plan: &Plan<'_>) -> Vec<(Why, Vec<String>, Vec<String>)> {
+        plan.announce
+            .iter()
+            .map(|a| (a.why, counties(&a.places), counties(&a.except)))
+            .collect()
+    }
+
+    /// Where the plan's final memory of `key` says the event ended.
+    fn ended(plan: &Plan<'_>, key: &str) -> Vec<String> {
+        let memory = plan
+            .announce
+            .iter()
+            .filter(|a| a.key.as_str() == key)
+            .map(|a| &a.memory)
+            .chain(
+                plan.records
+                    .iter()
+                    .filter(|r| r.key.as_str() == key)
+                    .map(|r| &r.memory),
+            )
+            .last();
+        memory.map_or(Vec::new(), |m| {
+            m.ended
+                .iter()
+                .map(|p| p.code().trim_start_matches('c').to_owned())
+                .collect()
+        })
+    }
+
+    struct Row {
+        rule: &'static str,
+        before: Vec<(&'static str, Memory)>,
+        feed: Vec<Alert>,
+        heard: Vec<(Why, Vec<&'static str>, Vec<&'static str>)>,
+        /// (event key, counties where it ended)
+        ended: Option<(&'static str, Vec<&'static str>)>,
+    }
+
+    fn row(
+        rule: &'static str,
+        before: Vec<(&'static str, Memory)>,
+        feed: Vec<Alert>,
+        heard: Vec<(Why, Vec<&'static str>, Vec<&'static str>)>,
+    ) -> Row {
+        Row {
+            rule,
+            before,
+            feed,
+            heard,
+            ended: None,
+        }
+    }
+
+    fn level(change: impl FnOnce(&mut Level)) -> Level {
+        let mut level = WARNING;
+        change(&mut level);
+        level
     }
 
     #[test]
-    fn a_plain_update_of_an_announced_alert_is_recorded_not_announced() {
-        // A new expiry, the same threat.
-        let f = feed(vec![alert("b", "Update", &["a"])]);
-        assert_eq!(references_to_check(&f, Severity::Severe), ["a"]);
-        let announced = HashMap::from([("a".to_owned(), Some(WARNING))]);
-        let p = plan(&f, Severity::Severe, &announced);
-        assert!(p.announce.is_empty());
-        assert_eq!(updated_ids(&p), ["b"]);
-        assert_eq!(
-            p.skipped_counts(),
-            BTreeMap::from([("updateOfAnnounced", 1)])
-        );
-    }
-
-    #[test]
-    fn a_rising_tornado_damage_threat_is_announced_again() {
-        let mut pds = alert("b", "Update", &["a"]);
-        pds.level.tornado_threat = 1;
-        assert_eq!(update_of(WARNING, pds.clone()), (true, pds.level));
-        // A tornado emergency after a particularly dangerous situation: again.
-        let mut emergency = alert("c", "Update", &["a"]);
-        emergency.level.tornado_threat = 2;
-        assert!(update_of(pds.level, emergency.clone()).0);
-        // Back to CONSIDERABLE after the emergency was announced: not again, and the record
-        // keeps the emergency so that a second rise to it is not announced either.
-        let (again, kept) = update_of(emergency.level, pds);
-        assert!(!again);
-        assert_eq!(kept.tornado_threat, 2);
-    }
-
-    #[test]
-    fn a_destructive_thunderstorm_is_announced_again_a_considerable_one_is_not() {
-        let mut destructive = alert("b", "Update", &["a"]);
-        destructive.event = "Severe Thunderstorm Warning".into();
-        destructive.level.storm_threat = 1;
-        assert!(update_of(WARNING, destructive).0);
-        // CONSIDERABLE leaves the level as it is (storm_threat stays 0).
-        let mut considerable = alert("c", "Update", &["a"]);
-        considerable.event = "Severe Thunderstorm Warning".into();
-        assert!(!update_of(WARNING, considerable).0);
-    }
-
-    #[test]
-    fn a_confirmed_tornado_is_announced_again() {
-        let mut observed = alert("b", "Update", &["a"]);
-        observed.level.tornado_observed = 1;
-        assert!(update_of(WARNING, observed).0);
-    }
-
-    #[test]
-    fn a_watch_replaced_by_a_warning_of_the_same_hazard_is_announced() {
+    fn the_rules_of_the_research_table() {
+        let emergency = level(|l| l.tornado_threat = 2);
+        let svr = |id: &str, action: &str, lvl: Level| {
+            let vtec = format!("/O.{action}.KOUN.SV.W.0101.000000T0000Z-260501T2100Z/");
+            with(
+                msg(
+                    id,
+                    "Severe Thunderstorm Warning",
+                    MessageKind::Update,
+                    &[&vtec],
+                    &[A],
+                ),
+                |m| m.level = lvl,
+            )
+        };
+        let svr_base = level(|l| l.extreme = 0);
         let watch = Level {
             warning: 0,
-            ..WARNING
+            ..svr_base
         };
-        let mut warning = alert("b", "Update", &["a"]);
-        warning.event = "Winter Storm Warning".into();
-        warning.severity = Severity::Severe;
-        warning.level = Level {
-            warning: 1,
-            ..Level::default()
-        };
-        let (again, kept) = update_of(watch, warning);
-        assert!(again);
-        assert_eq!((kept.warning, kept.extreme), (1, 1));
+        let rows = vec![
+            row("1 NEW announces", vec![], vec![tor("n", "NEW", &[A, B])], vec![(Why::New, vec![A, B], vec![])]),
+            row(
+                "2 a new warning (a new ETN) for a storm already warned is a new event: announced",
+                vec![(TOR, told(&[A], WARNING))],
+                vec![msg("n2", "Tornado Warning", MessageKind::Alert,
+                    &["/O.NEW.KOUN.TO.W.0034.260501T2055Z-260501T2130Z/"], &[A])],
+                vec![(Why::New, vec![A], vec![])],
+            ),
+            row("3 EXA announces to the new places only", vec![(TOR, told(&[A], WARNING))],
+                vec![tor("x", "EXA", &[A, B])], vec![(Why::Extension, vec![B], vec![A])]),
+            row("3 EXB as well", vec![(TOR, told(&[A], WARNING))],
+                vec![tor("x", "EXB", &[A, C])], vec![(Why::Extension, vec![C], vec![A])]),
+            row("4 CON, EXT and EXA for places told, without a rise: not announced",
+                vec![(TOR, told(&[A, B], WARNING))],
+                vec![tor("c", "CON", &[A, B]), tor("e", "EXT", &[A]), tor("x", "EXA", &[B])], vec![]),
+            row("5 tornado damage threat CATASTROPHIC: announced again", vec![(TOR, told(&[A, B], WARNING))],
+                vec![with(tor("c", "CON", &[A]), |m| m.level = emergency)],
+                vec![(Why::Escalation, vec![A], vec![])]),
+            row("5 tornado damage threat CONSIDERABLE: announced again", vec![(TOR, told(&[A], WARNING))],
+                vec![with(tor("c", "CON", &[A]), |m| m.level.tornado_threat = 1)],
+                vec![(Why::Escalation, vec![A], vec![])]),
+            row("6 thunderstorm damage threat DESTRUCTIVE: announced again",
+                vec![("KOUN.SV.W.0101.2026", told(&[A], svr_base))],
+                vec![svr("s", "CON", level(|l| { l.extreme = 0; l.storm_threat = 1; }))],
+                vec![(Why::Escalation, vec![A], vec![])]),
+            row("7 thunderstorm damage threat CONSIDERABLE (read as the base): not",
+                vec![("KOUN.SV.W.0101.2026", told(&[A], svr_base))],
+                vec![svr("s", "CON", svr_base)], vec![]),
+            row("8 tornado RADAR INDICATED to OBSERVED: announced again", vec![(TOR, told(&[A], WARNING))],
+                vec![with(tor("c", "CON", &[A]), |m| m.level.tornado_observed = 1)],
+                vec![(Why::Escalation, vec![A], vec![])]),
+            Row {
+                rule: "9 a watch upgraded to a warning of a mapped type (UPG + NEW): announced, the watch ends",
+                before: vec![("KTSA.WS.A.0004.2026", told(&[A], watch))],
+                feed: vec![msg("u", "Winter Storm Warning", MessageKind::Alert, &[
+                    "/O.UPG.KTSA.WS.A.0004.000000T0000Z-260502T1800Z/",
+                    "/O.NEW.KTSA.WS.W.0002.260501T2000Z-260502T1800Z/"], &[A])],
+                heard: vec![(Why::New, vec![A], vec![])],
+                ended: Some(("KTSA.WS.A.0004.2026", vec![A])),
+            },
+            Row {
+                rule: "10 a watch upgraded to an advisory: not announced, the watch ends",
+                before: vec![("KTSA.WS.A.0004.2026", told(&[A], watch))],
+                feed: vec![msg("u", "Winter Weather Advisory", MessageKind::Alert, &[
+                    "/O.UPG.KTSA.WS.A.0004.000000T0000Z-260502T1800Z/",
+                    "/O.NEW.KTSA.WW.Y.0007.260501T2000Z-260502T1800Z/"], &[A])],
+                heard: vec![],
+                ended: Some(("KTSA.WS.A.0004.2026", vec![A])),
+            },
+            Row {
+                rule: "11 a downgrade (hurricane to tropical storm): not announced, the hurricane ends",
+                before: vec![("KMFL.HU.W.1009.2026", told(&[A], WARNING))],
+                feed: vec![msg("d", "Tropical Storm Warning", MessageKind::Update, &[
+                    "/O.CAN.KMFL.HU.W.1009.000000T0000Z-000000T0000Z/",
+                    "/O.EXA.KMFL.TR.W.1009.000000T0000Z-000000T0000Z/"], &[A])],
+                heard: vec![],
+                ended: Some(("KMFL.HU.W.1009.2026", vec![A])),
+            },
+            row("12 gusts or hail rise without a threat tag: the level is the same, not announced",
+                vec![("KOUN.SV.W.0101.2026", told(&[A], svr_base))], vec![svr("s", "CON", svr_base)], vec![]),
+            row("13 severity rising to Extreme: announced again",
+                vec![("KOUN.SV.W.0101.2026", told(&[A], svr_base))], vec![svr("s", "CON", WARNING)],
+                vec![(Why::Escalation, vec![A], vec![])]),
+            row("14 certainty or urgency change: not part of the level, not announced",
+                vec![(TOR, told(&[A], WARNING))], vec![tor("c", "CON", &[A])], vec![]),
+            row("15 a thunderstorm warning with tornado POSSIBLE: no part rises, not announced",
+                vec![("KOUN.SV.W.0101.2026", told(&[A], svr_base))], vec![svr("s", "CON", svr_base)], vec![]),
+            Row {
+                rule: "16 CAN: never announced, ended for its places",
+                before: vec![(TOR, told(&[A, B], WARNING))],
+                feed: vec![with(tor("x", "CAN", &[A]), |m| { m.severity = Severity::Minor; m.level = Level::default(); })],
+                heard: vec![],
+                ended: Some((TOR, vec![A])),
+            },
+            Row {
+                rule: "16 EXP: never announced, ended",
+                before: vec![(TOR, told(&[A], WARNING))],
+                feed: vec![tor("x", "EXP", &[A])],
+                heard: vec![],
+                ended: Some((TOR, vec![A])),
+            },
+            Row {
+                rule: "16 a Cancel without VTEC: never announced, ended",
+                before: vec![("msg:orig", told(&[A], WARNING))],
+                feed: vec![with(msg("cx", "Tornado Warning", MessageKind::Cancel, &[], &[A]), |m| {
+                    m.tracks[0].aliases = vec![EventKey::message("orig")];
+                    m.references = vec!["orig".into()];
+                })],
+                heard: vec![],
+                ended: Some(("msg:cx", vec![A])),
+            },
+            row("17 COR: not announced", vec![(TOR, told(&[A], WARNING))], vec![tor("c", "COR", &[A])], vec![]),
+            row("17 COR of an event never heard: not announced", vec![], vec![tor("c", "COR", &[A])], vec![]),
+            row("18 ROU: not announced", vec![], vec![tor("r", "ROU", &[A])], vec![]),
+            row("18 a status other than Actual: not announced", vec![],
+                vec![with(tor("t", "NEW", &[A]), |m| m.actual = false)], vec![]),
+            row("18 the same message twice: announced once", vec![],
+                vec![tor("n", "NEW", &[A]), tor("n", "NEW", &[A])], vec![(Why::New, vec![A], vec![])]),
+            row("19 a new expires, text edits: not announced", vec![(TOR, told(&[A], WARNING))],
+                vec![with(tor("c", "EXT", &[A]), |m| m.expires = at("2026-05-01T23:00:00Z"))], vec![]),
+            // The combinations the issue names.
+            row("the original beside an escalated update, original heard: the escalation is announced",
+                vec![(TOR, told(&[A], WARNING))],
+                vec![tor("n", "NEW", &[A]), with(tor("c", "CON", &[A]), |m| m.level = emergency)],
+                vec![(Why::Escalation, vec![A], vec![])]),
+            row("the original beside a plain update, original heard: not announced",
+                vec![(TOR, told(&[A], WARNING))], vec![tor("n", "NEW", &[A]), tor("c", "CON", &[A])], vec![]),
+            row("the original and its escalated update first seen together: announced once",
+                vec![], vec![tor("n", "NEW", &[A]), with(tor("c", "CON", &[A]), |m| m.level = emergency)],
+                vec![(Why::New, vec![A], vec![])]),
+            row("CON arriving as Alert with its predecessor in expiredReferences: not announced",
+                vec![(TOR, told(&[A], WARNING))],
+                vec![with(tor("c", "CON", &[A]), |m| { m.kind = MessageKind::Alert; m.references = vec!["old".into()]; })],
+                vec![]),
+            row("EXT arriving as Alert: not announced", vec![(TOR, told(&[A], WARNING))],
+                vec![with(tor("e", "EXT", &[A]), |m| m.kind = MessageKind::Alert)], vec![]),
+            Row {
+                rule: "CAN arriving as Alert: not announced, ended",
+                before: vec![(TOR, told(&[A], WARNING))],
+                feed: vec![with(tor("x", "CAN", &[A]), |m| m.kind = MessageKind::Alert)],
+                heard: vec![],
+                ended: Some((TOR, vec![A])),
+            },
+            row("two segments of one event: one announcement to both",
+                vec![], vec![tor("s1", "NEW", &[A]), tor("s2", "NEW", &[A, B])], vec![(Why::New, vec![A, B], vec![])]),
+            row("a segment seen after the first was heard: its new places only",
+                vec![(TOR, told(&[A], WARNING))], vec![tor("s1", "NEW", &[A]), tor("s2", "NEW", &[B])],
+                vec![(Why::Extension, vec![B], vec![A])]),
+            Row {
+                rule: "EXP of an event never heard: nothing, and no record",
+                before: vec![],
+                feed: vec![tor("x", "EXP", &[A])],
+                heard: vec![],
+                ended: Some((TOR, vec![])),
+            },
+            row("CON of an event never heard, at its base: a continuation, not announced",
+                vec![], vec![tor("c", "CON", &[A])], vec![]),
+            row("CON of an event never heard, with a tornado emergency: announced",
+                vec![], vec![with(tor("c", "CON", &[A]), |m| m.level = emergency)], vec![(Why::New, vec![A], vec![])]),
+            row("an ended place is not told again", vec![(TOR, Memory {
+                    ended: [Place::county(A)].into(), ..told(&[A], WARNING) })],
+                vec![with(tor("c", "CON", &[A]), |m| m.level = emergency)], vec![]),
+            row("an escalation and an extension together: each to its places",
+                vec![(TOR, told(&[A], WARNING))],
+                vec![with(tor("x", "EXA", &[A, B]), |m| m.level = emergency)],
+                vec![(Why::Extension, vec![B], vec![A]), (Why::Escalation, vec![A], vec![])]),
+            row("below the floor: not announced", vec![],
+                vec![with(tor("n", "NEW", &[A]), |m| m.severity = Severity::Moderate)], vec![]),
+        ];
+        for r in rows {
+            let before = chains(&r.before);
+            let plan = plan(&r.feed, 0, Severity::Severe, true, &before);
+            let want: Vec<(Why, Vec<String>, Vec<String>)> = r
+                .heard
+                .iter()
+                .map(|(why, places, except)| {
+                    (
+                        *why,
+                        places.iter().map(|p| p.to_string()).collect(),
+                        except.iter().map(|p| p.to_string()).collect(),
+                    )
+                })
+                .collect();
+            assert_eq!(heard(&plan), want, "rule {:?}", r.rule);
+            if let Some((key, places)) = r.ended {
+                assert_eq!(ended(&plan, key), places, "rule {:?}", r.rule);
+            }
+        }
     }
 
     #[test]
-    fn severity_rising_to_extreme_is_announced_again_certainty_is_not_compared() {
-        let severe = Level {
-            extreme: 0,
-            ..WARNING
-        };
-        assert!(update_of(severe, alert("b", "Update", &["a"])).0);
-        // Certainty and urgency are fixed per product by NWS: not part of the level.
-        assert!(!update_of(WARNING, alert("c", "Update", &["a"])).0);
-    }
-
-    #[test]
-    fn an_update_of_an_alert_never_announced_is_announced() {
-        // Its original was below the floor, or came before the skill existed.
-        let f = feed(vec![alert("b", "Update", &["a"])]);
-        let p = plan(&f, Severity::Severe, &HashMap::new());
-        assert_eq!(announced_ids(&p), ["b"]);
-        assert!(!p.announce[0].escalation);
-    }
-
-    #[test]
-    fn an_update_in_the_same_poll_as_its_alert_is_not_looked_up_or_announced() {
-        let mut escalated = alert("b", "Update", &["a"]);
-        escalated.level.tornado_threat = 2;
-        let f = feed(vec![alert("a", "Alert", &[]), escalated]);
-        assert!(references_to_check(&f, Severity::Severe).is_empty());
-        let p = plan(&f, Severity::Severe, &HashMap::new());
-        assert_eq!(announced_ids(&p), ["a"]);
-        assert_eq!(updated_ids(&p), ["b"]);
-        assert_eq!(p.updates[0].1.tornado_threat, 2, "recorded at its level");
-    }
-
-    #[test]
-    fn a_record_kept_before_levels_is_not_compared() {
-        let mut emergency = alert("b", "Update", &["a"]);
-        emergency.level.tornado_threat = 2;
-        let f = feed(vec![emergency]);
-        let announced = HashMap::from([("a".to_owned(), None)]);
-        let p = plan(&f, Severity::Severe, &announced);
-        assert!(p.announce.is_empty());
-        assert_eq!(updated_ids(&p), ["b"]);
-    }
-
-    #[test]
-    fn cancels_and_updates_to_events_without_an_alexa_type_are_never_announced() {
-        let mut advisory = alert("b", "Update", &["a"]);
-        advisory.event = "Winter Weather Advisory".into();
-        let f = feed(vec![alert("c", "Cancel", &["a"]), advisory]);
-        let announced = HashMap::from([("a".to_owned(), Some(WARNING))]);
-        let p = plan(&f, Severity::Minor, &announced);
-        assert!(p.announce.is_empty() && p.updates.is_empty());
+    fn announcements_record_the_memory_after_them_in_order() {
+        let emergency = level(|l| l.tornado_threat = 2);
+        let before = chains(&[(TOR, told(&[A], WARNING))]);
+        let feed = vec![with(tor("x", "EXA", &[A, B]), |m| m.level = emergency)];
+        let p = plan(&feed, 0, Severity::Severe, true, &before);
+        // Records 2 and 3 of the event's chain; each holds the memory after it, so a poll
+        // that sends the first and not the second sends the second next time.
         assert_eq!(
-            p.skipped_counts(),
-            BTreeMap::from([("cancel", 1), ("otherEvent", 1)])
+            p.announce.iter().map(|a| a.record).collect::<Vec<_>>(),
+            [2, 3]
+        );
+        assert_eq!(
+            p.announce[0].memory,
+            told(&[A, B], WARNING).tap(|m| {
+                m.told.insert(Place::county(B), emergency);
+            })
+        );
+        assert_eq!(p.announce[1].memory, told(&[A, B], emergency));
+        assert_eq!(p.announce[1].level, emergency);
+        assert!(p.records.is_empty(), "{:?}", p.records);
+        // Unchanged next time: nothing announced, nothing recorded.
+        let after = HashMap::from([(
+            EventKey::from_raw(TOR),
+            Chain {
+                records: 3,
+                memory: p.announce[1].memory.clone(),
+            },
+        )]);
+        let again = plan(&feed, 0, Severity::Severe, true, &after);
+        assert!(again.announce.is_empty() && again.records.is_empty());
+        assert_eq!(again.skipped_counts(), BTreeMap::from([("alreadyTold", 1)]));
+    }
+
+    trait Tap: Sized {
+        fn tap(mut self, f: impl FnOnce(&mut Self)) -> Self {
+            f(&mut self);
+            self
+        }
+    }
+    impl Tap for Memory {}
+
+    #[test]
+    fn the_hazard_s_end_not_the_message_s_expires_is_the_alert_s() {
+        let feed = vec![tor("n", "NEW", &[A])];
+        let p = plan(&feed, 0, Severity::Severe, true, &HashMap::new());
+        // VTEC's end (21:00) rather than `expires`; with `ends` given, VTEC's still wins.
+        assert_eq!(p.announce[0].ends, at("2026-05-01T21:00:00Z"));
+        let open = with(
+            msg(
+                "w",
+                "Winter Storm Warning",
+                MessageKind::Alert,
+                &["/O.NEW.KTSA.WS.W.0002.260501T2000Z-000000T0000Z/"],
+                &[A],
+            ),
+            |m| m.ends = at("2026-05-03T06:00:00Z"),
+        );
+        let feed = vec![open];
+        let p = plan(&feed, 0, Severity::Severe, true, &HashMap::new());
+        assert_eq!(p.announce[0].ends, at("2026-05-03T06:00:00Z"));
+    }
+
+    #[test]
+    fn records_kept_before_events_keep_active_alerts_from_being_announced_again() {
+        // The release before this one recorded the message `orig` (a tornado warning sent to
+        // county A). Its continuation names it in references: found, not announced, and the
+        // event's own key records what A heard.
+        let feed = vec![with(tor("c", "CON", &[A, B]), |m| {
+            m.references = vec!["orig".into()];
+            m.tracks[0].aliases.push(EventKey::message("orig"));
+        })];
+        let mut read = HashMap::from([(EventKey::from_raw(TOR), Chain::default())]);
+        assert_eq!(keys_to_read(&feed), [EventKey::from_raw(TOR)]);
+        assert_eq!(
+            aliases_to_read(&feed, &read),
+            [EventKey::message("c"), EventKey::message("orig")]
+        );
+        read.insert(
+            EventKey::message("orig"),
+            Chain {
+                records: 1,
+                memory: Memory::decode(Some("10001@40027")),
+            },
+        );
+        let p = plan(&feed, 0, Severity::Severe, true, &read);
+        assert!(p.announce.is_empty(), "{:?}", heard(&p));
+        assert_eq!(p.records.len(), 1);
+        assert_eq!(p.records[0].key.as_str(), TOR);
+        assert_eq!(p.records[0].record, 1);
+        assert_eq!(p.records[0].memory, told(&[A], WARNING));
+        // The NEW of that event, still listed, is not news to A either; B hears it.
+        let feed = vec![with(tor("orig", "NEW", &[A, B]), |m| {
+            m.tracks[0].aliases = vec![EventKey::message("orig")];
+        })];
+        let p = plan(&feed, 0, Severity::Severe, true, &read);
+        assert_eq!(
+            heard(&p),
+            [(Why::Extension, vec![B.to_string()], vec![A.to_string()])]
         );
     }
 
     #[test]
-    fn skipped_alerts_are_counted_by_reason() {
-        let mut test = alert("t", "Alert", &[]);
-        test.status = "Test".into();
-        let mut heat = alert("h", "Alert", &[]);
+    fn a_chain_without_vtec_is_one_event_and_remembered_under_each_message() {
+        let original = msg("a", "Tornado Warning", MessageKind::Alert, &[], &[A]);
+        let update = with(
+            msg("b", "Tornado Warning", MessageKind::Update, &[], &[A, B]),
+            |m| {
+                m.references = vec!["a".into()];
+                m.tracks[0].aliases = vec![EventKey::message("a")];
+                m.sent = at("2026-05-01T20:10:00Z");
+            },
+        );
+        // Both in one feed: one announcement, recorded under the newest message (which a
+        // later update will reference), and the older one too.
+        let feed = vec![original, update.clone()];
+        let p = plan(&feed, 0, Severity::Severe, true, &HashMap::new());
+        assert_eq!(heard(&p), [(Why::New, vec![A.into(), B.into()], vec![])]);
+        assert_eq!(p.announce[0].key, EventKey::message("b"));
+        assert_eq!(p.records.len(), 1);
+        assert_eq!(p.records[0].key, EventKey::message("a"));
+        // Only the update listed, its original heard in A: B only.
+        let before = chains(&[("msg:a", told(&[A], WARNING))]);
+        assert_eq!(
+            aliases_to_read(
+                std::slice::from_ref(&update),
+                &HashMap::from([(EventKey::message("b"), Chain::default())])
+            ),
+            [EventKey::message("a")]
+        );
+        let feed = vec![update.clone()];
+        let p = plan(&feed, 0, Severity::Severe, true, &before);
+        assert_eq!(
+            heard(&p),
+            [(Why::Extension, vec![B.into()], vec![A.into()])]
+        );
+        // An update of an update, the original gone from the feed: memory is found through
+        // the chain, nothing new, and the newest message keeps it for the next one.
+        let next = with(
+            msg("c", "Tornado Warning", MessageKind::Update, &[], &[A, B]),
+            |m| {
+                m.tracks[0].aliases = vec![EventKey::message("b")];
+            },
+        );
+        let before = chains(&[("msg:b", told(&[A, B], WARNING))]);
+        let feed = vec![next];
+        let p = plan(&feed, 0, Severity::Severe, true, &before);
+        assert!(p.announce.is_empty());
+        assert_eq!(p.records.len(), 1);
+        assert_eq!(p.records[0].key, EventKey::message("c"));
+        assert_eq!(p.skipped_counts(), BTreeMap::from([("alreadyTold", 1)]));
+    }
+
+    #[test]
+    fn when_places_do_not_matter_each_event_is_one_multicast_and_rises_only_are_news() {
+        let emergency = level(|l| l.tornado_threat = 2);
+        let feed = vec![tor("s1", "NEW", &[A]), tor("s2", "NEW", &[B])];
+        let p = plan(&feed, 0, Severity::Severe, false, &HashMap::new());
+        assert_eq!(heard(&p), [(Why::New, vec![A.into(), B.into()], vec![])]);
+        assert_eq!(p.announce[0].memory.anywhere, Some(WARNING));
+        let before = chains(&[(TOR, p.announce[0].memory.clone())]);
+        // A later segment: everyone heard the event.
+        let feed = vec![tor("s3", "NEW", &[C])];
+        let p = plan(&feed, 0, Severity::Severe, false, &before);
+        assert!(p.announce.is_empty());
+        let feed = vec![with(tor("c", "CON", &[C]), |m| m.level = emergency)];
+        let p = plan(&feed, 0, Severity::Severe, false, &before);
+        assert_eq!(p.announce.len(), 1);
+        assert_eq!(p.announce[0].why, Why::Escalation);
+    }
+
+    #[test]
+    fn messages_are_counted_by_why_they_were_not_announced() {
+        let mut heat = tor("h", "NEW", &[A]);
         heat.event = "Heat Advisory".into();
-        let mut minor = alert("m", "Alert", &[]);
-        minor.severity = Severity::Minor;
-        let mut f = feed(vec![test, heat, minor, alert("c", "Cancel", &["x"])]);
-        f.malformed
-            .push("features[9].properties.id: required field is missing".into());
-        let p = plan(&f, Severity::Severe, &HashMap::new());
+        heat.alert_type = None;
+        heat.tracks[0].key = EventKey::from_raw("KOUN.HT.Y.0001.2026");
+        let feed = vec![
+            with(tor("t", "NEW", &[A]), |m| m.actual = false),
+            heat,
+            with(tor("m", "NEW", &[A]), |m| {
+                m.severity = Severity::Moderate;
+                m.tracks[0].key = EventKey::from_raw("K.TO.W.1.2026");
+            }),
+            with(tor("x", "CAN", &[A]), |m| {
+                m.tracks[0].key = EventKey::from_raw("K.TO.W.2.2026")
+            }),
+            with(tor("ack", "NEW", &[A]), |m| m.kind = MessageKind::Other),
+            tor("marine", "NEW", &[]),
+            with(tor("con", "CON", &[A]), |m| {
+                m.tracks[0].key = EventKey::from_raw("K.TO.W.3.2026")
+            }),
+        ];
+        let p = plan(&feed, 2, Severity::Severe, true, &HashMap::new());
         assert!(p.announce.is_empty());
         assert_eq!(
             p.skipped_counts(),
             BTreeMap::from([
                 ("belowMinSeverity", 1),
                 ("cancel", 1),
-                ("malformed", 1),
+                ("continuation", 1),
+                ("malformed", 2),
+                ("noCounty", 1),
                 ("notActual", 1),
+                ("notAnAlert", 1),
                 ("otherEvent", 1),
             ])
         );
-        // A lower floor lets the minor one through.
-        let p = plan(&f, Severity::Minor, &HashMap::new());
-        assert_eq!(announced_ids(&p), ["m"]);
-    }
-
-    #[test]
-    fn updates_that_fail_the_rules_are_not_looked_up() {
-        let mut minor = alert("b", "Update", &["a"]);
-        minor.severity = Severity::Minor;
-        let f = feed(vec![minor, alert("d", "Update", &["c", "a"])]);
-        assert_eq!(references_to_check(&f, Severity::Severe), ["a", "c"]);
-    }
-
-    fn in_counties(mut alert: Alert, counties: &[&str]) -> Alert {
-        alert.counties = counties.iter().map(|c| c.to_string()).collect();
-        alert
-    }
-
-    fn told(counties: &[&str]) -> Places {
-        Some(counties.iter().map(|c| c.to_string()).collect())
-    }
-
-    #[test]
-    fn an_update_that_names_new_counties_is_announced_to_them_only() {
-        let f = feed(vec![in_counties(
-            alert("b", "Update", &["a"]),
-            &["40027", "40051", "40087"],
-        )]);
-        let announced = HashMap::from([("a".to_owned(), Some(WARNING))]);
-        let places = HashMap::from([("a".to_owned(), told(&["40027"]).unwrap())]);
-        let p = plan_with_places(&f, Severity::Severe, &announced, Some(&places));
-        assert_eq!(announced_ids(&p), ["b"]);
-        let b = &p.announce[0];
-        assert!(b.extension && !b.escalation);
-        assert_eq!(b.counties, ["40051", "40087"]);
-        assert_eq!(b.except, ["40027"]);
-        assert_eq!(b.told, told(&["40027", "40051", "40087"]));
-        assert_eq!(p.extensions(), 1);
-        // The same counties again: recorded, with the chain's counties kept.
-        let f = feed(vec![in_counties(
-            alert("c", "Update", &["b"]),
-            &["40027", "40087"],
-        )]);
-        let announced = HashMap::from([("b".to_owned(), Some(WARNING))]);
-        let places = HashMap::from([("b".to_owned(), told(&["40027", "40051", "40087"]).unwrap())]);
-        let p = plan_with_places(&f, Severity::Severe, &announced, Some(&places));
-        assert!(p.announce.is_empty());
-        assert_eq!(updated_ids(&p), ["c"]);
-        assert_eq!(p.updates_told["c"], told(&["40027", "40051", "40087"]));
-    }
-
-    #[test]
-    fn a_record_without_counties_is_taken_to_cover_the_update() {
-        // Kept before places were: nobody is told twice.
-        let f = feed(vec![in_counties(
-            alert("b", "Update", &["a"]),
-            &["40027", "40087"],
-        )]);
-        let announced = HashMap::from([("a".to_owned(), Some(WARNING))]);
-        let p = plan_with_places(&f, Severity::Severe, &announced, Some(&HashMap::new()));
-        assert!(p.announce.is_empty());
-        assert_eq!(updated_ids(&p), ["b"]);
-        assert_eq!(p.updates_told["b"], None);
-    }
-
-    #[test]
-    fn an_escalation_goes_to_every_county_of_the_update() {
-        let mut pds = in_counties(alert("b", "Update", &["a"]), &["40027", "40087"]);
-        pds.level.tornado_threat = 2;
-        let announced = HashMap::from([("a".to_owned(), Some(WARNING))]);
-        let places = HashMap::from([("a".to_owned(), told(&["40027"]).unwrap())]);
-        let f = feed(vec![pds]);
-        let p = plan_with_places(&f, Severity::Severe, &announced, Some(&places));
-        let b = &p.announce[0];
-        assert!(b.escalation && !b.extension);
-        assert_eq!(b.counties, ["40027", "40087"]);
-        assert!(b.except.is_empty());
-    }
-
-    #[test]
-    fn an_update_in_the_same_poll_that_adds_counties_reaches_only_the_new_ones() {
-        let f = feed(vec![
-            in_counties(alert("a", "Alert", &[]), &["40027"]),
-            in_counties(alert("b", "Update", &["a"]), &["40027", "40087"]),
-        ]);
-        let p = plan(&f, Severity::Severe, &HashMap::new());
-        assert_eq!(announced_ids(&p), ["a", "b"]);
-        assert_eq!(p.announce[0].counties, ["40027"]);
-        assert_eq!(p.announce[1].counties, ["40087"]);
-        assert_eq!(p.announce[1].except, ["40027"]);
-        assert!(p.announce[1].extension);
-    }
-
-    #[test]
-    fn tags_keep_the_level_and_the_counties() {
-        let tag = encode_tag(WARNING, &told(&["40087", "40027"]));
-        assert_eq!(tag, "10001@40027,40087");
-        assert_eq!(decode_tag(&tag), (WARNING, told(&["40027", "40087"])));
-        // A tag from before places were.
-        assert_eq!(decode_tag("10001"), (WARNING, None));
-        assert_eq!(decode_tag(&encode_tag(WARNING, &None)), (WARNING, None));
-        assert_eq!(decode_tag("10001@"), (WARNING, Some(BTreeSet::new())));
-    }
-
-    #[test]
-    fn when_places_do_not_matter_no_update_extends_an_area() {
-        // WEATHER_AUDIENCE=everyone: the original's Multicast reached every county.
-        let f = feed(vec![
-            in_counties(alert("a", "Alert", &[]), &["40027"]),
-            in_counties(alert("b", "Update", &["a"]), &["40027", "40087"]),
-        ]);
-        let p = plan_with_places(&f, Severity::Severe, &HashMap::new(), None);
-        assert_eq!(announced_ids(&p), ["a"]);
-        assert_eq!(updated_ids(&p), ["b"]);
-        assert_eq!(p.extensions(), 0);
     }
 }
