@@ -480,3 +480,75 @@ async fn a_spoken_zip_code_is_stored_and_indexed_and_forgotten_on_request_or_whe
     assert!(record.get("postalCode").is_none(), "{record}");
     rig.finish().await;
 }
+
+#[tokio::test]
+async fn a_tornado_emergency_beside_its_original_is_heard_once_more() {
+    let (mut rig, mapping) = fanout_rig("vtec").await;
+    let users = [
+        user("NORMAN", "73069", &[WEATHER], "NA"),
+        user("BORDER", "73072", &[WEATHER], "NA"),
+        user("HOUSTON", "77002", &[WEATHER], "NA"),
+    ];
+    seed_users(&rig.moto, TABLE, &users).await;
+    let heard = |got: &BTreeMap<String, Vec<(String, String)>>| -> BTreeMap<String, usize> {
+        got.iter().map(|(u, s)| (u.clone(), s.len())).collect()
+    };
+    // A tornado warning for Cleveland County.
+    rig.feed().serve(&rig.project.fixture("tornado-1.json"));
+    let first = rig.ok(&scheduled("tor-1")).await;
+    assert_eq!(statuses(&first), ["queued"], "{first}");
+    mapping.drain(&mut rig, DRAIN).await;
+    assert_eq!(
+        heard(&unicasts(&rig).await),
+        BTreeMap::from([(id("NORMAN"), 1), (id("BORDER"), 1)])
+    );
+    // NWS lists the original beside its update, which is a tornado emergency: heard again.
+    rig.feed().serve(&rig.project.fixture("tornado-2.json"));
+    let second = rig.ok(&scheduled("tor-2")).await;
+    assert_eq!(statuses(&second), ["queued"], "{second}");
+    assert_eq!(second["feed"]["escalations"], 1, "{second}");
+    mapping.drain(&mut rig, DRAIN).await;
+    // A plain continuation of the emergency, all three listed, from a new process: nothing.
+    rig.spawn();
+    rig.functions.remove(0).stop().await;
+    rig.feed().serve(&rig.project.fixture("tornado-3.json"));
+    let third = rig.ok(&scheduled("tor-3")).await;
+    assert!(statuses(&third).is_empty(), "{third}");
+    assert_eq!(third["feed"]["skipped"]["alreadyTold"], 3, "{third}");
+    assert_eq!(
+        heard(&unicasts(&rig).await),
+        BTreeMap::from([(id("NORMAN"), 2), (id("BORDER"), 2)])
+    );
+    assert_eq!(rig.repeats().await, 0);
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_cancellation_polled_before_the_queue_is_drained_reaches_nobody() {
+    let (mut rig, mapping) = fanout_rig("cancel").await;
+    seed_users(
+        &rig.moto,
+        TABLE,
+        &[
+            user("NORMAN", "73069", &[WEATHER], "NA"),
+            user("CAMPUS", "73019", &[WEATHER], "NA"),
+        ],
+    )
+    .await;
+    rig.feed().serve(&rig.project.fixture("tornado-1.json"));
+    let first = rig.ok(&scheduled("tor-1")).await;
+    assert_eq!(statuses(&first), ["queued"], "{first}");
+    assert_eq!(mapping.queue.depth(&rig.moto).await.0, 1);
+    // Cancelled (severity Minor, response AllClear) before the queue is consumed.
+    rig.feed()
+        .serve(&rig.project.fixture("tornado-cancel.json"));
+    let second = rig.ok(&scheduled("tor-2")).await;
+    assert_eq!(second["feed"]["recorded"], 1, "{second}");
+    assert_eq!(second["feed"]["skipped"]["cancel"], 1, "{second}");
+    let played = mapping.drain(&mut rig, DRAIN).await;
+    assert_eq!(outcomes(&played), ["cancelled"], "{played:?}");
+    assert!(unicasts(&rig).await.is_empty());
+    assert_eq!(rig.event_requests().await, 0);
+    assert_eq!(mapping.queue.dead_letters(&rig.moto).await, 0);
+    rig.finish().await;
+}

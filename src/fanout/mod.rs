@@ -747,4 +747,6 @@ impl Pacer {
 }
 
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;

@@ -2,12 +2,12 @@
 //! event source mapping (take messages, consume, keep the failed ones). What is checked is
 //! who got a Unicast, how often, and how many state writes it took.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
 use tokio::time::Instant;
 
+use super::testing::*;
 use super::*;
 use crate::alexa::fake::FakeAlexa;
 use crate::clock::SystemClock;
@@ -16,150 +16,7 @@ use crate::event::NotificationRequest;
 use crate::notifier::{Notifier, OnRefusal, Outcome};
 use crate::queue::MemoryQueue;
 use crate::state::memory::Op;
-use crate::state::{AreaKey, MemoryStore, StateStore, UserArea, UserChange, UserChangeKind};
-
-struct Rig {
-    notifier: Notifier,
-    fanout: Arc<Fanout>,
-    ledger: Ledger,
-    alexa: Arc<FakeAlexa>,
-    store: Arc<MemoryStore>,
-    queue: Arc<MemoryQueue>,
-}
-
-fn rig() -> Rig {
-    let alexa = Arc::new(FakeAlexa::new());
-    let store = Arc::new(MemoryStore::new());
-    let queue = Arc::new(MemoryQueue::new());
-    let ledger = Ledger::new(store.clone());
-    let fanout = Arc::new(Fanout::new(
-        Some(queue.clone()),
-        alexa.clone(),
-        Region::Na,
-        10_000,
-        Arc::new(SystemClock),
-    ));
-    let notifier = Notifier::new(vec![Region::Na], alexa.clone(), Some(ledger.clone()))
-        .with_fanout(fanout.clone());
-    Rig {
-        notifier,
-        fanout,
-        ledger,
-        alexa,
-        store,
-        queue,
-    }
-}
-
-fn user(i: usize) -> String {
-    format!("amzn1.ask.account.USER{i:06}")
-}
-
-/// A user in `zip` (its counties), subscribed to `events`, in `region`.
-async fn add_user(store: &MemoryStore, id: &str, zip: &str, events: &[&str], region: &str) {
-    let counties = crate::area::counties(zip)
-        .unwrap()
-        .map(|c| c.fips.to_owned())
-        .collect();
-    store
-        .set_area(&UserArea {
-            user_id: id.into(),
-            postal_code: zip.into(),
-            country: "US".into(),
-            counties,
-            region: Some(region.into()),
-            locale: Some("en-US".into()),
-            source: crate::state::AreaSource::Voice,
-        })
-        .await
-        .unwrap();
-    store
-        .record_user(&UserChange {
-            user_id: id.into(),
-            at: Utc::now(),
-            kind: UserChangeKind::Subscriptions(events.iter().map(|e| e.to_string()).collect()),
-        })
-        .await
-        .unwrap();
-}
-
-fn deadline() -> Instant {
-    Instant::now() + std::time::Duration::from_secs(30)
-}
-
-fn tornado(id: &str, counties: &[&str]) -> (NotificationRequest, Option<String>) {
-    let mut request = NotificationRequest::multicast_weather_alert(
-        "TORNADO",
-        "NWS Norman OK",
-        id.into(),
-        None,
-        &["en-US"],
-    );
-    request.area = Some(
-        counties
-            .iter()
-            .map(|c| crate::area::Place::county(c))
-            .collect(),
-    );
-    (request, None)
-}
-
-/// Plays the event source mapping until the queue is empty (or `rounds` batches): batches of
-/// `batch` messages, failed ones put back. Returns every batch's report.
-async fn drain(rig: &Rig, batch: usize, rounds: usize) -> Vec<Consumed> {
-    let mut reports = Vec::new();
-    let mut next = 0;
-    for _ in 0..rounds {
-        let mut waiting = rig.queue.take();
-        if waiting.is_empty() {
-            break;
-        }
-        let rest = waiting.split_off(waiting.len().min(batch));
-        let records: Vec<Message> = waiting
-            .iter()
-            .map(|body| {
-                next += 1;
-                Message {
-                    id: format!("m{next}"),
-                    body: body.clone(),
-                }
-            })
-            .collect();
-        let bodies: HashMap<String, String> = records
-            .iter()
-            .map(|r| (r.id.clone(), r.body.clone()))
-            .collect();
-        let report = rig
-            .fanout
-            .consume(&rig.ledger, records, deadline(), &format!("holder{next}"))
-            .await;
-        let mut back: Vec<String> = report.failed.iter().map(|id| bodies[id].clone()).collect();
-        back.extend(rest);
-        // What was queued while consuming comes after.
-        back.extend(rig.queue.take());
-        rig.queue.send_all(&back).await.unwrap();
-        reports.push(report);
-    }
-    reports
-}
-
-/// How many Unicasts each user received.
-fn per_user(alexa: &FakeAlexa) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
-    for r in alexa.received() {
-        assert!(
-            r.unicast,
-            "only Unicasts: {:?}",
-            r.event["relevantAudience"]
-        );
-        let user = r.event["relevantAudience"]["payload"]["user"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        *counts.entry(user).or_default() += 1;
-    }
-    counts
-}
+use crate::state::{AreaKey, MemoryStore};
 
 async fn announce(rig: &Rig, request: (NotificationRequest, Option<String>)) -> Vec<Outcome> {
     rig.notifier
@@ -507,4 +364,62 @@ async fn a_user_the_index_still_lists_after_moving_away_is_not_sent_to() {
     let counts = per_user(&rig.alexa);
     assert_eq!(counts.get(&user(2)), Some(&1));
     assert_eq!(counts.get(&user(1)), None, "{counts:?}");
+}
+
+/// An event that ends everywhere once it has been asked `after` times.
+struct EndsAfter {
+    after: usize,
+    asked: std::sync::Mutex<usize>,
+    places: Vec<crate::area::Place>,
+}
+
+impl EventStatus for EndsAfter {
+    fn ended<'a>(
+        &'a self,
+        _ledger: &'a Ledger,
+        _watch: &'a Watch,
+        _deadline: Instant,
+    ) -> Pin<Box<dyn Future<Output = Result<BTreeSet<crate::area::Place>, StateError>> + 'a>> {
+        let mut asked = self.asked.lock().unwrap();
+        *asked += 1;
+        let ended = if *asked > self.after {
+            self.places.iter().cloned().collect()
+        } else {
+            BTreeSet::new()
+        };
+        Box::pin(async move { Ok(ended) })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_range_stops_sending_once_its_event_has_ended() {
+    // 20 Unicasts a second: 60 users take three seconds, and the range asks again each
+    // second; the event ends after the first answer (before the range started).
+    let status = Arc::new(EndsAfter {
+        after: 1,
+        asked: std::sync::Mutex::new(0),
+        places: vec![crate::area::Place::county("40027")],
+    });
+    let rig = rig_with(20, status.clone());
+    for i in 0..60 {
+        add_user(&rig.store, &user(i), "73019", &[WEATHER_ALERT], "NA").await;
+    }
+    let (mut request, trigger) = tornado("t-ends", &["40027"]);
+    request.watch = Some(Watch {
+        key: "KOUN.TO.W.0033.2026".into(),
+        record: 1,
+    });
+    announce(&rig, (request, trigger)).await;
+    let reports = drain(&rig, 10, 10).await;
+    let sent = rig.alexa.received().len();
+    assert!(
+        (1..60).contains(&sent),
+        "some users were reached before the end, not all: {sent}"
+    );
+    assert!(*status.asked.lock().unwrap() >= 2);
+    assert!(reports.iter().all(|r| r.failed.is_empty()), "{reports:?}");
+    // Done with: nothing is queued again, and nobody else is sent it later.
+    assert!(rig.queue.take().is_empty());
+    drain(&rig, 10, 10).await;
+    assert_eq!(rig.alexa.received().len(), sent);
 }

@@ -485,3 +485,6 @@ fn log_decisions(plan: &plan::Plan<'_>) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -54,7 +54,8 @@ pub struct FeedServer {
     server: JoinHandle<()>,
 }
 
-/// Replaces `{{+90m}}`, `{{-2h}}`, `{{+1d}}` with now plus that offset.
+/// Replaces `{{+90m}}`, `{{-2h}}`, `{{+1d}}` with now plus that offset (RFC 3339), and
+/// `{{vtec+40m}}` with the same as a P-VTEC time (`261206T1215Z`).
 pub fn render(template: &str) -> String {
     let now = chrono::Utc::now();
     let mut out = String::with_capacity(template.len());
@@ -65,6 +66,10 @@ pub fn render(template: &str) -> String {
             break;
         };
         let token = &rest[start + 2..start + end];
+        let (vtec, token) = match token.strip_prefix("vtec") {
+            Some(offset) => (true, offset),
+            None => (false, token),
+        };
         let (number, unit) = token.split_at(token.len().saturating_sub(1));
         let amount: i64 = number.parse().expect("a fixture time offset such as +90m");
         let offset = match unit {
@@ -73,7 +78,12 @@ pub fn render(template: &str) -> String {
             "d" => chrono::Duration::days(amount),
             other => panic!("unknown unit {other:?} in {{{{{token}}}}}"),
         };
-        out.push_str(&(now + offset).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let at = now + offset;
+        if vtec {
+            out.push_str(&at.format("%y%m%dT%H%MZ").to_string());
+        } else {
+            out.push_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        }
         rest = &rest[start + end + 2..];
     }
     out.push_str(rest);

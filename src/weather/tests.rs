@@ -1,0 +1,330 @@
+//! The poll in memory: an in-memory feed read as NWS writes it, the memory store, the fake
+//! Alexa and the fan-out's in-memory rig. What is checked is who hears what, how often.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::clock::SystemClock;
+use crate::event::schemas::WEATHER_ALERT;
+use crate::fanout::testing::{add_user, deadline, drain, per_user, rig, user, Rig};
+use crate::fanout::Handled;
+
+const CLEVELAND: &str = "73019"; // county 40027
+const NORMAN: &str = "73069"; // county 40027
+const BORDER: &str = "73072"; // counties 40027 and 40087
+const PURCELL: &str = "73080"; // county 40087
+const NEW_YORK: &str = "10001";
+
+fn poller(feed: Arc<MemoryFeed>) -> Poller {
+    let config = Config::from_lookup(|name| match name {
+        "ALEXA_SKILL_ID" => Some("amzn1.ask.skill.11111111-2222-3333-4444-555555555555".into()),
+        _ => None,
+    })
+    .unwrap();
+    Poller::new(&config, Arc::new(SystemClock)).with_feed(feed)
+}
+
+/// One NWS feature: a tornado warning message of event KOUN.TO.W.0033 (VTEC `action`) for
+/// these SAME codes, with `extra` properties.
+fn tornado(id: &str, action: &str, same: &[&str], extra: Value) -> Value {
+    let kind = if action == "NEW" { "Alert" } else { "Update" };
+    let mut p = json!({
+        "id": id, "event": "Tornado Warning", "status": "Actual", "messageType": kind,
+        "severity": "Extreme", "certainty": "Observed", "urgency": "Immediate",
+        "sent": "2027-05-01T15:00:00-05:00", "expires": "2027-05-01T16:00:00-05:00",
+        "senderName": "NWS Norman OK", "areaDesc": "Cleveland; McClain",
+        "geocode": {"SAME": same}, "references": [],
+        "parameters": {"VTEC": [format!("/O.{action}.KOUN.TO.W.0033.000000T0000Z-270501T2100Z/")]}
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        if k == "parameters" {
+            for (pk, pv) in v.as_object().unwrap() {
+                p["parameters"][pk] = pv.clone();
+            }
+        } else {
+            p[k] = v.clone();
+        }
+    }
+    json!({"type": "Feature", "properties": p})
+}
+
+fn alerts(features: Vec<Value>) -> Alerts {
+    let body =
+        serde_json::to_vec(&json!({"type": "FeatureCollection", "features": features})).unwrap();
+    nws::parse(&body).unwrap()
+}
+
+async fn users(rig: &Rig, zips: &[&str]) {
+    for (i, zip) in zips.iter().enumerate() {
+        add_user(&rig.store, &user(i), zip, &[WEATHER_ALERT], "NA").await;
+    }
+}
+
+async fn poll(rig: &Rig, poller: &Poller) -> PollReport {
+    poller
+        .poll(&rig.notifier, Some(&rig.ledger), deadline(), "poll")
+        .await
+        .unwrap()
+}
+
+/// Polls, drains the fan-out queue, and returns how many Unicasts each user has had in all.
+async fn poll_and_drain(rig: &Rig, poller: &Poller) -> (PollReport, Vec<Handled>) {
+    let report = poll(rig, poller).await;
+    let handled = drain(rig, 10, 20)
+        .await
+        .into_iter()
+        .flat_map(|c| c.handled)
+        .collect();
+    (report, handled)
+}
+
+fn heard(rig: &Rig) -> std::collections::BTreeMap<String, usize> {
+    per_user(&rig.alexa).into_iter().collect()
+}
+
+fn counts(pairs: &[(usize, usize)]) -> std::collections::BTreeMap<String, usize> {
+    pairs.iter().map(|(u, n)| (user(*u), *n)).collect()
+}
+
+#[tokio::test]
+async fn a_tornado_emergency_listed_beside_its_original_is_heard() {
+    let rig = rig();
+    users(&rig, &[CLEVELAND, NORMAN, NEW_YORK]).await;
+    let feed = Arc::new(MemoryFeed::new(alerts(vec![tornado(
+        "a.1",
+        "NEW",
+        &["040027"],
+        json!({}),
+    )])));
+    let poller = poller(feed.clone());
+    poll_and_drain(&rig, &poller).await;
+    assert_eq!(heard(&rig), counts(&[(0, 1), (1, 1)]));
+    // NWS keeps the original listed beside its update; the update is a tornado emergency.
+    let emergency = json!({"references": [{"identifier": "a.1"}],
+        "parameters": {"tornadoDamageThreat": ["CATASTROPHIC"], "tornadoDetection": ["OBSERVED"]}});
+    feed.set(alerts(vec![
+        tornado("a.1", "NEW", &["040027"], json!({})),
+        tornado("a.2", "CON", &["040027"], emergency.clone()),
+    ]));
+    let (report, _) = poll_and_drain(&rig, &poller).await;
+    assert_eq!(report.feed.escalations, Some(1), "{report:?}");
+    assert_eq!(heard(&rig), counts(&[(0, 2), (1, 2)]));
+    // Listed again (a new version of the feed, and a new process with no HTTP cache):
+    // every place heard the emergency.
+    feed.set(alerts(vec![
+        tornado("a.1", "NEW", &["040027"], json!({})),
+        tornado("a.2", "CON", &["040027"], emergency.clone()),
+        tornado(
+            "a.3",
+            "CON",
+            &["040027"],
+            json!({"references": [{"identifier": "a.2"}],
+            "parameters": {"tornadoDamageThreat": ["CONSIDERABLE"]}}),
+        ),
+    ]));
+    let (report, _) = poll_and_drain(&rig, &self::poller(feed.clone())).await;
+    assert_eq!(report.feed.candidates, Some(0), "{report:?}");
+    assert_eq!(report.feed.skipped.as_ref().unwrap()["alreadyTold"], 3);
+    assert_eq!(heard(&rig), counts(&[(0, 2), (1, 2)]));
+}
+
+#[tokio::test]
+async fn a_continuation_or_a_cancellation_after_expires_is_not_heard_as_new() {
+    let rig = rig();
+    users(&rig, &[CLEVELAND]).await;
+    let feed = Arc::new(MemoryFeed::new(alerts(vec![tornado(
+        "a.1",
+        "NEW",
+        &["040027"],
+        json!({}),
+    )])));
+    let poller = poller(feed.clone());
+    poll_and_drain(&rig, &poller).await;
+    assert_eq!(heard(&rig), counts(&[(0, 1)]));
+    // The original expired: NWS sends the next message as an `Alert` with no references,
+    // the original in expiredReferences (weather-gov/api#190).
+    let expired = json!({"messageType": "Alert", "references": [], "parameters": {
+        "expiredReferences": ["w-nws.webmaster@noaa.gov,a.1,2026-05-01T15:00:00-05:00"]}});
+    for (action, id) in [("CON", "a.2"), ("EXT", "a.3"), ("CAN", "a.4")] {
+        feed.set(alerts(vec![tornado(
+            id,
+            action,
+            &["040027"],
+            expired.clone(),
+        )]));
+        let (report, _) = poll_and_drain(&rig, &poller).await;
+        assert_eq!(report.feed.candidates, Some(0), "{action}: {report:?}");
+    }
+    assert_eq!(heard(&rig), counts(&[(0, 1)]));
+}
+
+#[tokio::test]
+async fn two_segments_of_one_event_reach_a_user_in_both_once() {
+    let rig = rig();
+    users(&rig, &[BORDER, CLEVELAND, PURCELL]).await;
+    let feed = Arc::new(MemoryFeed::new(alerts(vec![
+        tornado("p.001.1", "NEW", &["040027"], json!({})),
+        tornado("p.002.1", "NEW", &["040087"], json!({})),
+    ])));
+    let (report, _) = poll_and_drain(&rig, &poller(feed)).await;
+    assert_eq!(report.feed.events, Some(1));
+    assert_eq!(heard(&rig), counts(&[(0, 1), (1, 1), (2, 1)]));
+}
+
+#[tokio::test]
+async fn a_later_segment_reaches_its_new_places_only() {
+    let rig = rig();
+    users(&rig, &[BORDER, CLEVELAND, PURCELL]).await;
+    let feed = Arc::new(MemoryFeed::new(alerts(vec![tornado(
+        "p.001.1",
+        "NEW",
+        &["040027"],
+        json!({}),
+    )])));
+    let poller = poller(feed.clone());
+    poll_and_drain(&rig, &poller).await;
+    feed.set(alerts(vec![
+        tornado("p.001.1", "NEW", &["040027"], json!({})),
+        tornado("p.002.1", "NEW", &["040087"], json!({})),
+    ]));
+    let (report, _) = poll_and_drain(&rig, &poller).await;
+    assert_eq!(report.feed.extensions, Some(1));
+    // The border user heard the event in Cleveland County: not again for McClain.
+    assert_eq!(heard(&rig), counts(&[(0, 1), (1, 1), (2, 1)]));
+}
+
+#[tokio::test]
+async fn a_cancellation_polled_before_the_queue_is_drained_reaches_nobody() {
+    let rig = rig();
+    users(&rig, &[CLEVELAND, NORMAN]).await;
+    let feed = Arc::new(MemoryFeed::new(alerts(vec![tornado(
+        "a.1",
+        "NEW",
+        &["040027"],
+        json!({}),
+    )])));
+    let poller = poller(feed.clone());
+    let queued = poll(&rig, &poller).await;
+    assert_eq!(queued.results.len(), 1, "{queued:?}");
+    // NWS cancels it (severity Minor, response AllClear) before the queue is consumed.
+    feed.set(alerts(vec![tornado(
+        "a.2",
+        "CAN",
+        &["040027"],
+        json!({
+        "severity": "Minor", "references": [{"identifier": "a.1"}]}),
+    )]));
+    let cancelled = poll(&rig, &poller).await;
+    assert_eq!(cancelled.feed.recorded, Some(1), "{cancelled:?}");
+    assert_eq!(cancelled.feed.skipped.as_ref().unwrap()["cancel"], 1);
+    let handled: Vec<Handled> = drain(&rig, 10, 20)
+        .await
+        .into_iter()
+        .flat_map(|c| c.handled)
+        .collect();
+    assert!(
+        matches!(&handled[..], [Handled::Cancelled { .. }]),
+        "{handled:?}"
+    );
+    assert!(heard(&rig).is_empty(), "{:?}", heard(&rig));
+}
+
+#[tokio::test]
+async fn a_cancellation_in_one_county_stops_the_fan_out_there_only() {
+    let rig = rig();
+    users(&rig, &[CLEVELAND, PURCELL, BORDER]).await;
+    let feed = Arc::new(MemoryFeed::new(alerts(vec![tornado(
+        "a.1",
+        "NEW",
+        &["040027", "040087"],
+        json!({}),
+    )])));
+    let poller = poller(feed.clone());
+    poll(&rig, &poller).await;
+    feed.set(alerts(vec![
+        tornado(
+            "a.2",
+            "CAN",
+            &["040087"],
+            json!({"references": [{"identifier": "a.1"}]}),
+        ),
+        tornado(
+            "a.3",
+            "CON",
+            &["040027"],
+            json!({"references": [{"identifier": "a.1"}]}),
+        ),
+    ]));
+    poll(&rig, &poller).await;
+    drain(&rig, 10, 20).await;
+    // McClain's user is not told; the border user is, for Cleveland County.
+    assert_eq!(heard(&rig), counts(&[(0, 1), (2, 1)]));
+}
+
+#[tokio::test]
+async fn records_of_the_previous_release_keep_active_alerts_quiet() {
+    let rig = rig();
+    users(&rig, &[CLEVELAND, PURCELL]).await;
+    // What the release before events recorded for the message a.1 sent to Cleveland County.
+    rig.ledger
+        .mark_announced(
+            crate::event::reference_id(WEATHER_ALERT, "a.1"),
+            "old",
+            chrono::Utc::now(),
+            chrono::Utc::now() + chrono::Duration::hours(2),
+            Some("10001@40027".into()),
+            deadline(),
+        )
+        .await
+        .unwrap();
+    let feed = Arc::new(MemoryFeed::new(alerts(vec![
+        tornado("a.1", "NEW", &["040027"], json!({})),
+        tornado(
+            "a.2",
+            "EXA",
+            &["040027", "040087"],
+            json!({"references": [{"identifier": "a.1"}]}),
+        ),
+    ])));
+    let poller = poller(feed.clone());
+    let (report, _) = poll_and_drain(&rig, &poller).await;
+    // Only McClain County is news.
+    assert_eq!(report.feed.extensions, Some(1), "{report:?}");
+    assert_eq!(heard(&rig), counts(&[(1, 1)]));
+    // The event's own chain holds it now: the old record is no longer needed.
+    let chain = memory::read(
+        &rig.ledger,
+        &EventKey::from_raw("KOUN.TO.W.0033.2027"),
+        0,
+        deadline(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(chain.records, 1);
+    assert_eq!(chain.memory.told.len(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_feed_fails_the_poll_and_is_read_again_next_time() {
+    let rig = rig();
+    users(&rig, &[CLEVELAND]).await;
+    let feed = Arc::new(MemoryFeed::default());
+    feed.fail(FeedError::Timeout {
+        url: "memory:".into(),
+        millis: 10,
+    });
+    let poller = poller(feed.clone());
+    let err = poller
+        .poll(&rig.notifier, Some(&rig.ledger), deadline(), "poll")
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "FeedUnavailable");
+    feed.set(alerts(vec![tornado("a.1", "NEW", &["040027"], json!({}))]));
+    poll_and_drain(&rig, &poller).await;
+    assert_eq!(heard(&rig), counts(&[(0, 1)]));
+    // Handled: the same version is not read again.
+    let unchanged = poll(&rig, &poller).await;
+    assert!(!unchanged.feed.changed);
+}
