@@ -331,7 +331,8 @@ impl Ledger {
             .await;
     }
 
-    /// Whether `reference_id` was sent (a claim in progress does not count), with its tag.
+    /// Whether `reference_id` is done with (sent, or refused as final; a claim in progress
+    /// does not count), with its tag.
     pub async fn announced(
         &self,
         reference_id: &str,

@@ -415,7 +415,9 @@ async fn a_refusal_is_recorded_as_final_only_when_asked() {
         .unwrap();
     assert!(again.to_send.is_empty());
     assert!(matches!(&again.held[0].1, Held::Refused { reason: Some(r), .. } if r.contains("400")));
-    assert!(ledger.announced("r1", dl()).await.unwrap().is_none());
+    // Done with, as a sent record is: a poll reading an event's chain of records moves past
+    // it (else one refused announcement would hold back every later one of that event).
+    assert!(ledger.announced("r1", dl()).await.unwrap().is_some());
 }
 
 #[tokio::test]

@@ -326,7 +326,7 @@ impl MemoryStore {
     fn read_sent(&self, reference_id: &str) -> Result<Option<Announced>, StateError> {
         let tables = self.enter(Op::ReadSent)?;
         Ok(match tables.sent.get(reference_id) {
-            Some((Sent::Sent { .. }, _)) => Some(Announced {
+            Some((Sent::Sent { .. } | Sent::Refused { .. }, _)) => Some(Announced {
                 tag: tables.tags.get(reference_id).cloned(),
             }),
             _ => None,

@@ -37,8 +37,8 @@ pub trait StateStore: Send + Sync {
     /// Alexa refused the claimed event itself: record that as final (with `reason`), so that
     /// nobody sends it again.
     fn refuse<'a>(&'a self, claim: &'a Claim, reason: &'a str) -> StateFuture<'a, ()>;
-    /// Whether `reference_id` was sent (a claim in progress does not count), and the tag kept
-    /// with it.
+    /// Whether `reference_id` is done with: sent, or refused by Alexa as final (a claim in
+    /// progress or released does not count), and the tag kept with it.
     fn sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, Option<Announced>>;
     /// Records a user's skill event unless a newer one is recorded already.
     fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded>;

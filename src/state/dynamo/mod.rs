@@ -340,7 +340,7 @@ impl DynamoStore {
     async fn read_sent(&self, reference_id: &str) -> Result<Option<Announced>, StateError> {
         let item = self.get(sent_key(reference_id)).await?;
         Ok(item
-            .filter(|item| text(item, "phase").as_deref() == Some(SENT))
+            .filter(|item| matches!(text(item, "phase").as_deref(), Some(SENT | REFUSED)))
             .map(|item| Announced {
                 tag: text(&item, "tag"),
             }))
