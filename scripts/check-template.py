@@ -72,7 +72,8 @@ def main() -> int:
     check(res.get("Dashboard", {}).get("Type") == "AWS::CloudWatch::Dashboard", "a CloudWatch dashboard")
     body = str(res.get("Dashboard", {}).get("Properties", {}).get("DashboardBody"))
     for metric in ["Accepted", "Refused", "Failed", "AlertsSeen", "AlertsAnnounced", "TokenRequests", "SecretReads",
-                   "FanoutAudience", "FanoutUnicasts", "FanoutBuckets", "ApproximateAgeOfOldestMessage"]:
+                   "Escalations", "Extensions", "FanoutAudience", "FanoutUnicasts", "FanoutBuckets", "FanoutCancelled",
+                   "ApproximateAgeOfOldestMessage"]:
         check(f'"{metric}"' in body, f"the dashboard shows {metric}")
     sub = res.get("Dashboard", {}).get("Properties", {}).get("DashboardBody", {}).get("Fn::Sub", [""])
     try:

@@ -342,6 +342,16 @@ impl Ledger {
         within(until, "read", self.store.sent(reference_id)).await
     }
 
+    /// [`Ledger::announced`] of many referenceIds at once: those done with, by referenceId.
+    pub async fn announced_many(
+        &self,
+        reference_ids: &[String],
+        deadline: Instant,
+    ) -> Result<std::collections::HashMap<String, Announced>, StateError> {
+        let until = budget::earlier(budget::cutoff(deadline), RECORD_RESERVE);
+        within(until, "read", self.store.sent_many(reference_ids)).await
+    }
+
     /// Records `reference_id` as announced without sending it (an update of an announced
     /// alert, which ends at `ends_at`), with `tag`, unless someone else holds or sent it.
     pub async fn mark_announced(

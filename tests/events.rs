@@ -73,6 +73,17 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
         ("sns-weather-alert.json", Sent(1)),
         ("eventbridge-weather-alert.json", Sent(1)),
         ("eventbridge-scheduled.json", Fails("NotConfigured")),
+        // make run serves a tornado warning, then its emergency update beside it, then a
+        // continuation to these three (examples/local); here no feed is configured.
+        (
+            "scheduled-poll-1-tornado-warning.json",
+            Fails("NotConfigured"),
+        ),
+        (
+            "scheduled-poll-2-emergency-beside-original.json",
+            Fails("NotConfigured"),
+        ),
+        ("scheduled-poll-3-continuation.json", Fails("NotConfigured")),
         ("eventbridge-proactive-event.json", Sent(1)),
         ("eventbridge-invalid-alert.json", Fails("MalformedInput")),
         // Without a state table no area can be kept, and nobody of an area found.

@@ -34,6 +34,18 @@ const SECRET_NAME: &str = "alexa-proactive/local";
 /// The feed the scheduled sample polls: six Oklahoma alerts, two of which are announced, for
 /// Cleveland and McClain counties.
 const FEED_FIXTURE: &str = "poll-1.json";
+/// What the feed serves when each scheduled sample is sent (tests/fixtures/nws/): a tornado
+/// warning for Cleveland County, then NWS's update to it (a tornado emergency) listed beside
+/// the original, then a continuation of the emergency beside both.
+const FEEDS: [(&str, &str); 4] = [
+    ("eventbridge-scheduled.json", FEED_FIXTURE),
+    ("scheduled-poll-1-tornado-warning.json", "tornado-1.json"),
+    (
+        "scheduled-poll-2-emergency-beside-original.json",
+        "tornado-2.json",
+    ),
+    ("scheduled-poll-3-continuation.json", "tornado-3.json"),
+];
 const FANOUT_QUEUE: &str = "alexa-proactive-local-fanout";
 const WEATHER_ALERT: &str = "AMAZON.WeatherAlert.Activated";
 const TRASH_ALERT: &str = "AMAZON.TrashCollectionAlert.Activated";
@@ -170,6 +182,14 @@ fn describe(answer: &Value) -> Vec<String> {
             feed["candidates"].as_u64().unwrap_or(0),
             feed["skipped"]
         ));
+        let count = |key: &str| feed[key].as_u64().unwrap_or(0);
+        if count("escalations") + count("extensions") > 0 {
+            lines.push(format!(
+                "of those: {} escalation(s) (heard again: the danger rose), {} extension(s) (new counties only)",
+                count("escalations"),
+                count("extensions")
+            ));
+        }
     }
     if let Some(results) = answer["results"].as_array() {
         for r in results {
@@ -284,7 +304,7 @@ async fn main() {
     );
     // Ctrl-C ends the loop, not the program: the clean-up below still runs.
     let outcome = tokio::select! {
-        failed = send_all(root, &files, &runtime, &sandbox, (&moto, &queue), json) => Some(failed),
+        failed = send_all(root, &files, &runtime, &sandbox, (&moto, &queue), (&feed, &project), json) => Some(failed),
         _ = tokio::signal::ctrl_c() => None,
     };
     runtime.stop().await;
@@ -309,6 +329,7 @@ async fn send_all(
     runtime: &Runtime,
     sandbox: &sandbox::Sandbox,
     (moto, queue): (&moto::Moto, &sqs::Queue),
+    (feed, project): (&feed::FeedServer, &testkit::Project),
     json: bool,
 ) -> bool {
     let mut heard = 0;
@@ -325,6 +346,14 @@ async fn send_all(
                 continue;
             }
         };
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if let Some((_, fixture)) = FEEDS.iter().find(|(sample, _)| *sample == name) {
+            feed.serve(&project.fixture(fixture));
+            println!("(the weather feed now serves tests/fixtures/nws/{fixture})");
+        }
         match runtime.invoke(&payload, i == 0).await {
             Ok(Outcome::Response(answer)) => {
                 println!("{shown}  ->  answer");

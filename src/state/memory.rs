@@ -437,6 +437,22 @@ impl StateStore for MemoryStore {
         })
     }
 
+    fn sent_many<'a>(
+        &'a self,
+        reference_ids: &'a [String],
+    ) -> StateFuture<'a, std::collections::HashMap<String, Announced>> {
+        Box::pin(async move {
+            self.delay(Op::ReadSent).await;
+            let mut found = std::collections::HashMap::new();
+            for reference_id in reference_ids {
+                if let Some(announced) = self.read_sent(reference_id)? {
+                    found.insert(reference_id.clone(), announced);
+                }
+            }
+            Ok(found)
+        })
+    }
+
     fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded> {
         Box::pin(async move {
             self.delay(Op::RecordUser).await;

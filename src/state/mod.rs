@@ -40,6 +40,12 @@ pub trait StateStore: Send + Sync {
     /// Whether `reference_id` is done with: sent, or refused by Alexa as final (a claim in
     /// progress or released does not count), and the tag kept with it.
     fn sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, Option<Announced>>;
+    /// [`StateStore::sent`] of many at once (by referenceId; those not done with are left
+    /// out): the poll reads every listed event's records this way, a hundred a request.
+    fn sent_many<'a>(
+        &'a self,
+        reference_ids: &'a [String],
+    ) -> StateFuture<'a, std::collections::HashMap<String, Announced>>;
     /// Records a user's skill event unless a newer one is recorded already.
     fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded>;
     /// The events the user subscribed to in their latest `ProactiveSubscriptionChanged`, if

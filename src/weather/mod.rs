@@ -443,22 +443,16 @@ impl Poller {
     }
 }
 
+/// The chains of `keys`, read in batches of a hundred (and empty when there are none).
 async fn read_chains(
     ledger: &Ledger,
     keys: Vec<EventKey>,
     deadline: Instant,
 ) -> Result<HashMap<EventKey, memory::Chain>, StateError> {
-    let read: Vec<_> = stream::iter(
-        keys.iter()
-            .map(|key| memory::read(ledger, key, 0, deadline)),
-    )
-    .buffered(LOOKUP_CONCURRENCY)
-    .collect()
-    .await;
-    keys.into_iter()
-        .zip(read)
-        .map(|(key, chain)| Ok((key, chain?)))
-        .collect()
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    memory::read_many(ledger, &keys, deadline).await
 }
 
 fn log_decisions(plan: &plan::Plan<'_>) {

@@ -129,11 +129,13 @@ impl Plan<'_> {
 /// Whether `track` of `alert` takes part in the decisions: an actual alert (not an Ack or an
 /// Error) of a hazard Alexa has a word for, or the old half of an upgrade (its message names
 /// the new hazard, which may have none, but the old one ends either way), or a cancellation
-/// (a downgrade cancels a hurricane warning in a message about a tropical storm).
+/// beside another event (a downgrade cancels a hurricane warning in a message about a
+/// tropical storm). A lone cancellation of a hazard Alexa has no word for was never heard:
+/// it is not looked up.
 fn takes_part(alert: &Alert, track: &Track) -> bool {
     alert.actual
         && alert.kind != MessageKind::Other
-        && (alert.alert_type.is_some() || ends(alert, track))
+        && (alert.alert_type.is_some() || (ends(alert, track) && alert.tracks.len() > 1))
 }
 
 /// Whether `track` of `alert` ends its event for the alert's places.
@@ -332,9 +334,20 @@ pub fn plan<'a>(
             });
         }
         // Every listed key must find the event's memory next time (the primary has it from
-        // its announcements, if any).
+        // its announcements, if any); and where it changed (an ending), every earlier key of
+        // the chain it was read from too: a fan-out started under one of them watches it.
         let worth_keeping = after.heard();
-        for key in &keys {
+        let mut to_write = keys.clone();
+        if after != memory {
+            for &(ai, ti) in &items {
+                for alias in &alerts[ai].tracks[ti].aliases {
+                    if chain(alias).records > 0 && !to_write.contains(alias) {
+                        to_write.push(alias.clone());
+                    }
+                }
+            }
+        }
+        for key in &to_write {
             let announced_here = *key == primary && record > chain(&primary).records;
             if worth_keeping && !announced_here && chain(key).memory != after {
                 plan.records.push(Record {
@@ -832,6 +845,16 @@ mod tests {
                 feed: vec![tor("x", "EXP", &[A])],
                 heard: vec![],
                 ended: Some((TOR, vec![A])),
+            },
+            Row {
+                rule: "16 a Cancel without VTEC, its original no longer listed: ended under the original's key too",
+                before: vec![("msg:orig", told(&[A], WARNING))],
+                feed: vec![with(msg("cx", "Tornado Warning", MessageKind::Cancel, &[], &[A]), |m| {
+                    m.tracks[0].aliases = vec![EventKey::message("orig")];
+                    m.references = vec!["orig".into()];
+                })],
+                heard: vec![],
+                ended: Some(("msg:orig", vec![A])),
             },
             Row {
                 rule: "16 a Cancel without VTEC: never announced, ended",

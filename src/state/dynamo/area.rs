@@ -8,9 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, Select, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Select, TransactWriteItem, Update};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::{n, s, string_set, text, user_key, DynamoStore, Item, IN_PROGRESS};
@@ -19,12 +17,8 @@ use crate::state::{AreaKey, AreaSource, Claim, HashRange, Recipient, StateError,
 
 /// The global secondary index over `area#` items.
 pub const AREA_INDEX: &str = "area";
-/// BatchGetItem takes at most 100 keys.
-const BATCH_GET: usize = 100;
 /// How many places are queried at once (an alert may name hundreds of counties).
 const QUERY_CONCURRENCY: usize = 8;
-/// How often keys DynamoDB left unprocessed (throttling) are asked for again.
-const UNPROCESSED_ROUNDS: u32 = 5;
 
 fn index_key(key: &AreaKey, user_id: &str) -> AttributeValue {
     s(format!("area#{}#{user_id}", key.as_str()))
@@ -321,61 +315,15 @@ impl DynamoStore {
         &self,
         user_ids: &[String],
     ) -> Result<Vec<Recipient>, StateError> {
-        let client = self.client().await;
-        let mut found = Vec::with_capacity(user_ids.len());
-        for chunk in user_ids.chunks(BATCH_GET) {
-            let keys: Vec<HashMap<String, AttributeValue>> = chunk
-                .iter()
-                .map(|user| HashMap::from([("pk".to_owned(), user_key(user))]))
-                .collect();
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .projection_expression(
-                        "pk, subscriptions, #region, enabled, postalCode, country, counties",
-                    )
-                    .expression_attribute_names("#region", "region")
-                    .build()
-                    .map_err(|e| StateError::Unavailable {
-                        table: self.table.clone(),
-                        action: "BatchGetItem",
-                        detail: e.to_string(),
-                    })?,
-            );
-            for round in 0..UNPROCESSED_ROUNDS {
-                let Some(request) = pending.take() else { break };
-                if round > 0 {
-                    // Throttled: back off before asking for the rest.
-                    tokio::time::sleep(std::time::Duration::from_millis(50 << round)).await;
-                }
-                let answer = client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| self.error("BatchGetItem", &e))?;
-                let items = answer
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default();
-                found.extend(items.iter().filter_map(recipient));
-                pending = answer
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys.is_empty());
-            }
-            if pending.is_some() {
-                return Err(StateError::Unavailable {
-                    table: self.table.clone(),
-                    action: "BatchGetItem",
-                    detail: format!(
-                        "keys left unprocessed after {UNPROCESSED_ROUNDS} rounds (throttled)"
-                    ),
-                });
-            }
-        }
-        Ok(found)
+        let keys = user_ids.iter().map(|user| user_key(user)).collect();
+        let items = self
+            .batch_get(
+                keys,
+                "pk, subscriptions, #region, enabled, postalCode, country, counties",
+                &[("#region", "region")],
+            )
+            .await?;
+        Ok(items.iter().filter_map(recipient).collect())
     }
 
     pub(super) async fn unsubscribe(&self, user_id: &str, event: &str) -> Result<(), StateError> {

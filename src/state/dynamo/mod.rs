@@ -24,7 +24,9 @@ use std::collections::HashMap;
 use std::fmt::Display;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure,
+};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use tokio::sync::OnceCell;
 
@@ -45,6 +47,11 @@ const SENT: &str = "sent";
 const REFUSED: &str = "refused";
 
 type Item = HashMap<String, AttributeValue>;
+
+/// BatchGetItem takes at most 100 keys.
+const BATCH_GET: usize = 100;
+/// How often keys DynamoDB left unprocessed (throttling) are asked for again.
+const UNPROCESSED_ROUNDS: u32 = 5;
 
 pub struct DynamoStore {
     table: String,
@@ -153,6 +160,70 @@ impl DynamoStore {
             .await
             .map_err(|e| self.error("GetItem", &e))?;
         Ok(answer.item)
+    }
+
+    /// The items of `keys` that exist (strongly consistent), `projection` of each, by
+    /// BatchGetItem: 100 keys a request, keys DynamoDB leaves unprocessed (throttling) asked
+    /// for again with a back-off.
+    async fn batch_get(
+        &self,
+        keys: Vec<AttributeValue>,
+        projection: &str,
+        names: &[(&str, &str)],
+    ) -> Result<Vec<Item>, StateError> {
+        let client = self.client().await;
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET) {
+            let keys: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .map(|key| HashMap::from([("pk".to_owned(), key.clone())]))
+                .collect();
+            let mut request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .projection_expression(projection);
+            for (name, attribute) in names {
+                request = request.expression_attribute_names(*name, *attribute);
+            }
+            let mut pending = Some(request.build().map_err(|e| StateError::Unavailable {
+                table: self.table.clone(),
+                action: "BatchGetItem",
+                detail: e.to_string(),
+            })?);
+            for round in 0..UNPROCESSED_ROUNDS {
+                let Some(request) = pending.take() else { break };
+                if round > 0 {
+                    // Throttled: back off before asking for the rest.
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << round)).await;
+                }
+                let answer = client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| self.error("BatchGetItem", &e))?;
+                found.extend(
+                    answer
+                        .responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                pending = answer
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys.is_empty());
+            }
+            if pending.is_some() {
+                return Err(StateError::Unavailable {
+                    table: self.table.clone(),
+                    action: "BatchGetItem",
+                    detail: format!(
+                        "keys left unprocessed after {UNPROCESSED_ROUNDS} rounds (throttled)"
+                    ),
+                });
+            }
+        }
+        Ok(found)
     }
 
     async fn try_claim(&self, claim: &Claim) -> Result<ClaimOutcome, StateError> {
@@ -337,6 +408,29 @@ impl DynamoStore {
         }
     }
 
+    async fn read_sent_many(
+        &self,
+        reference_ids: &[String],
+    ) -> Result<HashMap<String, Announced>, StateError> {
+        let keys = reference_ids.iter().map(|r| sent_key(r)).collect();
+        let items = self
+            .batch_get(keys, "pk, #phase, tag", &[("#phase", "phase")])
+            .await?;
+        Ok(items
+            .iter()
+            .filter(|item| matches!(text(item, "phase").as_deref(), Some(SENT | REFUSED)))
+            .filter_map(|item| {
+                let reference_id = text(item, "pk")?.strip_prefix("sent#")?.to_owned();
+                Some((
+                    reference_id,
+                    Announced {
+                        tag: text(item, "tag"),
+                    },
+                ))
+            })
+            .collect())
+    }
+
     async fn read_sent(&self, reference_id: &str) -> Result<Option<Announced>, StateError> {
         let item = self.get(sent_key(reference_id)).await?;
         Ok(item
@@ -429,6 +523,13 @@ impl StateStore for DynamoStore {
 
     fn sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, Option<Announced>> {
         Box::pin(self.read_sent(reference_id))
+    }
+
+    fn sent_many<'a>(
+        &'a self,
+        reference_ids: &'a [String],
+    ) -> StateFuture<'a, HashMap<String, Announced>> {
+        Box::pin(self.read_sent_many(reference_ids))
     }
 
     fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded> {
