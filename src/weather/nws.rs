@@ -483,9 +483,11 @@ mod tests {
     #[test]
     fn expired_references_still_name_the_chain() {
         // What NWS sends once the earlier message has expired (weather-gov/api#190): an
-        // `Alert` with no references, its predecessors in parameters.expiredReferences.
+        // `Alert` with no references, its predecessors in parameters.expiredReferences, one
+        // string of "sender,identifier,sent" triples on lines of their own (as captured in
+        // finity69x2/nws_alerts#45).
         let body = feed(vec![props(json!({"parameters": {"expiredReferences": [
-            "w-nws.webmaster@noaa.gov,urn:oid:2.49.0.1.840.0.old.001.1,2026-11-24T10:00:00-06:00 w-nws.webmaster@noaa.gov,urn:oid:2.49.0.1.840.0.old.002.1,2026-11-24T14:00:00-06:00"
+            "\n w-nws.webmaster@noaa.gov,urn:oid:2.49.0.1.840.0.old.002.1,2026-11-24T14:00:00-06:00\n w-nws.webmaster@noaa.gov,urn:oid:2.49.0.1.840.0.old.001.1,2026-11-24T10:00:00-06:00 \n"
         ]}}))]);
         let alert = &parse(&body).unwrap().alerts[0];
         assert_eq!(
