@@ -27,6 +27,9 @@ check_run() {
   expect 'notification to Ana [NA en-US]: "There is a tornado alert for your area. Provided by NWS Norman OK."'
   expect 'notification to Ben [NA de-DE]: "Für deine Region gibt es eine Tornadowarnung. Bereitgestellt von NWS Norman OK."'
   expect "fan-out: 2 message(s) consumed in 1 SQS batch(es)"
+  # A tornado emergency listed beside its original is heard; its continuation is not.
+  expect "of those: 1 escalation(s) (heard again: the danger rose)"
+  expect '3 alert(s), 0 to announce, skipped {"alreadyTold":3}'
   expect 'Cleo (ZIP 10001, New York County, New York): heard nothing: no alert names their county'
   expect 'Dan (ZIP 73019, Cleveland County, Oklahoma): heard nothing: not subscribed to weather alerts'
   expect 'Alexa says: "Got it. I announce alerts for Cleveland County, Oklahoma."'

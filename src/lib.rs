@@ -18,8 +18,11 @@
 //! - [`ledger`] is the exactly-once protocol and the user records over the state table;
 //! - [`fanout`] turns an alert for an area into one Unicast per subscribed user there,
 //!   exactly once, through the fan-out queue (splits, ranges, progress: [`fanout::plan`]);
-//! - [`area`] places users as alerts name places: ZIP code → county FIPS codes (embedded table);
-//! - [`weather`] polls the weather feed; [`weather::plan`] decides what a poll announces (pure).
+//! - [`area`] places users as alerts name places ([`area::Place`]): ZIP code → county FIPS
+//!   codes (embedded table);
+//! - [`weather`] polls the weather feed: [`weather::alert`] is the feed-neutral model,
+//!   [`weather::plan`] decides what a poll announces, by event and place (pure), and
+//!   [`weather::memory`] is what each event's places heard, kept in the ledger.
 //!
 //! **Edges**: the outside world, each behind a small trait with a real and an in-memory side.
 //! - [`alexa`] is the Alexa API client (token, events API, retries): [`alexa::EventsApi`],
@@ -30,8 +33,9 @@
 //!   [`state::MemoryStore`], with users' areas and the index that finds them by place;
 //! - [`queue`] is the fan-out queue: [`queue::Queue`], [`queue::SqsQueue`],
 //!   [`queue::MemoryQueue`];
-//! - [`credentials`] reads the skill's secret from Secrets Manager; [`weather::feed`] fetches
-//!   the feed; [`http`] is the one HTTP client; [`aws`] the shared SDK set-up.
+//! - [`credentials`] reads the skill's secret from Secrets Manager; [`weather::feed`] is a
+//!   feed ([`weather::AlertFeed`]: NWS, in memory), [`weather::client`] its HTTP side;
+//!   [`http`] is the one HTTP client; [`aws`] the shared SDK set-up.
 //!
 //! Shared by all: [`config`] reads the environment once at start-up; [`json`] reads JSON with
 //! errors that name the field; [`clock`] tells the time (settable in tests); [`budget`] shares

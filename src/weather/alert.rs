@@ -169,6 +169,16 @@ pub struct Level {
 }
 
 impl Level {
+    /// A tornado warning's level in tests: a warning, severity Extreme, no threat tag.
+    #[cfg(test)]
+    pub const TORNADO_WARNING: Level = Level {
+        warning: 1,
+        tornado_threat: 0,
+        storm_threat: 0,
+        tornado_observed: 0,
+        extreme: 1,
+    };
+
     /// Above every level: a record kept before levels were is never exceeded (nobody hears
     /// an alert again because a record is old).
     pub const CEILING: Level = Level {

@@ -262,13 +262,7 @@ impl EventStatus for Ended {
 mod tests {
     use super::*;
 
-    const WARNING: Level = Level {
-        warning: 1,
-        tornado_threat: 0,
-        storm_threat: 0,
-        tornado_observed: 0,
-        extreme: 1,
-    };
+    const WARNING: Level = Level::TORNADO_WARNING;
 
     #[test]
     fn a_memory_survives_its_tag() {

@@ -575,14 +575,7 @@ mod tests {
     const C: &str = "40051";
     const TOR: &str = "KOUN.TO.W.0033.2026";
 
-    /// A tornado warning's level: a warning, severity Extreme.
-    const WARNING: Level = Level {
-        warning: 1,
-        tornado_threat: 0,
-        storm_threat: 0,
-        tornado_observed: 0,
-        extreme: 1,
-    };
+    const WARNING: Level = Level::TORNADO_WARNING;
 
     fn at(text: &str) -> Option<DateTime<Utc>> {
         Some(

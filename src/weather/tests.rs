@@ -50,6 +50,16 @@ fn tornado(id: &str, action: &str, same: &[&str], extra: Value) -> Value {
     json!({"type": "Feature", "properties": p})
 }
 
+/// A feed listing one tornado warning (a.1) for Cleveland County.
+fn warning_feed() -> Arc<MemoryFeed> {
+    Arc::new(MemoryFeed::new(alerts(vec![tornado(
+        "a.1",
+        "NEW",
+        &["040027"],
+        json!({}),
+    )])))
+}
+
 fn alerts(features: Vec<Value>) -> Alerts {
     let body =
         serde_json::to_vec(&json!({"type": "FeatureCollection", "features": features})).unwrap();
@@ -92,12 +102,7 @@ fn counts(pairs: &[(usize, usize)]) -> std::collections::BTreeMap<String, usize>
 async fn a_tornado_emergency_listed_beside_its_original_is_heard() {
     let rig = rig();
     users(&rig, &[CLEVELAND, NORMAN, NEW_YORK]).await;
-    let feed = Arc::new(MemoryFeed::new(alerts(vec![tornado(
-        "a.1",
-        "NEW",
-        &["040027"],
-        json!({}),
-    )])));
+    let feed = warning_feed();
     let poller = poller(feed.clone());
     poll_and_drain(&rig, &poller).await;
     assert_eq!(heard(&rig), counts(&[(0, 1), (1, 1)]));
@@ -134,12 +139,7 @@ async fn a_tornado_emergency_listed_beside_its_original_is_heard() {
 async fn a_continuation_or_a_cancellation_after_expires_is_not_heard_as_new() {
     let rig = rig();
     users(&rig, &[CLEVELAND]).await;
-    let feed = Arc::new(MemoryFeed::new(alerts(vec![tornado(
-        "a.1",
-        "NEW",
-        &["040027"],
-        json!({}),
-    )])));
+    let feed = warning_feed();
     let poller = poller(feed.clone());
     poll_and_drain(&rig, &poller).await;
     assert_eq!(heard(&rig), counts(&[(0, 1)]));
@@ -199,12 +199,7 @@ async fn a_later_segment_reaches_its_new_places_only() {
 async fn a_cancellation_polled_before_the_queue_is_drained_reaches_nobody() {
     let rig = rig();
     users(&rig, &[CLEVELAND, NORMAN]).await;
-    let feed = Arc::new(MemoryFeed::new(alerts(vec![tornado(
-        "a.1",
-        "NEW",
-        &["040027"],
-        json!({}),
-    )])));
+    let feed = warning_feed();
     let poller = poller(feed.clone());
     let queued = poll(&rig, &poller).await;
     assert_eq!(queued.results.len(), 1, "{queued:?}");
