@@ -62,6 +62,10 @@ def main() -> int:
         check(len(props.get("AlarmActions", [])) == 1, f"{alarm} notifies the alarm topic")
         check(props.get("TreatMissingData") == "notBreaching", f"{alarm} is quiet without data")
     check(res.get("AlarmEmailSubscription", {}).get("Condition") == "EmailsAlarms", "the email subscription only with AlarmEmail")
+    forbidden = res.get("ForbiddenAlarm", {}).get("Properties", {})
+    check(forbidden.get("MetricName") == "Forbidden" and "AlexaProactive" in str(forbidden.get("Namespace"))
+          and forbidden.get("AlarmActions"),
+          "an alarm when Alexa refuses most Unicasts with 403 (a configuration fault)")
     refused = res.get("RefusedAlarm", {}).get("Properties", {})
     check(refused.get("MetricName") == "Refused" and "AlexaProactive" in str(refused.get("Namespace")),
           "an alarm on notifications Alexa refused (the function's own metric)")
@@ -71,7 +75,7 @@ def main() -> int:
     check("AlexaProactive" in str(env.get("METRICS_NAMESPACE")), "the function's metrics namespace is set per stack")
     check(res.get("Dashboard", {}).get("Type") == "AWS::CloudWatch::Dashboard", "a CloudWatch dashboard")
     body = str(res.get("Dashboard", {}).get("Properties", {}).get("DashboardBody"))
-    for metric in ["Accepted", "Refused", "Failed", "AlertsSeen", "AlertsAnnounced", "TokenRequests", "SecretReads",
+    for metric in ["Accepted", "Refused", "Failed", "Forbidden", "AlertsSeen", "AlertsAnnounced", "TokenRequests", "SecretReads",
                    "Escalations", "Extensions", "FanoutAudience", "FanoutUnicasts", "FanoutBuckets", "FanoutCancelled",
                    "ApproximateAgeOfOldestMessage"]:
         check(f'"{metric}"' in body, f"the dashboard shows {metric}")

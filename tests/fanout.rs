@@ -552,3 +552,78 @@ async fn a_cancellation_polled_before_the_queue_is_drained_reaches_nobody() {
     assert_eq!(mapping.queue.dead_letters(&rig.moto).await, 0);
     rig.finish().await;
 }
+
+#[tokio::test]
+async fn a_403_on_every_unicast_keeps_every_subscription_until_the_configuration_is_fixed() {
+    let (mut rig, mapping) = fanout_rig("forbidden").await;
+    let users = [
+        user("NORMAN", "73069", &[WEATHER], "NA"),
+        user("CAMPUS", "73019", &[WEATHER], "NA"),
+        user("BORDER", "73072", &[WEATHER], "NA"),
+    ];
+    seed_users(&rig.moto, TABLE, &users).await;
+    // A configuration fault (Stage=live before certification, another skill's credentials):
+    // Alexa refuses every Unicast with 403.
+    rig.sandbox
+        .fault(json!({"target": "events", "status": 403, "every": 1}))
+        .await;
+    rig.feed().serve(&rig.project.fixture("tornado-1.json"));
+    let first = rig.ok(&scheduled("tor-1")).await;
+    assert_eq!(statuses(&first), ["queued"], "{first}");
+    let played = mapping
+        .play(&mut rig, Duration::from_secs(5))
+        .await
+        .expect("the alert's message");
+    assert_eq!(
+        played.failed.len(),
+        1,
+        "the range comes back: {:?}",
+        played.answer
+    );
+    let reason = played.answer.as_ref().map_or(String::new(), |a| {
+        a["records"][0]["reason"].as_str().unwrap_or("").to_owned()
+    });
+    assert!(
+        reason.contains("3 × 403") && reason.contains("ALEXA_STAGE"),
+        "{reason}"
+    );
+    let mut kept = 0;
+    for u in &users {
+        let item = rig
+            .moto
+            .get_item(TABLE, &format!("user#{}", u.user_id))
+            .await;
+        let subscribed = item["subscriptions"]["L"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["S"] == WEATHER);
+        kept += usize::from(subscribed);
+    }
+    assert_eq!(kept, 3, "subscriptions kept: {kept} of 3");
+    let log = std::fs::read_to_string(rig.log()).unwrap_or_default();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"_aws\"") && l.contains("\"Forbidden\":3")),
+        "the Forbidden metric"
+    );
+    assert!(
+        log.contains("Alexa refused most Unicasts with 403"),
+        "one clear error"
+    );
+    // The configuration is fixed: the range comes back and every user hears the alert once.
+    rig.sandbox.control("clear-faults", json!({})).await;
+    mapping.drain(&mut rig, DRAIN).await;
+    let heard: BTreeMap<String, usize> = unicasts(&rig)
+        .await
+        .into_iter()
+        .map(|(u, s)| (u, s.len()))
+        .collect();
+    assert_eq!(
+        heard,
+        BTreeMap::from([(id("NORMAN"), 1), (id("CAMPUS"), 1), (id("BORDER"), 1)])
+    );
+    assert_eq!(rig.repeats().await, 0);
+    assert_eq!(mapping.queue.dead_letters(&rig.moto).await, 0);
+    rig.finish().await;
+}

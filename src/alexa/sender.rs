@@ -277,7 +277,7 @@ impl Attempts for PostAttempts<'_> {
             Verdict::Done(status) => Step::Done(done(status)),
             Verdict::RenewToken => {
                 self.renewed = true;
-                sender.tokens.invalidate(&token).await;
+                sender.tokens.invalidate(&token, answer.status == 403).await;
                 Step::Now
             }
             Verdict::Refused { event } => {

@@ -55,7 +55,14 @@ pub type AccessToken = Arc<Redacted>;
 struct Cached {
     token: AccessToken,
     refresh_at: Instant,
+    /// When it was fetched: a token younger than [`MIN_AGE_TO_DROP`] is not dropped.
+    fetched_at: Instant,
 }
+
+/// A refused token is dropped (and a new one fetched) only if it is at least this old: a 403
+/// on every send (a configuration fault) must not turn into a token request per send, and a
+/// token fetched moments ago is as good as the next one would be.
+pub const MIN_AGE_TO_DROP: Duration = Duration::from_secs(5);
 
 /// What the cache keeps. The credentials are only needed to get a token, so one lock serves
 /// both.
@@ -175,18 +182,21 @@ impl TokenCache {
         slot.token = Some(Cached {
             token: token.clone(),
             refresh_at: Instant::now() + lifetime.saturating_sub(REFRESH_MARGIN),
+            fetched_at: Instant::now(),
         });
         Ok(token)
     }
 
-    /// Drops `used` after the events API refused it, unless another caller already replaced it.
-    pub async fn invalidate(&self, used: &AccessToken) {
+    /// Drops `used` after the events API refused it (`forbidden`: with a 403, else a 401),
+    /// unless another caller already replaced it. A 401 says the token is no good; a 403 may
+    /// say the token lacks the permission, or only that a user has not allowed the skill: the
+    /// token is then dropped only if it is at least [`MIN_AGE_TO_DROP`] old. The one lock makes
+    /// the refresh one at a time.
+    pub async fn invalidate(&self, used: &AccessToken, forbidden: bool) {
         let mut slot = self.slot.lock().await;
-        if slot
-            .token
-            .as_ref()
-            .is_some_and(|c| Arc::ptr_eq(&c.token, used))
-        {
+        if slot.token.as_ref().is_some_and(|c| {
+            Arc::ptr_eq(&c.token, used) && (!forbidden || c.fetched_at.elapsed() >= MIN_AGE_TO_DROP)
+        }) {
             slot.token = None;
         }
     }
@@ -457,6 +467,33 @@ mod tests {
         assert!(Arc::ptr_eq(&first, &second), "cached");
         let refresh_at = tokens.slot.lock().await.token.as_ref().unwrap().refresh_at;
         assert!(refresh_at <= Instant::now() + MAX_LIFETIME);
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_is_dropped_only_once_it_is_a_few_seconds_old() {
+        // A 403 on every send must not become a token request per send.
+        let url =
+            endpoint(r#"{"access_token":"Atza|t","token_type":"bearer","expires_in":3600}"#).await;
+        let tokens = cache(url);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let first = tokens.get(deadline).await.unwrap();
+        tokens.invalidate(&first, true).await;
+        let again = tokens.get(deadline).await.unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "kept after a 403: fetched moments ago"
+        );
+        // A few seconds later, a refusal drops it.
+        if let Some(cached) = tokens.slot.lock().await.token.as_mut() {
+            cached.fetched_at = Instant::now() - MIN_AGE_TO_DROP;
+        }
+        tokens.invalidate(&first, true).await;
+        let fresh = tokens.get(deadline).await.unwrap();
+        assert!(!Arc::ptr_eq(&first, &fresh), "a new token");
+        // A 401 drops it at once, however young.
+        tokens.invalidate(&fresh, false).await;
+        let newest = tokens.get(deadline).await.unwrap();
+        assert!(!Arc::ptr_eq(&fresh, &newest));
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //!   range starts, and every second while it sends, the fan-out asks [`EventStatus`] where
 //!   the event has ended since (a cancellation the poll saw), and sends nothing there.
 
+mod forbidden;
 pub mod plan;
 mod work;
 
@@ -149,6 +150,9 @@ pub struct Fanout {
     rate: u32,
     clock: Arc<dyn Clock>,
     status: Option<Arc<dyn EventStatus>>,
+    /// The instance's Unicast answers of the last minute: a 403 is the user's own only where
+    /// others are accepted.
+    recent: forbidden::Recent,
 }
 
 impl Fanout {
@@ -196,6 +200,7 @@ impl Fanout {
             rate: rate.max(1),
             clock,
             status: None,
+            recent: forbidden::Recent::default(),
         }
     }
 
@@ -543,6 +548,7 @@ impl Fanout {
                     .map(|d| (d.reference_id.clone(), schema_name(event_name)))
                     .collect(),
             );
+            let before = tally.answers;
             for delivery in &deliveries {
                 if let Some(user) = users_by_reference.get(delivery.reference_id.as_str()) {
                     if tally.count(user, delivery) {
@@ -550,6 +556,10 @@ impl Fanout {
                     }
                 }
             }
+            self.recent.add(forbidden::Counts {
+                forbidden: tally.answers.forbidden - before.forbidden,
+                answered: tally.answers.answered - before.answered,
+            });
             if recorded_at.elapsed() >= PROGRESS_EVERY && started < posts.len() {
                 if let Err(err) = ledger.progress(&claim, &unrecorded, deadline).await {
                     tracing::warn!(error = %err, range, "progress not recorded; stopping this range here");
@@ -565,8 +575,26 @@ impl Fanout {
             &[],
             &[("FanoutUnicasts", tally.sent as u64), ("FanoutBuckets", 1)],
         );
+        // Users Alexa answered 403 are done with (and unsubscribed) only if the 403s are
+        // theirs, not the configuration's.
+        let systemic = forbidden::systemic(tally.answers, self.recent.counts());
+        if systemic {
+            metrics::emit(&[], &[("Forbidden", tally.unsubscribed.len() as u64)]);
+            if self.recent.due_to_log() {
+                tracing::error!(
+                    alert = work.alert,
+                    range,
+                    forbidden = tally.answers.forbidden,
+                    answered = tally.answers.answered,
+                    "{}",
+                    forbidden::LIKELY_CAUSES
+                );
+            }
+        } else {
+            done.extend(tally.unsubscribed.iter().map(|u| plan::user_marker(u)));
+        }
         let failed: usize = tally.failures.values().sum();
-        let finished = failed == 0 && left == 0 && setup_error.is_none();
+        let finished = failed == 0 && left == 0 && setup_error.is_none() && !systemic;
         if cancelled > 0 {
             tracing::info!(
                 alert = work.alert,
@@ -589,9 +617,9 @@ impl Fanout {
             tracing::warn!(error = %err, range, "range not recorded; whoever takes it after the lease sends to the users its claim does not list");
         }
         // Best effort, after the record: they are not sent to again either way.
+        let unsubscribed: &[String] = if systemic { &[] } else { &tally.unsubscribed };
         stream::iter(
-            tally
-                .unsubscribed
+            unsubscribed
                 .iter()
                 .map(|user| ledger.drop_subscription(user, event_name, deadline)),
         )
@@ -615,7 +643,12 @@ impl Fanout {
                 unsubscribed: tally.unsubscribed.len(),
             };
         }
-        if failed == 0 && setup_error.is_none() && recorded.is_ok() && work.hops < MAX_HOPS {
+        if failed == 0
+            && setup_error.is_none()
+            && !systemic
+            && recorded.is_ok()
+            && work.hops < MAX_HOPS
+        {
             // Only time ran short: a copy of the message continues at once, instead of this
             // one coming back after the queue's visibility timeout.
             let next = Work {
@@ -640,6 +673,13 @@ impl Fanout {
             .map(|(cause, n)| format!("{n} × {cause}"))
             .collect();
         causes.extend(setup_error);
+        if systemic {
+            causes.push(format!(
+                "{} × 403: {}",
+                tally.unsubscribed.len(),
+                forbidden::LIKELY_CAUSES
+            ));
+        }
         Handled::Failed {
             reason: format!(
                 "range {range}: {failed} Unicast(s) not delivered ({}), {left} not started; the users reached are recorded and not sent again",
@@ -680,18 +720,29 @@ impl Fanout {
 #[derive(Default)]
 struct Tally {
     sent: usize,
-    /// Users Alexa answered 403: their stored subscription is dropped.
+    /// Users Alexa answered 403: their stored subscription is dropped, unless the 403s are
+    /// systemic ([`forbidden`]).
     unsubscribed: Vec<String>,
     /// Undelivered, by cause.
     failures: BTreeMap<String, usize>,
+    /// Answers (and 403s among them), to tell a user's 403 from the configuration's.
+    answers: forbidden::Counts,
 }
 
 impl Tally {
-    /// Counts one delivery; whether the user is done with (not to be sent again).
+    /// Counts one delivery; whether the user is done with (not to be sent again). A user
+    /// answered 403 is decided at the end of the range.
     fn count(&mut self, user: &str, delivery: &crate::alexa::Delivery) -> bool {
+        if delivery.status != Status::Failed {
+            self.answers.answered += 1;
+        }
         match delivery.status {
             Status::Accepted | Status::Duplicate => self.sent += 1,
-            Status::NotSubscribed => self.unsubscribed.push(user.to_owned()),
+            Status::NotSubscribed => {
+                self.answers.forbidden += 1;
+                self.unsubscribed.push(user.to_owned());
+                return false;
+            }
             // Alexa refused the event itself: it would refuse it for every retry too.
             Status::Refused => {}
             Status::Failed => {

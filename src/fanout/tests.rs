@@ -423,3 +423,64 @@ async fn a_range_stops_sending_once_its_event_has_ended() {
     drain(&rig, 10, 10).await;
     assert_eq!(rig.alexa.received().len(), sent);
 }
+
+#[tokio::test]
+async fn a_403_on_every_unicast_keeps_every_subscription_and_the_range_comes_back() {
+    // A configuration fault (Stage=live before certification, another skill's credentials):
+    // Alexa answers every Unicast 403.
+    let rig = rig();
+    for i in 0..20 {
+        add_user(&rig.store, &user(i), "73019", &[WEATHER_ALERT], "NA").await;
+    }
+    announce(&rig, tornado("misconfigured", &["40027"])).await;
+    rig.alexa
+        .answer_next(std::iter::repeat_n(Status::NotSubscribed, 20));
+    let first = drain(&rig, 10, 1).await;
+    assert_eq!(first[0].failed.len(), 1, "the range comes back");
+    let reason = match &first[0].handled[0] {
+        Handled::Failed { reason } => reason.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        reason.contains("20 × 403") && reason.contains("ALEXA_STAGE"),
+        "{reason}"
+    );
+    let kept = (0..20)
+        .filter(|i| {
+            rig.store.user(&user(*i)).unwrap().subscriptions == Some(vec![WEATHER_ALERT.into()])
+        })
+        .count();
+    assert_eq!(kept, 20, "subscriptions kept: {kept} of 20");
+    // The configuration is fixed: the range comes back and every user hears the alert once.
+    let reports = drain(&rig, 10, 5).await;
+    assert!(reports.iter().all(|r| r.failed.is_empty()), "{reports:?}");
+    let posts = per_user(&rig.alexa);
+    assert_eq!(posts.len(), 20);
+    assert!(
+        posts.values().all(|n| *n == 2),
+        "one refused, one accepted: {posts:?}"
+    );
+    drain(&rig, 10, 5).await;
+    assert_eq!(rig.alexa.received().len(), 40, "nothing more");
+}
+
+#[tokio::test]
+async fn a_few_403s_among_accepted_unicasts_are_those_users_own() {
+    let rig = rig();
+    for i in 0..20 {
+        add_user(&rig.store, &user(i), "73019", &[WEATHER_ALERT], "NA").await;
+    }
+    announce(&rig, tornado("three-off", &["40027"])).await;
+    rig.alexa.answer_next([
+        Status::NotSubscribed,
+        Status::NotSubscribed,
+        Status::NotSubscribed,
+    ]);
+    let reports = drain(&rig, 10, 5).await;
+    assert!(reports.iter().all(|r| r.failed.is_empty()), "{reports:?}");
+    let dropped = (0..20)
+        .filter(|i| rig.store.user(&user(*i)).unwrap().subscriptions == Some(vec![]))
+        .count();
+    assert_eq!(dropped, 3);
+    assert_eq!(rig.alexa.received().len(), 20, "each user once");
+}
