@@ -225,6 +225,15 @@ fn every_bad_input_is_refused_naming_the_field_and_nothing_is_sent() {
         )
     };
     let weather = |detail: Value| eb("WeatherAlert", detail);
+    let test_alert: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            testkit::project!()
+                .root
+                .join("events/intent-test-alert.json"),
+        )
+        .expect("the test alert sample"),
+    )
+    .expect("JSON");
     let hand_written: Vec<(&str, Value, &str)> = vec![
         (
             "a JSON string instead of an object",
@@ -300,6 +309,15 @@ fn every_bad_input_is_refused_naming_the_field_and_nothing_is_sent() {
             "wrong skill id",
             json!({"version": "1.0", "context": {"System": {"application": {"applicationId": "amzn1.ask.skill.other"}, "apiEndpoint": "https://api.amazonalexa.com"}}, "request": {"type": "LaunchRequest", "requestId": "r", "timestamp": "2026-11-25T10:00:00Z", "locale": "en-US"}}),
             "amzn1.ask.skill.other",
+        ),
+        (
+            "a test alert for an empty user id",
+            {
+                let mut request = test_alert.clone();
+                request["context"]["System"]["user"]["userId"] = json!("");
+                request
+            },
+            "context.System.user.userId",
         ),
         (
             "Alexa request without a request type",

@@ -171,6 +171,15 @@ impl RequestEnvelope {
             .or_else(|| self.session.as_ref().and_then(|s| s.user.as_ref()))
     }
 
+    /// Where [`RequestEnvelope::user`] was read from, for an error that names it.
+    pub fn user_field(&self) -> &'static str {
+        if self.system().and_then(|s| s.user.as_ref()).is_some() {
+            "context.System.user.userId"
+        } else {
+            "session.user.userId"
+        }
+    }
+
     pub fn api_endpoint(&self) -> Option<&str> {
         self.context
             .as_ref()

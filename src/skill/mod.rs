@@ -360,7 +360,7 @@ impl Skill {
                         "required field is missing; an IntentRequest needs intent.name",
                     )
                 })?;
-                return Ok(self.intent(envelope, intent, language));
+                return self.intent(envelope, intent, language);
             }
             "SessionEndedRequest" => {
                 tracing::info!(
@@ -406,27 +406,32 @@ impl Skill {
         Ok(Reply::Answer(answer))
     }
 
-    fn intent(&self, envelope: &RequestEnvelope, intent: &Intent, language: Language) -> Reply {
+    fn intent(
+        &self,
+        envelope: &RequestEnvelope,
+        intent: &Intent,
+        language: Language,
+    ) -> Result<Reply, SkillError> {
         let texts = language.texts();
         let user = envelope.user().map(|u| u.user_id.clone());
         let answer = match intent.name.as_str() {
             intents::TEST_ALERT => return test_alert(envelope, language),
-            intents::SET_ZIP_CODE => return set_zip_code(envelope, intent, language),
+            intents::SET_ZIP_CODE => return Ok(set_zip_code(envelope, intent, language)),
             intents::MY_AREA | intents::FORGET_AREA if user.is_none() => {
                 // Alexa always names the user; without one there is nobody to look up.
                 ResponseEnvelope::speak(texts.area_failed).end_session()
             }
             intents::MY_AREA => {
-                return Reply::SayArea {
+                return Ok(Reply::SayArea {
                     user: user.unwrap_or_default(),
                     language,
-                }
+                })
             }
             intents::FORGET_AREA => {
-                return Reply::ForgetArea {
+                return Ok(Reply::ForgetArea {
                     user: user.unwrap_or_default(),
                     language,
-                }
+                })
             }
             intents::HELP => ResponseEnvelope::speak(texts.help).ask(texts.reprompt),
             intents::STOP | intents::CANCEL => ResponseEnvelope::speak(texts.goodbye).end_session(),
@@ -442,19 +447,40 @@ impl Skill {
                 ResponseEnvelope::speak(texts.fallback).ask(texts.reprompt)
             }
         };
-        Reply::Answer(answer)
+        Ok(Reply::Answer(answer))
     }
 }
+
+/// The prefix of every user id Alexa sends.
+const USER_ID_PREFIX: &str = "amzn1.ask.account.";
 
 /// A Unicast test alert to the asking user, in the region of the request's `apiEndpoint`. The
 /// Alexa requestId is its id: if Alexa repeats the request, the alert is not sent twice.
 /// With the notifications permission denied nothing is sent: the user hears how to turn it on.
 /// When the request does not say, the send is tried (a 403 leads to the same words).
-fn test_alert(envelope: &RequestEnvelope, language: Language) -> Reply {
+/// A user id that is not one Alexa sends (empty, say) is refused naming its field: a Unicast to
+/// it would only be refused by Alexa. The id itself is not quoted (personal data).
+fn test_alert(envelope: &RequestEnvelope, language: Language) -> Result<Reply, SkillError> {
     let permission = envelope.notifications_permission();
     let user = envelope.user().map(|u| u.user_id.clone());
+    if let Some(id) = &user {
+        if id.len() <= USER_ID_PREFIX.len() || !id.starts_with(USER_ID_PREFIX) {
+            let problem = if id.trim().is_empty() {
+                "is empty"
+            } else {
+                "is not a user id"
+            };
+            return Err(malformed(
+                envelope.user_field(),
+                format!("{problem}; expected the id Alexa sends, starting with {USER_ID_PREFIX}"),
+            ));
+        }
+    }
     let (Some(user), false) = (user, permission == Permission::Denied) else {
-        return Reply::Answer(Skill::test_alert_answer(language, Status::NotSubscribed));
+        return Ok(Reply::Answer(Skill::test_alert_answer(
+            language,
+            Status::NotSubscribed,
+        )));
     };
     let region = envelope.api_endpoint().and_then(Region::from_api_endpoint);
     let sources = speech::LOCALES
@@ -471,7 +497,7 @@ fn test_alert(envelope: &RequestEnvelope, language: Language) -> Reply {
         .request_id
         .clone()
         .unwrap_or_else(|| format!("test-{user}"));
-    Reply::SendTestAlert {
+    Ok(Reply::SendTestAlert {
         alert: Box::new(NotificationRequest::unicast_weather_alert(
             TEST_ALERT_TYPE,
             sources,
@@ -481,7 +507,7 @@ fn test_alert(envelope: &RequestEnvelope, language: Language) -> Reply {
         )),
         language,
         permission_unknown: permission == Permission::Unknown,
-    }
+    })
 }
 
 /// Alexa's `{type, message}` error object as one log field.

@@ -743,3 +743,35 @@ fn a_permission_change_without_the_address_asks_to_forget_an_area_read_from_the_
     );
     assert!(matches!(skill().handle(kept).unwrap(), Reply::Answer(_)));
 }
+
+#[test]
+fn a_test_alert_for_a_user_id_alexa_never_sends_is_refused_naming_the_field() {
+    for (id, problem) in [
+        ("", "is empty"),
+        ("   ", "is empty"),
+        ("someone", "is not a user id"),
+    ] {
+        let mut payload = intent(intents::TEST_ALERT, "en-US");
+        payload["context"]["System"]["user"]["userId"] = json!(id);
+        let err = skill().handle(payload).unwrap_err();
+        assert_eq!(err.error_type(), "MalformedInput");
+        let text = err.to_string();
+        assert!(
+            text.contains("context.System.user.userId") && text.contains(problem),
+            "{text}"
+        );
+        assert!(
+            id.trim().is_empty() || !text.contains(id),
+            "the id is not quoted: {text}"
+        );
+    }
+    // Read from the session when the context has no user.
+    let mut payload = intent(intents::TEST_ALERT, "en-US");
+    payload["context"]["System"]
+        .as_object_mut()
+        .unwrap()
+        .remove("user");
+    payload["session"]["user"]["userId"] = json!("");
+    let text = skill().handle(payload).unwrap_err().to_string();
+    assert!(text.contains("session.user.userId"), "{text}");
+}
