@@ -316,6 +316,19 @@ async fn out_of_order_subscription_events_keep_the_newest_state() {
     );
     assert!(item.get("expireAt").is_none(), "{item}");
 
+    // Each kind of fact by its own time: SkillEnabled delivered before an older subscription
+    // event does not make that one stale (the user would never hear anything).
+    rig.ok(&skill_event(
+        "AlexaSkillEvent.SkillEnabled",
+        "2026-11-25T10:00:09Z",
+        None,
+    ))
+    .await;
+    rig.ok(&subscribed("2026-11-25T10:00:08Z", &[])).await;
+    let item = rig.moto.get_item(TABLE, &key).await;
+    assert_eq!(item["subscriptions"], json!({"L": []}), "{item}");
+    assert_eq!(item["enabled"], json!({"BOOL": true}), "{item}");
+
     // A skill event without its timestamp cannot be ordered: it names the field.
     let mut no_time = subscribed("x", &[weather]);
     no_time["request"]

@@ -331,6 +331,54 @@ async fn user_records_keep_the_newest_event() {
 }
 
 #[tokio::test]
+async fn each_kind_of_user_fact_is_ordered_by_its_own_time() {
+    let (ledger, store) = ledger();
+    let user = "amzn1.ask.account.U";
+    let at = |minutes| Utc::now() + Duration::minutes(minutes);
+    let record = |minutes, kind| {
+        let ledger = ledger.clone();
+        async move {
+            ledger
+                .record_user(
+                    &UserChange {
+                        user_id: user.into(),
+                        at: at(minutes),
+                        kind,
+                    },
+                    dl(),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let weather = || UserChangeKind::Subscriptions(vec!["AMAZON.WeatherAlert.Activated".into()]);
+    // SkillEnabled (minute 2) is delivered before the subscription event of minute 1: the
+    // subscription still applies (an enable says nothing of subscriptions).
+    assert_eq!(record(2, UserChangeKind::Enabled).await, Recorded::Applied);
+    assert_eq!(record(1, weather()).await, Recorded::Applied);
+    assert_eq!(
+        ledger.subscriptions(user, dl()).await.unwrap(),
+        Some(vec!["AMAZON.WeatherAlert.Activated".to_owned()])
+    );
+    // Disabled at 4; a subscription event of 3 delivered after it cannot bring them back.
+    assert_eq!(record(4, UserChangeKind::Disabled).await, Recorded::Applied);
+    assert_eq!(record(3, weather()).await, Recorded::Stale);
+    assert_eq!(ledger.subscriptions(user, dl()).await.unwrap(), None);
+    // Enabled at 6 and subscribed at 7; a disable of 5 delivered late changes nothing.
+    assert_eq!(record(6, UserChangeKind::Enabled).await, Recorded::Applied);
+    assert_eq!(record(7, weather()).await, Recorded::Applied);
+    assert_eq!(record(5, UserChangeKind::Disabled).await, Recorded::Stale);
+    let kept = store.user(user).unwrap();
+    assert!(kept.enabled && kept.subscriptions.is_some(), "{kept:?}");
+    // Disabled at 9, enabled again at 10 (delivered first), subscriptions of 8 before both:
+    // the enable holds, the subscriptions of before the disable are over.
+    assert_eq!(record(10, UserChangeKind::Enabled).await, Recorded::Applied);
+    assert_eq!(record(9, UserChangeKind::Disabled).await, Recorded::Applied);
+    let after = store.user(user).unwrap();
+    assert!(after.enabled && after.subscriptions.is_none(), "{after:?}");
+}
+
+#[tokio::test]
 async fn a_record_is_kept_a_retention_past_the_end_of_what_it_announces() {
     let (ledger, store) = ledger();
     let now = Utc::now();

@@ -77,7 +77,10 @@ pub enum Sent {
 pub struct User {
     pub subscriptions: Option<Vec<String>>,
     pub enabled: bool,
-    pub updated_at: DateTime<Utc>,
+    /// The newest subscription fact applied (a subscription event, or a disable).
+    pub subscriptions_at: Option<DateTime<Utc>>,
+    /// The newest enabled or disabled fact applied.
+    pub enabled_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Default)]
@@ -333,34 +336,53 @@ impl MemoryStore {
         })
     }
 
+    /// Each kind of fact is ordered by its own time: an enable says nothing of subscriptions,
+    /// so an older subscription event arriving after it still applies.
     fn apply(&self, change: &UserChange) -> Result<Recorded, StateError> {
         let mut tables = self.enter(Op::RecordUser)?;
-        let previous = tables.users.get(&change.user_id).cloned();
-        if previous
-            .as_ref()
-            .is_some_and(|user| user.updated_at >= change.at)
-        {
-            return Ok(Recorded::Stale);
+        let user = tables.users.entry(change.user_id.clone()).or_insert(User {
+            subscriptions: None,
+            enabled: true,
+            subscriptions_at: None,
+            enabled_at: None,
+        });
+        let at = change.at;
+        let newer = |mark: Option<DateTime<Utc>>| mark.is_none_or(|m| m < at);
+        match &change.kind {
+            UserChangeKind::Subscriptions(names) => {
+                if !newer(user.subscriptions_at) {
+                    return Ok(Recorded::Stale);
+                }
+                user.subscriptions = Some(names.clone());
+                user.subscriptions_at = Some(at);
+                user.enabled = true;
+            }
+            UserChangeKind::Enabled => {
+                if !newer(user.enabled_at) {
+                    return Ok(Recorded::Stale);
+                }
+                user.enabled = true;
+                user.enabled_at = Some(at);
+            }
+            UserChangeKind::Disabled => {
+                // A subscription event says the skill was enabled then: a disable older than
+                // it does not turn the skill off.
+                let subscriptions = newer(user.subscriptions_at);
+                let enabled = newer(user.enabled_at) && subscriptions;
+                if !enabled && !subscriptions {
+                    return Ok(Recorded::Stale);
+                }
+                if enabled {
+                    user.enabled = false;
+                    user.enabled_at = Some(at);
+                }
+                // Disabling ends the subscriptions of before it, even if an enable came since.
+                if subscriptions {
+                    user.subscriptions = None;
+                    user.subscriptions_at = Some(at);
+                }
+            }
         }
-        let kept = previous.and_then(|user| user.subscriptions);
-        let user = match &change.kind {
-            UserChangeKind::Subscriptions(names) => User {
-                subscriptions: Some(names.clone()),
-                enabled: true,
-                updated_at: change.at,
-            },
-            UserChangeKind::Enabled => User {
-                subscriptions: kept,
-                enabled: true,
-                updated_at: change.at,
-            },
-            UserChangeKind::Disabled => User {
-                subscriptions: None,
-                enabled: false,
-                updated_at: change.at,
-            },
-        };
-        tables.users.insert(change.user_id.clone(), user);
         Ok(Recorded::Applied)
     }
 }

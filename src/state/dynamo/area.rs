@@ -349,13 +349,18 @@ impl DynamoStore {
             .key("pk", user_key(user_id))
             .update_expression("SET subscriptions = :kept")
             .expression_attribute_values(":kept", AttributeValue::L(kept))
-            .expression_attribute_names("#updatedAt", "updatedAt");
-        // Only over what was read: a newer subscription event recorded meanwhile wins.
-        let update = match item.get("updatedAt") {
-            Some(at) => update
-                .condition_expression("#updatedAt = :seen")
+            .expression_attribute_names("#sAt", "subscriptionsAt");
+        // Only over what was read: a newer subscription event recorded meanwhile wins (its
+        // mark, or on a record written before the marks, the one mark of every event).
+        let update = match (item.get("subscriptionsAt"), item.get("updatedAt")) {
+            (Some(at), _) => update
+                .condition_expression("#sAt = :seen")
                 .expression_attribute_values(":seen", at.clone()),
-            None => update.condition_expression("attribute_not_exists(#updatedAt)"),
+            (None, Some(at)) => update
+                .condition_expression("attribute_not_exists(#sAt) AND #updatedAt = :seen")
+                .expression_attribute_names("#updatedAt", "updatedAt")
+                .expression_attribute_values(":seen", at.clone()),
+            (None, None) => update.condition_expression("attribute_not_exists(#sAt)"),
         };
         match update.send().await {
             Ok(_) => Ok(()),

@@ -9,8 +9,10 @@
 //!   Alexa, `expireAt` (epoch seconds) = until when the record is kept (the source's end plus
 //!   a retention: an alert can outlast its Alexa expiry by days).
 //! - `user#<userId>`: `subscriptions` (list of event names, from the latest subscription
-//!   event; absent until one arrives and once disabled), `enabled`, `updatedAt` (epoch
-//!   milliseconds of the newest skill event applied), `expireAt` once disabled; and the
+//!   event; absent until one arrives and once disabled), `enabled`, `subscriptionsAt` and
+//!   `enabledAt` (epoch milliseconds of the newest subscription fact and the newest
+//!   enabled/disabled fact applied; `updatedAt`, one mark for both, on records written before
+//!   them), `expireAt` once disabled; and the
 //!   user's area once known: `postalCode`, `country`, `counties` (string set), `region`,
 //!   `locale`, `areaAt` (see [`area`]).
 //! - `area#<areaKey>#<userId>`: one per place the user is in, `areaKey` and `areaUser` (the
@@ -440,47 +442,94 @@ impl DynamoStore {
             }))
     }
 
+    /// Records a skill event. Each kind of fact has its own mark (`subscriptionsAt`,
+    /// `enabledAt`, epoch milliseconds), so an enable does not make an older subscription event
+    /// stale. A record written before the marks has only `updatedAt` (the newest event of any
+    /// kind): it stands for both marks, except that an enabled record without subscriptions
+    /// takes any subscription event (the case the single mark got wrong).
     async fn user(&self, change: &UserChange) -> Result<Recorded, StateError> {
         let millis = change.at.timestamp_millis();
-        let update = self
-            .client()
-            .await
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", user_key(&change.user_id))
-            // Equal timestamps are a redelivery of the same event: nothing to change.
-            .condition_expression("attribute_not_exists(#updatedAt) OR #updatedAt < :at")
-            .expression_attribute_names("#updatedAt", "updatedAt")
-            .expression_attribute_values(":at", n(millis));
-        let update = match &change.kind {
-            UserChangeKind::Subscriptions(names) => update
-                .update_expression(
-                    "SET subscriptions = :subscriptions, enabled = :true, #updatedAt = :at REMOVE expireAt",
-                )
-                .expression_attribute_values(
-                    ":subscriptions",
-                    AttributeValue::L(names.iter().map(s).collect()),
-                )
-                .expression_attribute_values(":true", AttributeValue::Bool(true)),
-            // Enabling says nothing of subscriptions: they come with their own event.
-            UserChangeKind::Enabled => update
-                .update_expression("SET enabled = :true, #updatedAt = :at REMOVE expireAt")
-                .expression_attribute_values(":true", AttributeValue::Bool(true)),
-            UserChangeKind::Disabled => update
-                .update_expression(
-                    "SET enabled = :false, #updatedAt = :at, expireAt = :expireAt REMOVE subscriptions",
-                )
-                .expression_attribute_values(":false", AttributeValue::Bool(false))
-                .expression_attribute_values(
-                    ":expireAt",
-                    n((change.at + DISABLED_RETENTION).timestamp()),
-                ),
+        const SUBSCRIPTIONS_NEWER: &str = "(attribute_not_exists(#sAt) AND (attribute_not_exists(#uAt) OR #uAt < :at OR (enabled = :true AND attribute_not_exists(subscriptions)))) OR #sAt < :at";
+        const ENABLED_NEWER: &str =
+            "(attribute_not_exists(#eAt) AND (attribute_not_exists(#uAt) OR #uAt < :at)) OR #eAt < :at";
+        let client = self.client().await;
+        let update = |condition: &str, names: &[(&str, &str)]| {
+            let mut update = client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", user_key(&change.user_id))
+                // Equal timestamps are a redelivery of the same event: nothing to change.
+                .condition_expression(condition)
+                .expression_attribute_names("#uAt", "updatedAt")
+                .expression_attribute_values(":at", n(millis));
+            for (name, attribute) in names {
+                update = update.expression_attribute_names(*name, *attribute);
+            }
+            update
         };
-        match update.send().await {
-            Ok(_) => Ok(Recorded::Applied),
-            Err(err) if condition_failed(&err) => Ok(Recorded::Stale),
+        let applied = |result: Result<_, SdkError<_>>| match result {
+            Ok(_) => Ok(true),
+            Err(err) if condition_failed(&err) => Ok(false),
             Err(err) => Err(self.error("UpdateItem", &err)),
-        }
+        };
+        let recorded = match &change.kind {
+            UserChangeKind::Subscriptions(names) => applied(
+                update(SUBSCRIPTIONS_NEWER, &[("#sAt", "subscriptionsAt")])
+                    .update_expression(
+                        "SET subscriptions = :subscriptions, enabled = :true, #sAt = :at REMOVE expireAt",
+                    )
+                    .expression_attribute_values(
+                        ":subscriptions",
+                        AttributeValue::L(names.iter().map(s).collect()),
+                    )
+                    .expression_attribute_values(":true", AttributeValue::Bool(true))
+                    .send()
+                    .await,
+            )?,
+            // Enabling says nothing of subscriptions: they come with their own event.
+            UserChangeKind::Enabled => applied(
+                update(ENABLED_NEWER, &[("#eAt", "enabledAt")])
+                    .update_expression("SET enabled = :true, #eAt = :at REMOVE expireAt")
+                    .expression_attribute_values(":true", AttributeValue::Bool(true))
+                    .send()
+                    .await,
+            )?,
+            // Two facts: the skill is off (unless enabled since), and the subscriptions of
+            // before it are over (even if an enable came since).
+            UserChangeKind::Disabled => {
+                // A subscription event says the skill was enabled then: a disable older than
+                // it does not turn the skill off.
+                let off_condition =
+                    format!("({ENABLED_NEWER}) AND (attribute_not_exists(#sAt) OR #sAt < :at)");
+                let off = applied(
+                    update(
+                        &off_condition,
+                        &[("#eAt", "enabledAt"), ("#sAt", "subscriptionsAt")],
+                    )
+                        .update_expression("SET enabled = :false, #eAt = :at, expireAt = :expireAt")
+                        .expression_attribute_values(":false", AttributeValue::Bool(false))
+                        .expression_attribute_values(
+                            ":expireAt",
+                            n((change.at + DISABLED_RETENTION).timestamp()),
+                        )
+                        .send()
+                        .await,
+                )?;
+                let ended = applied(
+                    update(SUBSCRIPTIONS_NEWER, &[("#sAt", "subscriptionsAt")])
+                        .update_expression("SET #sAt = :at REMOVE subscriptions")
+                        .expression_attribute_values(":true", AttributeValue::Bool(true))
+                        .send()
+                        .await,
+                )?;
+                off || ended
+            }
+        };
+        Ok(if recorded {
+            Recorded::Applied
+        } else {
+            Recorded::Stale
+        })
     }
 }
 
