@@ -11,38 +11,47 @@ use super::alert::{Action, Alert, Alerts, EventKey, Level, MessageKind, Place, T
 use super::vtec::Vtec;
 use super::Severity;
 
-/// NWS event names that are announced, and the Alexa alert type each becomes. Alexa speaks
+/// NWS event names that are announced, the Alexa alert type each becomes, and its VTEC
+/// phenomenon and significance (`pp.s`). Alexa speaks
 /// the type ("There is a snow storm alert for your area"), so an event is mapped only where
 /// the word is true of the hazard; every other NWS event (floods, heat, non-tropical wind,
 /// tropical storms, ice storms...) is skipped and counted. The README's table gives the reason
 /// for each choice; `docs/nws-research.md` has NWS's whole list with sources.
-pub const EVENT_TYPES: &[(&str, &str)] = &[
-    ("Tornado Warning", "TORNADO"),
-    ("Tornado Watch", "TORNADO"),
-    ("Hurricane Warning", "HURRICANE"),
-    ("Hurricane Watch", "HURRICANE"),
-    ("Typhoon Warning", "HURRICANE"),
-    ("Typhoon Watch", "HURRICANE"),
+pub const EVENT_TYPES: &[(&str, &str, &str)] = &[
+    ("Tornado Warning", "TORNADO", "TO.W"),
+    ("Tornado Watch", "TORNADO", "TO.A"),
+    ("Hurricane Warning", "HURRICANE", "HU.W"),
+    ("Hurricane Watch", "HURRICANE", "HU.A"),
+    ("Typhoon Warning", "HURRICANE", "TY.W"),
+    ("Typhoon Watch", "HURRICANE", "TY.A"),
     // Issued only for the eyewall winds of a major hurricane (it replaced tornado warnings
     // for them): a hurricane alert, never a tornado one.
-    ("Extreme Wind Warning", "HURRICANE"),
-    ("Winter Storm Warning", "SNOW_STORM"),
-    ("Winter Storm Watch", "SNOW_STORM"),
-    ("Blizzard Warning", "SNOW_STORM"),
-    ("Blizzard Watch", "SNOW_STORM"),
-    ("Lake Effect Snow Warning", "SNOW_STORM"),
-    ("Lake Effect Snow Watch", "SNOW_STORM"),
-    ("Snow Squall Warning", "SNOW_STORM"),
-    ("Severe Thunderstorm Warning", "THUNDER_STORM"),
-    ("Severe Thunderstorm Watch", "THUNDER_STORM"),
+    ("Extreme Wind Warning", "HURRICANE", "EW.W"),
+    ("Winter Storm Warning", "SNOW_STORM", "WS.W"),
+    ("Winter Storm Watch", "SNOW_STORM", "WS.A"),
+    ("Blizzard Warning", "SNOW_STORM", "BZ.W"),
+    ("Blizzard Watch", "SNOW_STORM", "BZ.A"),
+    ("Lake Effect Snow Warning", "SNOW_STORM", "LE.W"),
+    ("Lake Effect Snow Watch", "SNOW_STORM", "LE.A"),
+    ("Snow Squall Warning", "SNOW_STORM", "SQ.W"),
+    ("Severe Thunderstorm Warning", "THUNDER_STORM", "SV.W"),
+    ("Severe Thunderstorm Watch", "THUNDER_STORM", "SV.A"),
 ];
+
+/// The VTEC `pp.s` of an announced NWS event name.
+fn vtec_code(event: &str) -> Option<&'static str> {
+    EVENT_TYPES
+        .iter()
+        .find(|(name, ..)| name.eq_ignore_ascii_case(event.trim()))
+        .map(|(.., code)| *code)
+}
 
 /// The Alexa alert type of an NWS event name, if it is announced at all.
 pub fn alert_type(event: &str) -> Option<&'static str> {
     EVENT_TYPES
         .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(event.trim()))
-        .map(|(_, alert_type)| *alert_type)
+        .find(|(name, ..)| name.eq_ignore_ascii_case(event.trim()))
+        .map(|(_, alert_type, _)| *alert_type)
 }
 
 /// The feed document, read without building it in memory: each feature stays a slice of the
@@ -194,7 +203,7 @@ fn alert(p: &Properties, at: &str) -> Result<Alert, String> {
     let parameters = p.get("parameters");
     // Once an earlier message has expired NWS moves it from `references` here (as
     // "sender,identifier,sent" triples separated by spaces): it is still the chain.
-    references.extend(expired_references(parameters));
+    references.extend(expired_references(parameters, at)?);
     references.sort_unstable();
     references.dedup();
     let event = text("event")?;
@@ -211,7 +220,7 @@ fn alert(p: &Properties, at: &str) -> Result<Alert, String> {
         sent,
         expires: time("expires")?,
         ends: time("ends")?,
-        tracks: tracks(&id, kind, sent, &references, parameters),
+        tracks: tracks(&id, &event, kind, sent, &references, parameters, at)?,
         references,
         level: Level::default(),
         places: counties(p.get("geocode"))
@@ -231,43 +240,75 @@ fn alert(p: &Properties, at: &str) -> Result<Alert, String> {
 }
 
 /// The identifiers of `parameters.expiredReferences`.
-fn expired_references(parameters: Option<&Value>) -> Vec<String> {
-    let Some(Value::Array(items)) = parameters.and_then(|p| p.get("expiredReferences")) else {
-        return Vec::new();
+fn expired_references(parameters: Option<&Value>, at: &str) -> Result<Vec<String>, String> {
+    let items = match parameters.and_then(|p| p.get("expiredReferences")) {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items,
+        Some(_) => {
+            return Err(format!(
+                "{at}.parameters.expiredReferences: expected an array of strings of \"sender,identifier,sent\" triples"
+            ))
+        }
     };
-    items
+    Ok(items
         .iter()
         .filter_map(Value::as_str)
         .flat_map(str::split_whitespace)
         .filter_map(|triple| triple.split(',').nth(1))
         .filter(|id| !id.is_empty())
         .map(str::to_owned)
-        .collect()
+        .collect())
+}
+
+/// The operational P-VTEC strings of `parameters.VTEC` (test and experimental ones name no
+/// real event and are left out); one that reads as operational but is malformed is an error.
+fn vtec_strings(parameters: Option<&Value>, at: &str) -> Result<Vec<Vtec>, String> {
+    let items = match parameters.and_then(|p| p.get("VTEC")) {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(format!(
+                "{at}.parameters.VTEC: expected an array of strings"
+            ))
+        }
+    };
+    let mut vtec = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let Some(text) = item.as_str() else {
+            return Err(format!("{at}.parameters.VTEC[{i}]: expected a string"));
+        };
+        match Vtec::parse(text) {
+            Some(v) => vtec.push(v),
+            None if text.trim().starts_with("/O.") => {
+                return Err(format!(
+                    "{at}.parameters.VTEC[{i}]: {text:?} is not a P-VTEC string such as /O.NEW.KOUN.TO.W.0033.250420T2200Z-250420T2245Z/"
+                ))
+            }
+            None => {}
+        }
+    }
+    Ok(vtec)
 }
 
 /// One track per operational P-VTEC string; a message without one is its own event, its
-/// references naming the chain it continues.
+/// references naming the chain it continues. A track of another hazard than the message's
+/// `event` that does not end its event is left out (the message announces its own hazard).
 fn tracks(
     id: &str,
+    event: &str,
     kind: MessageKind,
     sent: Option<DateTime<Utc>>,
     references: &[String],
     parameters: Option<&Value>,
-) -> Vec<Track> {
+    at: &str,
+) -> Result<Vec<Track>, String> {
     // Records kept before this release are per message: the message and its references.
     let chain = || {
         std::iter::once(id)
             .chain(references.iter().map(String::as_str))
             .map(EventKey::message)
     };
-    let vtec: Vec<Vtec> = match parameters.and_then(|p| p.get("VTEC")) {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .filter_map(Vtec::parse)
-            .collect(),
-        _ => Vec::new(),
-    };
+    let mut vtec = vtec_strings(parameters, at)?;
     if vtec.is_empty() {
         let action = match kind {
             MessageKind::Alert => Action::New,
@@ -275,21 +316,33 @@ fn tracks(
             MessageKind::Cancel => Action::Cancel,
             MessageKind::Other => Action::Routine,
         };
-        return vec![Track {
+        return Ok(vec![Track {
             key: EventKey::message(id),
             action,
             aliases: chain().skip(1).collect(),
             ends: None,
-        }];
+        }]);
     }
-    vtec.iter()
+    if sent.is_none() && vtec.iter().any(|v| v.begins.is_none()) {
+        return Err(format!(
+            "{at}.sent: required field is missing (it dates a VTEC event already under way)"
+        ));
+    }
+    if let Some(own) = vtec_code(event) {
+        let is_own = |v: &Vtec| format!("{}.{}", v.phenomenon, v.significance) == own;
+        if vtec.iter().any(|v| !v.action.ends() && is_own(v)) {
+            vtec.retain(|v| v.action.ends() || is_own(v));
+        }
+    }
+    Ok(vtec
+        .iter()
         .map(|v| Track {
             key: v.key(sent),
             action: v.action,
             aliases: v.last_years_key(sent).into_iter().chain(chain()).collect(),
             ends: v.ends,
         })
-        .collect()
+        .collect())
 }
 
 /// The counties of `geocode.SAME`: `"040027"` (part + state + county FIPS) → `"40027"`.
@@ -478,6 +531,56 @@ mod tests {
             EventKey::message("urn:oid:2.49.0.1.840.0.aaa.001.1")
         );
         assert_eq!(plain.tracks[0].aliases, [EventKey::message("urn:oid:x")]);
+    }
+
+    #[test]
+    fn a_track_of_another_hazard_that_does_not_end_is_left_out() {
+        let read =
+            |overrides: Value| parse(&feed(vec![props(overrides)])).unwrap().alerts[0].clone();
+        // A hurricane warning's message listing a storm surge warning beside it: the message
+        // announces the hurricane, not a second event under another key.
+        let hurricane = read(
+            json!({"event": "Hurricane Warning", "parameters": {"VTEC": [
+            "/O.NEW.KMFL.HU.W.1009.260901T1200Z-000000T0000Z/",
+            "/O.NEW.KMFL.SS.W.1009.260901T1200Z-000000T0000Z/"]}}),
+        );
+        let keys: Vec<&str> = hurricane.tracks.iter().map(|t| t.key.as_str()).collect();
+        assert_eq!(keys, ["KMFL.HU.W.1009.2026"]);
+        // An ending of another hazard stays: it ends that event.
+        let downgrade = read(
+            json!({"event": "Hurricane Warning", "parameters": {"VTEC": [
+            "/O.CAN.KMFL.TR.W.1009.000000T0000Z-000000T0000Z/",
+            "/O.NEW.KMFL.HU.W.1009.260901T1200Z-000000T0000Z/"]}}),
+        );
+        assert_eq!(downgrade.tracks.len(), 2);
+    }
+
+    #[test]
+    fn a_malformed_vtec_string_or_a_missing_sent_is_named() {
+        let problems = |overrides: Value| parse(&feed(vec![props(overrides)])).unwrap().malformed;
+        assert_eq!(
+            problems(json!({"parameters": {"VTEC": ["/O.NEW.KOUN.TO.W.33.x-y/"]}})),
+            ["features[0].properties.parameters.VTEC[0]: \"/O.NEW.KOUN.TO.W.33.x-y/\" is not a P-VTEC string such as /O.NEW.KOUN.TO.W.0033.250420T2200Z-250420T2245Z/"]
+        );
+        assert!(problems(json!({"parameters": {"VTEC": [7]}}))[0]
+            .contains("VTEC[0]: expected a string"));
+        assert!(
+            problems(json!({"parameters": {"VTEC": "x"}}))[0].contains("VTEC: expected an array")
+        );
+        assert!(
+            problems(json!({"parameters": {"expiredReferences": [1]}}))[0]
+                .contains("parameters.expiredReferences: expected an array of strings")
+        );
+        // A test string is no event, not an error.
+        assert!(problems(
+            json!({"parameters": {"VTEC": ["/T.NEW.KOUN.TO.W.0033.250420T2200Z-250420T2245Z/"]}})
+        )
+        .is_empty());
+        // An event under way is dated by `sent`.
+        assert_eq!(
+            problems(json!({"sent": null, "parameters": {"VTEC": ["/O.CON.KOUN.TO.W.0033.000000T0000Z-250420T2245Z/"]}})),
+            ["features[0].properties.sent: required field is missing (it dates a VTEC event already under way)"]
+        );
     }
 
     #[test]

@@ -289,6 +289,7 @@ pub fn plan<'a>(
                 memory.merge(&c.memory);
             }
         }
+        memory.merge(&succeeded(alerts, &items, chains));
         let decided = decide(alerts, &items, &memory, floor, places_matter);
         for &(ai, _) in &items {
             let places = &alerts[ai].places;
@@ -308,8 +309,10 @@ pub fn plan<'a>(
         }
         for told in decided.told {
             record += 1;
-            for place in &told.places {
-                after.told.insert(place.clone(), told.level);
+            // Each place at its own level: a county told a plain warning beside another told an
+            // emergency still hears the emergency when it comes.
+            for (place, level) in &told.places {
+                after.told.insert(place.clone(), *level);
             }
             if told.places.is_empty() {
                 after.anywhere = Some(after.anywhere.map_or(told.level, |l| l.max(told.level)));
@@ -326,7 +329,7 @@ pub fn plan<'a>(
                 places: if told.places.is_empty() {
                     decided.all_places.clone()
                 } else {
-                    told.places
+                    told.places.into_iter().map(|(p, _)| p).collect()
                 },
                 except: told.except,
                 memory: after.clone(),
@@ -394,14 +397,51 @@ pub fn plan<'a>(
     plan
 }
 
+/// What the places of an event's messages heard of the events those messages end beside it:
+/// one message that cancels or upgrades an event and starts another (a blizzard warning
+/// replaced by a winter storm warning, a watch upgraded to a warning) continues the hazard
+/// for its places, which hear the new event only if it is more dangerous than what they heard
+/// (a watch turned warning is; a blizzard turned winter storm is not).
+fn succeeded(alerts: &[Alert], items: &[Item], chains: &HashMap<EventKey, Chain>) -> Memory {
+    let empty = Chain::default();
+    let chain = |k: &EventKey| chains.get(k).unwrap_or(&empty);
+    let mut inherited = Memory::default();
+    for &(ai, ti) in items {
+        let alert = &alerts[ai];
+        if ends(alert, &alert.tracks[ti]) {
+            continue;
+        }
+        for ended in alert.tracks.iter().filter(|t| ends(alert, t)) {
+            let mut before = chain(&ended.key).memory.clone();
+            if chain(&ended.key).records == 0 {
+                for alias in &ended.aliases {
+                    before.merge(&chain(alias).memory);
+                }
+            }
+            let here = Memory {
+                told: before
+                    .told
+                    .into_iter()
+                    .filter(|(place, _)| alert.places.contains(place))
+                    .collect(),
+                anywhere: before.anywhere,
+                ended: BTreeSet::new(),
+            };
+            inherited.merge(&here);
+        }
+    }
+    inherited
+}
+
 /// One announcement as [`decide`] makes it.
 struct Told {
     /// The message it speaks for (index into the alerts).
     alert: usize,
+    /// The highest level among its places.
     level: Level,
     why: Why,
-    /// Empty: everywhere (a Multicast).
-    places: Vec<Place>,
+    /// Each place with the level it hears (empty: everywhere, a Multicast, at `level`).
+    places: Vec<(Place, Level)>,
     except: Vec<Place>,
 }
 
@@ -484,28 +524,39 @@ fn decide(
             .unwrap_or(0)
     };
     if places_matter {
-        let mut new: Vec<Place> = Vec::new();
+        let mut new: Vec<(Place, Level)> = Vec::new();
         let mut new_level = Level::default();
-        let mut risen: Vec<Place> = Vec::new();
+        let mut risen: Vec<(Place, Level)> = Vec::new();
         let mut risen_level = Level::default();
         for (place, s) in &said {
             match memory.told(place) {
                 None if s.announced || s.risen => {
-                    new.push(place.clone());
+                    new.push((place.clone(), s.level));
                     new_level = new_level.max(s.level);
                 }
                 None => {}
                 Some(then) if s.level.rises_above(then) => {
-                    risen.push(place.clone());
+                    risen.push((place.clone(), s.level.max(then)));
                     risen_level = risen_level.max(s.level.max(then));
                 }
                 Some(_) => {}
             }
         }
         if !new.is_empty() {
-            let except: Vec<Place> = memory.told.keys().cloned().collect();
+            // Users also in a county that heard the event at this level or higher, or that
+            // hears its escalation now, are left out; one who heard it lower where they also
+            // are hears the higher level here.
+            let except: Vec<Place> = memory
+                .told
+                .iter()
+                .filter(|(p, then)| {
+                    !new_level.rises_above(**then) || risen.iter().any(|(q, _)| q == *p)
+                })
+                .map(|(p, _)| p.clone())
+                .collect();
+            let names: Vec<Place> = new.iter().map(|(p, _)| p.clone()).collect();
             told.push(Told {
-                alert: speaker(new_level, &new),
+                alert: speaker(new_level, &names),
                 level: new_level,
                 why: if memory.heard() {
                     Why::Extension
@@ -517,8 +568,9 @@ fn decide(
             });
         }
         if !risen.is_empty() {
+            let names: Vec<Place> = risen.iter().map(|(p, _)| p.clone()).collect();
             told.push(Told {
-                alert: speaker(risen_level, &risen),
+                alert: speaker(risen_level, &names),
                 level: risen_level,
                 why: Why::Escalation,
                 places: risen,
@@ -550,7 +602,11 @@ fn decide(
         .iter()
         .filter(|&&(ai, _)| {
             told.iter().any(|t| {
-                t.places.is_empty() || alerts[ai].places.iter().any(|p| t.places.contains(p))
+                t.places.is_empty()
+                    || alerts[ai]
+                        .places
+                        .iter()
+                        .any(|p| t.places.iter().any(|(q, _)| q == p))
             })
         })
         .map(|&(ai, _)| (ai, alerts[ai].level))
@@ -795,8 +851,30 @@ mod tests {
                 feed: vec![msg("u", "Winter Storm Warning", MessageKind::Alert, &[
                     "/O.UPG.KTSA.WS.A.0004.000000T0000Z-260502T1800Z/",
                     "/O.NEW.KTSA.WS.W.0002.260501T2000Z-260502T1800Z/"], &[A])],
-                heard: vec![(Why::New, vec![A], vec![])],
+                // Heard again: the warning is more dangerous than the watch its county heard.
+                heard: vec![(Why::Escalation, vec![A], vec![])],
                 ended: Some(("KTSA.WS.A.0004.2026", vec![A])),
+            },
+            Row {
+                rule: "9 a watch upgraded where only some counties heard it: the others hear the warning as new",
+                before: vec![("KTSA.WS.A.0004.2026", told(&[A], watch))],
+                feed: vec![msg("u", "Winter Storm Warning", MessageKind::Alert, &[
+                    "/O.UPG.KTSA.WS.A.0004.000000T0000Z-260502T1800Z/",
+                    "/O.NEW.KTSA.WS.W.0002.260501T2000Z-260502T1800Z/"], &[A, B])],
+                heard: vec![(Why::Extension, vec![B], vec![A]), (Why::Escalation, vec![A], vec![])],
+                ended: Some(("KTSA.WS.A.0004.2026", vec![A, B])),
+            },
+            Row {
+                rule: "11 a blizzard warning replaced by a winter storm warning (CAN + NEW): not heard again, the blizzard ends",
+                before: vec![("KBIS.BZ.W.0003.2026", told(&[A], svr_base))],
+                feed: vec![with(msg("d", "Winter Storm Warning", MessageKind::Update, &[
+                    "/O.CAN.KBIS.BZ.W.0003.000000T0000Z-000000T0000Z/",
+                    "/O.NEW.KBIS.WS.W.0005.260501T2000Z-260502T1800Z/"], &[A]), |m| {
+                        m.severity = Severity::Severe;
+                        m.level = svr_base;
+                    })],
+                heard: vec![],
+                ended: Some(("KBIS.BZ.W.0003.2026", vec![A])),
             },
             Row {
                 rule: "10 a watch upgraded to an advisory: not announced, the watch ends",
@@ -914,12 +992,24 @@ mod tests {
                 vec![(TOR, told(&[A], WARNING))],
                 vec![with(tor("x", "EXA", &[A, B]), |m| m.level = emergency)],
                 vec![(Why::Extension, vec![B], vec![A]), (Why::Escalation, vec![A], vec![])]),
+            row("an extension at a higher level than a county told before: its users hear it",
+                vec![(TOR, told(&[A], WARNING))],
+                vec![with(tor("x", "EXA", &[B]), |m| m.level = emergency)],
+                vec![(Why::Extension, vec![B], vec![])]),
             row("below the floor: not announced", vec![],
                 vec![with(tor("n", "NEW", &[A]), |m| m.severity = Severity::Moderate)], vec![]),
         ];
         for r in rows {
             let before = chains(&r.before);
             let plan = plan(&r.feed, 0, Severity::Severe, true, &before);
+            if r.before.is_empty() && r.heard.is_empty() {
+                assert!(
+                    plan.records.is_empty(),
+                    "rule {:?}: {:?}",
+                    r.rule,
+                    plan.records
+                );
+            }
             let want: Vec<(Why, Vec<String>, Vec<String>)> = r
                 .heard
                 .iter()
@@ -970,6 +1060,26 @@ mod tests {
         let again = plan(&feed, 0, Severity::Severe, true, &after);
         assert!(again.announce.is_empty() && again.records.is_empty());
         assert_eq!(again.skipped_counts(), BTreeMap::from([("alreadyTold", 1)]));
+    }
+
+    #[test]
+    fn each_county_is_remembered_at_the_level_it_heard() {
+        // First seen together: the NEW for A and B, and A's update to a tornado emergency.
+        let emergency = level(|l| l.tornado_threat = 2);
+        let feed = vec![
+            tor("n", "NEW", &[A, B]),
+            with(tor("c", "CON", &[A]), |m| m.level = emergency),
+        ];
+        let p = plan(&feed, 0, Severity::Severe, true, &HashMap::new());
+        assert_eq!(heard(&p), [(Why::New, vec![A.into(), B.into()], vec![])]);
+        let memory = p.announce[0].memory.clone();
+        assert_eq!(memory.told(&Place::county(A)), Some(emergency));
+        assert_eq!(memory.told(&Place::county(B)), Some(WARNING));
+        // B's own emergency later is heard there.
+        let before = chains(&[(TOR, memory)]);
+        let feed = vec![with(tor("d", "CON", &[B]), |m| m.level = emergency)];
+        let p = plan(&feed, 0, Severity::Severe, true, &before);
+        assert_eq!(heard(&p), [(Why::Escalation, vec![B.into()], vec![])]);
     }
 
     trait Tap: Sized {
