@@ -353,7 +353,8 @@ impl Ledger {
     }
 
     /// Records `reference_id` as announced without sending it (an update of an announced
-    /// alert, which ends at `ends_at`), with `tag`, unless someone else holds or sent it.
+    /// alert, which ends at `ends_at`), with `tag`, unless someone else holds or sent it;
+    /// whether this call recorded it.
     pub async fn mark_announced(
         &self,
         reference_id: String,
@@ -362,7 +363,7 @@ impl Ledger {
         ends_at: DateTime<Utc>,
         tag: Option<String>,
         deadline: Instant,
-    ) -> Result<(), StateError> {
+    ) -> Result<bool, StateError> {
         let until = budget::earlier(budget::cutoff(deadline), RECORD_RESERVE);
         let claim = Claim {
             reference_id,
@@ -377,8 +378,9 @@ impl Ledger {
             within(until, "claim", self.store.claim(&claim)).await?
         {
             within(until, "record", self.store.complete(&claim)).await?;
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
     /// The events the user subscribed to, if their latest subscription event is recorded.

@@ -22,9 +22,11 @@ use crate::fanout::EventStatus;
 use crate::ledger::Ledger;
 use crate::state::StateError;
 
-/// The most records an event's chain is read to (an event is announced a handful of times:
-/// new, a few escalations and extensions).
-pub const MAX_RECORDS: u32 = 32;
+/// The most records an event's chain holds. An event is recorded a handful of times (new, a
+/// few escalations, extensions and partial cancellations; a watch updated hourly by one
+/// office a few dozen): a chain that reaches this is decided no further rather than ever
+/// reusing a record number (logged as an error).
+pub const MAX_RECORDS: u32 = 256;
 
 /// What an event's places heard.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -32,7 +32,7 @@ use crate::alexa::{Delivery, Status};
 use crate::config::{vars, Audience, Config};
 use crate::event::{NotificationRequest, Watch};
 use crate::ledger::Ledger;
-use crate::notifier::{Notifier, OnRefusal, Outcome, SendError};
+use crate::notifier::{NotSent, Notifier, OnRefusal, Outcome, SendError};
 use crate::skill::speech::LOCALES;
 use crate::state::StateError;
 
@@ -178,6 +178,8 @@ struct Sent {
     deferred: usize,
     /// Groups with an announcement not reached: their records wait for it.
     waiting: HashSet<usize>,
+    /// An announcement's record was found made already (a retry, or another poll).
+    contested: bool,
 }
 
 impl Poller {
@@ -246,12 +248,21 @@ impl Poller {
         let sent = self
             .send(notifier, &plan, places_matter, deadline, holder)
             .await?;
-        let recorded = self
+        let (recorded, contested) = self
             .record(ledger, &plan, &sent.waiting, deadline, holder)
             .await?;
-        // Only now, and only if every announcement was reached: a poll that failed or stopped
-        // part-way must see the same feed as new next time.
-        if sent.deferred == 0 {
+        for key in &plan.full {
+            tracing::error!(
+                event_key = %key,
+                records = memory::MAX_RECORDS,
+                "this event's record chain is full: it is not announced again (nothing is sent twice)"
+            );
+        }
+        // Only now, and only if every announcement was reached and every record was this
+        // poll's: a poll that failed or stopped part-way, or found a record number taken by
+        // another poll (which may have decided other news), must see the same feed as new
+        // next time, and read the chains again.
+        if sent.deferred == 0 && !sent.contested && !contested {
             feed.remember(validators);
         }
         Ok(self.report(feed.url(), &alerts, &plan, sent, recorded))
@@ -333,6 +344,7 @@ impl Poller {
             results: Vec::new(),
             deferred: 0,
             waiting: HashSet::new(),
+            contested: false,
         };
         while !requests.is_empty() {
             if deadline.saturating_duration_since(Instant::now()) < CHUNK_TIME {
@@ -353,11 +365,19 @@ impl Poller {
                     .await?,
             );
         }
+        sent.contested = sent.results.iter().any(|o| {
+            matches!(
+                o,
+                Outcome::NotSent(NotSent::AlreadySent { region: None, .. })
+                    | Outcome::NotSent(NotSent::AlreadyRefused { .. })
+            )
+        });
         Ok(sent)
     }
 
     /// Makes the records that need no send (an event ended somewhere, a chain without VTEC
-    /// continued), except for groups whose announcements are still to be sent. How many.
+    /// continued), except for groups whose announcements are still to be sent. How many, and
+    /// whether one was found made already.
     async fn record(
         &self,
         ledger: &Ledger,
@@ -365,7 +385,7 @@ impl Poller {
         waiting: &HashSet<usize>,
         deadline: Instant,
         holder: &str,
-    ) -> Result<usize, PollError> {
+    ) -> Result<(usize, bool), PollError> {
         let now = self.clock.now();
         let keep = now + memory::KEEP_AT_LEAST;
         let records: Vec<&plan::Record> = plan
@@ -386,8 +406,8 @@ impl Poller {
         .buffered(LOOKUP_CONCURRENCY)
         .collect()
         .await;
-        marks.into_iter().collect::<Result<Vec<()>, _>>()?;
-        Ok(records.len())
+        let made = marks.into_iter().collect::<Result<Vec<bool>, _>>()?;
+        Ok((records.len(), made.iter().any(|m| !m)))
     }
 
     fn report(

@@ -106,6 +106,9 @@ pub struct Plan<'a> {
     /// Messages that could not be read.
     pub malformed: usize,
     pub groups: Vec<Group>,
+    /// Events whose record chain is full ([`super::memory::MAX_RECORDS`]): decided no further,
+    /// so that no record number is ever used twice.
+    pub full: Vec<EventKey>,
 }
 
 impl Plan<'_> {
@@ -178,10 +181,14 @@ fn group_items(alerts: &[Alert]) -> Vec<Vec<Item>> {
     }
     for (i, &(ai, ti)) in items.iter().enumerate() {
         let track = &alerts[ai].tracks[ti];
-        if track.key.message_id().is_none() {
-            continue;
-        }
-        for alias in &track.aliases {
+        // A message without VTEC joins the messages it references; a VTEC track joins last
+        // year's key of its event (an event under way on January 1).
+        let vtec = track.key.message_id().is_none();
+        for alias in track
+            .aliases
+            .iter()
+            .filter(|a| a.message_id().is_none() == vtec)
+        {
             if let Some(&j) = by_key.get(alias) {
                 let (a, b) = (root(&mut parent, i), root(&mut parent, j));
                 parent[a.max(b)] = a.min(b);
@@ -231,11 +238,15 @@ pub fn aliases_to_read(alerts: &[Alert], chains: &HashMap<EventKey, Chain>) -> V
     let known = |k: &EventKey| chains.get(k).is_some_and(|c| c.records > 0);
     let mut aliases: Vec<EventKey> = Vec::new();
     for items in group_items(alerts) {
-        if keys_of(alerts, &items).iter().any(known) {
-            continue;
-        }
+        let found = keys_of(alerts, &items).iter().any(known);
         for &(ai, ti) in &items {
-            aliases.extend(alerts[ai].tracks[ti].aliases.iter().cloned());
+            aliases.extend(
+                alerts[ai].tracks[ti]
+                    .aliases
+                    .iter()
+                    .filter(|a| !found || a.message_id().is_none())
+                    .cloned(),
+            );
         }
     }
     aliases.retain(|k| !chains.contains_key(k));
@@ -276,18 +287,24 @@ pub fn plan<'a>(
                 .map_or(0, |&(ai, _)| ai);
             EventKey::message(&alerts[newest].id)
         };
+        if chain(&primary).records >= super::memory::MAX_RECORDS {
+            plan.full.push(primary);
+            continue;
+        }
         let mut memory = Memory::default();
         let own: Vec<&Chain> = keys.iter().map(chain).filter(|c| c.records > 0).collect();
-        if own.is_empty() {
-            for &(ai, ti) in &items {
-                for alias in &alerts[ai].tracks[ti].aliases {
+        // The event's own records; last year's key of an event under way on January 1
+        // always (the same event); records of messages (before this release, or a chain
+        // without VTEC) when the event has none of its own.
+        for &(ai, ti) in &items {
+            for alias in &alerts[ai].tracks[ti].aliases {
+                if own.is_empty() || alias.message_id().is_none() {
                     memory.merge(&chain(alias).memory);
                 }
             }
-        } else {
-            for c in own {
-                memory.merge(&c.memory);
-            }
+        }
+        for c in own {
+            memory.merge(&c.memory);
         }
         memory.merge(&succeeded(alerts, &items, chains));
         let decided = decide(alerts, &items, &memory, floor, places_matter);
@@ -308,6 +325,10 @@ pub fn plan<'a>(
             after.ended.extend(decided.ended.iter().cloned());
         }
         for told in decided.told {
+            if record >= super::memory::MAX_RECORDS {
+                plan.full.push(primary.clone());
+                break;
+            }
             record += 1;
             // Each place at its own level: a county told a plain warning beside another told an
             // emergency still hears the emergency when it comes.
@@ -352,7 +373,11 @@ pub fn plan<'a>(
         }
         for key in &to_write {
             let announced_here = *key == primary && record > chain(&primary).records;
-            if worth_keeping && !announced_here && chain(key).memory != after {
+            if worth_keeping
+                && !announced_here
+                && chain(key).memory != after
+                && chain(key).records < super::memory::MAX_RECORDS
+            {
                 plan.records.push(Record {
                     group: g,
                     key: key.clone(),
@@ -1080,6 +1105,123 @@ mod tests {
         let feed = vec![with(tor("d", "CON", &[B]), |m| m.level = emergency)];
         let p = plan(&feed, 0, Severity::Severe, true, &before);
         assert_eq!(heard(&p), [(Why::Escalation, vec![B.into()], vec![])]);
+    }
+
+    #[test]
+    fn a_full_record_chain_is_decided_no_further() {
+        let full = HashMap::from([(
+            EventKey::from_raw(TOR),
+            Chain {
+                records: crate::weather::memory::MAX_RECORDS,
+                memory: told(&[A], WARNING),
+            },
+        )]);
+        let feed = vec![tor("x", "EXA", &[A, B])];
+        let p = plan(&feed, 0, Severity::Severe, true, &full);
+        assert!(p.announce.is_empty() && p.records.is_empty());
+        assert_eq!(p.full, [EventKey::from_raw(TOR)]);
+        // One short of full: the one announcement it has room for, then full.
+        let almost = HashMap::from([(
+            EventKey::from_raw(TOR),
+            Chain {
+                records: crate::weather::memory::MAX_RECORDS - 1,
+                memory: told(&[A], WARNING),
+            },
+        )]);
+        let feed = vec![with(tor("x", "EXA", &[A, B]), |m| {
+            m.level.tornado_threat = 2
+        })];
+        let p = plan(&feed, 0, Severity::Severe, true, &almost);
+        assert_eq!(p.announce.len(), 1);
+        assert_eq!(p.announce[0].record, crate::weather::memory::MAX_RECORDS);
+        assert_eq!(p.full, [EventKey::from_raw(TOR)]);
+    }
+
+    #[test]
+    fn an_event_under_way_on_january_1_is_one_event_across_the_year() {
+        // The NEW of December 31 (keyed 2025) and its EXA of January 1 (begins 000000, keyed
+        // 2026, last year's key as alias), first seen together: one announcement.
+        let new = {
+            let mut m = msg(
+                "n",
+                "Tornado Warning",
+                MessageKind::Alert,
+                &["/O.NEW.KOUN.TO.W.0099.251231T2350Z-260101T0030Z/"],
+                &[A],
+            );
+            m.sent = at("2025-12-31T23:50:00Z");
+            m
+        };
+        let exa = {
+            let mut m = msg("x", "Tornado Warning", MessageKind::Update, &[], &[A, B]);
+            let v = Vtec::parse("/O.EXA.KOUN.TO.W.0099.000000T0000Z-260101T0030Z/").unwrap();
+            let sent = at("2026-01-01T00:05:00Z");
+            m.sent = sent;
+            m.tracks = vec![Track {
+                key: v.key(sent),
+                action: v.action,
+                aliases: v.last_years_key(sent).into_iter().collect(),
+                ends: v.ends,
+            }];
+            m
+        };
+        assert_eq!(exa.tracks[0].key.as_str(), "KOUN.TO.W.0099.2026");
+        let feed = vec![new, exa.clone()];
+        let p = plan(&feed, 0, Severity::Severe, true, &HashMap::new());
+        assert_eq!(heard(&p), [(Why::New, vec![A.into(), B.into()], vec![])]);
+        // Heard under last year's key: the EXA alone adds nothing for A, and its ending
+        // reaches last year's chain too (a fan-out queued in December watches it).
+        let before = chains(&[("KOUN.TO.W.0099.2025", told(&[A, B], WARNING))]);
+        let mut read = before.clone();
+        read.insert(EventKey::from_raw("KOUN.TO.W.0099.2026"), Chain::default());
+        assert!(aliases_to_read(std::slice::from_ref(&exa), &read).is_empty());
+        let p = plan(
+            std::slice::from_ref(&exa),
+            0,
+            Severity::Severe,
+            true,
+            &before,
+        );
+        assert!(p.announce.is_empty(), "{:?}", heard(&p));
+        let mut can = exa.clone();
+        can.tracks[0].action = Action::Cancel;
+        let feed = [can];
+        let p = plan(&feed, 0, Severity::Severe, true, &before);
+        assert!(
+            p.records
+                .iter()
+                .any(|r| r.key.as_str() == "KOUN.TO.W.0099.2025"
+                    && r.memory.ended.contains(&Place::county(A))),
+            "{:?}",
+            p.records
+        );
+    }
+
+    #[test]
+    fn a_message_without_vtec_whose_original_is_only_in_expired_references_is_not_news() {
+        // NWS sends it as `Alert` with empty references once the original expired; its parser
+        // counts expiredReferences as references, which name the original's record.
+        let late = with(
+            msg("late", "Tornado Warning", MessageKind::Alert, &[], &[A]),
+            |m| {
+                m.references = vec!["orig".into()];
+                m.tracks[0].aliases = vec![EventKey::message("orig")];
+            },
+        );
+        let before = chains(&[("msg:orig", told(&[A], WARNING))]);
+        let p = plan(
+            std::slice::from_ref(&late),
+            0,
+            Severity::Severe,
+            true,
+            &before,
+        );
+        assert!(p.announce.is_empty(), "{:?}", heard(&p));
+        assert_eq!(p.skipped_counts(), BTreeMap::from([("alreadyTold", 1)]));
+        // Without that record it would be a new alert.
+        let feed = [late];
+        let p = plan(&feed, 0, Severity::Severe, true, &HashMap::new());
+        assert_eq!(p.announce.len(), 1);
     }
 
     trait Tap: Sized {

@@ -323,3 +323,149 @@ async fn a_failed_feed_fails_the_poll_and_is_read_again_next_time() {
     let unchanged = poll(&rig, &poller).await;
     assert!(!unchanged.feed.changed);
 }
+
+/// A state store whose chain reads miss the records made by "another poll" after this poll
+/// read (`hide`): what a poll sees when a racing poll writes between its read and its claim.
+struct ReadBeforeRace {
+    inner: Arc<crate::state::MemoryStore>,
+    hidden: std::sync::Mutex<Vec<String>>,
+}
+
+mod delegate {
+    use super::*;
+    use crate::state::{
+        Announced, AreaKey, Claim, ClaimOutcome, HashRange, Recipient, Recorded, StateFuture,
+        StateStore, UserArea, UserChange,
+    };
+    use std::collections::HashMap;
+
+    impl StateStore for ReadBeforeRace {
+        fn claim<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ClaimOutcome> {
+            self.inner.claim(claim)
+        }
+        fn complete<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ()> {
+            self.inner.complete(claim)
+        }
+        fn release<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
+            self.inner.release(claim, done)
+        }
+        fn refuse<'a>(&'a self, claim: &'a Claim, reason: &'a str) -> StateFuture<'a, ()> {
+            self.inner.refuse(claim, reason)
+        }
+        fn sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, Option<Announced>> {
+            StateStore::sent(&*self.inner, reference_id)
+        }
+        fn sent_many<'a>(
+            &'a self,
+            reference_ids: &'a [String],
+        ) -> StateFuture<'a, HashMap<String, Announced>> {
+            Box::pin(async move {
+                let mut found = self.inner.sent_many(reference_ids).await?;
+                for hidden in self.hidden.lock().unwrap().iter() {
+                    found.remove(hidden);
+                }
+                Ok(found)
+            })
+        }
+        fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded> {
+            self.inner.record_user(change)
+        }
+        fn subscriptions<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, Option<Vec<String>>> {
+            self.inner.subscriptions(user_id)
+        }
+        fn progress<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
+            self.inner.progress(claim, done)
+        }
+        fn set_area<'a>(&'a self, area: &'a UserArea) -> StateFuture<'a, ()> {
+            self.inner.set_area(area)
+        }
+        fn area<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, Option<UserArea>> {
+            self.inner.area(user_id)
+        }
+        fn forget_area<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, bool> {
+            self.inner.forget_area(user_id)
+        }
+        fn count_area<'a>(&'a self, keys: &'a [AreaKey], range: HashRange) -> StateFuture<'a, u64> {
+            self.inner.count_area(keys, range)
+        }
+        fn users_in_area<'a>(
+            &'a self,
+            keys: &'a [AreaKey],
+            range: HashRange,
+        ) -> StateFuture<'a, Vec<String>> {
+            self.inner.users_in_area(keys, range)
+        }
+        fn recipients<'a>(&'a self, user_ids: &'a [String]) -> StateFuture<'a, Vec<Recipient>> {
+            self.inner.recipients(user_ids)
+        }
+        fn drop_subscription<'a>(
+            &'a self,
+            user_id: &'a str,
+            event: &'a str,
+        ) -> StateFuture<'a, ()> {
+            self.inner.drop_subscription(user_id, event)
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_record_number_taken_by_another_poll_makes_the_next_poll_decide_again() {
+    let rig = rig();
+    users(&rig, &[CLEVELAND, PURCELL]).await;
+    let feed = warning_feed();
+    let poller = poller(feed.clone());
+    poll_and_drain(&rig, &poller).await;
+    assert_eq!(heard(&rig), counts(&[(0, 1)]));
+    // Another poll, racing this one on an older feed, makes the event's record 2 (nothing
+    // new in it) just after this poll has read the chain: this poll does not see it.
+    let key = EventKey::from_raw("KOUN.TO.W.0033.2027");
+    let chain = memory::read(&rig.ledger, &key, 0, deadline())
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    assert!(rig
+        .ledger
+        .mark_announced(
+            memory::record_reference(&key, 2),
+            "other-poll",
+            now,
+            now + chrono::Duration::hours(2),
+            Some(chain.memory.encode()),
+            deadline(),
+        )
+        .await
+        .unwrap());
+    let racing = Arc::new(ReadBeforeRace {
+        inner: rig.store.clone(),
+        hidden: std::sync::Mutex::new(vec![memory::record_reference(&key, 2)]),
+    });
+    let racing_ledger = crate::ledger::Ledger::new(racing.clone());
+    // This poll's feed extends the warning to McClain County: it plans that as record 2,
+    // finds it taken, and must not remember the feed as handled.
+    feed.set(alerts(vec![
+        tornado("a.1", "NEW", &["040027"], json!({})),
+        tornado(
+            "a.2",
+            "EXA",
+            &["040027", "040087"],
+            json!({"references": [{"identifier": "a.1"}]}),
+        ),
+    ]));
+    let raced = poller
+        .poll(&rig.notifier, Some(&racing_ledger), deadline(), "poll")
+        .await
+        .unwrap();
+    drain(&rig, 10, 20).await;
+    assert_eq!(raced.feed.extensions, Some(1), "{raced:?}");
+    assert_eq!(
+        heard(&rig),
+        counts(&[(0, 1)]),
+        "record 2 was the other poll's"
+    );
+    // The same feed again: read (no 304), and the extension goes out as record 3.
+    racing.hidden.lock().unwrap().clear();
+    let (report, _) = poll_and_drain(&rig, &poller).await;
+    assert!(report.feed.changed, "{report:?}");
+    assert_eq!(report.feed.extensions, Some(1), "{report:?}");
+    assert_eq!(heard(&rig), counts(&[(0, 1), (1, 1)]));
+}
