@@ -186,17 +186,26 @@ pub struct Locate {
     pub locale: Option<String>,
 }
 
+/// ISO codes a device in a US territory may report instead of `US`: Puerto Rico, Guam, the US
+/// Virgin Islands, American Samoa, the Northern Mariana Islands.
+pub const US_TERRITORIES: [&str; 5] = ["PR", "GU", "VI", "AS", "MP"];
+
 impl Locate {
     /// The area to store for an address the Device Address API gave: a US ZIP code with its
     /// counties, or a postal code abroad (no counties: alerts cover the US only). `None` for
     /// a US postal code the table does not know.
+    ///
+    /// A device in a US territory may report the territory's own code (`PR`, `GU`, `VI`,
+    /// `AS`, `MP`): where the ZIP table covers its postal code it is in the US (NWS covers
+    /// the territories), else it is abroad.
     pub fn area_at(&self, country: &str, postal: &str) -> Option<UserArea> {
-        let (postal, counties) = if country == "US" {
-            // ZIP+4 ("73019-0390") is placed by its first five digits.
-            let zip = postal.split('-').next().unwrap_or_default().trim();
-            (zip.to_owned(), county_codes(zip)?)
+        // ZIP+4 ("73019-0390") is placed by its first five digits.
+        let zip = postal.split('-').next().unwrap_or_default().trim();
+        let territory = US_TERRITORIES.contains(&country) && county_codes(zip).is_some();
+        let (country, postal, counties) = if country == "US" || territory {
+            ("US", zip.to_owned(), county_codes(zip)?)
         } else {
-            (postal.to_owned(), Vec::new())
+            (country, postal.to_owned(), Vec::new())
         };
         Some(UserArea {
             user_id: self.user.clone(),

@@ -611,6 +611,16 @@ fn an_address_becomes_an_area_in_the_us_and_abroad() {
     assert_eq!(locate.area_at("US", "73019"), Some(from_device.clone()));
     assert_eq!(locate.area_at("US", "73019-0390"), Some(from_device));
     assert_eq!(locate.area_at("US", "00001"), None, "not in the table");
+    // A device in a US territory reporting its own code: in the US where the table has the
+    // ZIP (Adjuntas, Puerto Rico; Hagåtña, Guam), abroad where it does not.
+    for (country, zip) in [("PR", "00601"), ("GU", "96910"), ("VI", "00802")] {
+        let area = locate.area_at(country, zip).unwrap();
+        assert_eq!(area.country, "US", "{country}");
+        assert!(!area.counties.is_empty(), "{country} {zip}");
+    }
+    let elsewhere = locate.area_at("PR", "00001").unwrap();
+    assert_eq!(elsewhere.country, "PR");
+    assert!(elsewhere.counties.is_empty());
     let abroad = locate.area_at("DE", "10115").unwrap();
     assert_eq!(
         (abroad.country.as_str(), abroad.postal_code.as_str()),
