@@ -734,10 +734,63 @@ mod tests {
             assert_eq!(queries.len(), 1);
             assert_eq!(queries[0].token.secret(), TOKEN);
             assert_eq!(queries[0].endpoint, "https://api.eu.amazonalexa.com");
-            // Known now: the next launch reads it and asks nobody.
+            // Read from the device: the next launch asks the device again (the user may have
+            // moved); the same address changes nothing.
             let again = ask(&app, launch(&granted)).await;
             assert!(said(&again).contains("Cleveland County"), "{again}");
-            assert_eq!(fake.queries().len(), 1);
+            assert!(!said(&again).contains("changed"), "{again}");
+            assert_eq!(fake.queries().len(), 2);
+        }
+
+        #[tokio::test]
+        async fn an_area_read_from_the_device_follows_the_device_and_one_said_stays() {
+            let (app, fake, store) = app(true, found("US", "73019"));
+            let store = store.unwrap();
+            let granted = [NOTIFICATIONS_PERMISSION, ADDRESS_PERMISSION];
+            ask(&app, launch(&granted)).await;
+            // The user moved to New York: moved, and told.
+            fake.answer(found("US", "10001"));
+            let moved = ask(&app, launch(&granted)).await;
+            assert!(
+                said(&moved).contains("Your device's address has changed. I announce alerts for New York County, New York."),
+                "{moved}"
+            );
+            let area = stored(&store).await.unwrap();
+            assert_eq!(
+                (area.postal_code.as_str(), area.counties.clone()),
+                ("10001", vec!["36061".to_owned()])
+            );
+            // The index follows: the user is no longer found in Cleveland County.
+            let in_cleveland = store
+                .users_in_area(
+                    &[crate::state::AreaKey::county("40027")],
+                    crate::state::HashRange::ALL,
+                )
+                .await
+                .unwrap();
+            assert!(in_cleveland.is_empty(), "{in_cleveland:?}");
+            // A failed or empty read keeps what is stored.
+            for answer in [
+                Address::Unavailable("503".into()),
+                Address::NoAddress,
+                found("US", "00001"),
+            ] {
+                fake.answer(answer.clone());
+                let kept = ask(&app, launch(&granted)).await;
+                assert!(
+                    said(&kept).contains("New York County"),
+                    "{answer:?}: {kept}"
+                );
+                assert_eq!(stored(&store).await.unwrap().postal_code, "10001");
+            }
+            // An area the user said is never overwritten by the device, nor looked up.
+            ask(&app, intent("SetZipCodeIntent", Some("73019"))).await;
+            let queries = fake.queries().len();
+            fake.answer(found("US", "10001"));
+            let spoken = ask(&app, launch(&granted)).await;
+            assert!(said(&spoken).contains("Cleveland County"), "{spoken}");
+            assert_eq!(stored(&store).await.unwrap().postal_code, "73019");
+            assert_eq!(fake.queries().len(), queries);
         }
 
         #[tokio::test]

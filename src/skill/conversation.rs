@@ -16,7 +16,7 @@ use crate::alexa::Status;
 use crate::event::schemas::WEATHER_ALERT;
 use crate::ledger::Ledger;
 use crate::notifier::Notifier;
-use crate::state::{StateError, UserChange};
+use crate::state::{AreaSource, StateError, UserChange};
 
 /// How long a send made while Alexa waits for the answer may take: Alexa gives up on a skill
 /// after 8 s.
@@ -119,50 +119,64 @@ impl Conversation<'_> {
         Ok(answer_envelope)
     }
 
-    /// Where a launching user is: their stored area; without one, the Device Address API's
-    /// answer, stored. Every failure ends in words for the user, never in a failed launch.
+    /// Where a launching user is: the area they said; else the Device Address API's answer,
+    /// stored, and read again at every launch when the stored area came from the device (a
+    /// user who moves is moved, and told). A failed or missing read keeps what is stored.
+    /// Every failure ends in words for the user, never in a failed launch.
     async fn locate(&self, locate: &Locate, deadline: Instant) -> LaunchArea {
         let Some(ledger) = &self.ledger else {
             return LaunchArea::NoMemory;
         };
-        match ledger.area(&locate.user, deadline).await {
-            Ok(Some(area)) => return LaunchArea::Known(area),
-            Ok(None) => {}
+        let stored = match ledger.area(&locate.user, deadline).await {
+            // The user said it: the device never overwrites it.
+            Ok(Some(area)) if area.source == AreaSource::Voice => return LaunchArea::Known(area),
+            Ok(stored) => stored,
             Err(err) => {
                 tracing::warn!(error = %err, "the user's area was not read; launching without it");
                 return LaunchArea::Unreadable;
             }
-        }
+        };
+        let kept = |unknown: LaunchArea| match &stored {
+            Some(area) => LaunchArea::Known(area.clone()),
+            None => unknown,
+        };
         let unknown = LaunchArea::Unknown {
             address_granted: locate.address_granted,
         };
         let Some(query) = &locate.lookup else {
-            return unknown;
+            return kept(unknown);
         };
         let (country, postal) = match self.address.lookup(query, deadline).await {
             Address::Found { country, postal } => (country, postal),
             Address::NotGranted => {
-                return LaunchArea::Unknown {
+                return kept(LaunchArea::Unknown {
                     address_granted: false,
-                }
+                })
             }
-            Address::NoAddress => return unknown,
+            Address::NoAddress => return kept(unknown),
             Address::Unavailable(reason) => {
                 tracing::warn!(%reason, "the Device Address API gave no address");
-                return unknown;
+                return kept(unknown);
             }
         };
         let Some(area) = locate.area_at(&country, &postal) else {
             // The postal code itself is personal data: only the country is logged.
             tracing::info!(%country, "the device's postal code is not in the ZIP table");
-            return unknown;
+            return kept(unknown);
         };
+        if stored.as_ref() == Some(&area) {
+            return LaunchArea::Known(area);
+        }
         match ledger.set_area(&area, deadline).await {
+            Ok(()) if stored.is_some() => {
+                tracing::info!("the device's address changed: the user's area is moved");
+                LaunchArea::Moved(area)
+            }
             Ok(()) => LaunchArea::Known(area),
             Err(err) => {
                 // Not said as if it were kept: the next launch looks it up again.
                 tracing::error!(error = %err, "the user's address was not stored");
-                LaunchArea::Unreadable
+                kept(LaunchArea::Unreadable)
             }
         }
     }

@@ -224,6 +224,8 @@ impl Locate {
 pub enum LaunchArea {
     /// Stored before, or just looked up and stored.
     Known(UserArea),
+    /// Read from the device before, and the device's address is elsewhere now: moved there.
+    Moved(UserArea),
     /// Not known: the user is asked for a ZIP code; `address_granted` false adds the address
     /// permission to the card.
     Unknown { address_granted: bool },
@@ -280,8 +282,13 @@ impl Skill {
         let texts = language.texts();
         let mut said = vec![texts.welcome.to_owned()];
         let mut missing = Vec::new();
-        if let LaunchArea::Known(area) = area {
-            said.push(say_area(texts, area));
+        match area {
+            LaunchArea::Known(area) => said.push(say_area(texts, area)),
+            LaunchArea::Moved(area) => {
+                said.push(texts.area_moved.to_owned());
+                said.push(say_area(texts, area));
+            }
+            _ => {}
         }
         if notifications {
             said.push(texts.notifications_on.to_owned());
@@ -304,7 +311,7 @@ impl Skill {
                 said.push(texts.area_no_memory.to_owned());
                 false
             }
-            LaunchArea::Known(_) | LaunchArea::Unreadable => false,
+            LaunchArea::Known(_) | LaunchArea::Moved(_) | LaunchArea::Unreadable => false,
         };
         let mut answer = ResponseEnvelope::speak(&said.join(" "));
         if !missing.is_empty() {

@@ -61,6 +61,8 @@ pub struct Texts {
     pub and: &'static str,
     /// Before [`Texts::area_is`] once a ZIP code is stored.
     pub area_saved: &'static str,
+    /// Launch: before [`Texts::area_is`] when the device's address moved the area.
+    pub area_moved: &'static str,
     /// The stored postal code is outside the United States.
     pub area_abroad: &'static str,
     /// Launch: the address permission is granted but gave no usable US address.
@@ -106,6 +108,7 @@ const EN_US: Texts = Texts {
     area_is: "I announce alerts for {area}.",
     and: "and",
     area_saved: "Got it.",
+    area_moved: "Your device's address has changed.",
     area_abroad: "Your postal code is outside the United States: for now, I announce alerts for \
                   the United States only.",
     area_ask: "To know which alerts are yours, I need your zip code. Say, for example: my zip \
@@ -178,6 +181,7 @@ static DE: Texts = Texts {
     area_is: "Ich melde dir Warnungen für {area}.",
     and: "und",
     area_saved: "Alles klar.",
+    area_moved: "Die Adresse deines Geräts hat sich geändert.",
     area_abroad: "Deine Postleitzahl liegt außerhalb der USA: vorerst melde ich nur Warnungen für \
                   die Vereinigten Staaten.",
     area_ask: "Damit ich weiß, welche Warnungen dich betreffen, brauche ich deine US-Postleitzahl. \
