@@ -8,12 +8,31 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Select, TransactWriteItem, Update};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::{n, s, string_set, text, user_key, DynamoStore, Item, IN_PROGRESS};
 use crate::state::area::{sort_key, user_of_sort_key};
 use crate::state::{AreaKey, AreaSource, Claim, HashRange, Recipient, StateError, UserArea};
+
+/// The `user#` attribute counting writes of the area, which each write is conditional on.
+const AREA_VERSION: &str = "areaVersion";
+/// How often an area write that lost a race is read and tried again.
+const AREA_ATTEMPTS: u32 = 5;
+
+/// Whether a transaction was cancelled because a condition failed (not throttling or a
+/// conflict with another transaction, which are errors to report).
+fn condition_cancelled(err: &SdkError<TransactWriteItemsError>) -> bool {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    }
+}
 
 /// The global secondary index over `area#` items.
 pub const AREA_INDEX: &str = "area";
@@ -73,11 +92,65 @@ impl DynamoStore {
         }
     }
 
+    /// Stores `area` and its index items, deleting the index items of the area it replaces,
+    /// in one transaction conditional on the record being as read (its `areaVersion`): two
+    /// writes for one user at once cannot leave an index item that no record names (personal
+    /// data `SkillDisabled` would not find). A lost race is read and written again.
     pub(super) async fn put_area(&self, area: &UserArea) -> Result<(), StateError> {
-        let earlier = self
-            .get(user_key(&area.user_id))
-            .await?
-            .and_then(|item| stored_area(&area.user_id, &item));
+        for attempt in 0..AREA_ATTEMPTS {
+            let (earlier, version) = self.read_versioned(&area.user_id).await?;
+            let writes = self.area_writes(area, earlier.as_ref(), version)?;
+            if self.transact_if(writes).await? {
+                return Ok(());
+            }
+            self.conflict_pause(attempt).await;
+        }
+        Err(self.busy_area())
+    }
+
+    /// The record and the version it was read at.
+    async fn read_versioned(
+        &self,
+        user_id: &str,
+    ) -> Result<(Option<UserArea>, Option<AttributeValue>), StateError> {
+        let item = self.get(user_key(user_id)).await?;
+        let version = item.as_ref().and_then(|i| i.get(AREA_VERSION).cloned());
+        Ok((item.and_then(|i| stored_area(user_id, &i)), version))
+    }
+
+    /// The next version, and the condition that the record is still at `version`.
+    fn versioned(version: Option<&AttributeValue>) -> (AttributeValue, String) {
+        let seen = version
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<u64>().ok());
+        let next = n(seen.map_or(1, |v| v + 1));
+        let condition = match version {
+            Some(_) => "#areaVersion = :seenVersion".to_owned(),
+            None => "attribute_not_exists(#areaVersion)".to_owned(),
+        };
+        (next, condition)
+    }
+
+    fn busy_area(&self) -> StateError {
+        StateError::Unavailable {
+            table: self.table.clone(),
+            action: "TransactWriteItems",
+            detail: format!(
+                "the user's area changed under {AREA_ATTEMPTS} attempts to write it (concurrent writes)"
+            ),
+        }
+    }
+
+    async fn conflict_pause(&self, attempt: u32) {
+        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(4))).await;
+    }
+
+    fn area_writes(
+        &self,
+        area: &UserArea,
+        earlier: Option<&UserArea>,
+        version: Option<AttributeValue>,
+    ) -> Result<Vec<TransactWriteItem>, StateError> {
         let keys = area.keys();
         let mut writes = Vec::new();
         for key in &keys {
@@ -127,6 +200,12 @@ impl DynamoStore {
             }
             None => remove.push("#locale"),
         }
+        let (next, condition) = Self::versioned(version.as_ref());
+        set.push("#areaVersion = :nextVersion");
+        values.insert(":nextVersion".to_owned(), next);
+        if let Some(seen) = version {
+            values.insert(":seenVersion".to_owned(), seen);
+        }
         let mut expression = format!("SET {}", set.join(", "));
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
@@ -135,8 +214,10 @@ impl DynamoStore {
             .table_name(&self.table)
             .key("pk", user_key(&area.user_id))
             .update_expression(expression)
+            .condition_expression(condition)
             .expression_attribute_names("#region", "region")
             .expression_attribute_names("#locale", "locale")
+            .expression_attribute_names("#areaVersion", AREA_VERSION)
             .set_expression_attribute_values(Some(values))
             .build()
             .map_err(|e| self.invalid("UpdateItem", e))?;
@@ -146,7 +227,7 @@ impl DynamoStore {
                 writes.push(self.delete_index_item(&area.user_id, &stale)?);
             }
         }
-        self.transact(writes).await
+        Ok(writes)
     }
 
     /// One index item's deletion, as part of a transaction.
@@ -165,15 +246,20 @@ impl DynamoStore {
 
     /// All of `writes` or none: a user's record and index items never disagree (an index item
     /// the record does not name could be neither found nor deleted).
-    async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), StateError> {
-        self.client()
+    /// `false`: a condition failed (the record changed since it was read); nothing written.
+    async fn transact_if(&self, writes: Vec<TransactWriteItem>) -> Result<bool, StateError> {
+        let result = self
+            .client()
             .await
             .transact_write_items()
             .set_transact_items(Some(writes))
             .send()
-            .await
-            .map_err(|e| self.error("TransactWriteItems", &e))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if condition_cancelled(&err) => Ok(false),
+            Err(err) => Err(self.error("TransactWriteItems", &err)),
+        }
     }
 
     fn invalid(&self, action: &'static str, err: impl std::fmt::Display) -> StateError {
@@ -191,28 +277,42 @@ impl DynamoStore {
             .and_then(|item| stored_area(user_id, &item)))
     }
 
+    /// Deletes the area and its index items, conditional on the record being as read (a
+    /// concurrent write is read and deleted again).
     pub(super) async fn delete_area(&self, user_id: &str) -> Result<bool, StateError> {
-        let Some(area) = self.read_area(user_id).await? else {
-            return Ok(false);
-        };
-        let mut writes = area
-            .keys()
-            .iter()
-            .map(|key| self.delete_index_item(user_id, key))
-            .collect::<Result<Vec<_>, _>>()?;
-        let update = Update::builder()
-            .table_name(&self.table)
-            .key("pk", user_key(user_id))
-            .update_expression(
-                "REMOVE postalCode, country, counties, #region, #locale, areaAt, areaSource",
-            )
-            .expression_attribute_names("#region", "region")
-            .expression_attribute_names("#locale", "locale")
-            .build()
-            .map_err(|e| self.invalid("UpdateItem", e))?;
-        writes.push(TransactWriteItem::builder().update(update).build());
-        self.transact(writes).await?;
-        Ok(true)
+        for attempt in 0..AREA_ATTEMPTS {
+            let (area, version) = self.read_versioned(user_id).await?;
+            let Some(area) = area else {
+                return Ok(false);
+            };
+            let mut writes = area
+                .keys()
+                .iter()
+                .map(|key| self.delete_index_item(user_id, key))
+                .collect::<Result<Vec<_>, _>>()?;
+            let (next, condition) = Self::versioned(version.as_ref());
+            let mut update = Update::builder()
+                .table_name(&self.table)
+                .key("pk", user_key(user_id))
+                .update_expression(
+                    "SET #areaVersion = :nextVersion REMOVE postalCode, country, counties, #region, #locale, areaAt, areaSource",
+                )
+                .condition_expression(condition)
+                .expression_attribute_names("#region", "region")
+                .expression_attribute_names("#locale", "locale")
+                .expression_attribute_names("#areaVersion", AREA_VERSION)
+                .expression_attribute_values(":nextVersion", next);
+            if let Some(seen) = version {
+                update = update.expression_attribute_values(":seenVersion", seen);
+            }
+            let update = update.build().map_err(|e| self.invalid("UpdateItem", e))?;
+            writes.push(TransactWriteItem::builder().update(update).build());
+            if self.transact_if(writes).await? {
+                return Ok(true);
+            }
+            self.conflict_pause(attempt).await;
+        }
+        Err(self.busy_area())
     }
 
     fn area_query(

@@ -14,7 +14,8 @@
 //!   enabled/disabled fact applied; `updatedAt`, one mark for both, on records written before
 //!   them), `expireAt` once disabled; and the
 //!   user's area once known: `postalCode`, `country`, `counties` (string set), `region`,
-//!   `locale`, `areaAt` (see [`area`]).
+//!   `locale`, `areaAt`, and `areaVersion` (how often the area was written: each write is
+//!   conditional on it) (see [`area`]).
 //! - `area#<areaKey>#<userId>`: one per place the user is in, `areaKey` and `areaUser` (the
 //!   keys of the `area` index: place, then user hash and id), nothing else.
 //!

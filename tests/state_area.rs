@@ -1,0 +1,87 @@
+//! Users' areas in DynamoDB (moto, behind the testkit's proxy, which passes one DynamoDB call
+//! at a time as the service applies each atomically): writes for one user at once never leave
+//! an index item (`area#<place>#<user>`) that the user's record does not name. Such an item
+//! would be personal data that `SkillDisabled` cannot find to delete.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use alexa_proactive::state::{AreaSource, DynamoStore, StateStore, UserArea};
+use futures_util::future::join_all;
+use testkit::moto::Moto;
+
+const TABLE: &str = "state-area";
+
+fn area(user: &str, zip: &str) -> UserArea {
+    UserArea {
+        user_id: user.to_owned(),
+        postal_code: zip.to_owned(),
+        country: "US".to_owned(),
+        counties: alexa_proactive::area::counties(zip)
+            .map(|c| c.map(|c| c.fips.to_owned()).collect())
+            .unwrap_or_default(),
+        region: Some("NA".to_owned()),
+        locale: Some("en-US".to_owned()),
+        source: AreaSource::Voice,
+    }
+}
+
+#[tokio::test]
+async fn concurrent_area_writes_leave_no_index_item_that_no_record_names() {
+    let project = testkit::project!();
+    let moto = Moto::start(&project.moto_server()).await;
+    moto.create_state_table(TABLE).await;
+    // This test is alone in its process: the SDK reads these once, from the environment.
+    for (name, value) in [
+        ("AWS_ENDPOINT_URL", moto.endpoint()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ] {
+        std::env::set_var(name, value);
+    }
+    std::env::remove_var("AWS_PROFILE");
+    let store = Arc::new(DynamoStore::new(TABLE.to_owned()));
+    // Border ZIPs with two counties, single-county ones, another state: index items differ.
+    let zips = ["73019", "10001", "73072", "77002", "02134", "60601"];
+    for round in 0..4 {
+        let user = format!("amzn1.ask.account.RACE{round}");
+        let writes = zips.iter().map(|zip| {
+            let (store, user) = (store.clone(), user.clone());
+            async move { store.set_area(&area(&user, zip)).await.map(|_| ()) }
+        });
+        let forget = {
+            let (store, user) = (store.clone(), user.clone());
+            async move { store.forget_area(&user).await.map(|_| ()) }
+        };
+        let mut all: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = _>>>> =
+            writes.map(|w| Box::pin(w) as _).collect();
+        if round % 2 == 1 {
+            all.insert(3, Box::pin(forget));
+        }
+        for result in join_all(all).await {
+            result.expect("every write ends, a lost race read and written again");
+        }
+        let named: BTreeSet<String> = store
+            .area(&user)
+            .await
+            .expect("read")
+            .map(|a| {
+                a.keys()
+                    .iter()
+                    .map(|k| format!("area#{}#{user}", k.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let indexed: BTreeSet<String> = moto
+            .keys(TABLE)
+            .await
+            .into_iter()
+            .filter(|k| k.starts_with("area#") && k.ends_with(&user))
+            .collect();
+        assert_eq!(indexed, named, "round {round}: index items no record names");
+        assert!(!indexed.is_empty() || round % 2 == 1);
+    }
+    moto.stop().await;
+}
