@@ -288,10 +288,15 @@ impl Fanout {
             Err(err) => return failed(format!("malformed fan-out message: {err}")),
         };
         let now = self.clock.now();
-        let Some(expiry) = work.expiry().filter(|e| *e > now) else {
+        // Alexa takes an event only with at least five minutes left: one closer to its end is
+        // as good as expired.
+        let Some(expiry) = work
+            .expiry()
+            .filter(|e| *e >= now + crate::event::MIN_LIFETIME)
+        else {
             tracing::info!(
                 alert = work.alert,
-                "the alert's event expired before it was sent to these users"
+                "the alert's event expired (or has less than Alexa's five minutes left) before it was sent to these users"
             );
             return Handled::Expired;
         };
@@ -467,6 +472,8 @@ impl Fanout {
             }
             done.extend(leaf);
         }
+        // Stamped as the sends start, not when the poll built the event.
+        let stamped = self.clock.now();
         let mut posts = Vec::with_capacity(targets.len());
         let mut users_by_reference = HashMap::with_capacity(targets.len());
         // Each post's user's places: a user is not sent an alert whose event ended in every
@@ -474,7 +481,7 @@ impl Fanout {
         let mut post_places: Vec<&[crate::state::AreaKey]> = Vec::with_capacity(targets.len());
         for recipient in &targets {
             post_places.push(&recipient.places);
-            let event = plan::unicast_event(&work.event, &work.alert, &recipient.user_id);
+            let event = plan::unicast_event(&work.event, &work.alert, &recipient.user_id, stamped);
             let reference_id = plan::unicast_reference(&work.alert, &recipient.user_id);
             let region = recipient
                 .region

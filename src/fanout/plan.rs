@@ -73,9 +73,18 @@ pub fn unicast_reference(alert: &str, user_id: &str) -> String {
     format!("{readable}{hash}")
 }
 
-/// The alert's event (as built, with any audience) made a Unicast to `user_id`.
-pub fn unicast_event(template: &Value, alert: &str, user_id: &str) -> Value {
+/// The alert's event (as built, with any audience) made a Unicast to `user_id`, stamped
+/// `now`: a range sent minutes after the poll built the event (or redriven) carries the time
+/// it is sent, not the poll's. Its expiry stays the alert's (within a day of the poll, so of
+/// now too).
+pub fn unicast_event(
+    template: &Value,
+    alert: &str,
+    user_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Value {
     let mut event = template.clone();
+    event["timestamp"] = json!(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     event["referenceId"] = json!(unicast_reference(alert, user_id));
     event["relevantAudience"] = json!({"type": "Unicast", "payload": {"user": user_id}});
     event
@@ -131,8 +140,15 @@ mod tests {
         assert!(short.starts_with("a1") && short.len() == 34, "{short}");
         let template = json!({"referenceId": alert, "relevantAudience": {"type": "Multicast", "payload": {}},
                               "event": {"name": "AMAZON.WeatherAlert.Activated"}});
-        let event = unicast_event(&template, alert, "amzn1.ask.account.AAAA");
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-06T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let event = unicast_event(&template, alert, "amzn1.ask.account.AAAA", now);
         assert_eq!(event["referenceId"], json!(a));
+        assert_eq!(
+            event["timestamp"], "2026-12-06T12:00:00Z",
+            "stamped when sent"
+        );
         assert_eq!(
             event["relevantAudience"]["payload"]["user"],
             "amzn1.ask.account.AAAA"

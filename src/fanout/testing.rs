@@ -31,8 +31,13 @@ pub(crate) fn rig() -> Rig {
 
 /// A rig whose fan-out sends `rate` Unicasts a second and asks `status` where events ended.
 pub(crate) fn rig_with(rate: u32, status: Arc<dyn EventStatus>) -> Rig {
+    rig_at(rate, status, Arc::new(SystemClock))
+}
+
+/// [`rig_with`], every part telling the time by `clock`.
+pub(crate) fn rig_at(rate: u32, status: Arc<dyn EventStatus>, clock: Arc<dyn Clock>) -> Rig {
     let alexa = Arc::new(FakeAlexa::new());
-    let store = Arc::new(MemoryStore::new());
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
     let queue = Arc::new(MemoryQueue::new());
     let ledger = Ledger::new(store.clone());
     let fanout = Arc::new(
@@ -41,12 +46,13 @@ pub(crate) fn rig_with(rate: u32, status: Arc<dyn EventStatus>) -> Rig {
             alexa.clone(),
             Region::Na,
             rate,
-            Arc::new(SystemClock),
+            clock.clone(),
         )
         .with_status(status),
     );
     let notifier = Notifier::new(vec![Region::Na], alexa.clone(), Some(ledger.clone()))
-        .with_fanout(fanout.clone());
+        .with_fanout(fanout.clone())
+        .with_clock(clock);
     Rig {
         notifier,
         fanout,

@@ -14,7 +14,6 @@ use crate::clock::SystemClock;
 use crate::event::schemas::WEATHER_ALERT;
 use crate::event::NotificationRequest;
 use crate::notifier::{Notifier, OnRefusal, Outcome};
-use crate::queue::MemoryQueue;
 use crate::state::memory::Op;
 use crate::state::{AreaKey, MemoryStore};
 
@@ -289,29 +288,8 @@ async fn an_extension_reaches_the_new_county_but_not_who_heard_the_alert_before(
 async fn a_crash_after_sending_repeats_at_most_the_last_second_of_a_range() {
     use crate::clock::ManualClock;
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let alexa = Arc::new(FakeAlexa::new());
-    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
-    let queue = Arc::new(MemoryQueue::new());
-    let ledger = Ledger::new(store.clone());
     // 10 Unicasts a second: 30 users take 3 s, with the users reached recorded each second.
-    let fanout = Arc::new(Fanout::new(
-        Some(queue.clone()),
-        alexa.clone(),
-        Region::Na,
-        10,
-        clock.clone(),
-    ));
-    let notifier = Notifier::new(vec![Region::Na], alexa.clone(), Some(ledger.clone()))
-        .with_fanout(fanout.clone())
-        .with_clock(clock.clone());
-    let rig = Rig {
-        notifier,
-        fanout,
-        ledger,
-        alexa,
-        store,
-        queue,
-    };
+    let rig = rig_at(10, Arc::new(crate::weather::memory::Ended), clock.clone());
     for i in 0..30 {
         add_user(&rig.store, &user(i), "73019", &[WEATHER_ALERT], "NA").await;
     }
@@ -483,4 +461,47 @@ async fn a_few_403s_among_accepted_unicasts_are_those_users_own() {
         .count();
     assert_eq!(dropped, 3);
     assert_eq!(rig.alexa.received().len(), 20, "each user once");
+}
+
+#[tokio::test]
+async fn a_unicast_is_stamped_when_it_is_sent_and_not_sent_too_close_to_its_end() {
+    use crate::clock::ManualClock;
+    let start = Utc::now();
+    let clock = Arc::new(ManualClock::new(start));
+    let rig = rig_at(
+        10_000,
+        Arc::new(crate::weather::memory::Ended),
+        clock.clone(),
+    );
+    add_user(&rig.store, &user(1), "73019", &[WEATHER_ALERT], "NA").await;
+    let (mut request, trigger) = tornado("late", &["40027"]);
+    request.expires_at = Some(start + chrono::Duration::minutes(30));
+    announce(&rig, (request, trigger.clone())).await;
+    // Consumed ten minutes after the poll built the event.
+    clock.advance(chrono::Duration::minutes(10));
+    drain(&rig, 10, 5).await;
+    let sent = rig.alexa.received();
+    assert_eq!(sent.len(), 1);
+    let stamped =
+        chrono::DateTime::parse_from_rfc3339(sent[0].event["timestamp"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc);
+    assert!(
+        stamped >= start + chrono::Duration::minutes(10) - chrono::Duration::seconds(1),
+        "{stamped}"
+    );
+    // An alert with less than Alexa's five minutes left when its range comes up: not sent.
+    let (mut request, trigger) = tornado("ending", &["40027"]);
+    request.expires_at = Some(start + chrono::Duration::minutes(20));
+    announce(&rig, (request, trigger)).await;
+    clock.advance(chrono::Duration::minutes(7));
+    let reports = drain(&rig, 10, 5).await;
+    assert!(
+        reports
+            .iter()
+            .flat_map(|r| &r.handled)
+            .all(|h| matches!(h, Handled::Expired)),
+        "{reports:?}"
+    );
+    assert_eq!(rig.alexa.received().len(), 1);
 }
