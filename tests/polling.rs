@@ -455,22 +455,28 @@ async fn a_missing_state_table_fails_before_anything_is_sent() {
 }
 
 #[tokio::test]
-async fn a_poll_without_the_time_to_send_defers_its_alerts_to_the_next_one() {
+async fn a_poll_without_the_time_for_one_send_fails_naming_the_timeout() {
     let mut rig = polling_rig("deferred")
         .env("WEATHER_FEED_CONTACT", Some("weather@example.com"))
         .start()
         .await;
-    // 5 s left: less than a chunk of claims, sends and records needs (6.8 s). Nothing is claimed,
-    // sent or recorded half-way, and the feed is not remembered as handled.
-    let Some(Outcome::Response(short)) = rig
-        .invoke(&scheduled("tick-1"), Duration::from_secs(5))
+    // 2 s left: less than one send, its records and the answer need (2.8 s). Nothing is
+    // claimed, sent or recorded, the feed is not remembered as handled, and the invocation
+    // fails so that the too-short timeout shows (deferring every time would hide it).
+    let Some(Outcome::Error {
+        error_type,
+        error_message,
+    }) = rig
+        .invoke(&scheduled("tick-1"), Duration::from_secs(2))
         .await
     else {
-        panic!("no answer")
+        panic!("the poll must fail")
     };
-    assert_eq!(short["feed"]["candidates"], 2, "{short}");
-    assert_eq!(short["feed"]["deferred"], 2, "{short}");
-    assert_eq!(statuses(&short), Vec::<String>::new(), "{short}");
+    assert_eq!(error_type, "TimeoutTooShort", "{error_message}");
+    assert!(
+        error_message.contains("2 announcement(s)") && error_message.contains("Timeout"),
+        "{error_message}"
+    );
     assert_eq!(rig.event_requests().await, 0);
     // The next poll has the time: it fetches the whole feed again and sends both.
     let next = rig.ok(&scheduled("tick-2")).await;

@@ -58,6 +58,15 @@ pub enum PollError {
 
     #[error(transparent)]
     Send(#[from] SendError),
+
+    /// Not even one announcement could be started: the function's timeout is too short
+    /// for a poll (deferring every time would never send anything, and show nothing).
+    #[error("the poll had {left_ms} ms left for {announcements} announcement(s), and a send needs at least {needed_ms} ms (a POST, then the records and the answer): raise the function's timeout (the SAM template's Timeout, 30 s); nothing was sent, the invocation fails so that it shows, and the next poll tries again")]
+    TooShort {
+        left_ms: u64,
+        needed_ms: u64,
+        announcements: usize,
+    },
 }
 
 impl From<StateError> for PollError {
@@ -73,6 +82,7 @@ impl PollError {
             PollError::NotConfigured { .. } => "NotConfigured",
             PollError::Feed(_) => "FeedUnavailable",
             PollError::Send(err) => err.error_type(),
+            PollError::TooShort { .. } => "TimeoutTooShort",
         }
     }
 }
@@ -156,10 +166,11 @@ fn distinct_alerts(results: &[Outcome], such: impl Fn(&Delivery) -> bool) -> usi
 const LOOKUP_CONCURRENCY: usize = 16;
 /// How many announcements are claimed, sent and recorded together.
 const CHUNK: usize = 50;
-/// The time a chunk is started with at least: one full request to Alexa, then the time kept
-/// to record and to answer (its claims are quick; the sender stops retrying by itself when
-/// time runs short, and what it could not send fails the poll, released, for the retry).
-const CHUNK_TIME: std::time::Duration = crate::http::REQUEST_TIMEOUT
+/// The time a chunk is started with at least, whatever its size: the least time a POST is
+/// started with (the sender's POSTs run 32 at a time and each is cut to the time left; it
+/// stops retrying by itself when time runs short, and what it could not send fails the poll,
+/// released, for the retry), then the time kept to record and to answer.
+const CHUNK_TIME: std::time::Duration = crate::alexa::sender::MIN_POST_TIME
     .saturating_add(crate::budget::RECORD_RESERVE)
     .saturating_add(crate::budget::REPORT_RESERVE);
 
@@ -346,8 +357,17 @@ impl Poller {
             waiting: HashSet::new(),
             contested: false,
         };
+        let total = requests.len();
         while !requests.is_empty() {
-            if deadline.saturating_duration_since(Instant::now()) < CHUNK_TIME {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left < CHUNK_TIME && requests.len() == total {
+                return Err(PollError::TooShort {
+                    left_ms: u64::try_from(left.as_millis()).unwrap_or(u64::MAX),
+                    needed_ms: u64::try_from(CHUNK_TIME.as_millis()).unwrap_or(u64::MAX),
+                    announcements: total,
+                });
+            }
+            if left < CHUNK_TIME {
                 sent.deferred = requests.len();
                 sent.waiting = requests.iter().map(|(g, _)| *g).collect();
                 tracing::warn!(

@@ -18,8 +18,13 @@ const PURCELL: &str = "73080"; // county 40087
 const NEW_YORK: &str = "10001";
 
 fn poller(feed: Arc<MemoryFeed>) -> Poller {
+    poller_for(feed, "located")
+}
+
+fn poller_for(feed: Arc<MemoryFeed>, audience: &str) -> Poller {
     let config = Config::from_lookup(|name| match name {
         "ALEXA_SKILL_ID" => Some("amzn1.ask.skill.11111111-2222-3333-4444-555555555555".into()),
+        "WEATHER_AUDIENCE" => Some(audience.into()),
         _ => None,
     })
     .unwrap();
@@ -468,4 +473,57 @@ async fn a_record_number_taken_by_another_poll_makes_the_next_poll_decide_again(
     assert!(report.feed.changed, "{report:?}");
     assert_eq!(report.feed.extensions, Some(1), "{report:?}");
     assert_eq!(heard(&rig), counts(&[(0, 1), (1, 1)]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_poll_short_of_time_defers_the_rest_and_the_next_poll_sends_only_that() {
+    // WEATHER_AUDIENCE=everyone: 60 events, one Multicast each, in chunks of 50. Alexa
+    // answers the first chunk only as the time for sends runs out: the other 10 are deferred.
+    let rig = rig();
+    let events: Vec<Value> = (0..60)
+        .map(|i| {
+            let mut f = tornado(&format!("e{i}"), "NEW", &["040027"], json!({}));
+            f["properties"]["parameters"]["VTEC"] = json!([format!(
+                "/O.NEW.KOUN.TO.W.{:04}.000000T0000Z-270501T2100Z/",
+                100 + i
+            )]);
+            f
+        })
+        .collect();
+    let feed = Arc::new(MemoryFeed::new(alerts(events)));
+    let poller = poller_for(feed.clone(), "everyone");
+    rig.alexa.use_all_the_time(true);
+    let first = poller
+        .poll(&rig.notifier, Some(&rig.ledger), deadline(), "poll-1")
+        .await
+        .unwrap();
+    assert_eq!(first.feed.candidates, Some(60));
+    assert_eq!(first.feed.deferred, Some(10), "{:?}", first.feed);
+    assert_eq!(rig.alexa.received().len(), 50);
+    // The feed was not remembered: the next poll reads it, and sends the ten left only.
+    rig.alexa.use_all_the_time(false);
+    let next = poll(&rig, &poller).await;
+    assert!(next.feed.changed);
+    assert_eq!(next.feed.deferred, Some(0));
+    assert_eq!(rig.alexa.received().len(), 60, "each event once");
+}
+
+#[tokio::test]
+async fn a_poll_without_the_time_for_one_send_fails_naming_the_timeout() {
+    let rig = rig();
+    users(&rig, &[CLEVELAND]).await;
+    let poller = poller(warning_feed());
+    let short = tokio::time::Instant::now() + std::time::Duration::from_millis(2_000);
+    let err = poller
+        .poll(&rig.notifier, Some(&rig.ledger), short, "poll")
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "TimeoutTooShort");
+    assert!(
+        err.to_string().contains("raise the function's timeout"),
+        "{err}"
+    );
+    // Nothing was claimed: a poll with the time sends it.
+    poll_and_drain(&rig, &poller).await;
+    assert_eq!(heard(&rig), counts(&[(0, 1)]));
 }
