@@ -27,6 +27,7 @@ pub struct FakeAlexa {
     next: Mutex<VecDeque<Status>>,
     broken: Mutex<bool>,
     slow: Mutex<bool>,
+    late: Mutex<usize>,
 }
 
 impl FakeAlexa {
@@ -48,6 +49,11 @@ impl FakeAlexa {
     /// The next posts are answered with these statuses, in order; then accepted again.
     pub fn answer_next(&self, statuses: impl IntoIterator<Item = Status>) {
         lock(&self.next).extend(statuses);
+    }
+
+    /// The next `n` posts fail for lack of time (as a retry that no longer fits would).
+    pub fn late_next(&self, n: usize) {
+        *lock(&self.late) += n;
     }
 
     /// Answers each call only at the deadline it was given (as a slow Alexa and the client's
@@ -81,7 +87,13 @@ impl FakeAlexa {
             unicast: post.unicast,
             event: serde_json::from_slice(&post.body).unwrap_or(Value::Null),
         });
-        let status = if lock(&self.down).contains(&region) {
+        let late = {
+            let mut left = lock(&self.late);
+            let late = *left > 0;
+            *left = left.saturating_sub(1);
+            late
+        };
+        let status = if late || lock(&self.down).contains(&region) {
             Status::Failed
         } else {
             lock(&self.next).pop_front().unwrap_or(Status::Accepted)
@@ -92,7 +104,9 @@ impl FakeAlexa {
             status,
             attempts: 1,
             request_id: Some(format!("fake-{}", lock(&self.received).len())),
+            late,
             error: match status {
+                Status::Failed if late => Some("not sent: no time left (fake)".to_owned()),
                 Status::Failed => Some("answer 503 (fake)".to_owned()),
                 Status::Refused => Some("refused: answer 400 (fake)".to_owned()),
                 _ => None,

@@ -48,6 +48,10 @@ pub struct Delivery {
     pub request_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Failed only for lack of time (not started, or a retry that no longer fit before the
+    /// deadline): a caller with work to hand on (the fan-out) hands it on instead of failing.
+    #[serde(skip)]
+    pub late: bool,
 }
 
 impl Delivery {
@@ -71,7 +75,14 @@ impl Delivery {
             attempts,
             request_id,
             error: Some(error),
+            late: false,
         }
+    }
+
+    /// [`Delivery::failed`], for lack of time.
+    pub fn late(mut self) -> Self {
+        self.late = true;
+        self
     }
 }
 
@@ -175,17 +186,22 @@ impl Sender {
             Err(gave_up) => {
                 let attempt = gave_up.attempts;
                 let last = gave_up.last;
-                let error = match gave_up.why {
-                    Why::Attempts => format!("gave up after {attempt} attempts; last: {last}"),
-                    Why::Deadline { delay } => format!("stopped after {attempt} attempt(s): another one (after waiting {} ms) would not end before the invocation's deadline; last: {last}", delay.as_millis()),
+                let (error, late) = match gave_up.why {
+                    Why::Attempts => (format!("gave up after {attempt} attempts; last: {last}"), false),
+                    Why::Deadline { delay } => (format!("stopped after {attempt} attempt(s): another one (after waiting {} ms) would not end before the invocation's deadline; last: {last}", delay.as_millis()), true),
                 };
-                Delivery::failed(
+                let failed = Delivery::failed(
                     &post.reference_id,
                     region,
                     attempt,
                     gave_up.request_id,
                     error,
-                )
+                );
+                if late {
+                    failed.late()
+                } else {
+                    failed
+                }
             }
         }
     }
@@ -226,16 +242,19 @@ impl Attempts for PostAttempts<'_> {
             .saturating_duration_since(Instant::now())
             .saturating_sub(REPORT_RESERVE);
         if left < MIN_POST_TIME {
-            return Step::Done(Delivery::failed(
-                &post.reference_id,
-                region,
-                attempt - 1,
-                None,
-                format!(
-                    "not sent: less than {} ms left before the invocation's deadline",
-                    MIN_POST_TIME.as_millis()
-                ),
-            ));
+            return Step::Done(
+                Delivery::failed(
+                    &post.reference_id,
+                    region,
+                    attempt - 1,
+                    None,
+                    format!(
+                        "not sent: less than {} ms left before the invocation's deadline",
+                        MIN_POST_TIME.as_millis()
+                    ),
+                )
+                .late(),
+            );
         }
         let answer = sender
             .http
@@ -264,6 +283,7 @@ impl Attempts for PostAttempts<'_> {
             attempts: attempt,
             request_id: answer.request_id.clone(),
             error: None,
+            late: false,
         };
         match verdict(answer.status, post.unicast, self.renewed) {
             Verdict::Done(Status::NotSubscribed) => {

@@ -601,6 +601,8 @@ impl Fanout {
             done.extend(tally.unsubscribed.iter().map(|u| plan::user_marker(u)));
         }
         let failed: usize = tally.failures.values().sum();
+        // Users not reached for lack of time are handed on (below), like those not started.
+        let left = left + tally.late;
         let finished = failed == 0 && left == 0 && setup_error.is_none() && !systemic;
         if cancelled > 0 {
             tracing::info!(
@@ -734,6 +736,9 @@ struct Tally {
     failures: BTreeMap<String, usize>,
     /// Answers (and 403s among them), to tell a user's 403 from the configuration's.
     answers: forbidden::Counts,
+    /// Not delivered for lack of time (not started, or a retry that no longer fit): handed
+    /// on to a continuation, not failed.
+    late: usize,
 }
 
 impl Tally {
@@ -752,6 +757,10 @@ impl Tally {
             }
             // Alexa refused the event itself: it would refuse it for every retry too.
             Status::Refused => {}
+            Status::Failed if delivery.late => {
+                self.late += 1;
+                return false;
+            }
             Status::Failed => {
                 *self
                     .failures

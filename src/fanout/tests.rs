@@ -505,3 +505,38 @@ async fn a_unicast_is_stamped_when_it_is_sent_and_not_sent_too_close_to_its_end(
     );
     assert_eq!(rig.alexa.received().len(), 1);
 }
+
+#[tokio::test]
+async fn users_not_reached_for_lack_of_time_are_handed_on_not_failed() {
+    let rig = rig();
+    for i in 0..10 {
+        add_user(&rig.store, &user(i), "73019", &[WEATHER_ALERT], "NA").await;
+    }
+    announce(&rig, tornado("late", &["40027"])).await;
+    // Three Unicasts run out of time (a 429 whose retry no longer fits before the deadline).
+    rig.alexa.late_next(3);
+    let reports = drain(&rig, 10, 5).await;
+    assert!(
+        reports.iter().all(|r| r.failed.is_empty()),
+        "no message fails: {reports:?}"
+    );
+    assert!(
+        matches!(
+            &reports[0].handled[..],
+            [Handled::Continued {
+                left: 3,
+                sent: 7,
+                ..
+            }]
+        ),
+        "{:?}",
+        reports[0].handled
+    );
+    let posts = per_user(&rig.alexa);
+    assert_eq!(posts.len(), 10);
+    let twice = posts.values().filter(|n| **n == 2).count();
+    assert_eq!(
+        twice, 3,
+        "the three late ones were tried again, once: {posts:?}"
+    );
+}

@@ -41,6 +41,7 @@ fn delivery(reference_id: &str, region: Region, status: Status) -> Delivery {
         attempts: 1,
         request_id: None,
         error: None,
+        late: false,
     }
 }
 

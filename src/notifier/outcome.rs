@@ -91,6 +91,7 @@ mod tests {
                     attempts: 1,
                     request_id: Some("q".into()),
                     error: None,
+                    late: false,
                 }),
                 Outcome::NotSent(NotSent::Skipped {
                     reference_id: "r2".into(),
