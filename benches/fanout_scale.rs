@@ -33,7 +33,8 @@
 //! `BENCH_FANOUT_SCALE_CONCURRENCY` (default `1,10`), `BENCH_FANOUT_SCALE_RATES` (default
 //! `50,1000`: the template's default and its maximum); a combination that would take more than
 //! `BENCH_FANOUT_SCALE_MAX_SECS` (default 1800) at its configured rate is skipped (100,000
-//! users at 50/s on one instance: 2,000 s).
+//! users at 50/s on one instance: 2,000 s). `BENCH_FANOUT_SCALE_THROTTLE_EVERY=3` answers every
+//! third event request 429 (Retry-After 1): the adaptive rate under throttling.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -391,11 +392,22 @@ async fn run(
     rate: usize,
     batch: usize,
     delay_ms: usize,
+    throttle_every: usize,
 ) -> Run {
     let sandbox = Sandbox::start(&project.sandbox, None).await;
     sandbox.dedupe(false).await;
+    // The sandbox applies one fault per request: with throttling on, every n-th event request
+    // is answered 429 (Retry-After 1) and the others get no added delay.
+    let targets: &[&str] = if throttle_every > 0 {
+        sandbox
+            .fault(json!({"target": "events", "status": 429, "retryAfter": "1", "every": throttle_every}))
+            .await;
+        &["token"]
+    } else {
+        &["token", "events"]
+    };
     if delay_ms > 0 {
-        for target in ["token", "events"] {
+        for target in targets {
             sandbox
                 .fault(json!({"target": target, "delayMs": delay_ms, "every": 1}))
                 .await;
@@ -592,6 +604,8 @@ async fn main() {
     let max_secs = setting("BENCH_FANOUT_SCALE_MAX_SECS", 1800);
     let dynamo_ms = setting("BENCH_DYNAMO_MS", 5);
     let delay_ms = setting("BENCH_ALEXA_DELAY_MS", 30);
+    // Every n-th event request answered 429 (3: a third of them); 0: none.
+    let throttle_every = setting("BENCH_FANOUT_SCALE_THROTTLE_EVERY", 0);
     let project = testkit::project!();
     let batch = project
         .template_default::<usize>("FanoutBatchSize")
@@ -627,7 +641,17 @@ async fn main() {
                 eprintln!(
                     "fanout_scale: {users} users, C={instances}, FANOUT_SEND_RATE={rate} (at least {planned:.0} s)..."
                 );
-                let run = run(&project, &store, users, instances, rate, batch, delay_ms).await;
+                let run = run(
+                    &project,
+                    &store,
+                    users,
+                    instances,
+                    rate,
+                    batch,
+                    delay_ms,
+                    throttle_every,
+                )
+                .await;
                 eprintln!(
                     "fanout_scale: {users} users, C={instances}, rate {rate}: last Unicast after {:.1} s, {:.0}/s",
                     run.to_last.as_secs_f64(),
@@ -641,7 +665,7 @@ async fn main() {
 
     let _ = writeln!(
         out,
-        "one tornado warning over one county (40027), every user subscribed, region NA; the engine in process: MemoryStore + {dynamo_ms} ms per operation, MemoryQueue, the real alexa::Client against alexa-sandbox + {delay_ms} ms per token and event request (dedupe off); C consumer loops, {batch} messages per invocation (FanoutBatchSize), 30 s deadline"
+        "one tornado warning over one county (40027), every user subscribed, region NA; the engine in process: MemoryStore + {dynamo_ms} ms per operation, MemoryQueue, the real alexa::Client against alexa-sandbox + {delay_ms} ms per token and event request (dedupe off; with BENCH_FANOUT_SCALE_THROTTLE_EVERY={throttle_every} > 0, every n-th event request answered 429 with Retry-After 1 and no added delay); C consumer loops, {batch} messages per invocation (FanoutBatchSize), 30 s deadline"
     );
     for (users, seeding, rss) in &seeded {
         let _ = writeln!(

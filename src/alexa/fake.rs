@@ -105,6 +105,7 @@ impl FakeAlexa {
             attempts: 1,
             request_id: Some(format!("fake-{}", lock(&self.received).len())),
             late,
+            throttled: 0,
             error: match status {
                 Status::Failed if late => Some("not sent: no time left (fake)".to_owned()),
                 Status::Failed => Some("answer 503 (fake)".to_owned()),

@@ -52,6 +52,10 @@ pub struct Delivery {
     /// deadline): a caller with work to hand on (the fan-out) hands it on instead of failing.
     #[serde(skip)]
     pub late: bool,
+    /// How many answers on the way were 429 or 503 (Alexa asking to slow down): the fan-out
+    /// slows its rate down when it sees them.
+    #[serde(skip)]
+    pub throttled: u32,
 }
 
 impl Delivery {
@@ -76,6 +80,7 @@ impl Delivery {
             request_id,
             error: Some(error),
             late: false,
+            throttled: 0,
         }
     }
 
@@ -180,8 +185,11 @@ impl Sender {
             region,
             renewed: false,
             deadline,
+            throttled: 0,
         };
-        match retry::run(&mut attempts, &self.backoff, self.request_timeout, deadline).await {
+        let result = retry::run(&mut attempts, &self.backoff, self.request_timeout, deadline).await;
+        let throttled = attempts.throttled;
+        match result {
             Ok((delivery, _)) => delivery,
             Err(gave_up) => {
                 let attempt = gave_up.attempts;
@@ -190,13 +198,14 @@ impl Sender {
                     Why::Attempts => (format!("gave up after {attempt} attempts; last: {last}"), false),
                     Why::Deadline { delay } => (format!("stopped after {attempt} attempt(s): another one (after waiting {} ms) would not end before the invocation's deadline; last: {last}", delay.as_millis()), true),
                 };
-                let failed = Delivery::failed(
+                let mut failed = Delivery::failed(
                     &post.reference_id,
                     region,
                     attempt,
                     gave_up.request_id,
                     error,
                 );
+                failed.throttled = throttled;
                 if late {
                     failed.late()
                 } else {
@@ -215,6 +224,8 @@ struct PostAttempts<'a> {
     region: Region,
     renewed: bool,
     deadline: Instant,
+    /// Answers 429 or 503 so far.
+    throttled: u32,
 }
 
 impl Attempts for PostAttempts<'_> {
@@ -284,6 +295,7 @@ impl Attempts for PostAttempts<'_> {
             request_id: answer.request_id.clone(),
             error: None,
             late: false,
+            throttled: self.throttled,
         };
         match verdict(answer.status, post.unicast, self.renewed) {
             Verdict::Done(Status::NotSubscribed) => {
@@ -313,11 +325,16 @@ impl Attempts for PostAttempts<'_> {
                 }
                 Step::Done(delivery)
             }
-            Verdict::Retry => Step::Later {
-                last: answer.describe(),
-                retry_after: answer.retry_after,
-                request_id: answer.request_id.clone(),
-            },
+            Verdict::Retry => {
+                if matches!(answer.status, 429 | 503) {
+                    self.throttled += 1;
+                }
+                Step::Later {
+                    last: answer.describe(),
+                    retry_after: answer.retry_after,
+                    request_id: answer.request_id.clone(),
+                }
+            }
         }
     }
 }

@@ -17,6 +17,7 @@
 //!   the event has ended since (a cancellation the poll saw), and sends nothing there.
 
 mod forbidden;
+mod pace;
 pub mod plan;
 mod work;
 
@@ -28,7 +29,6 @@ use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::alexa::{EventsApi, Post, Region, Status};
@@ -146,8 +146,9 @@ pub struct Fanout {
     alexa: Arc<dyn EventsApi>,
     /// Where a user without a recorded region is sent (the first of ALEXA_REGIONS).
     default_region: Region,
-    /// Unicasts per second, for the whole instance.
-    rate: u32,
+    /// Unicasts per second, for the whole instance: at most the setting, slower while Alexa
+    /// throttles.
+    pace: pace::Pace,
     clock: Arc<dyn Clock>,
     status: Option<Arc<dyn EventStatus>>,
     /// The instance's Unicast answers of the last minute: a 403 is the user's own only where
@@ -197,7 +198,7 @@ impl Fanout {
             queue,
             alexa,
             default_region,
-            rate: rate.max(1),
+            pace: pace::Pace::new(rate),
             clock,
             status: None,
             recent: forbidden::Recent::default(),
@@ -243,7 +244,7 @@ impl Fanout {
         deadline: Instant,
         holder: &str,
     ) -> Consumed {
-        let pacer = Pacer::new(self.rate);
+        let pacer = pace::Pacer::new(&self.pace);
         let handled: Vec<(String, Handled)> = stream::iter(messages.into_iter().map(|message| {
             let pacer = &pacer;
             async move {
@@ -278,7 +279,7 @@ impl Fanout {
         record: &Message,
         deadline: Instant,
         holder: &str,
-        pacer: &Pacer,
+        pacer: &pace::Pacer<'_>,
     ) -> Handled {
         let failed = |reason: String| Handled::Failed { reason };
         let work = match Work::parse(&record.body) {
@@ -432,7 +433,7 @@ impl Fanout {
         work: &Work,
         claim: crate::state::Claim,
         deadline: Instant,
-        pacer: &Pacer,
+        pacer: &pace::Pacer<'_>,
     ) -> Handled {
         let range = work.range.name();
         let event_name = work.event_name().unwrap_or_default();
@@ -562,6 +563,15 @@ impl Fanout {
                         unrecorded.push(plan::user_marker(user));
                     }
                 }
+            }
+            let throttled: Vec<u32> = deliveries.iter().map(|d| d.throttled).collect();
+            pacer.observe(
+                deliveries.len(),
+                throttled.iter().filter(|t| **t > 0).count(),
+            );
+            let throttles: u32 = throttled.iter().sum();
+            if throttles > 0 {
+                metrics::emit(&[], &[("Throttled", u64::from(throttles))]);
             }
             self.recent.add(forbidden::Counts {
                 forbidden: tally.answers.forbidden - before.forbidden,
@@ -776,41 +786,6 @@ impl Tally {
 /// The static schema name for metrics (an unknown one is counted as such).
 fn schema_name(name: &str) -> &'static str {
     crate::event::schemas::find(name).map_or("unknown", |s| s.name)
-}
-
-/// Spaces sends so that the instance sends at most `rate` per second, in chunks of about a
-/// tenth of a second's worth, shared by every message of the batch.
-struct Pacer {
-    rate: u32,
-    next: Mutex<Instant>,
-}
-
-impl Pacer {
-    fn new(rate: u32) -> Self {
-        Pacer {
-            rate,
-            next: Mutex::new(Instant::now()),
-        }
-    }
-
-    fn chunk(&self) -> usize {
-        (self.rate as usize / 10).max(1)
-    }
-
-    /// Waits for the turn of `n` sends; `false` if that turn comes after `until`.
-    async fn wait(&self, n: usize, until: Instant) -> bool {
-        let start = {
-            let mut next = self.next.lock().await;
-            let start = (*next).max(Instant::now());
-            if start > until {
-                return false;
-            }
-            *next = start + Duration::from_secs_f64(n as f64 / f64::from(self.rate));
-            start
-        };
-        tokio::time::sleep_until(start).await;
-        true
-    }
 }
 
 #[cfg(test)]

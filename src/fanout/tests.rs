@@ -251,23 +251,6 @@ async fn a_malformed_message_fails_and_names_its_field() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn the_send_rate_spaces_unicasts() {
-    let pacer = Pacer::new(20);
-    let start = Instant::now();
-    let until = start + std::time::Duration::from_secs(60);
-    for _ in 0..10 {
-        assert!(pacer.wait(pacer.chunk(), until).await);
-    }
-    // 10 chunks of 2 at 20 per second: the last starts after 0.9 s.
-    let took = Instant::now() - start;
-    assert!(took >= std::time::Duration::from_millis(900), "{took:?}");
-    assert!(
-        !pacer.wait(1000, start).await,
-        "a turn past the deadline is refused"
-    );
-}
-
 #[tokio::test]
 async fn an_extension_reaches_the_new_county_but_not_who_heard_the_alert_before() {
     let rig = rig();

@@ -42,6 +42,7 @@ fn delivery(reference_id: &str, region: Region, status: Status) -> Delivery {
         request_id: None,
         error: None,
         late: false,
+        throttled: 0,
     }
 }
 

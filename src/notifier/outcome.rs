@@ -92,6 +92,7 @@ mod tests {
                     request_id: Some("q".into()),
                     error: None,
                     late: false,
+                    throttled: 0,
                 }),
                 Outcome::NotSent(NotSent::Skipped {
                     reference_id: "r2".into(),
