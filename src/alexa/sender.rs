@@ -194,8 +194,13 @@ impl Sender {
             Err(gave_up) => {
                 let attempt = gave_up.attempts;
                 let last = gave_up.last;
+                // Out of time, or out of attempts against throttling: transient, and handed on
+                // by a caller that can (the fan-out slows down and tries those users later).
                 let (error, late) = match gave_up.why {
-                    Why::Attempts => (format!("gave up after {attempt} attempts; last: {last}"), false),
+                    Why::Attempts => (
+                        format!("gave up after {attempt} attempts; last: {last}"),
+                        throttled > 0,
+                    ),
                     Why::Deadline { delay } => (format!("stopped after {attempt} attempt(s): another one (after waiting {} ms) would not end before the invocation's deadline; last: {last}", delay.as_millis()), true),
                 };
                 let mut failed = Delivery::failed(

@@ -13,8 +13,19 @@ use tokio::time::Instant;
 /// The instance's rate.
 pub struct Pace {
     ceiling: f64,
-    rate: Mutex<f64>,
+    state: Mutex<State>,
 }
+
+struct State {
+    rate: f64,
+    /// When the rate was last halved: at most once a [`DECREASE_EVERY`], as TCP halves once a
+    /// round trip, so the chunks already under way when the first 429 came back do not halve
+    /// it again for the same overload.
+    decreased: Option<Instant>,
+}
+
+/// How often the rate is halved at most.
+const DECREASE_EVERY: Duration = Duration::from_secs(1);
 
 /// The slowest an instance goes: one Unicast a second.
 const FLOOR: f64 = 1.0;
@@ -24,22 +35,36 @@ impl Pace {
         let ceiling = f64::from(ceiling.max(1));
         Pace {
             ceiling,
-            rate: Mutex::new(ceiling),
+            state: Mutex::new(State {
+                rate: ceiling,
+                decreased: None,
+            }),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Unicasts a second now.
     pub fn rate(&self) -> f64 {
-        *self.rate.lock().unwrap_or_else(|p| p.into_inner())
+        self.lock().rate
     }
 
     /// A chunk's answers: `throttled` of them met a 429 or 503 on the way.
     pub fn observe(&self, answered: usize, throttled: usize) {
-        let mut rate = self.rate.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let mut state = self.lock();
         if throttled > 0 {
-            *rate = (*rate / 2.0).max(FLOOR);
+            if state
+                .decreased
+                .is_none_or(|at| now.duration_since(at) >= DECREASE_EVERY)
+            {
+                state.rate = (state.rate / 2.0).max(FLOOR);
+                state.decreased = Some(now);
+            }
         } else if answered > 0 {
-            *rate = (*rate + self.ceiling / 20.0).min(self.ceiling);
+            state.rate = (state.rate + self.ceiling / 20.0).min(self.ceiling);
         }
     }
 }
@@ -87,12 +112,19 @@ impl<'a> Pacer<'a> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn throttling_halves_the_rate_and_calm_chunks_bring_it_back_to_the_setting() {
+    #[tokio::test(start_paused = true)]
+    async fn throttling_halves_the_rate_and_calm_chunks_bring_it_back_to_the_setting() {
         let pace = Pace::new(100);
         assert_eq!(pace.rate(), 100.0);
         pace.observe(10, 3);
         assert_eq!(pace.rate(), 50.0);
+        pace.observe(10, 1);
+        assert_eq!(
+            pace.rate(),
+            50.0,
+            "once a second at most: the same overload"
+        );
+        tokio::time::advance(DECREASE_EVERY).await;
         pace.observe(10, 1);
         assert_eq!(pace.rate(), 25.0);
         for _ in 0..3 {
@@ -104,6 +136,7 @@ mod tests {
         }
         assert_eq!(pace.rate(), 100.0, "never above the setting");
         for _ in 0..100 {
+            tokio::time::advance(DECREASE_EVERY).await;
             pace.observe(10, 10);
         }
         assert_eq!(pace.rate(), 1.0, "never below one a second");
