@@ -8,6 +8,7 @@
 
 pub mod address;
 pub mod fake;
+pub mod metrics;
 pub mod region;
 pub mod retry;
 pub mod sender;

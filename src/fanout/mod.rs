@@ -549,7 +549,7 @@ impl Fanout {
                     break;
                 }
             };
-            crate::notifier::emit_metrics(
+            crate::alexa::metrics::emit(
                 &deliveries,
                 &deliveries
                     .iter()
