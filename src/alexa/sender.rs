@@ -186,20 +186,23 @@ impl Sender {
             renewed: false,
             deadline,
             throttled: 0,
+            last_status: 0,
         };
         let result = retry::run(&mut attempts, &self.backoff, self.request_timeout, deadline).await;
-        let throttled = attempts.throttled;
+        let (throttled, last_status) = (attempts.throttled, attempts.last_status);
         match result {
             Ok((delivery, _)) => delivery,
             Err(gave_up) => {
                 let attempt = gave_up.attempts;
                 let last = gave_up.last;
-                // Out of time, or out of attempts against throttling: transient, and handed on
-                // by a caller that can (the fan-out slows down and tries those users later).
+                // Out of time, or out of attempts against a 429 (Alexa asking to slow down):
+                // handed on by a caller that can (the fan-out slows down and tries those users
+                // later). A 5xx that outlasts the attempts is an outage: it fails, and SQS
+                // brings the work back after its visibility timeout.
                 let (error, late) = match gave_up.why {
                     Why::Attempts => (
                         format!("gave up after {attempt} attempts; last: {last}"),
-                        throttled > 0,
+                        last_status == 429,
                     ),
                     Why::Deadline { delay } => (format!("stopped after {attempt} attempt(s): another one (after waiting {} ms) would not end before the invocation's deadline; last: {last}", delay.as_millis()), true),
                 };
@@ -231,6 +234,8 @@ struct PostAttempts<'a> {
     deadline: Instant,
     /// Answers 429 or 503 so far.
     throttled: u32,
+    /// The status of the last answer that is tried again.
+    last_status: u16,
 }
 
 impl Attempts for PostAttempts<'_> {
@@ -334,6 +339,7 @@ impl Attempts for PostAttempts<'_> {
                 if matches!(answer.status, 429 | 503) {
                     self.throttled += 1;
                 }
+                self.last_status = answer.status;
                 Step::Later {
                     last: answer.describe(),
                     retry_after: answer.retry_after,
