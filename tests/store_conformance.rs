@@ -220,7 +220,7 @@ async fn areas_and_the_index(store: &dyn StateStore, name: &str) {
                 .users_in_area(std::slice::from_ref(key), HashRange::ALL)
                 .await
                 .unwrap(),
-            [user.clone()],
+            vec![user.clone()],
             "{name}: {key:?}"
         );
     }
@@ -229,7 +229,7 @@ async fn areas_and_the_index(store: &dyn StateStore, name: &str) {
             .users_in_area(&[cleveland.clone(), mcclain.clone()], HashRange::ALL)
             .await
             .unwrap(),
-        [user.clone()],
+        vec![user.clone()],
         "{name}: once, whatever the places"
     );
     assert_eq!(
@@ -263,7 +263,7 @@ async fn areas_and_the_index(store: &dyn StateStore, name: &str) {
             .users_in_area(&[AreaKey::county("36061")], HashRange::ALL)
             .await
             .unwrap(),
-        [user.clone()],
+        vec![user.clone()],
         "{name}"
     );
     // Forgotten: the record and every index item.
