@@ -53,7 +53,7 @@ use alexa_proactive::notifier::{Notifier, OnRefusal, Outcome};
 use alexa_proactive::queue::{MemoryQueue, Queue, QueueFuture};
 use alexa_proactive::state::memory::Op;
 use alexa_proactive::state::{
-    AreaSource, MemoryStore, StateStore, UserArea, UserChange, UserChangeKind,
+    AreaIndex, AreaSource, MemoryStore, UserArea, UserChange, UserChangeKind, Users,
 };
 use alexa_proactive::Config;
 use serde_json::json;

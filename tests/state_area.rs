@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use alexa_proactive::state::{AreaSource, DynamoStore, StateStore, UserArea};
+use alexa_proactive::state::{AreaIndex, AreaSource, DynamoStore, UserArea};
 use futures_util::future::join_all;
 use testkit::moto::Moto;
 

@@ -14,7 +14,7 @@ use crate::clock::SystemClock;
 use crate::event::NotificationRequest;
 use crate::notifier::Notifier;
 use crate::queue::MemoryQueue;
-use crate::state::{MemoryStore, StateStore, UserArea, UserChange, UserChangeKind};
+use crate::state::{AreaIndex, MemoryStore, UserArea, UserChange, UserChangeKind, Users};
 
 pub(crate) struct Rig {
     pub notifier: Notifier,

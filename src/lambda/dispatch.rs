@@ -359,6 +359,7 @@ fn answer(shape: &'static str, value: &impl Serialize) -> Result<Value, HandlerE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::{AreaIndex, Users};
     use serde_json::json;
 
     #[test]

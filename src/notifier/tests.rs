@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use super::*;
 use crate::alexa::fake::FakeAlexa;
 use crate::state::memory::{Op, Sent};
-use crate::state::{Claim, MemoryStore, StateStore};
+use crate::state::{Claim, Claims, MemoryStore};
 
 struct Rig {
     notifier: Notifier,

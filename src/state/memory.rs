@@ -12,8 +12,8 @@ use crate::clock::{Clock, SystemClock};
 
 use super::area::sort_key;
 use super::{
-    Announced, AreaKey, Claim, ClaimOutcome, HashRange, Recipient, Recorded, StateError,
-    StateFuture, StateStore, UserArea, UserChange, UserChangeKind,
+    Announced, AreaIndex, AreaKey, Claim, ClaimOutcome, Claims, HashRange, Recipient, Recorded,
+    StateError, StateFuture, UserArea, UserChange, UserChangeKind, Users,
 };
 
 /// One of the store's operations, to make it fail.
@@ -423,7 +423,7 @@ impl MemoryStore {
     }
 }
 
-impl StateStore for MemoryStore {
+impl Claims for MemoryStore {
     fn claim<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ClaimOutcome> {
         Box::pin(async move {
             self.delay(Op::Claim).await;
@@ -475,24 +475,6 @@ impl StateStore for MemoryStore {
         })
     }
 
-    fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded> {
-        Box::pin(async move {
-            self.delay(Op::RecordUser).await;
-            self.apply(change)
-        })
-    }
-
-    fn subscriptions<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, Option<Vec<String>>> {
-        Box::pin(async move {
-            self.delay(Op::Subscriptions).await;
-            let tables = self.enter(Op::Subscriptions)?;
-            Ok(tables
-                .users
-                .get(user_id)
-                .and_then(|user| user.subscriptions.clone()))
-        })
-    }
-
     fn progress<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
         Box::pin(async move {
             self.delay(Op::Progress).await;
@@ -520,7 +502,44 @@ impl StateStore for MemoryStore {
             Ok(())
         })
     }
+}
 
+impl Users for MemoryStore {
+    fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded> {
+        Box::pin(async move {
+            self.delay(Op::RecordUser).await;
+            self.apply(change)
+        })
+    }
+
+    fn subscriptions<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, Option<Vec<String>>> {
+        Box::pin(async move {
+            self.delay(Op::Subscriptions).await;
+            let tables = self.enter(Op::Subscriptions)?;
+            Ok(tables
+                .users
+                .get(user_id)
+                .and_then(|user| user.subscriptions.clone()))
+        })
+    }
+
+    fn drop_subscription<'a>(&'a self, user_id: &'a str, event: &'a str) -> StateFuture<'a, ()> {
+        Box::pin(async move {
+            self.delay(Op::DropSubscription).await;
+            let mut tables = self.enter(Op::DropSubscription)?;
+            if let Some(subscriptions) = tables
+                .users
+                .get_mut(user_id)
+                .and_then(|u| u.subscriptions.as_mut())
+            {
+                subscriptions.retain(|s| s != event);
+            }
+            Ok(())
+        })
+    }
+}
+
+impl AreaIndex for MemoryStore {
     fn set_area<'a>(&'a self, area: &'a UserArea) -> StateFuture<'a, ()> {
         Box::pin(async move {
             self.delay(Op::SetArea).await;
@@ -606,21 +625,6 @@ impl StateStore for MemoryStore {
                     })
                 })
                 .collect())
-        })
-    }
-
-    fn drop_subscription<'a>(&'a self, user_id: &'a str, event: &'a str) -> StateFuture<'a, ()> {
-        Box::pin(async move {
-            self.delay(Op::DropSubscription).await;
-            let mut tables = self.enter(Op::DropSubscription)?;
-            if let Some(subscriptions) = tables
-                .users
-                .get_mut(user_id)
-                .and_then(|u| u.subscriptions.as_mut())
-            {
-                subscriptions.retain(|s| s != event);
-            }
-            Ok(())
         })
     }
 }

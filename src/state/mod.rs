@@ -1,7 +1,10 @@
 //! What the function remembers between invocations (one DynamoDB table, `STATE_TABLE`):
 //! - which notifications were sent, so a redelivered trigger, a Lambda retry or a second poll
 //!   seeing the same alert sends nothing twice;
-//! - which users are subscribed, from the skill events Alexa sends.
+//! - which users are subscribed, from the skill events Alexa sends;
+//! - where users are, and the index that finds the users of a place.
+//!
+//! Three traits, one per part ([`Claims`], [`Users`], [`AreaIndex`]), make [`StateStore`].
 //!
 //! A send is guarded by a *claim*: a conditional write of the referenceId (in progress, with a
 //! lease) that only one invocation can win. The winner sends, then marks it sent (kept until
@@ -24,8 +27,9 @@ pub use memory::MemoryStore;
 
 pub type StateFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StateError>> + 'a>>;
 
-/// The durable record of sends and users.
-pub trait StateStore: Send + Sync {
+/// Claims and the records of what was sent (or refused): the exactly-once protocol's half of
+/// the state table.
+pub trait Claims: Send + Sync {
     /// Tries to become the one invocation that sends `claim.reference_id`.
     fn claim<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ClaimOutcome>;
     /// The claimed event was delivered: keep that fact until the event expires.
@@ -46,14 +50,26 @@ pub trait StateStore: Send + Sync {
         &'a self,
         reference_ids: &'a [String],
     ) -> StateFuture<'a, std::collections::HashMap<String, Announced>>;
+    /// Records progress on a claim this invocation holds: adds `done` to its targets reached
+    /// (the fan-out keeps its split decision there before acting on it).
+    fn progress<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()>;
+}
+
+/// What the skill's events say of each user: subscriptions, enabled or disabled.
+pub trait Users: Send + Sync {
     /// Records a user's skill event unless a newer one is recorded already.
     fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded>;
     /// The events the user subscribed to in their latest `ProactiveSubscriptionChanged`, if
     /// one is recorded (and the skill is not disabled since).
     fn subscriptions<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, Option<Vec<String>>>;
-    /// Records progress on a claim this invocation holds: adds `done` to its targets reached
-    /// (the fan-out keeps its split decision there before acting on it).
-    fn progress<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()>;
+    /// Alexa answered a Unicast of `event` to the user with 403: the user is not subscribed to
+    /// it, whatever was recorded. Drops it from the stored subscriptions, unless a newer skill
+    /// event was recorded meanwhile.
+    fn drop_subscription<'a>(&'a self, user_id: &'a str, event: &'a str) -> StateFuture<'a, ()>;
+}
+
+/// Where users are, and the index that finds the users of a place.
+pub trait AreaIndex: Send + Sync {
     /// Stores where the user is (replacing any earlier area) and indexes them under its places.
     fn set_area<'a>(&'a self, area: &'a UserArea) -> StateFuture<'a, ()>;
     /// Where the user is, if stored.
@@ -71,11 +87,15 @@ pub trait StateStore: Send + Sync {
     ) -> StateFuture<'a, Vec<String>>;
     /// The records of these users that exist (subscriptions and region), in any order.
     fn recipients<'a>(&'a self, user_ids: &'a [String]) -> StateFuture<'a, Vec<Recipient>>;
-    /// Alexa answered a Unicast of `event` to the user with 403: the user is not subscribed to
-    /// it, whatever was recorded. Drops it from the stored subscriptions, unless a newer skill
-    /// event was recorded meanwhile.
-    fn drop_subscription<'a>(&'a self, user_id: &'a str, event: &'a str) -> StateFuture<'a, ()>;
 }
+
+/// The durable record of sends, users and where they are: all three parts, as one table
+/// ([`DynamoStore`], [`MemoryStore`]; `tests/store_conformance.rs` runs one suite against
+/// both). A part a caller does not need is not in its way: each can be implemented and
+/// used on its own.
+pub trait StateStore: Claims + Users + AreaIndex {}
+
+impl<T: Claims + Users + AreaIndex + ?Sized> StateStore for T {}
 
 /// One invocation's claim on one referenceId.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -339,27 +339,32 @@ struct ReadBeforeRace {
 mod delegate {
     use super::*;
     use crate::state::{
-        Announced, AreaKey, Claim, ClaimOutcome, HashRange, Recipient, Recorded, StateFuture,
-        StateStore, UserArea, UserChange,
+        Announced, AreaIndex, AreaKey, Claim, ClaimOutcome, Claims, HashRange, Recipient, Recorded,
+        StateFuture, UserArea, UserChange, Users,
     };
     use std::collections::HashMap;
 
-    impl StateStore for ReadBeforeRace {
+    impl Claims for ReadBeforeRace {
         fn claim<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ClaimOutcome> {
             self.inner.claim(claim)
         }
+
         fn complete<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ()> {
             self.inner.complete(claim)
         }
+
         fn release<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
             self.inner.release(claim, done)
         }
+
         fn refuse<'a>(&'a self, claim: &'a Claim, reason: &'a str) -> StateFuture<'a, ()> {
             self.inner.refuse(claim, reason)
         }
+
         fn sent<'a>(&'a self, reference_id: &'a str) -> StateFuture<'a, Option<Announced>> {
-            StateStore::sent(&*self.inner, reference_id)
+            Claims::sent(&*self.inner, reference_id)
         }
+
         fn sent_many<'a>(
             &'a self,
             reference_ids: &'a [String],
@@ -372,27 +377,47 @@ mod delegate {
                 Ok(found)
             })
         }
-        fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded> {
-            self.inner.record_user(change)
-        }
-        fn subscriptions<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, Option<Vec<String>>> {
-            self.inner.subscriptions(user_id)
-        }
+
         fn progress<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
             self.inner.progress(claim, done)
         }
+    }
+
+    impl Users for ReadBeforeRace {
+        fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded> {
+            self.inner.record_user(change)
+        }
+
+        fn subscriptions<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, Option<Vec<String>>> {
+            self.inner.subscriptions(user_id)
+        }
+
+        fn drop_subscription<'a>(
+            &'a self,
+            user_id: &'a str,
+            event: &'a str,
+        ) -> StateFuture<'a, ()> {
+            self.inner.drop_subscription(user_id, event)
+        }
+    }
+
+    impl AreaIndex for ReadBeforeRace {
         fn set_area<'a>(&'a self, area: &'a UserArea) -> StateFuture<'a, ()> {
             self.inner.set_area(area)
         }
+
         fn area<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, Option<UserArea>> {
             self.inner.area(user_id)
         }
+
         fn forget_area<'a>(&'a self, user_id: &'a str) -> StateFuture<'a, bool> {
             self.inner.forget_area(user_id)
         }
+
         fn count_area<'a>(&'a self, keys: &'a [AreaKey], range: HashRange) -> StateFuture<'a, u64> {
             self.inner.count_area(keys, range)
         }
+
         fn users_in_area<'a>(
             &'a self,
             keys: &'a [AreaKey],
@@ -400,15 +425,9 @@ mod delegate {
         ) -> StateFuture<'a, Vec<String>> {
             self.inner.users_in_area(keys, range)
         }
+
         fn recipients<'a>(&'a self, user_ids: &'a [String]) -> StateFuture<'a, Vec<Recipient>> {
             self.inner.recipients(user_ids)
-        }
-        fn drop_subscription<'a>(
-            &'a self,
-            user_id: &'a str,
-            event: &'a str,
-        ) -> StateFuture<'a, ()> {
-            self.inner.drop_subscription(user_id, event)
         }
     }
 }

@@ -36,8 +36,8 @@ use tokio::sync::OnceCell;
 mod area;
 
 use super::{
-    Announced, AreaKey, Claim, ClaimOutcome, HashRange, Recipient, Recorded, StateError,
-    StateFuture, StateStore, UserArea, UserChange, UserChangeKind,
+    Announced, AreaIndex, AreaKey, Claim, ClaimOutcome, Claims, HashRange, Recipient, Recorded,
+    StateError, StateFuture, UserArea, UserChange, UserChangeKind, Users,
 };
 
 /// How long a disabled user's emptied record is kept: Alexa delivers skill events within
@@ -554,7 +554,7 @@ impl DynamoStore {
     }
 }
 
-impl StateStore for DynamoStore {
+impl Claims for DynamoStore {
     fn claim<'a>(&'a self, claim: &'a Claim) -> StateFuture<'a, ClaimOutcome> {
         Box::pin(self.try_claim(claim))
     }
@@ -582,6 +582,12 @@ impl StateStore for DynamoStore {
         Box::pin(self.read_sent_many(reference_ids))
     }
 
+    fn progress<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
+        Box::pin(self.add_done(claim, done))
+    }
+}
+
+impl Users for DynamoStore {
     fn record_user<'a>(&'a self, change: &'a UserChange) -> StateFuture<'a, Recorded> {
         Box::pin(self.user(change))
     }
@@ -590,10 +596,12 @@ impl StateStore for DynamoStore {
         Box::pin(self.user_subscriptions(user_id))
     }
 
-    fn progress<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
-        Box::pin(self.add_done(claim, done))
+    fn drop_subscription<'a>(&'a self, user_id: &'a str, event: &'a str) -> StateFuture<'a, ()> {
+        Box::pin(self.unsubscribe(user_id, event))
     }
+}
 
+impl AreaIndex for DynamoStore {
     fn set_area<'a>(&'a self, area: &'a UserArea) -> StateFuture<'a, ()> {
         Box::pin(self.put_area(area))
     }
@@ -620,9 +628,5 @@ impl StateStore for DynamoStore {
 
     fn recipients<'a>(&'a self, user_ids: &'a [String]) -> StateFuture<'a, Vec<Recipient>> {
         Box::pin(self.read_recipients(user_ids))
-    }
-
-    fn drop_subscription<'a>(&'a self, user_id: &'a str, event: &'a str) -> StateFuture<'a, ()> {
-        Box::pin(self.unsubscribe(user_id, event))
     }
 }
