@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use crate::alexa::{Delivery, Status};
 use crate::budget::{self, RECORD_RESERVE};
 use crate::state::{
-    Announced, AreaKey, AreaSource, Claim, ClaimOutcome, HashRange, Recipient, Recorded,
+    Announced, AreaKey, AreaSource, Claim, ClaimOutcome, HashRange, Reached, Recipient, Recorded,
     StateError, StateStore, UserArea, UserChange, UserChangeKind,
 };
 
@@ -284,8 +284,9 @@ impl Ledger {
                 .filter(|_| mine().all(|d| d.is_settled() || d.status == Status::Refused));
             let mut done = claim.done.clone();
             for d in mine().filter(|d| d.is_settled()) {
-                if !done.iter().any(|r| r == d.region) {
-                    done.push(d.region.to_owned());
+                let region = Reached::Region(d.region.to_owned());
+                if !done.contains(&region) {
+                    done.push(region);
                 }
             }
             let reason = refusal.map(|r| r.error.as_deref().unwrap_or("refused"));
@@ -449,7 +450,7 @@ impl Ledger {
     pub async fn progress(
         &self,
         claim: &Claim,
-        done: &[String],
+        done: &[Reached],
         deadline: Instant,
     ) -> Result<(), StateError> {
         let until = budget::earlier(budget::cutoff(deadline), RECORD_RESERVE);
@@ -461,7 +462,7 @@ impl Ledger {
     pub async fn close(
         &self,
         claim: &Claim,
-        done: Option<&[String]>,
+        done: Option<&[Reached]>,
         deadline: Instant,
     ) -> Result<(), StateError> {
         record_with_retries(claim, deadline, || async {

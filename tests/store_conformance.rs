@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use alexa_proactive::state::{
-    AreaKey, AreaSource, Claim, ClaimOutcome, DynamoStore, HashRange, MemoryStore, Recorded,
-    StateStore, UserArea, UserChange, UserChangeKind,
+    AreaKey, AreaSource, Claim, ClaimOutcome, DynamoStore, HashRange, MemoryStore, Reached,
+    Recorded, StateStore, UserArea, UserChange, UserChangeKind,
 };
 use chrono::{DateTime, Duration, Utc};
 use testkit::moto::Moto;
@@ -87,14 +87,17 @@ async fn claims_and_records(store: &dyn StateStore, name: &str) {
     // Released with a region reached: the next claim is told, and sends only the rest.
     let partial = claim("r2", "a", Duration::seconds(60));
     store.claim(&partial).await.unwrap();
-    store.release(&partial, &["NA".to_owned()]).await.unwrap();
+    store
+        .release(&partial, &[Reached::Region("NA".to_owned())])
+        .await
+        .unwrap();
     assert_eq!(
         store
             .claim(&claim("r2", "b", Duration::seconds(60)))
             .await
             .unwrap(),
         ClaimOutcome::Claimed {
-            done: vec!["NA".to_owned()]
+            done: vec![Reached::Region("NA".to_owned())]
         },
         "{name}"
     );

@@ -462,7 +462,7 @@ impl Fanout {
         // The decision is kept before anything is sent: a retry after a crash must find this
         // range a leaf (a split would give its users new claims, blind to who was reached).
         if !targets.is_empty() && done.is_empty() {
-            let leaf = [plan::LEAF_MARKER.to_owned()];
+            let leaf = [plan::LEAF_MARKER];
             if let Err(err) = ledger.progress(&claim, &leaf, deadline).await {
                 ledger
                     .release_all(std::slice::from_ref(&claim), deadline)
@@ -503,7 +503,7 @@ impl Fanout {
         let mut tally = Tally::default();
         // Users reached but not yet recorded on the claim: recorded every PROGRESS_EVERY, so
         // that a crash (the process killed) repeats at most that much.
-        let mut unrecorded: Vec<String> = Vec::new();
+        let mut unrecorded: Vec<crate::state::Reached> = Vec::new();
         let mut recorded_at = Instant::now();
         let mut started = 0;
         let mut setup_error = None;

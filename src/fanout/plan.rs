@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::event::reference_id;
 use crate::state::area::user_hash;
-use crate::state::HashRange;
+use crate::state::{HashRange, Reached};
 
 /// A range with at most this many index items is sent by one invocation.
 pub const LEAF_MAX: u64 = 200;
@@ -40,23 +40,26 @@ pub fn range_reference(alert: &str, range: HashRange) -> String {
 }
 
 /// How a range's claim records that it is a leaf (sent to, not split), before any send.
-pub const LEAF_MARKER: &str = "leaf";
+pub const LEAF_MARKER: Reached = Reached::Leaf;
 
 /// How a split is recorded in its claim's `done` set.
-pub fn split_marker(bits: u8) -> String {
-    format!("split{bits}")
+pub fn split_marker(bits: u8) -> Reached {
+    Reached::Split(bits)
 }
 
 /// The split a claim's `done` set records, if any.
-pub fn recorded_split(done: &[String]) -> Option<u8> {
+pub fn recorded_split(done: &[Reached]) -> Option<u8> {
     done.iter()
-        .find_map(|d| d.strip_prefix("split").and_then(|b| b.parse::<u8>().ok()))
+        .find_map(|d| match d {
+            Reached::Split(bits) => Some(*bits),
+            _ => None,
+        })
         .map(|bits| bits.clamp(1, MAX_SPLIT_BITS))
 }
 
 /// How a user reached is recorded in a leaf's `done` set: their hash, not their id.
-pub fn user_marker(user_id: &str) -> String {
-    format!("{:016x}", user_hash(user_id))
+pub fn user_marker(user_id: &str) -> Reached {
+    Reached::User(user_hash(user_id))
 }
 
 /// The referenceId of the alert's Unicast to one user: the same for every delivery of the

@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::*;
 use crate::alexa::{Delivery, Region, Status};
 use crate::state::memory::{Op, Sent};
+use crate::state::Reached;
 use crate::state::{Announced, MemoryStore, UserChangeKind};
 
 fn ledger() -> (Ledger, Arc<MemoryStore>) {
@@ -134,7 +135,11 @@ async fn an_event_any_region_failed_is_released_for_the_retry() {
         Some(Sent::Partial),
         "released: a retry sends it"
     );
-    assert_eq!(store.done("r1"), ["NA"], "... to EU only");
+    assert_eq!(
+        store.done("r1"),
+        [Reached::Region("NA".into())],
+        "... to EU only"
+    );
     assert!(
         matches!(store.sent("r2"), Some((Sent::Sent { .. }, _))),
         "not subscribed is settled"
@@ -144,7 +149,7 @@ async fn an_event_any_region_failed_is_released_for_the_retry() {
         .await
         .unwrap();
     assert_eq!(retry.to_send.len(), 1);
-    assert_eq!(retry.to_send[0].1.done, ["NA"]);
+    assert_eq!(retry.to_send[0].1.done, [Reached::Region("NA".into())]);
 }
 
 #[tokio::test]

@@ -253,10 +253,12 @@ impl Notifier {
                 continue;
             }
             // Regions an earlier attempt reached are not sent again.
-            let (done, regions): (Vec<Region>, Vec<Region>) = self
-                .regions(&event, region)
-                .into_iter()
-                .partition(|r| claim.done.iter().any(|d| d == r.code()));
+            let (done, regions): (Vec<Region>, Vec<Region>) =
+                self.regions(&event, region).into_iter().partition(|r| {
+                    claim
+                        .done
+                        .contains(&crate::state::Reached::Region(r.code().to_owned()))
+                });
             results.extend(done.into_iter().map(|region| {
                 Outcome::NotSent(NotSent::AlreadySent {
                     reference_id: claim.reference_id.clone(),

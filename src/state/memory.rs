@@ -12,8 +12,8 @@ use crate::clock::{Clock, SystemClock};
 
 use super::area::sort_key;
 use super::{
-    Announced, AreaIndex, AreaKey, Claim, ClaimOutcome, Claims, HashRange, Recipient, Recorded,
-    StateError, StateFuture, UserArea, UserChange, UserChangeKind, Users,
+    Announced, AreaIndex, AreaKey, Claim, ClaimOutcome, Claims, HashRange, Reached, Recipient,
+    Recorded, StateError, StateFuture, UserArea, UserChange, UserChangeKind, Users,
 };
 
 /// One of the store's operations, to make it fail.
@@ -90,7 +90,7 @@ struct Tables {
     /// The tag kept with each record.
     tags: HashMap<String, String>,
     /// The targets each record's event reached (the `done` set).
-    done: HashMap<String, Vec<String>>,
+    done: HashMap<String, Vec<Reached>>,
     users: HashMap<String, User>,
     areas: HashMap<String, UserArea>,
     /// The `area` index: (place, sort key) → user id.
@@ -173,7 +173,7 @@ impl MemoryStore {
     }
 
     /// The targets the record of `reference_id` says were reached.
-    pub fn done(&self, reference_id: &str) -> Vec<String> {
+    pub fn done(&self, reference_id: &str) -> Vec<Reached> {
         self.lock()
             .done
             .get(reference_id)
@@ -301,7 +301,7 @@ impl MemoryStore {
         Ok(())
     }
 
-    fn give_up(&self, claim: &Claim, done: &[String]) -> Result<(), StateError> {
+    fn give_up(&self, claim: &Claim, done: &[Reached]) -> Result<(), StateError> {
         let mut tables = self.enter(Op::Release)?;
         let ours = matches!(
             tables.sent.get(&claim.reference_id),
@@ -438,7 +438,7 @@ impl Claims for MemoryStore {
         })
     }
 
-    fn release<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
+    fn release<'a>(&'a self, claim: &'a Claim, done: &'a [Reached]) -> StateFuture<'a, ()> {
         Box::pin(async move {
             self.delay(Op::Release).await;
             self.give_up(claim, done)
@@ -475,7 +475,7 @@ impl Claims for MemoryStore {
         })
     }
 
-    fn progress<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
+    fn progress<'a>(&'a self, claim: &'a Claim, done: &'a [Reached]) -> StateFuture<'a, ()> {
         Box::pin(async move {
             self.delay(Op::Progress).await;
             let mut tables = self.enter(Op::Progress)?;

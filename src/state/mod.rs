@@ -37,7 +37,7 @@ pub trait Claims: Send + Sync {
     /// The claimed event was not delivered everywhere: give it up so that a retry can send it,
     /// keeping the targets it did reach (`done`, which includes `claim.done`) so the retry sends
     /// only the rest. A claim taken over by someone else meanwhile is left alone.
-    fn release<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()>;
+    fn release<'a>(&'a self, claim: &'a Claim, done: &'a [Reached]) -> StateFuture<'a, ()>;
     /// Alexa refused the claimed event itself: record that as final (with `reason`), so that
     /// nobody sends it again.
     fn refuse<'a>(&'a self, claim: &'a Claim, reason: &'a str) -> StateFuture<'a, ()>;
@@ -52,7 +52,7 @@ pub trait Claims: Send + Sync {
     ) -> StateFuture<'a, std::collections::HashMap<String, Announced>>;
     /// Records progress on a claim this invocation holds: adds `done` to its targets reached
     /// (the fan-out keeps its split decision there before acting on it).
-    fn progress<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()>;
+    fn progress<'a>(&'a self, claim: &'a Claim, done: &'a [Reached]) -> StateFuture<'a, ()>;
 }
 
 /// What the skill's events say of each user: subscriptions, enabled or disabled.
@@ -97,6 +97,48 @@ pub trait StateStore: Claims + Users + AreaIndex {}
 
 impl<T: Claims + Users + AreaIndex + ?Sized> StateStore for T {}
 
+/// What an earlier attempt of a send reached, as a claim's `done` set records it. Stored as
+/// text, as it always was: a region code (`NA`), `split<bits>`, `leaf`, or a user's hash in
+/// 16 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reached {
+    /// A region the event was delivered to.
+    Region(String),
+    /// The fan-out split this range into 2^bits parts (recorded before they are queued).
+    Split(u8),
+    /// The fan-out sends to this range's users itself (recorded before the first send).
+    Leaf,
+    /// A user of a fan-out range, by the hash of their id.
+    User(u64),
+}
+
+impl Reached {
+    pub fn encode(&self) -> String {
+        match self {
+            Reached::Region(code) => code.clone(),
+            Reached::Split(bits) => format!("split{bits}"),
+            Reached::Leaf => "leaf".to_owned(),
+            Reached::User(hash) => format!("{hash:016x}"),
+        }
+    }
+
+    /// What [`Reached::encode`] wrote; anything else is a region code.
+    pub fn decode(text: &str) -> Reached {
+        if text == "leaf" {
+            return Reached::Leaf;
+        }
+        if let Some(bits) = text.strip_prefix("split").and_then(|b| b.parse().ok()) {
+            return Reached::Split(bits);
+        }
+        if text.len() == 16 {
+            if let Ok(hash) = u64::from_str_radix(text, 16) {
+                return Reached::User(hash);
+            }
+        }
+        Reached::Region(text.to_owned())
+    }
+}
+
 /// One invocation's claim on one referenceId.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
@@ -112,7 +154,7 @@ pub struct Claim {
     pub keep_until: DateTime<Utc>,
     /// The targets (regions) an earlier attempt delivered to: filled in by a successful claim,
     /// not sent again.
-    pub done: Vec<String>,
+    pub done: Vec<Reached>,
     /// Kept with the record, opaque to the store (the poll keeps an alert's threat level, so
     /// that an update can be compared with what was announced).
     pub tag: Option<String>,
@@ -127,7 +169,7 @@ pub struct Announced {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
     /// This invocation sends, to every target but `done` (reached by an earlier attempt).
-    Claimed { done: Vec<String> },
+    Claimed { done: Vec<Reached> },
     /// Sent before (by this trigger's earlier delivery, or an earlier poll).
     AlreadySent { sent_at: Option<String> },
     /// Another invocation is sending it now; its lease ends at `lease_until`.
@@ -186,4 +228,25 @@ pub enum StateError {
     Late { action: &'static str },
     #[error("state table {table:?} holds an item that is not this function's: {problem}")]
     Corrupt { table: String, problem: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_claim_reached_is_stored_as_it_always_was() {
+        for (reached, text) in [
+            (Reached::Region("NA".into()), "NA"),
+            (Reached::Split(7), "split7"),
+            (Reached::Leaf, "leaf"),
+            (Reached::User(0x00ab_cdef_0123_4567), "00abcdef01234567"),
+        ] {
+            assert_eq!(reached.encode(), text);
+            assert_eq!(Reached::decode(text), reached);
+        }
+        // Anything else reads as a region code (what a record of any release holds).
+        assert_eq!(Reached::decode("EU"), Reached::Region("EU".into()));
+        assert_eq!(Reached::decode("splitx"), Reached::Region("splitx".into()));
+    }
 }

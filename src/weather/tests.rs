@@ -353,7 +353,11 @@ mod delegate {
             self.inner.complete(claim)
         }
 
-        fn release<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
+        fn release<'a>(
+            &'a self,
+            claim: &'a Claim,
+            done: &'a [crate::state::Reached],
+        ) -> StateFuture<'a, ()> {
             self.inner.release(claim, done)
         }
 
@@ -378,7 +382,11 @@ mod delegate {
             })
         }
 
-        fn progress<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
+        fn progress<'a>(
+            &'a self,
+            claim: &'a Claim,
+            done: &'a [crate::state::Reached],
+        ) -> StateFuture<'a, ()> {
             self.inner.progress(claim, done)
         }
     }

@@ -15,7 +15,9 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::{n, s, string_set, text, user_key, DynamoStore, Item, IN_PROGRESS};
 use crate::state::area::{sort_key, user_of_sort_key};
-use crate::state::{AreaKey, AreaSource, Claim, HashRange, Recipient, StateError, UserArea};
+use crate::state::{
+    AreaKey, AreaSource, Claim, HashRange, Reached, Recipient, StateError, UserArea,
+};
 
 /// The `user#` attribute counting writes of the area, which each write is conditional on.
 const AREA_VERSION: &str = "areaVersion";
@@ -59,7 +61,7 @@ fn stored_area(user_id: &str, item: &Item) -> Option<UserArea> {
 }
 
 impl DynamoStore {
-    pub(super) async fn add_done(&self, claim: &Claim, done: &[String]) -> Result<(), StateError> {
+    pub(super) async fn add_done(&self, claim: &Claim, done: &[Reached]) -> Result<(), StateError> {
         if done.is_empty() {
             return Ok(());
         }
@@ -75,7 +77,10 @@ impl DynamoStore {
             .expression_attribute_names("#phase", "phase")
             .expression_attribute_values(":holder", s(&claim.holder))
             .expression_attribute_values(":inProgress", s(IN_PROGRESS))
-            .expression_attribute_values(":done", AttributeValue::Ss(done.to_vec()))
+            .expression_attribute_values(
+                ":done",
+                AttributeValue::Ss(done.iter().map(Reached::encode).collect()),
+            )
             .send()
             .await;
         match result {

@@ -2,8 +2,9 @@
 //!
 //! Items:
 //! - `sent#<referenceId>`: `phase` (`inProgress` | `partial` | `sent` | `refused`), `holder`
-//!   and `leaseUntil` while in progress, `done` (string set) the targets (regions) delivered
-//!   so far, `partial` once released with some of them done (a retry sends only the rest),
+//!   and `leaseUntil` while in progress, `done` (string set) what earlier attempts reached
+//!   ([`super::Reached`]: regions delivered to, a fan-out range's split or leaf mark and its
+//!   users' hashes), `partial` once released with some of them done (a retry sends only the rest),
 //!   `sentAt` once sent, `tag` what the sender asked to keep with it (the poll: the alert's
 //!   threat level), `refusedAt` and `reason` once refused, `eventExpiry` (epoch seconds) = the event's expiry at
 //!   Alexa, `expireAt` (epoch seconds) = until when the record is kept (the source's end plus
@@ -36,8 +37,8 @@ use tokio::sync::OnceCell;
 mod area;
 
 use super::{
-    Announced, AreaIndex, AreaKey, Claim, ClaimOutcome, Claims, HashRange, Recipient, Recorded,
-    StateError, StateFuture, UserArea, UserChange, UserChangeKind, Users,
+    Announced, AreaIndex, AreaKey, Claim, ClaimOutcome, Claims, HashRange, Reached, Recipient,
+    Recorded, StateError, StateFuture, UserArea, UserChange, UserChangeKind, Users,
 };
 
 /// How long a disabled user's emptied record is kept: Alexa delivers skill events within
@@ -267,7 +268,12 @@ impl DynamoStore {
                 let done = answer
                     .attributes
                     .as_ref()
-                    .map(|item| string_set(item, "done"))
+                    .map(|item| {
+                        string_set(item, "done")
+                            .iter()
+                            .map(|d| Reached::decode(d))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 return Ok(ClaimOutcome::Claimed { done });
             }
@@ -367,7 +373,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn give_up(&self, claim: &Claim, done: &[String]) -> Result<(), StateError> {
+    async fn give_up(&self, claim: &Claim, done: &[Reached]) -> Result<(), StateError> {
         let client = self.client().await;
         let result = if done.is_empty() {
             client
@@ -397,7 +403,10 @@ impl DynamoStore {
                 .expression_attribute_values(":holder", s(&claim.holder))
                 .expression_attribute_values(":inProgress", s(IN_PROGRESS))
                 .expression_attribute_values(":partial", s(PARTIAL))
-                .expression_attribute_values(":done", AttributeValue::Ss(done.to_vec()))
+                .expression_attribute_values(
+                    ":done",
+                    AttributeValue::Ss(done.iter().map(Reached::encode).collect()),
+                )
                 .send()
                 .await
                 .map(|_| ())
@@ -563,7 +572,7 @@ impl Claims for DynamoStore {
         Box::pin(self.mark_sent(claim))
     }
 
-    fn release<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
+    fn release<'a>(&'a self, claim: &'a Claim, done: &'a [Reached]) -> StateFuture<'a, ()> {
         Box::pin(self.give_up(claim, done))
     }
 
@@ -582,7 +591,7 @@ impl Claims for DynamoStore {
         Box::pin(self.read_sent_many(reference_ids))
     }
 
-    fn progress<'a>(&'a self, claim: &'a Claim, done: &'a [String]) -> StateFuture<'a, ()> {
+    fn progress<'a>(&'a self, claim: &'a Claim, done: &'a [Reached]) -> StateFuture<'a, ()> {
         Box::pin(self.add_done(claim, done))
     }
 }
