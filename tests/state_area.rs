@@ -31,17 +31,8 @@ async fn concurrent_area_writes_leave_no_index_item_that_no_record_names() {
     let project = testkit::project!();
     let moto = Moto::start(&project.moto_server()).await;
     moto.create_state_table(TABLE).await;
-    // This test is alone in its process: the SDK reads these once, from the environment.
-    for (name, value) in [
-        ("AWS_ENDPOINT_URL", moto.endpoint()),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ] {
-        std::env::set_var(name, value);
-    }
-    std::env::remove_var("AWS_PROFILE");
+    // This test is alone in its process: the SDK reads the environment once.
+    moto.serve_this_process();
     let store = Arc::new(DynamoStore::new(TABLE.to_owned()));
     // Border ZIPs with two counties, single-county ones, another state: index items differ.
     let zips = ["73019", "10001", "73072", "77002", "02134", "60601"];

@@ -294,17 +294,8 @@ async fn the_memory_store_and_dynamodb_behave_alike() {
     let project = testkit::project!();
     let moto = Moto::start(&project.moto_server()).await;
     moto.create_state_table(TABLE).await;
-    // This test is alone in its process: the SDK reads these once, from the environment.
-    for (name, value) in [
-        ("AWS_ENDPOINT_URL", moto.endpoint()),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ] {
-        std::env::set_var(name, value);
-    }
-    std::env::remove_var("AWS_PROFILE");
+    // This test is alone in its process: the SDK reads the environment once.
+    moto.serve_this_process();
     let stores: [(&str, Arc<dyn StateStore>); 2] = [
         ("memory", Arc::new(MemoryStore::new())),
         ("dynamodb", Arc::new(DynamoStore::new(TABLE.to_owned()))),

@@ -191,36 +191,27 @@ pub async fn read(
     after: u32,
     deadline: Instant,
 ) -> Result<Chain, StateError> {
-    let mut chain = Chain {
-        records: after,
-        memory: Memory::default(),
-    };
-    while chain.records < MAX_RECORDS {
-        let Some(record) = ledger
-            .announced(&record_reference(key, chain.records + 1), deadline)
-            .await?
-        else {
-            break;
-        };
-        chain.records += 1;
-        // Each record holds the whole memory after it; the newest wins.
-        chain.memory = Memory::decode(record.tag.as_deref());
-    }
-    Ok(chain)
+    let mut chains = read_many(ledger, std::slice::from_ref(key), after, deadline).await?;
+    Ok(chains.remove(key).unwrap_or_default())
 }
 
-/// Reads the chains of many keys at once, record by record: record 1 of every key in one
-/// batch, record 2 of those that had a record 1 in the next, and so on (a poll of a national
-/// feed reads a few batches of a hundred, not a read per record).
+/// Reads the chains of many keys at once, from record `after + 1` on, record by record:
+/// that record of every key in one batch, the next of those that had it in the next, and so
+/// on (a poll of a national feed reads a few batches of a hundred, not a read per record).
 pub async fn read_many(
     ledger: &Ledger,
     keys: &[EventKey],
+    after: u32,
     deadline: Instant,
 ) -> Result<HashMap<EventKey, Chain>, StateError> {
+    let start = Chain {
+        records: after,
+        memory: Memory::default(),
+    };
     let mut chains: HashMap<EventKey, Chain> =
-        keys.iter().map(|k| (k.clone(), Chain::default())).collect();
+        keys.iter().map(|k| (k.clone(), start.clone())).collect();
     let mut open: Vec<&EventKey> = keys.iter().collect();
-    for n in 1..=MAX_RECORDS {
+    for n in after + 1..=MAX_RECORDS {
         if open.is_empty() {
             break;
         }
@@ -230,6 +221,7 @@ pub async fn read_many(
         for (key, reference) in open.into_iter().zip(&references) {
             if let (Some(record), Some(chain)) = (found.get(reference), chains.get_mut(key)) {
                 chain.records = n;
+                // Each record holds the whole memory after it; the newest wins.
                 chain.memory = Memory::decode(record.tag.as_deref());
                 next.push(key);
             }

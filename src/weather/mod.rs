@@ -306,9 +306,10 @@ impl Poller {
         alerts: &[Alert],
         deadline: Instant,
     ) -> Result<HashMap<EventKey, memory::Chain>, PollError> {
-        let mut chains = read_chains(ledger, plan::keys_to_read(alerts), deadline).await?;
+        let mut chains =
+            memory::read_many(ledger, &plan::keys_to_read(alerts), 0, deadline).await?;
         let aliases = plan::aliases_to_read(alerts, &chains);
-        chains.extend(read_chains(ledger, aliases, deadline).await?);
+        chains.extend(memory::read_many(ledger, &aliases, 0, deadline).await?);
         Ok(chains)
     }
 
@@ -469,7 +470,7 @@ impl Poller {
                 status: 200,
                 changed: true,
                 alerts: Some(seen),
-                events: Some(plan.groups.len()),
+                events: Some(plan.events),
                 candidates: Some(plan.announce.len()),
                 skipped: Some(skipped),
                 refused: Some(refused),
@@ -481,18 +482,6 @@ impl Poller {
             results,
         }
     }
-}
-
-/// The chains of `keys`, read in batches of a hundred (and empty when there are none).
-async fn read_chains(
-    ledger: &Ledger,
-    keys: Vec<EventKey>,
-    deadline: Instant,
-) -> Result<HashMap<EventKey, memory::Chain>, StateError> {
-    if keys.is_empty() {
-        return Ok(HashMap::new());
-    }
-    memory::read_many(ledger, &keys, deadline).await
 }
 
 fn log_decisions(plan: &plan::Plan<'_>) {

@@ -83,17 +83,6 @@ pub struct Record {
     pub ends: Option<DateTime<Utc>>,
 }
 
-/// One event as this poll sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Group {
-    /// The key its announcements are recorded under.
-    pub key: EventKey,
-    /// Every key of its listed messages.
-    pub keys: Vec<EventKey>,
-    /// How many of its messages were listed.
-    pub messages: usize,
-}
-
 /// What a poll does with its feed.
 #[derive(Debug, PartialEq, Default)]
 pub struct Plan<'a> {
@@ -105,7 +94,8 @@ pub struct Plan<'a> {
     pub skipped: Vec<(&'a Alert, Skip)>,
     /// Messages that could not be read.
     pub malformed: usize,
-    pub groups: Vec<Group>,
+    /// How many hazard events the feed's messages describe.
+    pub events: usize,
     /// Events whose record chain is full ([`super::memory::MAX_RECORDS`]): decided no further,
     /// so that no record number is ever used twice.
     pub full: Vec<EventKey>,
@@ -387,11 +377,7 @@ pub fn plan<'a>(
                 });
             }
         }
-        plan.groups.push(Group {
-            key: primary,
-            keys,
-            messages: items.len(),
-        });
+        plan.events += 1;
     }
     for (ai, alert) in alerts.iter().enumerate() {
         let skip = if !alert.actual {

@@ -139,6 +139,22 @@ impl Moto {
         &self.proxy_url
     }
 
+    /// Points this process's AWS SDK at this server (test credentials, region, no profile,
+    /// no EC2 metadata), for tests that call the product's AWS edges in process. Only for a
+    /// test alone in its process: the SDK reads the environment once.
+    pub fn serve_this_process(&self) {
+        for (name, value) in [
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ] {
+            std::env::set_var(name, value);
+        }
+        std::env::remove_var("AWS_PROFILE");
+    }
+
     /// How many requests with this `X-Amz-Target` (e.g. `secretsmanager.GetSecretValue`)
     /// reached the proxy.
     pub fn count(&self, target: &str) -> u32 {
