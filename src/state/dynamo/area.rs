@@ -22,7 +22,7 @@ use crate::state::{
 /// The `user#` attribute counting writes of the area, which each write is conditional on.
 const AREA_VERSION: &str = "areaVersion";
 /// How often an area write that lost a race is read and tried again.
-const AREA_ATTEMPTS: u32 = 5;
+const AREA_ATTEMPTS: u32 = 8;
 
 /// Whether a transaction was cancelled because a condition failed (not throttling or a
 /// conflict with another transaction, which are errors to report).
@@ -146,8 +146,16 @@ impl DynamoStore {
         }
     }
 
+    /// Writers that lost a race to the same record would meet again after equal pauses:
+    /// each waits a random part of a growing pause (full jitter).
     async fn conflict_pause(&self, attempt: u32) {
-        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(4))).await;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let ceiling = 20u64 << attempt.min(4);
+        let millis = 1 + u64::from(nanos) % ceiling;
+        tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
     }
 
     fn area_writes(
