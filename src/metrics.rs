@@ -9,7 +9,7 @@
 //! | `Accepted`, `Duplicate`, `NotSubscribed`, `Refused`, `Failed` | `Schema`, `Region`; and none (the totals, for alarms) | notifications, by how Alexa answered ([`crate::alexa::metrics`]) |
 //! | `AlertsSeen`, `AlertsAnnounced`, `AlertsSkipped`, `Escalations`, `Extensions`, `AlertsRefused`, `AlertsDeferred` | none | per poll of the weather feed |
 //! | `TokenRequests`, `SecretReads` | none | Login-with-Amazon token requests, Secrets Manager reads |
-//! | `FanoutAudience`, `FanoutUnicasts`, `FanoutBuckets`, `FanoutCancelled` | none | the fan-out: users in an alert's area, Unicasts accepted, ranges sent, users not sent an alert whose event ended |
+//! | `FanoutAudience`, `FanoutUnicasts`, `FanoutBuckets`, `FanoutCancelled` | none | the fan-out: users in an alert's area, Unicasts accepted, ranges sent, users not sent an alert whose event ended (a range stopped before its users are read counts 1) |
 //! | `Forbidden`, `Throttled` | none | Unicasts refused with 403 as a configuration fault; 429/503 answers met |
 //!
 //! Off the Lambda service (tests, `make run`) the lines go to the same output as the log.
