@@ -6,34 +6,8 @@
 use std::fmt;
 
 use crate::alexa::{self, Region, Stage};
-use crate::weather::Severity;
-
-/// Names of the environment variables this function reads (and the ones reserved for the
-/// sender, so nobody reuses them for something else).
-pub mod vars {
-    pub const SKILL_ID: &str = "ALEXA_SKILL_ID";
-    pub const CREDENTIALS_SECRET: &str = "ALEXA_CREDENTIALS_SECRET";
-    pub const STAGE: &str = "ALEXA_STAGE";
-    pub const REGIONS: &str = "ALEXA_REGIONS";
-    pub const API_URL: &str = "ALEXA_API_URL";
-    pub const LWA_TOKEN_URL: &str = "LWA_TOKEN_URL";
-    pub const STATE_TABLE: &str = "STATE_TABLE";
-    pub const WEATHER_FEED_URL: &str = "WEATHER_FEED_URL";
-    pub const WEATHER_MIN_SEVERITY: &str = "WEATHER_MIN_SEVERITY";
-    pub const WEATHER_FEED_CONTACT: &str = "WEATHER_FEED_CONTACT";
-    pub const WEATHER_AUDIENCE: &str = "WEATHER_AUDIENCE";
-    pub const FANOUT_QUEUE_URL: &str = "FANOUT_QUEUE_URL";
-    pub const FANOUT_SEND_RATE: &str = "FANOUT_SEND_RATE";
-}
-
-/// Who hears a feed alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
-    /// The subscribed users whose county the alert names, as Unicasts through the fan-out.
-    Located,
-    /// Every subscribed user, as one Multicast (a skill serving exactly the feed's area).
-    Everyone,
-}
+use crate::vars;
+use crate::weather::{self, Audience, Severity};
 
 /// Unicasts per second one function instance sends by default (`FANOUT_SEND_RATE`).
 pub const DEFAULT_SEND_RATE: u32 = 50;
@@ -111,16 +85,13 @@ impl Config {
                 expected: skill_id_expectation(),
             });
         }
-        let stage = match text(vars::STAGE).as_deref() {
-            None | Some("development") => Stage::Development,
-            Some("live") => Stage::Live,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    var: vars::STAGE,
-                    value: other.to_owned(),
-                    expected: format!("expected one of {}", Stage::ALLOWED),
-                })
-            }
+        let stage = match text(vars::STAGE) {
+            None => Stage::Development,
+            Some(value) => Stage::parse(&value).ok_or_else(|| ConfigError::Invalid {
+                var: vars::STAGE,
+                value,
+                expected: format!("expected one of {}", Stage::ALLOWED),
+            })?,
         };
         let regions = match text(vars::REGIONS) {
             None => vec![Region::Na],
@@ -153,16 +124,13 @@ impl Config {
         let weather_feed_contact = text(vars::WEATHER_FEED_CONTACT)
             .map(|contact| header_text(vars::WEATHER_FEED_CONTACT, contact))
             .transpose()?;
-        let weather_audience = match text(vars::WEATHER_AUDIENCE).as_deref() {
-            None | Some("located") => Audience::Located,
-            Some("everyone") => Audience::Everyone,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    var: vars::WEATHER_AUDIENCE,
-                    value: other.to_owned(),
-                    expected: "expected located (each alert to the subscribed users of the counties it names) or everyone (one Multicast to every subscriber)".into(),
-                })
-            }
+        let weather_audience = match text(vars::WEATHER_AUDIENCE) {
+            None => Audience::Located,
+            Some(value) => Audience::parse(&value).ok_or_else(|| ConfigError::Invalid {
+                var: vars::WEATHER_AUDIENCE,
+                value,
+                expected: format!("expected {}", Audience::ALLOWED),
+            })?,
         };
         let fanout_queue_url = text(vars::FANOUT_QUEUE_URL)
             .map(|url| http_url(vars::FANOUT_QUEUE_URL, url))
@@ -209,6 +177,17 @@ impl Config {
             weather_min_severity,
             weather_feed_contact,
         })
+    }
+
+    /// What the weather poll needs of this configuration.
+    pub fn weather_settings(&self) -> weather::Settings {
+        weather::Settings {
+            skill_id: self.skill_id.clone(),
+            feed_url: self.weather_feed_url.clone(),
+            min_severity: self.weather_min_severity,
+            contact: self.weather_feed_contact.clone(),
+            audience: self.weather_audience,
+        }
     }
 
     /// What the Alexa client needs of this configuration.

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::budget;
 
-use crate::config::vars;
+use crate::vars;
 
 /// A value that must never be printed: `Debug` and `Display` show a placeholder, and the
 /// only way to the text is [`Redacted::expose`], which is easy to find in a review.

@@ -37,7 +37,11 @@
 //!   feed ([`weather::AlertFeed`]: NWS, in memory), [`weather::client`] its HTTP side;
 //!   [`http`] is the one HTTP client; [`aws`] the shared SDK set-up.
 //!
-//! Shared by all: [`config`] reads the environment once at start-up; [`json`] reads JSON with
+//! **Configuration**: [`config`] reads the environment once at start-up, for `main`, and hands
+//! each part its own settings ([`alexa::Settings`], [`weather::Settings`]); nothing below it
+//! imports it. [`vars`] only names the variables, so any layer can say which one to set.
+//!
+//! Shared by all: [`json`] reads JSON with
 //! errors that name the field; [`clock`] tells the time (settable in tests); [`budget`] shares
 //! out the invocation's time (sends, then recording, then the answer); [`metrics`] writes
 //! CloudWatch metrics as Embedded Metric Format lines.
@@ -60,6 +64,7 @@ pub mod notifier;
 pub mod queue;
 pub mod skill;
 pub mod state;
+pub mod vars;
 pub mod weather;
 
 pub use config::Config;

@@ -12,6 +12,15 @@ pub enum Stage {
 impl Stage {
     pub const ALLOWED: &'static str = "development, live";
 
+    /// As `ALEXA_STAGE` spells it.
+    pub fn parse(text: &str) -> Option<Stage> {
+        match text.trim() {
+            "development" => Some(Stage::Development),
+            "live" => Some(Stage::Live),
+            _ => None,
+        }
+    }
+
     /// The events API path for this stage.
     pub fn path(self) -> &'static str {
         match self {

@@ -57,7 +57,7 @@ pub enum FanoutError {
 impl FanoutError {
     /// No fan-out queue is configured.
     pub const NO_QUEUE: FanoutError = FanoutError::NotConfigured {
-        var: crate::config::vars::FANOUT_QUEUE_URL,
+        var: crate::vars::FANOUT_QUEUE_URL,
         fix: "set it to the URL of the SQS queue this function consumes (the SAM template's FanoutQueue), or set WEATHER_AUDIENCE=everyone to announce feed alerts to every subscriber",
     };
 }

@@ -219,7 +219,7 @@ impl App {
             .with_status(Arc::new(crate::weather::memory::Ended)),
         );
         App {
-            poller: Poller::new(&config, edges.clock.clone()),
+            poller: Poller::new(&config.weather_settings(), edges.clock.clone()),
             notifier: Notifier::new(config.regions.clone(), edges.alexa, ledger.clone())
                 .with_clock(edges.clock)
                 .with_fanout(fanout.clone()),
@@ -275,7 +275,7 @@ impl App {
                 let records = triggers::from_sqs(payload)?;
                 let ledger = self.ledger.as_ref().ok_or(HandlerError::from(
                     crate::notifier::SendError::Fanout(FanoutError::NotConfigured {
-                        var: crate::config::vars::STATE_TABLE,
+                        var: crate::vars::STATE_TABLE,
                         fix: "the fan-out queue's messages name users kept in the state table; set it to the DynamoDB table the SAM template creates",
                     }),
                 ))?;

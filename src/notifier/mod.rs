@@ -167,7 +167,7 @@ impl Notifier {
             // Checked before anything is claimed or sent.
             if self.ledger.is_none() {
                 return Err(FanoutError::NotConfigured {
-                    var: crate::config::vars::STATE_TABLE,
+                    var: crate::vars::STATE_TABLE,
                     fix: "the users of an area are found in the state table; set it to the DynamoDB table the SAM template creates",
                 }
                 .into());

@@ -15,6 +15,7 @@ pub mod feed;
 pub mod memory;
 pub mod nws;
 pub mod plan;
+mod settings;
 mod severity;
 pub mod vtec;
 
@@ -29,16 +30,17 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::alexa::{Delivery, Status};
-use crate::config::{vars, Audience, Config};
 use crate::event::{NotificationRequest, Watch};
 use crate::ledger::Ledger;
 use crate::notifier::{NotSent, Notifier, OnRefusal, Outcome, SendError};
 use crate::skill::speech::LOCALES;
 use crate::state::StateError;
+use crate::vars;
 
 pub use alert::{Alert, Alerts, EventKey, Level, Place, Skip};
 pub use client::{FeedClient, FeedError, Validators};
 pub use feed::{AlertFeed, MemoryFeed, NwsFeed, Polled};
+pub use settings::{Audience, Settings};
 pub use severity::Severity;
 
 /// Why a poll failed the invocation.
@@ -194,20 +196,20 @@ struct Sent {
 }
 
 impl Poller {
-    pub fn new(config: &Config, clock: Arc<dyn Clock>) -> Self {
-        let feed = config.weather_feed_url.clone().map(|url| {
+    pub fn new(settings: &Settings, clock: Arc<dyn Clock>) -> Self {
+        let feed = settings.feed_url.clone().map(|url| {
             Arc::new(NwsFeed::new(FeedClient::new(
                 url,
-                &config.skill_id,
-                config.weather_feed_contact.as_deref(),
+                &settings.skill_id,
+                settings.contact.as_deref(),
             ))) as Arc<dyn AlertFeed>
         });
         Poller {
             clock,
-            audience: config.weather_audience,
+            audience: settings.audience,
             feed,
-            min_severity: config.weather_min_severity,
-            contact_missing: config.weather_feed_contact.is_none(),
+            min_severity: settings.min_severity,
+            contact_missing: settings.contact.is_none(),
         }
     }
 

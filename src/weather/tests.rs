@@ -22,13 +22,14 @@ fn poller(feed: Arc<MemoryFeed>) -> Poller {
 }
 
 fn poller_for(feed: Arc<MemoryFeed>, audience: &str) -> Poller {
-    let config = Config::from_lookup(|name| match name {
-        "ALEXA_SKILL_ID" => Some("amzn1.ask.skill.11111111-2222-3333-4444-555555555555".into()),
-        "WEATHER_AUDIENCE" => Some(audience.into()),
-        _ => None,
-    })
-    .unwrap();
-    Poller::new(&config, Arc::new(SystemClock)).with_feed(feed)
+    let settings = Settings {
+        skill_id: "amzn1.ask.skill.11111111-2222-3333-4444-555555555555".into(),
+        feed_url: None,
+        min_severity: Severity::Severe,
+        contact: None,
+        audience: Audience::parse(audience).unwrap(),
+    };
+    Poller::new(&settings, Arc::new(SystemClock)).with_feed(feed)
 }
 
 /// One NWS feature: a tornado warning message of event KOUN.TO.W.0033 (VTEC `action`) for
