@@ -1,8 +1,8 @@
 //! The proactive event Alexa receives, built from a validated request: referenceId, expiry
 //! inside Alexa's window, audience.
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use serde::Serialize;
+use chrono::{DateTime, Duration, DurationRound, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::NotificationRequest;
@@ -15,24 +15,35 @@ pub const MAX_LIFETIME: Duration = Duration::hours(24);
 /// Kept inside both ends of the window, because Alexa's clock is not ours.
 pub const CLOCK_MARGIN: Duration = Duration::minutes(1);
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The event as Alexa reads it, typed: it is built once (here), travels typed through the
+/// fan-out queue, and becomes one [`ProactiveEvent::to_user`] copy per user there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProactiveEvent {
-    pub timestamp: String,
+    /// Whole seconds, written as Alexa's examples write them (`2026-11-24T18:00:00Z`).
+    #[serde(with = "alexa_time")]
+    pub timestamp: DateTime<Utc>,
     pub reference_id: String,
-    pub expiry_time: String,
+    #[serde(with = "alexa_time")]
+    pub expiry_time: DateTime<Utc>,
     pub event: EventBody,
     pub localized_attributes: Vec<Value>,
     pub relevant_audience: Audience,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A schema's name, always one of [`super::schemas::SCHEMAS`]' (an alias: serde's derive
+/// would take a plain `&'static str` field for text borrowed from the input).
+pub type SchemaName = &'static str;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventBody {
-    pub name: &'static str,
+    /// One of the eight schema names: a name read back (from a fan-out message) is checked.
+    #[serde(deserialize_with = "schema_name")]
+    pub name: SchemaName,
     pub payload: Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "payload")]
 pub enum Audience {
     /// Every subscribed user. Alexa wants `"payload": {}`, not a missing payload.
@@ -40,6 +51,22 @@ pub enum Audience {
     Unicast {
         user: String,
     },
+}
+
+impl ProactiveEvent {
+    /// This event as a Unicast to `user`, under its own `reference_id`, stamped `now`: a
+    /// fan-out range sent minutes after the event was built (or redriven) carries the time it
+    /// is sent. The expiry stays the event's.
+    pub fn to_user(&self, reference_id: String, user: &str, now: DateTime<Utc>) -> ProactiveEvent {
+        ProactiveEvent {
+            timestamp: whole_seconds(now),
+            reference_id,
+            relevant_audience: Audience::Unicast {
+                user: user.to_owned(),
+            },
+            ..self.clone()
+        }
+    }
 }
 
 /// What becomes of a request.
@@ -89,9 +116,9 @@ pub fn build(
         None => Audience::Multicast(Map::new()),
     };
     Ok(Built::Ready(ProactiveEvent {
-        timestamp: rfc3339(now),
+        timestamp: whole_seconds(now),
         reference_id,
-        expiry_time: rfc3339(expiry),
+        expiry_time: whole_seconds(expiry),
         event: EventBody {
             name: request.schema.name,
             payload: request.payload.clone(),
@@ -103,6 +130,40 @@ pub fn build(
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Alexa's times have no fractions: rounding down here keeps an event equal to itself read
+/// back.
+fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(Duration::seconds(1)).unwrap_or(t)
+}
+
+/// RFC 3339 in whole seconds, `Z`; any RFC 3339 time reads back.
+mod alexa_time {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::rfc3339(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| serde::de::Error::custom(format!("{text:?} is not an RFC 3339 time")))
+    }
+}
+
+fn schema_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    let text = String::deserialize(d)?;
+    super::schemas::find(&text)
+        .map(|schema| schema.name)
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not one of the eight proactive-event schema names"
+            ))
+        })
 }
 
 /// `[A-Za-z0-9]`, at most 100 characters: up to 60 readable characters of the source id (so a

@@ -355,22 +355,35 @@ fn the_reference_id_comes_from_id_else_from_the_trigger() {
 
 #[test]
 fn expiry_is_clamped_into_alexas_window() {
+    // What Alexa reads: the serialised times.
+    let text = |event: &event::ProactiveEvent, key: &str| {
+        serde_json::to_value(event).unwrap()[key]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
     let at = |minutes: i64| json!({"expiresAt": (now() + Duration::minutes(minutes)).to_rfc3339()});
     let soon = ready(event::build(&alert(at(5)), Some("m"), now()).unwrap());
     assert_eq!(
-        soon.expiry_time, "2026-11-24T18:06:00Z",
+        text(&soon, "expiryTime"),
+        "2026-11-24T18:06:00Z",
         "raised to 5 min + margin"
     );
     let later = ready(event::build(&alert(at(120)), Some("m"), now()).unwrap());
-    assert_eq!(later.expiry_time, "2026-11-24T20:00:00Z", "kept as given");
+    assert_eq!(
+        text(&later, "expiryTime"),
+        "2026-11-24T20:00:00Z",
+        "kept as given"
+    );
     let far = ready(event::build(&alert(at(60 * 48)), Some("m"), now()).unwrap());
     assert_eq!(
-        far.expiry_time, "2026-11-25T17:59:00Z",
+        text(&far, "expiryTime"),
+        "2026-11-25T17:59:00Z",
         "lowered to 24 h - margin"
     );
     let none = ready(event::build(&alert(json!({})), Some("m"), now()).unwrap());
-    assert_eq!(none.expiry_time, "2026-11-25T17:59:00Z");
-    assert_eq!(none.timestamp, "2026-11-24T18:00:00Z");
+    assert_eq!(text(&none, "expiryTime"), "2026-11-25T17:59:00Z");
+    assert_eq!(text(&none, "timestamp"), "2026-11-24T18:00:00Z");
 
     for (minutes, says) in [(4, "less than 5 minutes"), (-10, "expired")] {
         match event::build(&alert(at(minutes)), Some("m"), now()).unwrap() {
@@ -410,6 +423,55 @@ fn the_event_has_alexas_shape() {
         serde_json::to_value(&unicast).unwrap()["relevantAudience"],
         json!({"type": "Unicast", "payload": {"user": user}})
     );
+}
+
+#[test]
+fn an_event_reads_back_as_written_and_becomes_each_users_copy() {
+    // Fractions of a second are dropped when built, so what the fan-out queue carries reads
+    // back equal.
+    let built = ready(
+        event::build(
+            &alert(json!({"id": "x"})),
+            None,
+            now() + Duration::milliseconds(1_500),
+        )
+        .unwrap(),
+    );
+    let text = serde_json::to_string(&built).unwrap();
+    assert!(
+        text.contains("\"timestamp\":\"2026-11-24T18:00:01Z\""),
+        "{text}"
+    );
+    let back: event::ProactiveEvent = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, built);
+
+    let later = now() + Duration::minutes(7);
+    let copy = built.to_user("ref1".into(), "amzn1.ask.account.A", later);
+    assert_eq!(copy.reference_id, "ref1");
+    assert_eq!(copy.timestamp, later, "stamped when sent");
+    assert_eq!(copy.expiry_time, built.expiry_time, "the event's expiry");
+    assert_eq!(
+        copy.relevant_audience,
+        event::Audience::Unicast {
+            user: "amzn1.ask.account.A".into()
+        }
+    );
+    assert_eq!(copy.event, built.event);
+
+    // A name read back is one of the eight schemas'; a time is RFC 3339.
+    for (from, to, says) in [
+        (
+            "AMAZON.WeatherAlert.Activated",
+            "AMAZON.Nonsense",
+            "schema names",
+        ),
+        ("2026-11-24T18:00:01Z", "soon", "RFC 3339"),
+    ] {
+        let err = serde_json::from_str::<event::ProactiveEvent>(&text.replace(from, to))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{err}");
+    }
 }
 
 #[test]

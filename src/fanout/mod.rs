@@ -291,16 +291,14 @@ impl Fanout {
         let now = self.clock.now();
         // Alexa takes an event only with at least five minutes left: one closer to its end is
         // as good as expired.
-        let Some(expiry) = work
-            .expiry()
-            .filter(|e| *e >= now + crate::event::MIN_LIFETIME)
-        else {
+        let expiry = work.expiry();
+        if expiry < now + crate::event::MIN_LIFETIME {
             tracing::info!(
                 alert = work.alert,
                 "the alert's event expired (or has less than Alexa's five minutes left) before it was sent to these users"
             );
             return Handled::Expired;
-        };
+        }
         let range = work.range.name();
         let work = match self.live_areas(ledger, &work, deadline).await {
             Ok(areas) if areas.is_empty() => {
@@ -436,7 +434,7 @@ impl Fanout {
         pacer: &pace::Pacer<'_>,
     ) -> Handled {
         let range = work.range.name();
-        let event_name = work.event_name().unwrap_or_default();
+        let event_name = work.event_name();
         let recipients = match self.recipients(ledger, work, deadline).await {
             Ok(recipients) => recipients,
             Err(err) => {
@@ -482,8 +480,10 @@ impl Fanout {
         let mut post_places: Vec<&[crate::state::AreaKey]> = Vec::with_capacity(targets.len());
         for recipient in &targets {
             post_places.push(&recipient.places);
-            let event = plan::unicast_event(&work.event, &work.alert, &recipient.user_id, stamped);
             let reference_id = plan::unicast_reference(&work.alert, &recipient.user_id);
+            let event = work
+                .event
+                .to_user(reference_id.clone(), &recipient.user_id, stamped);
             let region = recipient
                 .region
                 .as_deref()
@@ -553,7 +553,7 @@ impl Fanout {
                 &deliveries,
                 &deliveries
                     .iter()
-                    .map(|d| (d.reference_id.clone(), schema_name(event_name)))
+                    .map(|d| (d.reference_id.clone(), event_name))
                     .collect(),
             );
             let before = tally.answers;
@@ -781,11 +781,6 @@ impl Tally {
         }
         true
     }
-}
-
-/// The static schema name for metrics (an unknown one is counted as such).
-fn schema_name(name: &str) -> &'static str {
-    crate::event::schemas::find(name).map_or("unknown", |s| s.name)
 }
 
 #[cfg(test)]

@@ -8,8 +8,6 @@
 //! before any message goes out, so a redelivered or retried message splits the same way even
 //! if users joined meanwhile: a user always lands in exactly one leaf.
 
-use serde_json::{json, Value};
-
 use crate::event::reference_id;
 use crate::state::area::user_hash;
 use crate::state::{HashRange, Reached};
@@ -76,23 +74,6 @@ pub fn unicast_reference(alert: &str, user_id: &str) -> String {
     format!("{readable}{hash}")
 }
 
-/// The alert's event (as built, with any audience) made a Unicast to `user_id`, stamped
-/// `now`: a range sent minutes after the poll built the event (or redriven) carries the time
-/// it is sent, not the poll's. Its expiry stays the alert's (within a day of the poll, so of
-/// now too).
-pub fn unicast_event(
-    template: &Value,
-    alert: &str,
-    user_id: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Value {
-    let mut event = template.clone();
-    event["timestamp"] = json!(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    event["referenceId"] = json!(unicast_reference(alert, user_id));
-    event["relevantAudience"] = json!({"type": "Unicast", "payload": {"user": user_id}});
-    event
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,21 +122,5 @@ mod tests {
         assert!(!a.contains("amzn1askaccount"), "{a}");
         let short = unicast_reference("a1", "amzn1.ask.account.AAAA");
         assert!(short.starts_with("a1") && short.len() == 34, "{short}");
-        let template = json!({"referenceId": alert, "relevantAudience": {"type": "Multicast", "payload": {}},
-                              "event": {"name": "AMAZON.WeatherAlert.Activated"}});
-        let now = chrono::DateTime::parse_from_rfc3339("2026-12-06T12:00:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc);
-        let event = unicast_event(&template, alert, "amzn1.ask.account.AAAA", now);
-        assert_eq!(event["referenceId"], json!(a));
-        assert_eq!(
-            event["timestamp"], "2026-12-06T12:00:00Z",
-            "stamped when sent"
-        );
-        assert_eq!(
-            event["relevantAudience"]["payload"]["user"],
-            "amzn1.ask.account.AAAA"
-        );
-        assert_eq!(event["event"], template["event"]);
     }
 }

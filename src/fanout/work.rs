@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::event::Watch;
+use crate::event::{ProactiveEvent, Watch};
 use crate::json::FieldError;
 use crate::state::{AreaKey, HashRange};
 
@@ -19,8 +19,9 @@ pub struct Work {
     pub v: u32,
     /// The alert's referenceId (what its claim is called).
     pub alert: String,
-    /// The event as built for Alexa; each user's copy gets its own referenceId and audience.
-    pub event: Value,
+    /// The event as built for Alexa; each user's copy ([`ProactiveEvent::to_user`]) gets its
+    /// own referenceId, audience and timestamp.
+    pub event: ProactiveEvent,
     /// When what the alert announces ends: its records are kept a while past it.
     pub ends_at: DateTime<Utc>,
     /// The places the alert concerns (counties, ZIP codes).
@@ -46,7 +47,7 @@ impl Work {
     /// The first message of an alert: every user of its places.
     pub fn new(
         alert: String,
-        event: Value,
+        event: ProactiveEvent,
         ends_at: DateTime<Utc>,
         areas: Vec<AreaKey>,
         except: Vec<AreaKey>,
@@ -74,7 +75,7 @@ impl Work {
     }
 
     pub fn to_body(&self) -> String {
-        // A struct of strings, numbers and a JSON value always serialises.
+        // A struct of strings, numbers, times and JSON values always serialises.
         serde_json::to_string(self).unwrap_or_default()
     }
 
@@ -114,35 +115,17 @@ impl Work {
         if work.areas.is_empty() {
             return Err(FieldError::new("body.areas", "expected at least one place"));
         }
-        if work.event_name().is_none() {
-            return Err(FieldError::new(
-                "body.event.event.name",
-                "expected the event's schema name",
-            ));
-        }
-        if work.expiry().is_none() {
-            return Err(FieldError::new(
-                "body.event.expiryTime",
-                "expected an RFC 3339 time",
-            ));
-        }
         Ok(work)
     }
 
     /// The event's schema name (`AMAZON.WeatherAlert.Activated`): users must subscribe to it.
-    pub fn event_name(&self) -> Option<&str> {
-        self.event
-            .pointer("/event/name")
-            .and_then(Value::as_str)
-            .filter(|name| !name.is_empty())
+    pub fn event_name(&self) -> &'static str {
+        self.event.event.name
     }
 
     /// When the event expires at Alexa.
-    pub fn expiry(&self) -> Option<DateTime<Utc>> {
-        let text = self.event.get("expiryTime").and_then(Value::as_str)?;
-        DateTime::parse_from_rfc3339(text)
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
+    pub fn expiry(&self) -> DateTime<Utc> {
+        self.event.expiry_time
     }
 }
 
@@ -152,10 +135,13 @@ mod tests {
     use serde_json::json;
 
     fn work() -> Work {
+        let event = json!({"timestamp": "2026-11-30T00:00:00Z", "referenceId": "alert1",
+                           "expiryTime": "2026-12-01T00:00:00Z", "localizedAttributes": [],
+                           "event": {"name": "AMAZON.WeatherAlert.Activated", "payload": {}},
+                           "relevantAudience": {"type": "Multicast", "payload": {}}});
         Work::new(
             "alert1".into(),
-            json!({"event": {"name": "AMAZON.WeatherAlert.Activated", "payload": {}},
-                   "expiryTime": "2026-12-01T00:00:00Z"}),
+            serde_json::from_value(event).unwrap(),
             "2026-12-02T00:00:00Z".parse().unwrap(),
             vec![AreaKey::county("40027")],
             Vec::new(),
@@ -188,6 +174,10 @@ mod tests {
                     .to_body()
                     .replace("AMAZON.WeatherAlert.Activated", ""),
                 "`body.event.event.name`",
+            ),
+            (
+                work().to_body().replace("2026-12-01T00:00:00Z", "tomorrow"),
+                "`body.event.expiryTime`",
             ),
             (work().to_body().replace("\"alert\"", "\"alrt\""), "body"),
             (

@@ -10,7 +10,7 @@ mod outcome;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use crate::alexa::{Delivery, EventsApi, Post, Region, SetupError, Status};
@@ -191,7 +191,7 @@ impl Notifier {
         let candidates = ready
             .into_iter()
             .map(|(target, ends_at, record_until, tag)| {
-                let expires_at = expiry(&target.0, now);
+                let expires_at = target.0.expiry_time;
                 // What the event announces may last longer than Alexa keeps the event, and
                 // its record may have to outlive both.
                 let ends_at = ends_at
@@ -321,7 +321,7 @@ impl Notifier {
                 watch: f.watch.clone(),
                 ..Work::new(
                     f.claim.reference_id.clone(),
-                    serde_json::to_value(&f.event).unwrap_or_default(),
+                    f.event.clone(),
                     f.ends_at,
                     f.areas.clone(),
                     f.except.clone(),
@@ -434,13 +434,6 @@ impl Notifier {
         }
         Ok(deliveries)
     }
-}
-
-/// The event's expiry at Alexa.
-fn expiry(event: &ProactiveEvent, now: DateTime<Utc>) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(&event.expiry_time)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|_| now + Duration::hours(24))
 }
 
 /// Fails when any delivery is unsettled (a refused event counts as settled when refusals are
