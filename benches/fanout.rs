@@ -147,7 +147,7 @@ fn users(n: usize) -> Vec<SeedUser> {
             subscriptions: vec![WEATHER.to_owned()],
             postal_code: ZIP.to_owned(),
             country: "US".to_owned(),
-            counties: counties.clone(),
+            places: counties.iter().map(|c| format!("c{c}")).collect(),
             region: Some("NA".to_owned()),
             locale: Some("en-US".to_owned()),
         })

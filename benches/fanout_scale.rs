@@ -174,7 +174,10 @@ async fn seed(n: usize) -> Arc<MemoryStore> {
                 user_id: user_id.clone(),
                 postal_code: ZIP.into(),
                 country: "US".into(),
-                counties: counties.clone(),
+                places: counties
+                    .iter()
+                    .map(|c| alexa_proactive::state::AreaKey::county(c))
+                    .collect(),
                 region: Some("NA".into()),
                 locale: Some("en-US".into()),
                 source: AreaSource::Voice,

@@ -23,15 +23,15 @@ fn id(name: &str) -> String {
 }
 
 fn user(name: &str, zip: &str, events: &[&str], region: &str) -> SeedUser {
-    let counties = alexa_proactive::area::counties(zip)
-        .map(|c| c.map(|c| c.fips.to_owned()).collect())
+    let places = alexa_proactive::area::counties(zip)
+        .map(|c| c.map(|c| format!("c{}", c.fips)).collect())
         .unwrap_or_default();
     SeedUser {
         user_id: id(name),
         subscriptions: events.iter().map(|e| (*e).to_owned()).collect(),
         postal_code: zip.to_owned(),
         country: "US".to_owned(),
-        counties,
+        places,
         region: Some(region.to_owned()),
         locale: Some("en-US".to_owned()),
     }
@@ -351,11 +351,11 @@ async fn an_update_that_extends_the_area_reaches_only_the_new_counties() {
         user("HOUSTON", "77002", &[WEATHER], "NA"),
     ];
     assert!(
-        users[3].counties.contains(&"40051".to_owned()),
+        users[3].places.contains(&"c40051".to_owned()),
         "{:?}",
-        users[3].counties
+        users[3].places
     );
-    assert!(!users[3].counties.contains(&"40027".to_owned()));
+    assert!(!users[3].places.contains(&"c40027".to_owned()));
     seed_users(&rig.moto, TABLE, &users).await;
     let first = rig.ok(&scheduled("winter-1")).await;
     assert_eq!(statuses(&first), ["queued"], "{first}");

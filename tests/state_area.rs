@@ -17,8 +17,11 @@ fn area(user: &str, zip: &str) -> UserArea {
         user_id: user.to_owned(),
         postal_code: zip.to_owned(),
         country: "US".to_owned(),
-        counties: alexa_proactive::area::counties(zip)
-            .map(|c| c.map(|c| c.fips.to_owned()).collect())
+        places: alexa_proactive::area::counties(zip)
+            .map(|c| {
+                c.map(|c| alexa_proactive::state::AreaKey::county(c.fips))
+                    .collect()
+            })
             .unwrap_or_default(),
         region: Some("NA".to_owned()),
         locale: Some("en-US".to_owned()),
@@ -74,5 +77,32 @@ async fn concurrent_area_writes_leave_no_index_item_that_no_record_names() {
         assert_eq!(indexed, named, "round {round}: index items no record names");
         assert!(!indexed.is_empty() || round % 2 == 1);
     }
+
+    // A record the previous release wrote names its counties as bare FIPS codes: it reads as
+    // the same places, and the next write stores place codes instead.
+    let old = "amzn1.ask.account.OLDRECORD";
+    moto.call(
+        "DynamoDB_20120810.PutItem",
+        serde_json::json!({"TableName": TABLE, "Item": {
+            "pk": {"S": format!("user#{old}")}, "postalCode": {"S": "73072"},
+            "country": {"S": "US"}, "counties": {"SS": ["40027", "40087"]}}}),
+    )
+    .await;
+    let read = store.area(old).await.expect("read").expect("an area");
+    assert_eq!(
+        read.places,
+        [
+            alexa_proactive::state::AreaKey::county("40027"),
+            alexa_proactive::state::AreaKey::county("40087")
+        ]
+    );
+    store.set_area(&area(old, "10001")).await.expect("write");
+    let item = moto.get_item(TABLE, &format!("user#{old}")).await;
+    assert_eq!(
+        item["places"]["SS"],
+        serde_json::json!(["c36061"]),
+        "{item}"
+    );
+    assert!(item.get("counties").is_none(), "{item}");
     moto.stop().await;
 }

@@ -42,8 +42,11 @@ fn area(user: &str, zip: &str) -> UserArea {
         user_id: user.to_owned(),
         postal_code: zip.to_owned(),
         country: "US".to_owned(),
-        counties: alexa_proactive::area::counties(zip)
-            .map(|c| c.map(|c| c.fips.to_owned()).collect())
+        places: alexa_proactive::area::counties(zip)
+            .map(|c| {
+                c.map(|c| alexa_proactive::state::AreaKey::county(c.fips))
+                    .collect()
+            })
             .unwrap_or_default(),
         region: Some("EU".to_owned()),
         locale: Some("en-GB".to_owned()),

@@ -106,7 +106,10 @@ fn seeds() -> Vec<SeedUser> {
             },
             postal_code: u.zip.to_owned(),
             country: "US".to_owned(),
-            counties: counties(u.zip).iter().map(|c| c.fips.to_owned()).collect(),
+            places: counties(u.zip)
+                .iter()
+                .map(|c| format!("c{}", c.fips))
+                .collect(),
             region: Some("NA".to_owned()),
             locale: Some("en-US".to_owned()),
         })

@@ -18,11 +18,13 @@
 
 pub mod county;
 mod data;
+pub mod locate;
 pub mod place;
 pub mod table;
 pub mod zip;
 
 pub use county::{county, describe, state_name, County, State};
+pub use locate::{locate, Located};
 pub use place::Place;
 pub use table::{counties, Counties};
 pub use zip::zip_from_number;

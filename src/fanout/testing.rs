@@ -75,16 +75,16 @@ pub(crate) async fn add_user(
     events: &[&str],
     region: &str,
 ) {
-    let counties = crate::area::counties(zip)
+    let places = crate::area::counties(zip)
         .unwrap()
-        .map(|c| c.fips.to_owned())
+        .map(|c| crate::state::AreaKey::county(c.fips))
         .collect();
     store
         .set_area(&UserArea {
             user_id: id.into(),
             postal_code: zip.into(),
             country: "US".into(),
-            counties,
+            places,
             region: Some(region.into()),
             locale: Some("en-US".into()),
             source: crate::state::AreaSource::Voice,

@@ -725,7 +725,7 @@ mod tests {
                     user_id: USER.into(),
                     postal_code: "73019".into(),
                     country: "US".into(),
-                    counties: vec!["40027".into()],
+                    places: vec![crate::state::AreaKey::county("40027")],
                     region: Some("EU".into()),
                     locale: Some("en-US".into()),
                     source: crate::state::AreaSource::Device,
@@ -758,8 +758,8 @@ mod tests {
             );
             let area = stored(&store).await.unwrap();
             assert_eq!(
-                (area.postal_code.as_str(), area.counties.clone()),
-                ("10001", vec!["36061".to_owned()])
+                (area.postal_code.as_str(), area.places.clone()),
+                ("10001", vec![crate::state::AreaKey::county("36061")])
             );
             // The index follows: the user is no longer found in Cleveland County.
             let in_cleveland = store
@@ -804,7 +804,7 @@ mod tests {
                 (area.country.as_str(), area.postal_code.as_str()),
                 ("DE", "10115")
             );
-            assert!(area.counties.is_empty());
+            assert!(area.places.is_empty());
         }
 
         #[tokio::test]

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::alexa::address::AddressQuery;
 use crate::alexa::{Region, Status};
-use crate::area;
+use crate::area::{self, Located, Place};
 use crate::event::NotificationRequest;
 use crate::json::{self, FieldError};
 use crate::state::{AreaSource, UserArea, UserChange, UserChangeKind};
@@ -186,32 +186,31 @@ pub struct Locate {
     pub locale: Option<String>,
 }
 
-/// ISO codes a device in a US territory may report instead of `US`: Puerto Rico, Guam, the US
-/// Virgin Islands, American Samoa, the Northern Mariana Islands.
-pub const US_TERRITORIES: [&str; 5] = ["PR", "GU", "VI", "AS", "MP"];
+pub use crate::area::locate::US_TERRITORIES;
 
 impl Locate {
-    /// The area to store for an address the Device Address API gave: a US ZIP code with its
-    /// counties, or a postal code abroad (no counties: alerts cover the US only). `None` for
-    /// a US postal code the table does not know.
-    ///
-    /// A device in a US territory may report the territory's own code (`PR`, `GU`, `VI`,
-    /// `AS`, `MP`): where the ZIP table covers its postal code it is in the US (NWS covers
-    /// the territories), else it is abroad.
+    /// The area to store for an address the Device Address API gave: the code's places in a
+    /// served country, or the code alone where no feed serves the country (said so at
+    /// launch). `None` for a code a served country's table does not know.
     pub fn area_at(&self, country: &str, postal: &str) -> Option<UserArea> {
-        // ZIP+4 ("73019-0390") is placed by its first five digits.
-        let zip = postal.split('-').next().unwrap_or_default().trim();
-        let territory = US_TERRITORIES.contains(&country) && county_codes(zip).is_some();
-        let (country, postal, counties) = if country == "US" || territory {
-            ("US", zip.to_owned(), county_codes(zip)?)
-        } else {
-            (country, postal.to_owned(), Vec::new())
+        let (country, postal, places) = match area::locate(country, postal) {
+            Located::Placed {
+                country,
+                postal,
+                places,
+            } => (country.to_owned(), postal, places),
+            Located::Unknown => return None,
+            Located::NotServed => (
+                country.trim().to_owned(),
+                postal.trim().to_owned(),
+                Vec::new(),
+            ),
         };
         Some(UserArea {
             user_id: self.user.clone(),
             postal_code: postal,
-            country: country.to_owned(),
-            counties,
+            country,
+            places: places.iter().map(Place::key).collect(),
             region: self.region.clone(),
             locale: self.locale.clone(),
             source: AreaSource::Device,
@@ -582,7 +581,7 @@ fn set_zip_code(envelope: &RequestEnvelope, intent: &Intent, language: Language)
     else {
         return Reply::Answer(ResponseEnvelope::speak(texts.zip_missing).ask(texts.area_reprompt));
     };
-    let Some(counties) = county_codes(&zip) else {
+    let Located::Placed { places, .. } = area::locate("US", &zip) else {
         // Digit by digit: "7 3 0 1 9" is read as a code, not "seventy-three thousand".
         let spoken: Vec<String> = zip.chars().map(String::from).collect();
         let text = texts.zip_unknown.replace("{zip}", &spoken.join(" "));
@@ -594,7 +593,7 @@ fn set_zip_code(envelope: &RequestEnvelope, intent: &Intent, language: Language)
             user_id: user,
             postal_code: zip,
             country: "US".into(),
-            counties,
+            places: places.iter().map(Place::key).collect(),
             region: endpoint
                 .and_then(Region::from_api_endpoint)
                 .map(|r| r.code().to_owned()),
@@ -605,11 +604,6 @@ fn set_zip_code(envelope: &RequestEnvelope, intent: &Intent, language: Language)
     }
 }
 
-/// The FIPS codes of the counties of `zip`, if the table knows it.
-fn county_codes(zip: &str) -> Option<Vec<String>> {
-    area::counties(zip).map(|counties| counties.map(|c| c.fips.to_owned()).collect())
-}
-
 /// The area as said: its counties ("Cleveland County, Oklahoma"), or that alerts cover the
 /// United States only.
 fn say_area(texts: &Texts, area: &UserArea) -> String {
@@ -617,10 +611,10 @@ fn say_area(texts: &Texts, area: &UserArea) -> String {
         return texts.area_abroad.to_owned();
     }
     let mut names: Vec<String> = area
-        .counties
+        .places
         .iter()
-        .filter_map(|fips| area::county(fips))
-        .map(area::describe)
+        .filter_map(|key| Place::parse(key.as_str()))
+        .filter_map(|place| area::locate::say(&place))
         .collect();
     if names.is_empty() {
         // Counties the table no longer knows: the ZIP code still names the place.

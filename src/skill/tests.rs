@@ -1,4 +1,5 @@
 use super::*;
+use crate::state::AreaKey;
 use serde_json::json;
 
 const SKILL: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
@@ -475,7 +476,7 @@ fn cleveland() -> UserArea {
         user_id: USER.into(),
         postal_code: "73019".into(),
         country: "US".into(),
-        counties: vec!["40027".into()],
+        places: vec![AreaKey::county("40027")],
         region: Some("NA".into()),
         locale: Some("en-US".into()),
         source: crate::state::AreaSource::Voice,
@@ -616,17 +617,17 @@ fn an_address_becomes_an_area_in_the_us_and_abroad() {
     for (country, zip) in [("PR", "00601"), ("GU", "96910"), ("VI", "00802")] {
         let area = locate.area_at(country, zip).unwrap();
         assert_eq!(area.country, "US", "{country}");
-        assert!(!area.counties.is_empty(), "{country} {zip}");
+        assert!(!area.places.is_empty(), "{country} {zip}");
     }
     let elsewhere = locate.area_at("PR", "00001").unwrap();
     assert_eq!(elsewhere.country, "PR");
-    assert!(elsewhere.counties.is_empty());
+    assert!(elsewhere.places.is_empty());
     let abroad = locate.area_at("DE", "10115").unwrap();
     assert_eq!(
         (abroad.country.as_str(), abroad.postal_code.as_str()),
         ("DE", "10115")
     );
-    assert!(abroad.counties.is_empty());
+    assert!(abroad.places.is_empty());
     let a = json_of(Skill::launch_answer(
         Language::EnUs,
         true,
@@ -642,7 +643,7 @@ fn counties_are_joined_as_said() {
     assert_eq!(join(&items(&["A", "B"]), "and"), "A and B");
     assert_eq!(join(&items(&["A", "B", "C"]), "und"), "A, B und C");
     let two = UserArea {
-        counties: vec!["40027".into(), "40109".into()],
+        places: vec![AreaKey::county("40027"), AreaKey::county("40109")],
         ..cleveland()
     };
     assert_eq!(
@@ -675,7 +676,7 @@ fn a_known_zip_code_is_stored_with_its_counties() {
         panic!("expected SetArea")
     };
     assert_eq!(area.postal_code, "02134");
-    assert_eq!(area.counties, ["25025"]);
+    assert_eq!(area.places, [AreaKey::county("25025")]);
 }
 
 #[tokio::test]

@@ -18,8 +18,9 @@ pub struct UserArea {
     pub postal_code: String,
     /// ISO country code (`"US"`).
     pub country: String,
-    /// 5-digit county FIPS codes (empty outside the United States).
-    pub counties: Vec<String>,
+    /// The warning areas the postal code lies in (US counties, German districts, MeteoAlarm
+    /// regions); empty where no feed serves the country, or the code is unknown.
+    pub places: Vec<AreaKey>,
     /// The Alexa region of the user's `apiEndpoint` (`"NA"`, `"EU"`, `"FE"`): where their
     /// Unicasts go.
     pub region: Option<String>,
@@ -57,9 +58,9 @@ impl AreaSource {
 }
 
 impl UserArea {
-    /// The places the user is indexed under: each county, and the ZIP code (US only).
+    /// The places the user is indexed under: each warning area, and the ZIP code (US only).
     pub fn keys(&self) -> Vec<AreaKey> {
-        let mut keys: Vec<AreaKey> = self.counties.iter().map(|c| AreaKey::county(c)).collect();
+        let mut keys = self.places.clone();
         if self.country == "US" {
             keys.push(AreaKey::zip(&self.postal_code));
         }
@@ -67,7 +68,9 @@ impl UserArea {
     }
 }
 
-/// A place users are indexed under: `c40027` (a county) or `z73019` (a ZIP code).
+/// A place users are indexed under: `c40027` (a US county), `z73019` (a ZIP code), `d05315` (a
+/// German district), `mUK116` (a MeteoAlarm region). The domain's `area::Place` writes them;
+/// this type only checks their shape.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct AreaKey(String);
@@ -77,7 +80,7 @@ impl<'de> Deserialize<'de> for AreaKey {
         let text = String::deserialize(deserializer)?;
         AreaKey::parse(&text).ok_or_else(|| {
             serde::de::Error::custom(format!(
-                "{text:?} is no place; expected c + a 5-digit county FIPS code or z + a 5-digit ZIP code"
+                "{text:?} is no place; expected c + a 5-digit county FIPS code, z + a 5-digit ZIP code, d + a 5-digit German district key or m + a MeteoAlarm region code such as UK116"
             ))
         })
     }
@@ -92,11 +95,23 @@ impl AreaKey {
         AreaKey(format!("z{zip}"))
     }
 
-    /// A key as stored, if it has one of the two shapes.
+    /// The key of a place code the domain wrote (`area::Place::code`).
+    pub fn from_place_code(code: String) -> Self {
+        AreaKey(code)
+    }
+
+    /// A key as stored, if it has one of the four shapes.
     pub fn parse(text: &str) -> Option<Self> {
-        let digits = text.strip_prefix('c').or_else(|| text.strip_prefix('z'))?;
-        (digits.len() == 5 && digits.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| AreaKey(text.to_owned()))
+        let (kind, rest) = text.split_at_checked(1)?;
+        let five_digits = rest.len() == 5 && rest.bytes().all(|b| b.is_ascii_digit());
+        let emma = rest.len() == 5
+            && rest.bytes().take(2).all(|b| b.is_ascii_uppercase())
+            && rest.bytes().skip(2).all(|b| b.is_ascii_digit());
+        match kind {
+            "c" | "z" | "d" if five_digits => Some(AreaKey(text.to_owned())),
+            "m" if emma => Some(AreaKey(text.to_owned())),
+            _ => None,
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -241,14 +256,18 @@ mod tests {
     fn keys_have_two_shapes() {
         assert_eq!(AreaKey::parse("c40027"), Some(AreaKey::county("40027")));
         assert_eq!(AreaKey::parse("z02134"), Some(AreaKey::zip("02134")));
-        for bad in ["", "c4002", "x40027", "c4002a", "z021345"] {
+        assert!(AreaKey::parse("d05315").is_some());
+        assert!(AreaKey::parse("mUK116").is_some());
+        for bad in [
+            "", "c4002", "x40027", "c4002a", "z021345", "mUK11", "muk116", "m12345", "dUK116",
+        ] {
             assert_eq!(AreaKey::parse(bad), None, "{bad}");
         }
         let area = UserArea {
             user_id: "u".into(),
             postal_code: "73019".into(),
             country: "US".into(),
-            counties: vec!["40027".into()],
+            places: vec![AreaKey::county("40027")],
             region: None,
             locale: None,
             source: AreaSource::Voice,
@@ -257,10 +276,17 @@ mod tests {
             area.keys(),
             [AreaKey::county("40027"), AreaKey::zip("73019")]
         );
-        let abroad = UserArea {
+        let germany = UserArea {
             country: "DE".into(),
             postal_code: "10115".into(),
-            counties: vec![],
+            places: vec![AreaKey::parse("d11000").unwrap()],
+            ..area.clone()
+        };
+        assert_eq!(germany.keys(), germany.places, "no ZIP key abroad");
+        let abroad = UserArea {
+            country: "FR".into(),
+            postal_code: "75001".into(),
+            places: vec![],
             ..area
         };
         assert!(abroad.keys().is_empty());

@@ -315,7 +315,8 @@ pub struct SeedUser {
     pub subscriptions: Vec<String>,
     pub postal_code: String,
     pub country: String,
-    pub counties: Vec<String>,
+    /// Place codes, as the function writes them (`c40027`, `d05315`, `mUK116`).
+    pub places: Vec<String>,
     pub region: Option<String>,
     pub locale: Option<String>,
 }
@@ -352,8 +353,8 @@ impl SeedUser {
             "country": {"S": self.country},
             "areaAt": {"N": "1"},
         });
-        if !self.counties.is_empty() {
-            user["counties"] = json!({"SS": self.counties});
+        if !self.places.is_empty() {
+            user["places"] = json!({"SS": self.places});
         }
         if let Some(region) = &self.region {
             user["region"] = json!({"S": region});
@@ -361,7 +362,7 @@ impl SeedUser {
         if let Some(locale) = &self.locale {
             user["locale"] = json!({"S": locale});
         }
-        let mut keys: Vec<String> = self.counties.iter().map(|c| format!("c{c}")).collect();
+        let mut keys: Vec<String> = self.places.clone();
         if self.country == "US" {
             keys.push(format!("z{}", self.postal_code));
         }

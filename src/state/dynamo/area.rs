@@ -51,13 +51,27 @@ fn stored_area(user_id: &str, item: &Item) -> Option<UserArea> {
         user_id: user_id.to_owned(),
         postal_code: text(item, "postalCode")?,
         country: text(item, "country").unwrap_or_default(),
-        counties: string_set(item, "counties"),
+        places: stored_places(item),
         region: text(item, "region"),
         locale: text(item, "locale"),
         source: text(item, "areaSource")
             .map(|t| AreaSource::parse(&t))
             .unwrap_or_default(),
     })
+}
+
+/// The record's `places` (place codes); a record written before other countries were served
+/// has `counties` (bare FIPS codes) instead, read as the same places.
+fn stored_places(item: &Item) -> Vec<AreaKey> {
+    let places = string_set(item, "places");
+    if !places.is_empty() {
+        return places.iter().filter_map(|p| AreaKey::parse(p)).collect();
+    }
+    string_set(item, "counties")
+        .iter()
+        .map(|fips| AreaKey::county(fips))
+        .filter(|key| AreaKey::parse(key.as_str()).is_some())
+        .collect()
 }
 
 impl DynamoStore {
@@ -189,14 +203,16 @@ impl DynamoStore {
             (":now".to_owned(), n(chrono::Utc::now().timestamp())),
             (":source".to_owned(), s(area.source.as_str())),
         ]);
-        if area.counties.is_empty() {
+        // The older attribute goes with the first write of the new one.
+        remove.push("counties");
+        if area.places.is_empty() {
             // DynamoDB has no empty sets.
-            remove.push("counties");
+            remove.push("places");
         } else {
-            set.push("counties = :counties");
+            set.push("places = :places");
             values.insert(
-                ":counties".to_owned(),
-                AttributeValue::Ss(area.counties.clone()),
+                ":places".to_owned(),
+                AttributeValue::Ss(area.places.iter().map(|p| p.as_str().to_owned()).collect()),
             );
         }
         match &area.region {
@@ -308,7 +324,7 @@ impl DynamoStore {
                 .table_name(&self.table)
                 .key("pk", user_key(user_id))
                 .update_expression(
-                    "SET #areaVersion = :nextVersion REMOVE postalCode, country, counties, #region, #locale, areaAt, areaSource",
+                    "SET #areaVersion = :nextVersion REMOVE postalCode, country, places, counties, #region, #locale, areaAt, areaSource",
                 )
                 .condition_expression(condition)
                 .expression_attribute_names("#region", "region")
@@ -432,7 +448,7 @@ impl DynamoStore {
         let items = self
             .batch_get(
                 keys,
-                "pk, subscriptions, #region, enabled, postalCode, country, counties",
+                "pk, subscriptions, #region, enabled, postalCode, country, places, counties",
                 &[("#region", "region")],
             )
             .await?;
