@@ -7,7 +7,7 @@ use std::fmt;
 
 use crate::alexa::{self, Region, Stage};
 use crate::vars;
-use crate::weather::{self, Audience, Severity};
+use crate::weather::{self, Audience, FeedKind, FeedSpec, Severity};
 
 /// Unicasts per second one function instance sends by default (`FANOUT_SEND_RATE`).
 pub const DEFAULT_SEND_RATE: u32 = 50;
@@ -34,8 +34,9 @@ pub struct Config {
     pub lwa_token_url: String,
     /// The DynamoDB table of sends and users; without it nothing is remembered.
     pub state_table: Option<String>,
-    /// The NWS-format alerts feed the scheduled rule polls; `None` = no polling.
-    pub weather_feed_url: Option<String>,
+    /// The feeds the scheduled rule polls (`WEATHER_FEEDS`, and `WEATHER_FEED_URL` as one
+    /// NWS feed); none = no polling.
+    pub weather_feeds: Vec<FeedSpec>,
     /// Feed alerts below this severity are not announced.
     pub weather_min_severity: Severity,
     /// A website or email address for the feed's operator to reach the skill's owner; sent in
@@ -105,9 +106,24 @@ impl Config {
             vars::LWA_TOKEN_URL,
             text(vars::LWA_TOKEN_URL).unwrap_or_else(|| DEFAULT_LWA_TOKEN_URL.to_owned()),
         )?;
-        let weather_feed_url = text(vars::WEATHER_FEED_URL)
-            .map(|url| http_url(vars::WEATHER_FEED_URL, url))
-            .transpose()?;
+        let mut weather_feeds = match text(vars::WEATHER_FEEDS) {
+            None => Vec::new(),
+            Some(list) => parse_feeds(&list)?,
+        };
+        if let Some(url) = text(vars::WEATHER_FEED_URL) {
+            let url = http_url(vars::WEATHER_FEED_URL, url)?;
+            // The older single-feed setting is one NWS entry (once, if listed in both).
+            if !weather_feeds.iter().any(|f| f.url == url) {
+                weather_feeds.insert(
+                    0,
+                    FeedSpec {
+                        kind: FeedKind::Nws,
+                        url,
+                        var: vars::WEATHER_FEED_URL,
+                    },
+                );
+            }
+        }
         let weather_min_severity = match text(vars::WEATHER_MIN_SEVERITY) {
             None => Severity::Severe,
             Some(value) => match Severity::parse(&value) {
@@ -137,15 +153,15 @@ impl Config {
             .transpose()?;
         // Caught here rather than at the first poll with an alert: a feed polled for users
         // by place needs the queue their Unicasts go through.
-        if weather_feed_url.is_some()
+        if !weather_feeds.is_empty()
             && weather_audience == Audience::Located
             && fanout_queue_url.is_none()
         {
             return Err(ConfigError::Missing {
                 var: vars::FANOUT_QUEUE_URL,
                 expected: format!(
-                    "{} is set and WEATHER_AUDIENCE is located (the default), so each feed alert goes to the users of its counties through the fan-out queue: set it to that SQS queue's URL (the SAM template's FanoutQueue), or set WEATHER_AUDIENCE=everyone to announce every alert to every subscriber",
-                    vars::WEATHER_FEED_URL
+                    "{} is set and WEATHER_AUDIENCE is located (the default), so each feed alert goes to the users of its places through the fan-out queue: set it to that SQS queue's URL (the SAM template's FanoutQueue), or set WEATHER_AUDIENCE=everyone to announce every alert to every subscriber",
+                    weather_feeds.first().map_or(vars::WEATHER_FEEDS, |f| f.var)
                 ),
             });
         }
@@ -173,7 +189,7 @@ impl Config {
             api_url,
             lwa_token_url,
             state_table: text(vars::STATE_TABLE),
-            weather_feed_url,
+            weather_feeds,
             weather_min_severity,
             weather_feed_contact,
         })
@@ -183,7 +199,7 @@ impl Config {
     pub fn weather_settings(&self) -> weather::Settings {
         weather::Settings {
             skill_id: self.skill_id.clone(),
-            feed_url: self.weather_feed_url.clone(),
+            feeds: self.weather_feeds.clone(),
             min_severity: self.weather_min_severity,
             contact: self.weather_feed_contact.clone(),
             audience: self.weather_audience,
@@ -198,6 +214,48 @@ impl Config {
             lwa_token_url: self.lwa_token_url.clone(),
         }
     }
+}
+
+/// `kind=URL` entries separated by commas (`nws=https://api.weather.gov/alerts/active?area=OK,
+/// dwd=https://opendata.dwd.de/…zip`); a URL with a comma of its own must encode it (`%2C`).
+fn parse_feeds(list: &str) -> Result<Vec<FeedSpec>, ConfigError> {
+    let invalid = |expected: String| ConfigError::Invalid {
+        var: vars::WEATHER_FEEDS,
+        value: list.to_owned(),
+        expected,
+    };
+    let mut feeds: Vec<FeedSpec> = Vec::new();
+    for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let Some((kind, url)) = entry.split_once('=') else {
+            return Err(invalid(format!(
+                "{entry:?} has no kind; expected kind=URL entries separated by commas, kinds {}, e.g. nws=https://api.weather.gov/alerts/active?area=OK",
+                FeedKind::ALLOWED
+            )));
+        };
+        let Some(kind) = FeedKind::parse(kind) else {
+            return Err(invalid(format!(
+                "{:?} is not a feed kind; expected one of {}",
+                kind.trim(),
+                FeedKind::ALLOWED
+            )));
+        };
+        let url = http_url(vars::WEATHER_FEEDS, url.trim().to_owned())?;
+        if feeds.iter().any(|f| f.url == url) {
+            return Err(invalid(format!("{url} is listed twice")));
+        }
+        feeds.push(FeedSpec {
+            kind,
+            url,
+            var: vars::WEATHER_FEEDS,
+        });
+    }
+    if feeds.is_empty() {
+        return Err(invalid(format!(
+            "expected kind=URL entries separated by commas, kinds {}",
+            FeedKind::ALLOWED
+        )));
+    }
+    Ok(feeds)
 }
 
 fn parse_regions(list: &str) -> Result<Vec<Region>, ConfigError> {
@@ -296,13 +354,21 @@ impl fmt::Display for Config {
         let regions: Vec<&str> = self.regions.iter().map(|r| r.code()).collect();
         write!(
             f,
-            "skill {}, stage {:?}, regions {}, credentials secret {}, state table {}, weather feed {} (minimum severity {}, contact {})",
+            "skill {}, stage {:?}, regions {}, credentials secret {}, state table {}, weather feeds {} (minimum severity {}, contact {})",
             self.skill_id,
             self.stage,
             regions.join(","),
             self.credentials_secret.as_deref().unwrap_or("(not set)"),
             self.state_table.as_deref().unwrap_or("(not set)"),
-            self.weather_feed_url.as_deref().unwrap_or("(not set)"),
+            if self.weather_feeds.is_empty() {
+                "(not set)".to_owned()
+            } else {
+                self.weather_feeds
+                    .iter()
+                    .map(|f| format!("{}={}", f.kind.name(), f.url))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
             self.weather_min_severity.name(),
             self.weather_feed_contact.as_deref().unwrap_or("(not set)"),
         )
@@ -358,6 +424,96 @@ mod tests {
     const ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
 
     #[test]
+    fn feeds_are_a_list_of_kinds_and_urls_and_the_older_variable_is_one_nws_feed() {
+        let queue = (
+            vars::FANOUT_QUEUE_URL,
+            "https://sqs.eu-west-1.amazonaws.com/1/q",
+        );
+        let config = Config::from_lookup(lookup(&[
+            (vars::SKILL_ID, ID),
+            queue,
+            (
+                vars::WEATHER_FEEDS,
+                " dwd=https://opendata.dwd.de/a.zip , meteoalarm=https://feeds.meteoalarm.org/feeds/uk,",
+            ),
+            (vars::WEATHER_FEED_URL, "https://api.weather.gov/alerts/active?area=OK"),
+        ]))
+        .unwrap();
+        let kinds: Vec<(FeedKind, &str, &str)> = config
+            .weather_feeds
+            .iter()
+            .map(|f| (f.kind, f.url.as_str(), f.var))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (
+                    FeedKind::Nws,
+                    "https://api.weather.gov/alerts/active?area=OK",
+                    vars::WEATHER_FEED_URL
+                ),
+                (
+                    FeedKind::Dwd,
+                    "https://opendata.dwd.de/a.zip",
+                    vars::WEATHER_FEEDS
+                ),
+                (
+                    FeedKind::MeteoAlarm,
+                    "https://feeds.meteoalarm.org/feeds/uk",
+                    vars::WEATHER_FEEDS
+                ),
+            ]
+        );
+        assert_eq!(config.weather_settings().feeds, config.weather_feeds);
+        // Listed in both: once.
+        let both = Config::from_lookup(lookup(&[
+            (vars::SKILL_ID, ID),
+            queue,
+            (vars::WEATHER_FEEDS, "nws=https://api.weather.gov/x"),
+            (vars::WEATHER_FEED_URL, "https://api.weather.gov/x"),
+        ]))
+        .unwrap();
+        assert_eq!(both.weather_feeds.len(), 1);
+
+        for (value, says) in [
+            ("https://api.weather.gov/x", "has no kind"),
+            (
+                "metoffice=https://x.example/feed",
+                "\"metoffice\" is not a feed kind",
+            ),
+            ("dwd=ftp://x.example/a.zip", "http:// or https://"),
+            (
+                "dwd=https://x.example/a,dwd=https://x.example/a",
+                "listed twice",
+            ),
+            (" , ", "expected kind=URL"),
+        ] {
+            let err = Config::from_lookup(lookup(&[
+                (vars::SKILL_ID, ID),
+                queue,
+                (vars::WEATHER_FEEDS, value),
+            ]))
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("WEATHER_FEEDS") && err.contains(says),
+                "{value}: {err}"
+            );
+        }
+        // Feeds for users by place need the fan-out queue.
+        let err = Config::from_lookup(lookup(&[
+            (vars::SKILL_ID, ID),
+            (vars::WEATHER_FEEDS, "dwd=https://opendata.dwd.de/a.zip"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("FANOUT_QUEUE_URL") && err.contains("WEATHER_FEEDS"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn sender_settings_default_to_development_in_north_america() {
         let config = Config::from_lookup(lookup(&[(vars::SKILL_ID, ID)])).unwrap();
         assert_eq!(config.stage, Stage::Development);
@@ -365,7 +521,7 @@ mod tests {
         assert_eq!(config.lwa_token_url, DEFAULT_LWA_TOKEN_URL);
         assert_eq!(config.credentials_secret, None);
         assert_eq!(config.state_table, None);
-        assert_eq!(config.weather_feed_url, None);
+        assert!(config.weather_feeds.is_empty());
         assert_eq!(config.weather_min_severity, Severity::Severe);
         assert_eq!(
             config.alexa_settings().events_url(Region::Na),

@@ -10,6 +10,7 @@ pub const API_URL: &str = "ALEXA_API_URL";
 pub const LWA_TOKEN_URL: &str = "LWA_TOKEN_URL";
 pub const STATE_TABLE: &str = "STATE_TABLE";
 pub const WEATHER_FEED_URL: &str = "WEATHER_FEED_URL";
+pub const WEATHER_FEEDS: &str = "WEATHER_FEEDS";
 pub const WEATHER_MIN_SEVERITY: &str = "WEATHER_MIN_SEVERITY";
 pub const WEATHER_FEED_CONTACT: &str = "WEATHER_FEED_CONTACT";
 pub const WEATHER_AUDIENCE: &str = "WEATHER_AUDIENCE";

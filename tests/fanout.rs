@@ -273,7 +273,7 @@ async fn a_polled_alert_reaches_each_subscribed_user_of_its_counties_once() {
     let second = rig.ok(&scheduled("tick-2")).await;
     // Each event's places heard it: decided from the event records, nothing claimed again.
     assert!(statuses(&second).is_empty(), "{second}");
-    assert_eq!(second["feed"]["skipped"]["alreadyTold"], 2, "{second}");
+    assert_eq!(second["feeds"][0]["skipped"]["alreadyTold"], 2, "{second}");
     assert_eq!(mapping.queue.depth(&rig.moto).await, (0, 0));
 
     // A consumed message delivered again (SQS delivers at least once) sends nothing.
@@ -389,7 +389,7 @@ async fn an_update_that_extends_the_area_reaches_only_the_new_counties() {
     rig.functions.remove(0).stop().await;
     let third = rig.ok(&scheduled("winter-3")).await;
     assert!(statuses(&third).is_empty(), "{third}");
-    assert_eq!(third["feed"]["skipped"]["alreadyTold"], 1, "{third}");
+    assert_eq!(third["feeds"][0]["skipped"]["alreadyTold"], 1, "{third}");
     assert_eq!(mapping.queue.depth(&rig.moto).await, (0, 0));
     rig.finish().await;
 }
@@ -506,7 +506,7 @@ async fn a_tornado_emergency_beside_its_original_is_heard_once_more() {
     rig.feed().serve(&rig.project.fixture("tornado-2.json"));
     let second = rig.ok(&scheduled("tor-2")).await;
     assert_eq!(statuses(&second), ["queued"], "{second}");
-    assert_eq!(second["feed"]["escalations"], 1, "{second}");
+    assert_eq!(second["feeds"][0]["escalations"], 1, "{second}");
     mapping.drain(&mut rig, DRAIN).await;
     // A plain continuation of the emergency, all three listed, from a new process: nothing.
     rig.spawn();
@@ -514,7 +514,7 @@ async fn a_tornado_emergency_beside_its_original_is_heard_once_more() {
     rig.feed().serve(&rig.project.fixture("tornado-3.json"));
     let third = rig.ok(&scheduled("tor-3")).await;
     assert!(statuses(&third).is_empty(), "{third}");
-    assert_eq!(third["feed"]["skipped"]["alreadyTold"], 3, "{third}");
+    assert_eq!(third["feeds"][0]["skipped"]["alreadyTold"], 3, "{third}");
     assert_eq!(
         heard(&unicasts(&rig).await),
         BTreeMap::from([(id("NORMAN"), 2), (id("BORDER"), 2)])
@@ -543,8 +543,8 @@ async fn a_cancellation_polled_before_the_queue_is_drained_reaches_nobody() {
     rig.feed()
         .serve(&rig.project.fixture("tornado-cancel.json"));
     let second = rig.ok(&scheduled("tor-2")).await;
-    assert_eq!(second["feed"]["recorded"], 1, "{second}");
-    assert_eq!(second["feed"]["skipped"]["cancel"], 1, "{second}");
+    assert_eq!(second["feeds"][0]["recorded"], 1, "{second}");
+    assert_eq!(second["feeds"][0]["skipped"]["cancel"], 1, "{second}");
     let played = mapping.drain(&mut rig, DRAIN).await;
     assert_eq!(outcomes(&played), ["cancelled"], "{played:?}");
     assert!(unicasts(&rig).await.is_empty());

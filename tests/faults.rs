@@ -346,7 +346,7 @@ async fn run(index: usize, case: &Case) -> Row {
     let (recovered, failed_cleanly) = match (&case.expect, &first) {
         (Expect::Delivered, outcome) if all_delivered(outcome) => (true, false),
         (Expect::Refused, Some(Outcome::Response(answer)))
-            if answer["feed"]["refused"] == 1 && statuses(answer).contains(&"refused") =>
+            if answer["feeds"][0]["refused"] == 1 && statuses(answer).contains(&"refused") =>
         {
             (true, false)
         }

@@ -66,7 +66,7 @@ async fn polls_announce_each_alert_once() {
     let first = rig.ok(&scheduled("tick-1")).await;
     assert_eq!(statuses(&first), ["accepted", "accepted"], "{first}");
     assert_eq!(
-        first["feed"]["skipped"],
+        first["feeds"][0]["skipped"],
         json!({"belowMinSeverity": 1, "otherEvent": 1, "notActual": 1, "cancel": 1}),
         "{first}"
     );
@@ -114,7 +114,7 @@ async fn polls_announce_each_alert_once() {
 
     // Second poll, same process: the feed answers 304 and nothing is read or sent.
     let second = rig.ok(&scheduled("tick-2")).await;
-    assert_eq!(second["feed"]["changed"], false, "{second}");
+    assert_eq!(second["feeds"][0]["changed"], false, "{second}");
     let seen = rig.feed().seen();
     assert_eq!(seen[1].status, 304);
     assert!(seen[1].if_none_match.is_some());
@@ -125,7 +125,7 @@ async fn polls_announce_each_alert_once() {
     rig.functions.remove(0).stop().await;
     let third = rig.ok(&scheduled("tick-3")).await;
     assert!(statuses(&third).is_empty(), "{third}");
-    assert_eq!(third["feed"]["skipped"]["alreadyTold"], 2, "{third}");
+    assert_eq!(third["feeds"][0]["skipped"]["alreadyTold"], 2, "{third}");
     assert_eq!(rig.feed().seen()[2].status, 200);
     assert_eq!(
         rig.event_requests().await,
@@ -138,7 +138,7 @@ async fn polls_announce_each_alert_once() {
     let fourth = rig.ok(&scheduled("tick-4")).await;
     assert_eq!(statuses(&fourth), ["accepted"], "{fourth}");
     assert_eq!(
-        fourth["feed"]["skipped"],
+        fourth["feeds"][0]["skipped"],
         json!({"cancel": 1, "alreadyTold": 1}),
         "{fourth}"
     );
@@ -147,7 +147,7 @@ async fn polls_announce_each_alert_once() {
     let fifth = rig.ok(&scheduled("tick-5")).await;
     assert!(statuses(&fifth).is_empty(), "{fifth}");
     assert_eq!(
-        fifth["feed"]["skipped"],
+        fifth["feeds"][0]["skipped"],
         json!({"alreadyTold": 2}),
         "{fifth}"
     );
@@ -161,9 +161,9 @@ async fn polls_announce_each_alert_once() {
     rig.feed().serve(&rig.project.fixture("poll-4.json"));
     let sixth = rig.ok(&scheduled("tick-6")).await;
     assert_eq!(statuses(&sixth), ["accepted"], "{sixth}");
-    assert_eq!(sixth["feed"]["escalations"], 1, "{sixth}");
+    assert_eq!(sixth["feeds"][0]["escalations"], 1, "{sixth}");
     let again = rig.ok(&scheduled("tick-7")).await;
-    assert_eq!(again["feed"]["changed"], false, "{again}");
+    assert_eq!(again["feeds"][0]["changed"], false, "{again}");
     rig.spawn();
     rig.functions.remove(0).stop().await;
     let fresh = rig.ok(&scheduled("tick-8")).await;
@@ -480,8 +480,8 @@ async fn a_poll_without_the_time_for_one_send_fails_naming_the_timeout() {
     assert_eq!(rig.event_requests().await, 0);
     // The next poll has the time: it fetches the whole feed again and sends both.
     let next = rig.ok(&scheduled("tick-2")).await;
-    assert_eq!(next["feed"]["status"], 200, "{next}");
-    assert_eq!(next["feed"]["deferred"], 0, "{next}");
+    assert_eq!(next["feeds"][0]["status"], 200, "{next}");
+    assert_eq!(next["feeds"][0]["deferred"], 0, "{next}");
     assert_eq!(statuses(&next), ["accepted", "accepted"], "{next}");
     let agent = rig.feed().seen()[0].user_agent.clone().unwrap_or_default();
     assert!(agent.ends_with("; weather@example.com)"), "{agent}");

@@ -176,7 +176,7 @@ fn describe(answer: &Value) -> Vec<String> {
         Some(false) => lines.push("session: stays open for an answer".into()),
         None => {}
     }
-    let feed = &answer["feed"];
+    let feed = &answer["feeds"][0];
     if let Some(url) = feed["url"].as_str() {
         lines.push(format!(
             "feed {url}: HTTP {}, {} alert(s), {} to announce, skipped {}",

@@ -3,13 +3,14 @@
 //! knowing which table answered it.
 
 use super::place::Place;
-use super::{county, describe, table};
+use super::{county, de, describe, gb, table};
 
 /// Where a postal code lies, for the feeds this function serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Located {
-    /// A served country and a code its table knows: the code as stored (trimmed, the form the
-    /// table reads) and its places (every one a border code touches).
+    /// A served country and a code its table knows: the code as stored (the form the table
+    /// reads: a US ZIP, a German Postleitzahl, a British outward code, which is all the
+    /// warnings need of a postcode) and its places (every one a border code touches).
     Placed {
         country: &'static str,
         postal: String,
@@ -34,6 +35,8 @@ pub fn locate(country: &str, postal: &str) -> Located {
     let country = country.trim();
     match country {
         "US" => us(postal),
+        "DE" => germany(postal),
+        "GB" => britain(postal),
         territory if US_TERRITORIES.contains(&territory) => match us(postal) {
             Located::Unknown => Located::NotServed,
             placed => placed,
@@ -55,12 +58,50 @@ fn us(postal: &str) -> Located {
     }
 }
 
-/// The place as Alexa says it: "Cleveland County, Oklahoma"; `None` for a place no table
-/// names (a code from an older table).
+/// A German Postleitzahl → its districts (Kreise), which DWD's warn cells name.
+fn germany(postal: &str) -> Located {
+    let Some(plz) = de::parse(postal) else {
+        return Located::Unknown;
+    };
+    match de::districts(plz) {
+        Some(districts) => Located::Placed {
+            country: "DE",
+            postal: format!("{plz:05}"),
+            places: districts.map(Place::district).collect(),
+        },
+        None => Located::Unknown,
+    }
+}
+
+/// A British postcode → its outward code's Met Office warning regions (MeteoAlarm's codes).
+/// Only the outward code is kept: the warnings need no more of the address.
+fn britain(postal: &str) -> Located {
+    let Some(outward) = gb::parse_outward(postal) else {
+        return Located::Unknown;
+    };
+    match gb::regions(&outward) {
+        Some(regions) => {
+            let mut places: Vec<Place> = regions.map(Place::emma).collect();
+            places.sort();
+            places.dedup();
+            Located::Placed {
+                country: "GB",
+                postal: outward,
+                places,
+            }
+        }
+        None => Located::Unknown,
+    }
+}
+
+/// The place as Alexa says it: "Cleveland County, Oklahoma", "Köln", "London and South East
+/// England"; `None` for a place no table names (a code from an older table).
 pub fn say(place: &Place) -> Option<String> {
     match place {
         Place::UsCounty(fips) => county(fips).map(describe),
-        Place::UsZip(_) | Place::DeDistrict(_) | Place::EmmaRegion(_) => None,
+        Place::DeDistrict(key) => de::district_name(key).map(str::to_owned),
+        Place::EmmaRegion(code) => gb::region_name(code).map(str::to_owned),
+        Place::UsZip(_) => None,
     }
 }
 
@@ -89,10 +130,46 @@ mod tests {
             );
         }
         assert_eq!(locate("PR", "12"), Located::NotServed);
+        assert_eq!(locate("AT", "1010"), Located::NotServed);
         assert_eq!(locate("FR", "75001"), Located::NotServed);
         assert_eq!(
             say(&Place::county("40027")).as_deref(),
             Some("Cleveland County, Oklahoma")
+        );
+    }
+
+    fn placed(country: &str, postal: &str) -> (String, Vec<Place>) {
+        match locate(country, postal) {
+            Located::Placed { postal, places, .. } => (postal, places),
+            other => panic!("{country} {postal}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn german_codes_are_placed_by_district_and_british_ones_by_warning_region() {
+        assert_eq!(
+            placed("DE", " 50667 "),
+            ("50667".to_owned(), vec![Place::district("05315")])
+        );
+        // A code spoken with its leading zero dropped; Dresden.
+        assert_eq!(placed("DE", "1067").0, "01067");
+        assert_eq!(locate("DE", "00000"), Located::Unknown);
+        assert_eq!(locate("DE", "SW1A 1AA"), Located::Unknown);
+        // The postcode as typed in the Alexa app, with or without the space, any case: only
+        // the outward code is kept.
+        for typed in ["SW1A 1AA", "sw1a1aa", " Sw1A 1aA"] {
+            assert_eq!(
+                placed("GB", typed),
+                ("SW1A".to_owned(), vec![Place::emma("UK116")]),
+                "{typed}"
+            );
+        }
+        assert_eq!(locate("GB", "ZZ99 9ZZ"), Located::Unknown);
+        assert_eq!(locate("GB", "50667"), Located::Unknown);
+        assert_eq!(say(&Place::district("05315")).as_deref(), Some("Köln"));
+        assert_eq!(
+            say(&Place::emma("UK116")).as_deref(),
+            Some("London and South East England")
         );
     }
 }

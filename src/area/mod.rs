@@ -18,6 +18,8 @@
 
 pub mod county;
 mod data;
+pub mod de;
+pub mod gb;
 pub mod locate;
 pub mod place;
 pub mod table;

@@ -75,18 +75,38 @@ pub(crate) async fn add_user(
     events: &[&str],
     region: &str,
 ) {
-    let places = crate::area::counties(zip)
-        .unwrap()
-        .map(|c| crate::state::AreaKey::county(c.fips))
-        .collect();
+    add_user_in(store, id, "US", zip, events, region).await;
+}
+
+/// A user at `postal` in `country` (placed as the skill places them), subscribed to `events`,
+/// in `region`.
+pub(crate) async fn add_user_in(
+    store: &MemoryStore,
+    id: &str,
+    country: &str,
+    postal: &str,
+    events: &[&str],
+    region: &str,
+) {
+    let crate::area::Located::Placed {
+        country, places, ..
+    } = crate::area::locate(country, postal)
+    else {
+        panic!("{country} {postal} is not placed")
+    };
+    let locale = match country {
+        "DE" => "de-DE",
+        "GB" => "en-GB",
+        _ => "en-US",
+    };
     store
         .set_area(&UserArea {
             user_id: id.into(),
-            postal_code: zip.into(),
-            country: "US".into(),
-            places,
+            postal_code: postal.into(),
+            country: country.into(),
+            places: places.iter().map(crate::area::Place::key).collect(),
             region: Some(region.into()),
-            locale: Some("en-US".into()),
+            locale: Some(locale.into()),
             source: crate::state::AreaSource::Voice,
         })
         .await

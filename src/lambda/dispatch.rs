@@ -795,14 +795,14 @@ mod tests {
         }
 
         #[tokio::test]
-        async fn an_address_abroad_is_stored_and_the_user_told_alerts_are_us_only() {
-            let (app, _, store) = app(true, found("DE", "10115"));
+        async fn an_address_in_a_country_not_served_is_stored_and_the_user_told_so() {
+            let (app, _, store) = app(true, found("FR", "75001"));
             let a = ask(&app, launch(&[ADDRESS_PERMISSION])).await;
-            assert!(said(&a).contains("the United States only"), "{a}");
+            assert!(said(&a).contains("a country I don't serve yet"), "{a}");
             let area = stored(&store.unwrap()).await.unwrap();
             assert_eq!(
                 (area.country.as_str(), area.postal_code.as_str()),
-                ("DE", "10115")
+                ("FR", "75001")
             );
             assert!(area.places.is_empty());
         }

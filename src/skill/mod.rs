@@ -581,7 +581,17 @@ fn set_zip_code(envelope: &RequestEnvelope, intent: &Intent, language: Language)
     else {
         return Reply::Answer(ResponseEnvelope::speak(texts.zip_missing).ask(texts.area_reprompt));
     };
-    let Located::Placed { places, .. } = area::locate("US", &zip) else {
+    // A German speaker's five digits are a Postleitzahl; anyone else's a US ZIP code.
+    let country = match language {
+        Language::De => "DE",
+        Language::EnUs | Language::EnGb => "US",
+    };
+    let Located::Placed {
+        country,
+        postal,
+        places,
+    } = area::locate(country, &zip)
+    else {
         // Digit by digit: "7 3 0 1 9" is read as a code, not "seventy-three thousand".
         let spoken: Vec<String> = zip.chars().map(String::from).collect();
         let text = texts.zip_unknown.replace("{zip}", &spoken.join(" "));
@@ -591,8 +601,8 @@ fn set_zip_code(envelope: &RequestEnvelope, intent: &Intent, language: Language)
     Reply::SetArea {
         area: UserArea {
             user_id: user,
-            postal_code: zip,
-            country: "US".into(),
+            postal_code: postal,
+            country: country.into(),
             places: places.iter().map(Place::key).collect(),
             region: endpoint
                 .and_then(Region::from_api_endpoint)
@@ -607,7 +617,7 @@ fn set_zip_code(envelope: &RequestEnvelope, intent: &Intent, language: Language)
 /// The area as said: its counties ("Cleveland County, Oklahoma"), or that alerts cover the
 /// United States only.
 fn say_area(texts: &Texts, area: &UserArea) -> String {
-    if area.country != "US" {
+    if area.places.is_empty() && area.country != "US" {
         return texts.area_abroad.to_owned();
     }
     let mut names: Vec<String> = area

@@ -1,8 +1,11 @@
 //! What the skill says, per language.
 //!
-//! en-US, en-GB and de-DE have their own texts (the British one says "weather warnings",
-//! as the Met Office does). Other German locales (de-AT, de-CH) get German; every other
-//! locale, and a request without one, gets US English.
+//! en-US, en-GB and de-DE have their own texts, each speaking of the service its users hear:
+//! the US National Weather Service, the Met Office (through MeteoAlarm), the Deutscher
+//! Wetterdienst. A German speaker sets their area by saying their Postleitzahl; a British one
+//! through the device's address (Alexa has no slot for a British postcode). Other German
+//! locales (de-AT, de-CH) get German; every other locale, and a request without one, gets US
+//! English.
 
 /// A language the skill answers in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,9 +66,9 @@ pub struct Texts {
     pub area_saved: &'static str,
     /// Launch: before [`Texts::area_is`] when the device's address moved the area.
     pub area_moved: &'static str,
-    /// The stored postal code is outside the United States.
+    /// The stored postal code is in a country no feed serves.
     pub area_abroad: &'static str,
-    /// Launch: the address permission is granted but gave no usable US address.
+    /// Launch: the address permission is granted but gave no usable address.
     pub area_ask: &'static str,
     /// Launch: the address permission is not granted.
     pub area_permission: &'static str,
@@ -109,8 +112,8 @@ const EN_US: Texts = Texts {
     and: "and",
     area_saved: "Got it.",
     area_moved: "Your device's address has changed.",
-    area_abroad: "Your postal code is outside the United States: for now, I announce alerts for \
-                  the United States only.",
+    area_abroad: "Your postal code is in a country I don't serve yet: I announce alerts in the \
+                  United States, Germany and the United Kingdom.",
     area_ask: "To know which alerts are yours, I need your zip code. Say, for example: my zip \
                code is 73019.",
     area_permission: "To know which alerts are yours, I need your zip code. Say, for example: my \
@@ -131,43 +134,50 @@ const EN_US: Texts = Texts {
     area_failed: "Sorry, I can't reach your stored area just now. Please try again later.",
 };
 
-/// British English differs where the Met Office's words do ("warnings", "switched on",
-/// "snowstorm"); the rest is the US text.
+/// British English says "warnings", as the Met Office does, and speaks of the Met Office; a
+/// British user's area comes from the device's address.
 static EN_GB: Texts = Texts {
     welcome:
         "Welcome to Weather Alerts. I announce severe weather warnings for your area as Alexa \
-              notifications: tornado, hurricane, snowstorm and thunderstorm warnings.",
+              notifications: the Met Office's in the United Kingdom, and the national weather \
+              services' in Germany and the United States.",
     notifications_on:
         "Notifications are switched on, so you're all set. To try it, say: send me a \
                        test alert.",
     notifications_off: "To get warnings, switch on notifications for this skill. I've sent a card \
                         to your Alexa app: open it and allow notifications.",
-    help: "I send you a notification when the weather service issues a severe weather warning for \
-           your area. Say: send me a test alert, to get a sample. Or say stop.",
+    help: "I send you a notification when the Met Office, or the national weather service where \
+           you are, issues a severe weather warning for your area. Say: send me a test alert, to \
+           get a sample. Or say stop.",
     area_is: "I announce warnings for {area}.",
-    area_abroad: "Your postcode is outside the United States: for now, I announce warnings for \
-                  the United States only.",
-    area_ask: "To know which warnings are yours, I need your US zip code. Say, for example: my \
-               zip code is 73019.",
-    area_permission: "To know which warnings are yours, I need your US zip code. Say, for \
-                      example: my zip code is 73019. Or allow the skill to use your postcode in \
-                      the Alexa app.",
+    area_abroad: "Your postcode is in a country I don't serve yet: I announce warnings in the \
+                  United Kingdom, Germany and the United States.",
+    area_ask: "To know which warnings are yours, I need your postcode: set your device's address \
+               in the Alexa app. In the United States, you can also say your zip code, for \
+               example: my zip code is 73019.",
+    area_permission: "To know which warnings are yours, I need your postcode: allow the skill to \
+                      use it in the Alexa app, where I've sent a card. In the United States, you \
+                      can also say your zip code, for example: my zip code is 73019.",
+    area_none: "I don't know your area yet. Set your device's address in the Alexa app and allow \
+                this skill to use your postcode. In the United States, you can also say your zip \
+                code.",
     area_forgotten: "Done: I've forgotten your area. I won't announce warnings for a place until \
-                     you tell me your zip code again.",
+                     you tell me your area again.",
     ..EN_US
 };
 
 static DE: Texts = Texts {
-    welcome: "Willkommen bei Unwetterwarnungen. Ich melde dir Unwetterwarnungen für deine Region \
-              als Alexa-Benachrichtigung: Tornados, Hurrikane, Schneestürme und Gewitter.",
+    welcome: "Willkommen bei Unwetterwarnungen. Ich melde dir die Unwetterwarnungen des Deutschen \
+              Wetterdienstes für deinen Kreis als Alexa-Benachrichtigung: schwere Gewitter, \
+              Orkanböen und starke Schneeverwehungen.",
     notifications_on: "Benachrichtigungen sind eingeschaltet, alles ist bereit. Zum Ausprobieren \
                        sag: schick mir eine Testwarnung.",
     notifications_off: "Damit ich dich warnen kann, schalte die Benachrichtigungen für diesen Skill \
                         ein. Ich habe dir eine Karte in die Alexa-App geschickt: öffne sie und \
                         erlaube Benachrichtigungen.",
     reprompt: "Du kannst sagen: schick mir eine Testwarnung. Oder sag stopp.",
-    help: "Ich schicke dir eine Benachrichtigung, sobald der Wetterdienst eine Unwetterwarnung für \
-           deine Region herausgibt. Sag: schick mir eine Testwarnung, für ein Beispiel. Oder sag stopp.",
+    help: "Ich schicke dir eine Benachrichtigung, sobald der Deutsche Wetterdienst eine \
+           Unwetterwarnung für deinen Kreis herausgibt. Sag: schick mir eine Testwarnung, für ein Beispiel. Oder sag stopp.",
     goodbye: "Bis bald.",
     fallback: "Das kann ich leider nicht. Du kannst sagen: schick mir eine Testwarnung, oder: Hilfe.",
     test_alert_sent: "Erledigt: eine Testwarnung ist unterwegs. Sie kommt gleich als \
@@ -182,20 +192,20 @@ static DE: Texts = Texts {
     and: "und",
     area_saved: "Alles klar.",
     area_moved: "Die Adresse deines Geräts hat sich geändert.",
-    area_abroad: "Deine Postleitzahl liegt außerhalb der USA: vorerst melde ich nur Warnungen für \
-                  die Vereinigten Staaten.",
-    area_ask: "Damit ich weiß, welche Warnungen dich betreffen, brauche ich deine US-Postleitzahl. \
-               Sag zum Beispiel: meine Postleitzahl ist 73019.",
+    area_abroad: "Deine Postleitzahl liegt in einem Land, für das ich noch keine Warnungen habe: \
+                  ich melde Warnungen für Deutschland, das Vereinigte Königreich und die USA.",
+    area_ask: "Damit ich weiß, welche Warnungen dich betreffen, brauche ich deine Postleitzahl. \
+               Sag zum Beispiel: meine Postleitzahl ist 50667.",
     area_permission: "Damit ich weiß, welche Warnungen dich betreffen, brauche ich deine \
-                      US-Postleitzahl. Sag zum Beispiel: meine Postleitzahl ist 73019. Oder \
-                      erlaube dem Skill in der Alexa-App, deine Postleitzahl zu verwenden.",
-    area_reprompt: "Wie lautet deine fünfstellige US-Postleitzahl? Sag zum Beispiel: meine \
-                    Postleitzahl ist 73019.",
-    area_none: "Ich kenne deine Region noch nicht. Sag zum Beispiel: meine Postleitzahl ist 73019.",
+                      Postleitzahl. Sag zum Beispiel: meine Postleitzahl ist 50667. Oder erlaube \
+                      dem Skill in der Alexa-App, deine Postleitzahl zu verwenden.",
+    area_reprompt: "Wie lautet deine fünfstellige Postleitzahl? Sag zum Beispiel: meine \
+                    Postleitzahl ist 50667.",
+    area_none: "Ich kenne deine Region noch nicht. Sag zum Beispiel: meine Postleitzahl ist 50667.",
     zip_missing: "Entschuldige, das habe ich nicht verstanden. Sag bitte die fünf Ziffern, zum \
-                  Beispiel: meine Postleitzahl ist 73019.",
+                  Beispiel: meine Postleitzahl ist 50667.",
     zip_unknown: "Die Postleitzahl {zip} kenne ich leider nicht. Sag bitte noch einmal deine \
-                  fünfstellige US-Postleitzahl.",
+                  fünfstellige Postleitzahl.",
     area_forgotten: "Erledigt: ich habe deine Region vergessen. Ich melde dir keine Warnungen für \
                      einen Ort, bis du mir wieder deine Postleitzahl sagst.",
     area_nothing_to_forget: "Ich habe keine Region für dich gespeichert, also gibt es nichts zu \
@@ -240,6 +250,8 @@ mod tests {
     fn the_languages_really_differ() {
         assert_ne!(EN_US.welcome, DE.welcome);
         assert_ne!(EN_US.welcome, EN_GB.welcome);
-        assert!(EN_GB.welcome.contains("warnings"));
+        assert!(EN_GB.welcome.contains("warnings") && EN_GB.welcome.contains("Met Office"));
+        assert!(DE.welcome.contains("Deutschen Wetterdienstes"));
+        assert!(DE.area_ask.contains("50667") && !DE.area_ask.contains("US-"));
     }
 }

@@ -622,10 +622,33 @@ fn an_address_becomes_an_area_in_the_us_and_abroad() {
     let elsewhere = locate.area_at("PR", "00001").unwrap();
     assert_eq!(elsewhere.country, "PR");
     assert!(elsewhere.places.is_empty());
-    let abroad = locate.area_at("DE", "10115").unwrap();
+    // Served abroad: Germany by district, the United Kingdom by warning region (only the
+    // postcode's outward code is kept).
+    let berlin = locate.area_at("DE", "10115").unwrap();
+    assert_eq!(
+        (berlin.country.as_str(), berlin.postal_code.as_str()),
+        ("DE", "10115")
+    );
+    assert_eq!(berlin.places, [AreaKey::parse("d11000").unwrap()]);
+    let london = locate.area_at("GB", "sw1a 1aa").unwrap();
+    assert_eq!(london.postal_code, "SW1A");
+    assert_eq!(london.places, [AreaKey::parse("mUK116").unwrap()]);
+    assert_eq!(locate.area_at("DE", "00000"), None, "not in the table");
+    let said = |area: UserArea, language| {
+        speech(&json_of(Skill::launch_answer(
+            language,
+            true,
+            &LaunchArea::Known(area),
+        )))
+        .to_owned()
+    };
+    assert!(said(berlin, Language::De).contains("für Berlin"));
+    assert!(said(london, Language::EnGb).contains("London and South East England"));
+    // Not served: stored with the sentence saying so.
+    let abroad = locate.area_at("FR", "75001").unwrap();
     assert_eq!(
         (abroad.country.as_str(), abroad.postal_code.as_str()),
-        ("DE", "10115")
+        ("FR", "75001")
     );
     assert!(abroad.places.is_empty());
     let a = json_of(Skill::launch_answer(
@@ -633,7 +656,33 @@ fn an_address_becomes_an_area_in_the_us_and_abroad() {
         true,
         &LaunchArea::Known(abroad),
     ));
-    assert!(speech(&a).contains("the United States only"), "{a}");
+    assert!(speech(&a).contains("a country I don't serve yet"), "{a}");
+}
+
+#[test]
+fn a_german_speaker_says_a_postleitzahl_and_hears_their_district() {
+    let Reply::SetArea { area, .. } = skill().handle(zip_intent(Some("50667"), "de-DE")).unwrap()
+    else {
+        panic!("expected SetArea")
+    };
+    assert_eq!(
+        (area.country.as_str(), area.postal_code.as_str()),
+        ("DE", "50667")
+    );
+    assert_eq!(area.places, [AreaKey::parse("d05315").unwrap()]);
+    // Dresden, said with its leading zero, arrives as 1067.
+    let Reply::SetArea { area, .. } = skill().handle(zip_intent(Some("1067"), "de-DE")).unwrap()
+    else {
+        panic!("expected SetArea")
+    };
+    assert_eq!(area.postal_code, "01067");
+    // A US ZIP code is no Postleitzahl for a German speaker: asked again.
+    let Reply::Answer(answer) = skill().handle(zip_intent(Some("73019"), "de-DE")).unwrap() else {
+        panic!("expected an answer")
+    };
+    let answer = serde_json::to_value(&answer).unwrap();
+    let text = speech(&answer);
+    assert!(text.contains("kenne ich leider nicht"), "{text}");
 }
 
 #[test]
@@ -696,7 +745,7 @@ async fn a_missing_or_unknown_zip_code_is_asked_again() {
     );
     assert_eq!(a["response"]["shouldEndSession"], json!(false));
     let de = answer(zip_intent(Some("?"), "de-DE")).await;
-    assert!(speech(&de).contains("meine Postleitzahl ist 73019"), "{de}");
+    assert!(speech(&de).contains("meine Postleitzahl ist 50667"), "{de}");
 }
 
 #[test]

@@ -267,6 +267,9 @@ pub struct Alert {
     pub alert_type: Option<&'static str>,
     /// CAP `status` is `Actual` (not an exercise, test, system message or draft).
     pub actual: bool,
+    /// An advance notice of a hazard not yet warned of (DWD's Vorabinformation, `urgency`
+    /// Future): never announced as a warning.
+    pub advance: bool,
     pub kind: MessageKind,
     pub severity: Severity,
     /// Who issued it (`NWS Norman OK`): Alexa says it as the alert's source.
@@ -307,8 +310,11 @@ pub struct Alerts {
 pub enum Skip {
     /// `status` is Exercise, System, Test or Draft.
     NotActual,
-    /// It ends its event (a cancellation, an expiry, an upgrade's old half): nothing to say.
+    /// It ends its event (a cancellation, an expiry, an upgrade's old half, an all-clear):
+    /// nothing to say.
     Cancel,
+    /// An advance notice, not a warning.
+    Advance,
     /// `msgType` Ack or Error.
     NotAnAlert,
     /// A hazard with no Alexa alert type.
@@ -319,7 +325,7 @@ pub enum Skip {
     /// It continues an event (CON, EXT, ROU, COR) that its places never heard, without a rise
     /// in danger: a continuation is not news.
     Continuation,
-    /// It names no place this function knows (a marine zone).
+    /// It names no place this function knows (a marine zone, a DWD sea or lake cell).
     NoPlace,
     Malformed,
 }
@@ -329,12 +335,13 @@ impl Skip {
         match self {
             Skip::NotActual => "notActual",
             Skip::Cancel => "cancel",
+            Skip::Advance => "advanceNotice",
             Skip::NotAnAlert => "notAnAlert",
             Skip::OtherEvent => "otherEvent",
             Skip::BelowMinSeverity => "belowMinSeverity",
             Skip::AlreadyTold => "alreadyTold",
             Skip::Continuation => "continuation",
-            Skip::NoPlace => "noCounty",
+            Skip::NoPlace => "noPlace",
             Skip::Malformed => "malformed",
         }
     }

@@ -4,13 +4,16 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::time::Instant;
 
 use super::alert::Alerts;
 use super::client::{FeedClient, FeedError, Fetched, Validators};
+use super::dwd::DwdFeed;
+use super::meteoalarm::MeteoAlarmFeed;
 use super::nws;
+use super::settings::{FeedKind, FeedSpec};
 
 pub type FeedFuture<'a> = Pin<Box<dyn Future<Output = Result<Polled, FeedError>> + Send + 'a>>;
 
@@ -28,11 +31,24 @@ pub enum Polled {
 pub trait AlertFeed: Send + Sync {
     /// Where the feed is (for reports and logs).
     fn url(&self) -> &str;
+    /// Its format, as configured (`nws`, `dwd`, `meteoalarm`).
+    fn kind(&self) -> &'static str;
     /// Fetches the feed and reads it; a body that is no feed of this kind is an error.
     fn fetch(&self, deadline: Instant) -> FeedFuture<'_>;
     /// Every alert of the version `validators` names was handled: a later fetch may answer
     /// [`Polled::NotModified`] while it is unchanged.
     fn remember(&self, validators: Validators);
+}
+
+/// The feed a configuration entry names, in its format.
+pub fn open(spec: FeedSpec, skill_id: &str, contact: Option<&str>) -> Arc<dyn AlertFeed> {
+    let kind = spec.kind;
+    let client = FeedClient::new(spec, skill_id, contact);
+    match kind {
+        FeedKind::Nws => Arc::new(NwsFeed::new(client)),
+        FeedKind::Dwd => Arc::new(DwdFeed::new(client)),
+        FeedKind::MeteoAlarm => Arc::new(MeteoAlarmFeed::new(client)),
+    }
 }
 
 /// The US National Weather Service's `/alerts/active` (GeoJSON).
@@ -51,15 +67,16 @@ impl AlertFeed for NwsFeed {
         self.client.url()
     }
 
+    fn kind(&self) -> &'static str {
+        FeedKind::Nws.name()
+    }
+
     fn fetch(&self, deadline: Instant) -> FeedFuture<'_> {
         Box::pin(async move {
             match self.client.fetch(deadline).await? {
                 Fetched::NotModified => Ok(Polled::NotModified),
                 Fetched::Changed { body, validators } => {
-                    let alerts = nws::parse(&body).map_err(|problem| FeedError::Malformed {
-                        url: self.client.url().to_owned(),
-                        problem,
-                    })?;
+                    let alerts = nws::parse(&body).map_err(|p| self.client.malformed(p))?;
                     // The body is dropped here: a national feed's megabytes are not kept
                     // through the sends.
                     Ok(Polled::Changed { alerts, validators })
@@ -77,6 +94,7 @@ impl AlertFeed for NwsFeed {
 #[derive(Default)]
 pub struct MemoryFeed {
     state: Mutex<MemoryState>,
+    url: String,
 }
 
 #[derive(Default)]
@@ -90,6 +108,16 @@ struct MemoryState {
 impl MemoryFeed {
     pub fn new(alerts: Alerts) -> Self {
         let feed = MemoryFeed::default();
+        feed.set(alerts);
+        feed
+    }
+
+    /// A feed at its own `url` (several feeds in one poll).
+    pub fn at(url: &str, alerts: Alerts) -> Self {
+        let feed = MemoryFeed {
+            url: url.to_owned(),
+            ..MemoryFeed::default()
+        };
         feed.set(alerts);
         feed
     }
@@ -119,7 +147,15 @@ impl MemoryFeed {
 
 impl AlertFeed for MemoryFeed {
     fn url(&self) -> &str {
-        "memory:"
+        if self.url.is_empty() {
+            "memory:"
+        } else {
+            &self.url
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        "memory"
     }
 
     fn fetch(&self, _deadline: Instant) -> FeedFuture<'_> {

@@ -10,9 +10,12 @@
 //! - [`Poller`] runs the steps: fetch, look up, decide, send, record.
 
 pub mod alert;
+pub mod cap;
 pub mod client;
+pub mod dwd;
 pub mod feed;
 pub mod memory;
+pub mod meteoalarm;
 pub mod nws;
 pub mod plan;
 mod settings;
@@ -40,7 +43,7 @@ use crate::vars;
 pub use alert::{Alert, Alerts, EventKey, Level, Place, Skip};
 pub use client::{FeedClient, FeedError, Validators};
 pub use feed::{AlertFeed, MemoryFeed, NwsFeed, Polled};
-pub use settings::{Audience, Settings};
+pub use settings::{Audience, FeedKind, FeedSpec, Settings};
 pub use severity::Severity;
 
 /// Why a poll failed the invocation.
@@ -60,6 +63,14 @@ pub enum PollError {
 
     #[error(transparent)]
     Send(#[from] SendError),
+
+    /// One feed failed (the first error) while the others were handled: the invocation fails
+    /// so that it is retried, and the retry finds what the others announced recorded.
+    #[error("{cause}; the invocation fails so that it is retried ({handled})")]
+    OneOfSeveral {
+        cause: Box<PollError>,
+        handled: String,
+    },
 
     /// Not even one announcement could be started: the function's timeout is too short
     /// for a poll (deferring every time would never send anything, and show nothing).
@@ -85,24 +96,32 @@ impl PollError {
             PollError::Feed(_) => "FeedUnavailable",
             PollError::Send(err) => err.error_type(),
             PollError::TooShort { .. } => "TimeoutTooShort",
+            PollError::OneOfSeveral { cause, .. } => cause.error_type(),
         }
     }
 }
 
-/// The answer to a poll.
+/// The answer to a poll: what it made of each feed, in the configured order, and the sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PollReport {
-    pub feed: FeedSummary,
+    pub feeds: Vec<FeedSummary>,
     pub results: Vec<Outcome>,
 }
 
-/// What the poll made of the feed.
+/// What the poll made of one feed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FeedSummary {
+    /// `nws`, `dwd`, `meteoalarm`.
+    pub kind: &'static str,
     pub url: String,
-    /// The feed's HTTP status: 200, or 304 when unchanged since the last poll.
-    pub status: u16,
+    /// The feed's HTTP status: 200, or 304 when unchanged since the last poll; none when it
+    /// could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
     pub changed: bool,
+    /// Why the feed could not be read or its alerts not handled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Alerts in the feed, malformed ones included.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alerts: Option<usize>,
@@ -134,11 +153,20 @@ pub struct FeedSummary {
 }
 
 impl FeedSummary {
-    fn unchanged(url: &str) -> Self {
+    fn unchanged(feed: &dyn AlertFeed) -> Self {
         FeedSummary {
-            url: url.to_owned(),
-            status: 304,
+            status: Some(304),
+            ..FeedSummary::failed(feed, None)
+        }
+    }
+
+    fn failed(feed: &dyn AlertFeed, error: Option<&PollError>) -> Self {
+        FeedSummary {
+            kind: feed.kind(),
+            url: feed.url().to_owned(),
+            status: None,
             changed: false,
+            error: error.map(ToString::to_string),
             alerts: None,
             events: None,
             candidates: None,
@@ -177,7 +205,7 @@ const CHUNK_TIME: std::time::Duration = crate::alexa::sender::MIN_POST_TIME
     .saturating_add(crate::budget::REPORT_RESERVE);
 
 pub struct Poller {
-    feed: Option<Arc<dyn AlertFeed>>,
+    feeds: Vec<Arc<dyn AlertFeed>>,
     min_severity: Severity,
     contact_missing: bool,
     clock: Arc<dyn Clock>,
@@ -197,30 +225,42 @@ struct Sent {
 
 impl Poller {
     pub fn new(settings: &Settings, clock: Arc<dyn Clock>) -> Self {
-        let feed = settings.feed_url.clone().map(|url| {
-            Arc::new(NwsFeed::new(FeedClient::new(
-                url,
-                &settings.skill_id,
-                settings.contact.as_deref(),
-            ))) as Arc<dyn AlertFeed>
-        });
+        let feeds = settings
+            .feeds
+            .iter()
+            .map(|spec| {
+                feed::open(
+                    spec.clone(),
+                    &settings.skill_id,
+                    settings.contact.as_deref(),
+                )
+            })
+            .collect();
         Poller {
             clock,
             audience: settings.audience,
-            feed,
+            feeds,
             min_severity: settings.min_severity,
             contact_missing: settings.contact.is_none(),
         }
     }
 
-    /// The same poll over another feed (an in-memory one in tests).
-    pub fn with_feed(mut self, feed: Arc<dyn AlertFeed>) -> Self {
-        self.feed = Some(feed);
+    /// The same poll over other feeds (in-memory ones in tests).
+    pub fn with_feeds(mut self, feeds: Vec<Arc<dyn AlertFeed>>) -> Self {
+        self.feeds = feeds;
         self.contact_missing = false;
         self
     }
 
-    /// One poll: fetch, look up what each event's places heard, decide, send, record.
+    /// The same poll over one other feed.
+    pub fn with_feed(self, feed: Arc<dyn AlertFeed>) -> Self {
+        self.with_feeds(vec![feed])
+    }
+
+    /// One poll of every feed: fetch them all at once, then for each changed one look up
+    /// what each event's places heard, decide, send, record. A feed that cannot be read (or
+    /// whose announcements fail) does not hold back the others; the poll then fails, naming
+    /// it, so that it is retried, and the retry finds the others' announcements recorded.
     pub async fn poll(
         &self,
         notifier: &Notifier,
@@ -228,25 +268,88 @@ impl Poller {
         deadline: Instant,
         holder: &str,
     ) -> Result<PollReport, PollError> {
-        let (feed, ledger) = self.configured(ledger)?;
-        tracing::info!(feed = feed.url(), "polling the weather feed");
+        let ledger = self.configured(ledger)?;
         if self.contact_missing {
             tracing::warn!(
                 "WEATHER_FEED_CONTACT is not set: NWS asks for a contact (website or email) in the User-Agent, so that it can reach you before blocking a client"
             );
         }
-        let (alerts, validators) = match feed.fetch(deadline).await? {
-            Polled::NotModified => {
-                tracing::info!(feed = feed.url(), "feed unchanged since the last poll");
-                return Ok(PollReport {
-                    feed: FeedSummary::unchanged(feed.url()),
-                    results: Vec::new(),
-                });
-            }
-            Polled::Changed { alerts, validators } => (alerts, validators),
+        let fetched =
+            futures_util::future::join_all(self.feeds.iter().map(|f| f.fetch(deadline))).await;
+        let mut report = PollReport {
+            feeds: Vec::with_capacity(self.feeds.len()),
+            results: Vec::new(),
         };
+        let mut failures: Vec<PollError> = Vec::new();
+        for (feed, fetched) in self.feeds.iter().zip(fetched) {
+            let feed = feed.as_ref();
+            tracing::info!(
+                feed = feed.url(),
+                kind = feed.kind(),
+                "polling the weather feed"
+            );
+            let handled = match fetched {
+                Err(err) => Err(PollError::Feed(err)),
+                Ok(Polled::NotModified) => {
+                    tracing::info!(feed = feed.url(), "feed unchanged since the last poll");
+                    report.feeds.push(FeedSummary::unchanged(feed));
+                    continue;
+                }
+                Ok(Polled::Changed { alerts, validators }) => {
+                    // Only the first feed with announcements may find the timeout too short
+                    // for any: later ones are deferred to the next poll.
+                    let first = report.results.is_empty();
+                    self.handle(
+                        feed, alerts, validators, notifier, ledger, deadline, holder, first,
+                    )
+                    .await
+                }
+            };
+            match handled {
+                Ok((summary, results)) => {
+                    report.feeds.push(summary);
+                    report.results.extend(results);
+                }
+                Err(err) => {
+                    tracing::error!(feed = feed.url(), error = %err, "weather feed not handled");
+                    report.feeds.push(FeedSummary::failed(feed, Some(&err)));
+                    failures.push(err);
+                }
+            }
+        }
+        match failures.len() {
+            0 => Ok(report),
+            _ if self.feeds.len() == 1 => Err(failures.remove(0)),
+            failed => {
+                let handled = self.feeds.len() - failed;
+                Err(PollError::OneOfSeveral {
+                    cause: Box::new(failures.remove(0)),
+                    handled: format!(
+                        "{failed} of {} feeds failed; the other {handled} were handled, {} announcement(s) sent or queued",
+                        self.feeds.len(),
+                        report.results.len()
+                    ),
+                })
+            }
+        }
+    }
+
+    /// One changed feed: look up, decide, send, record; remembered only when all of it was
+    /// handled by this poll.
+    #[allow(clippy::too_many_arguments)]
+    async fn handle(
+        &self,
+        feed: &dyn AlertFeed,
+        alerts: Alerts,
+        validators: Validators,
+        notifier: &Notifier,
+        ledger: &Ledger,
+        deadline: Instant,
+        holder: &str,
+        first: bool,
+    ) -> Result<(FeedSummary, Vec<Outcome>), PollError> {
         for problem in &alerts.malformed {
-            tracing::warn!(problem, "feed alert skipped: malformed");
+            tracing::warn!(feed = feed.url(), problem, "feed alert skipped: malformed");
         }
         let chains = self.look_up(ledger, &alerts.alerts, deadline).await?;
         let places_matter = self.audience == Audience::Located;
@@ -259,7 +362,7 @@ impl Poller {
         );
         log_decisions(&plan);
         let sent = self
-            .send(notifier, &plan, places_matter, deadline, holder)
+            .send(notifier, &plan, places_matter, deadline, holder, first)
             .await?;
         let (recorded, contested) = self
             .record(ledger, &plan, &sent.waiting, deadline, holder)
@@ -278,26 +381,24 @@ impl Poller {
         if sent.deferred == 0 && !sent.contested && !contested {
             feed.remember(validators);
         }
-        Ok(self.report(feed.url(), &alerts, &plan, sent, recorded))
+        Ok(self.report(feed, &alerts, &plan, sent, recorded))
     }
 
-    fn configured<'a>(
-        &'a self,
-        ledger: Option<&'a Ledger>,
-    ) -> Result<(&'a dyn AlertFeed, &'a Ledger), PollError> {
-        let feed = self.feed.as_deref().ok_or(PollError::NotConfigured {
-            what: "the scheduled weather poll",
-            var: vars::WEATHER_FEED_URL,
-            fix: "set it to an NWS alerts URL such as https://api.weather.gov/alerts/active?area=OK (the SAM template's WeatherFeedUrl), or remove the schedule",
-        })?;
+    fn configured<'a>(&'a self, ledger: Option<&'a Ledger>) -> Result<&'a Ledger, PollError> {
+        if self.feeds.is_empty() {
+            return Err(PollError::NotConfigured {
+                what: "the scheduled weather poll",
+                var: vars::WEATHER_FEEDS,
+                fix: "set it to the feeds to poll as kind=URL entries, e.g. nws=https://api.weather.gov/alerts/active?area=OK (the SAM template's WeatherFeeds), or remove the schedule",
+            });
+        }
         // Checked before the feed is read: without a record of what was announced, every
         // poll would announce the same alerts again.
-        let ledger = ledger.ok_or(PollError::NotConfigured {
+        ledger.ok_or(PollError::NotConfigured {
             what: "the scheduled weather poll",
             var: vars::STATE_TABLE,
             fix: "without a state table every poll would announce the same alerts again; set it to the DynamoDB table the SAM template creates",
-        })?;
-        Ok((feed, ledger))
+        })
     }
 
     /// Reads the record chains of the feed's events, then, for events found under none of
@@ -327,6 +428,7 @@ impl Poller {
         places_matter: bool,
         deadline: Instant,
         holder: &str,
+        first: bool,
     ) -> Result<Sent, PollError> {
         let now = self.clock.now();
         let keep = now + memory::KEEP_AT_LEAST;
@@ -363,7 +465,7 @@ impl Poller {
         let total = requests.len();
         while !requests.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left < CHUNK_TIME && requests.len() == total {
+            if left < CHUNK_TIME && requests.len() == total && first {
                 return Err(PollError::TooShort {
                     left_ms: u64::try_from(left.as_millis()).unwrap_or(u64::MAX),
                     needed_ms: u64::try_from(CHUNK_TIME.as_millis()).unwrap_or(u64::MAX),
@@ -435,12 +537,12 @@ impl Poller {
 
     fn report(
         &self,
-        url: &str,
+        feed: &dyn AlertFeed,
         alerts: &Alerts,
         plan: &plan::Plan<'_>,
         sent: Sent,
         recorded: usize,
-    ) -> PollReport {
+    ) -> (FeedSummary, Vec<Outcome>) {
         let Sent {
             results, deferred, ..
         } = sent;
@@ -466,11 +568,13 @@ impl Poller {
                 ("AlertsDeferred", deferred as u64),
             ],
         );
-        PollReport {
-            feed: FeedSummary {
-                url: url.to_owned(),
-                status: 200,
+        (
+            FeedSummary {
+                kind: feed.kind(),
+                url: feed.url().to_owned(),
+                status: Some(200),
                 changed: true,
+                error: None,
                 alerts: Some(seen),
                 events: Some(plan.events),
                 candidates: Some(plan.announce.len()),
@@ -482,7 +586,7 @@ impl Poller {
                 recorded: Some(recorded),
             },
             results,
-        }
+        )
     }
 }
 

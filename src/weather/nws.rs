@@ -213,6 +213,7 @@ fn alert(p: &Properties, at: &str) -> Result<Alert, String> {
     let mut alert = Alert {
         alert_type: alert_type(&event),
         actual: text("status")? == "Actual",
+        advance: false,
         kind,
         severity,
         sender_name: text("senderName")?,

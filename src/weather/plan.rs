@@ -388,6 +388,8 @@ pub fn plan<'a>(
             || (!alert.tracks.is_empty() && alert.tracks.iter().all(|t| t.action.ends()))
         {
             Some(Skip::Cancel)
+        } else if alert.advance {
+            Some(Skip::Advance)
         } else if alert.alert_type.is_none() {
             Some(Skip::OtherEvent)
         } else if alert.severity < floor {
@@ -496,7 +498,11 @@ fn decide(
     for &(ai, ti) in items {
         let alert = &alerts[ai];
         let track = &alert.tracks[ti];
-        if ends(alert, track) || alert.alert_type.is_none() || alert.severity < floor {
+        if ends(alert, track)
+            || alert.advance
+            || alert.alert_type.is_none()
+            || alert.severity < floor
+        {
             continue;
         }
         let places: Vec<&Place> = alert.places.iter().filter(|p| !gone(p)).collect();
@@ -685,6 +691,7 @@ mod tests {
             event: event.into(),
             alert_type: crate::weather::nws::alert_type(event),
             actual: true,
+            advance: false,
             kind,
             severity: Severity::Extreme,
             sender_name: "NWS Norman OK".into(),
@@ -1378,7 +1385,7 @@ mod tests {
                 ("cancel", 1),
                 ("continuation", 1),
                 ("malformed", 2),
-                ("noCounty", 1),
+                ("noPlace", 1),
                 ("notActual", 1),
                 ("notAnAlert", 1),
                 ("otherEvent", 1),

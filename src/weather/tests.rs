@@ -24,7 +24,7 @@ fn poller(feed: Arc<MemoryFeed>) -> Poller {
 fn poller_for(feed: Arc<MemoryFeed>, audience: &str) -> Poller {
     let settings = Settings {
         skill_id: "amzn1.ask.skill.11111111-2222-3333-4444-555555555555".into(),
-        feed_url: None,
+        feeds: Vec::new(),
         min_severity: Severity::Severe,
         contact: None,
         audience: Audience::parse(audience).unwrap(),
@@ -120,7 +120,7 @@ async fn a_tornado_emergency_listed_beside_its_original_is_heard() {
         tornado("a.2", "CON", &["040027"], emergency.clone()),
     ]));
     let (report, _) = poll_and_drain(&rig, &poller).await;
-    assert_eq!(report.feed.escalations, Some(1), "{report:?}");
+    assert_eq!(report.feeds[0].escalations, Some(1), "{report:?}");
     assert_eq!(heard(&rig), counts(&[(0, 2), (1, 2)]));
     // Listed again (a new version of the feed, and a new process with no HTTP cache):
     // every place heard the emergency.
@@ -136,8 +136,8 @@ async fn a_tornado_emergency_listed_beside_its_original_is_heard() {
         ),
     ]));
     let (report, _) = poll_and_drain(&rig, &self::poller(feed.clone())).await;
-    assert_eq!(report.feed.candidates, Some(0), "{report:?}");
-    assert_eq!(report.feed.skipped.as_ref().unwrap()["alreadyTold"], 3);
+    assert_eq!(report.feeds[0].candidates, Some(0), "{report:?}");
+    assert_eq!(report.feeds[0].skipped.as_ref().unwrap()["alreadyTold"], 3);
     assert_eq!(heard(&rig), counts(&[(0, 2), (1, 2)]));
 }
 
@@ -161,7 +161,7 @@ async fn a_continuation_or_a_cancellation_after_expires_is_not_heard_as_new() {
             expired.clone(),
         )]));
         let (report, _) = poll_and_drain(&rig, &poller).await;
-        assert_eq!(report.feed.candidates, Some(0), "{action}: {report:?}");
+        assert_eq!(report.feeds[0].candidates, Some(0), "{action}: {report:?}");
     }
     assert_eq!(heard(&rig), counts(&[(0, 1)]));
 }
@@ -175,7 +175,7 @@ async fn two_segments_of_one_event_reach_a_user_in_both_once() {
         tornado("p.002.1", "NEW", &["040087"], json!({})),
     ])));
     let (report, _) = poll_and_drain(&rig, &poller(feed)).await;
-    assert_eq!(report.feed.events, Some(1));
+    assert_eq!(report.feeds[0].events, Some(1));
     assert_eq!(heard(&rig), counts(&[(0, 1), (1, 1), (2, 1)]));
 }
 
@@ -196,7 +196,7 @@ async fn a_later_segment_reaches_its_new_places_only() {
         tornado("p.002.1", "NEW", &["040087"], json!({})),
     ]));
     let (report, _) = poll_and_drain(&rig, &poller).await;
-    assert_eq!(report.feed.extensions, Some(1));
+    assert_eq!(report.feeds[0].extensions, Some(1));
     // The border user heard the event in Cleveland County: not again for McClain.
     assert_eq!(heard(&rig), counts(&[(0, 1), (1, 1), (2, 1)]));
 }
@@ -218,8 +218,8 @@ async fn a_cancellation_polled_before_the_queue_is_drained_reaches_nobody() {
         "severity": "Minor", "references": [{"identifier": "a.1"}]}),
     )]));
     let cancelled = poll(&rig, &poller).await;
-    assert_eq!(cancelled.feed.recorded, Some(1), "{cancelled:?}");
-    assert_eq!(cancelled.feed.skipped.as_ref().unwrap()["cancel"], 1);
+    assert_eq!(cancelled.feeds[0].recorded, Some(1), "{cancelled:?}");
+    assert_eq!(cancelled.feeds[0].skipped.as_ref().unwrap()["cancel"], 1);
     let handled: Vec<Handled> = drain(&rig, 10, 20)
         .await
         .into_iter()
@@ -292,7 +292,7 @@ async fn records_of_the_previous_release_keep_active_alerts_quiet() {
     let poller = poller(feed.clone());
     let (report, _) = poll_and_drain(&rig, &poller).await;
     // Only McClain County is news.
-    assert_eq!(report.feed.extensions, Some(1), "{report:?}");
+    assert_eq!(report.feeds[0].extensions, Some(1), "{report:?}");
     assert_eq!(heard(&rig), counts(&[(1, 1)]));
     // The event's own chain holds it now: the old record is no longer needed.
     let chain = memory::read(
@@ -313,7 +313,7 @@ async fn a_failed_feed_fails_the_poll_and_is_read_again_next_time() {
     users(&rig, &[CLEVELAND]).await;
     let feed = Arc::new(MemoryFeed::default());
     feed.fail(FeedError::Timeout {
-        url: "memory:".into(),
+        feed: "memory:".into(),
         millis: 10,
     });
     let poller = poller(feed.clone());
@@ -327,7 +327,125 @@ async fn a_failed_feed_fails_the_poll_and_is_read_again_next_time() {
     assert_eq!(heard(&rig), counts(&[(0, 1)]));
     // Handled: the same version is not read again.
     let unchanged = poll(&rig, &poller).await;
-    assert!(!unchanged.feed.changed);
+    assert!(!unchanged.feeds[0].changed);
+}
+
+#[tokio::test]
+async fn one_feed_down_does_not_hold_back_the_others_and_the_retry_sends_only_its_alerts() {
+    let rig = rig();
+    users(&rig, &[CLEVELAND, PURCELL]).await;
+    let up = Arc::new(MemoryFeed::at(
+        "memory:up",
+        alerts(vec![tornado("a.1", "NEW", &["040027"], json!({}))]),
+    ));
+    let down = Arc::new(MemoryFeed::at("memory:down", Alerts::default()));
+    down.fail(FeedError::Unreachable {
+        feed: "the dwd feed memory:down (WEATHER_FEEDS)".into(),
+        detail: "connection refused".into(),
+    });
+    let poller = poller(up.clone()).with_feeds(vec![up.clone(), down.clone()]);
+    let err = poller
+        .poll(&rig.notifier, Some(&rig.ledger), deadline(), "poll")
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "FeedUnavailable", "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("the dwd feed memory:down") && text.contains("1 of 2 feeds failed"),
+        "{text}"
+    );
+    drain(&rig, 10, 20).await;
+    assert_eq!(
+        heard(&rig),
+        counts(&[(0, 1)]),
+        "the other feed was announced"
+    );
+
+    // The retry: the failed feed is back with an alert of its own; the first one's is not
+    // announced again (its feed is unchanged, and its record is made).
+    down.set(alerts(vec![tornado("b.1", "NEW", &["040087"], json!({}))]));
+    let (report, _) = poll_and_drain(&rig, &poller).await;
+    assert_eq!(report.feeds.len(), 2);
+    assert!(!report.feeds[0].changed, "{report:?}");
+    assert_eq!(report.feeds[1].candidates, Some(1), "{report:?}");
+    assert_eq!(heard(&rig), counts(&[(0, 1), (1, 1)]));
+}
+
+/// A DWD document of the fixtures, moved to tomorrow (the fixtures are dated July 2026).
+fn dwd(name: &str) -> Alert {
+    let path = format!("{}/tests/fixtures/dwd/{name}", env!("CARGO_MANIFEST_DIR"));
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("2026-07-14", &tomorrow);
+    dwd::parse_document(&text).unwrap().0
+}
+
+#[tokio::test]
+async fn a_german_warning_is_heard_in_its_district_again_when_it_turns_extreme_and_not_after_it_ends(
+) {
+    use crate::fanout::testing::add_user_in;
+    let rig = rig();
+    add_user_in(&rig.store, &user(0), "DE", "50667", &[WEATHER_ALERT], "EU").await; // Köln
+    add_user_in(&rig.store, &user(1), "DE", "80331", &[WEATHER_ALERT], "EU").await; // München
+    add_user(&rig.store, &user(2), CLEVELAND, &[WEATHER_ALERT], "NA").await;
+    let feed = Arc::new(MemoryFeed::new(Alerts {
+        alerts: vec![
+            dwd("thunderstorm-alert.xml"),
+            dwd("thunderstorm-advance-notice.xml"),
+        ],
+        malformed: Vec::new(),
+    }));
+    let poller = poller(feed.clone());
+    let (report, _) = poll_and_drain(&rig, &poller).await;
+    assert_eq!(
+        report.feeds[0].skipped.as_ref().unwrap()["advanceNotice"],
+        1,
+        "{report:?}"
+    );
+    assert_eq!(heard(&rig), counts(&[(0, 1)]), "Köln only");
+    let sent = rig.alexa.received();
+    assert_eq!(
+        sent[0].region,
+        crate::alexa::Region::Eu,
+        "the user's region"
+    );
+    assert_eq!(
+        sent[0].event["event"]["payload"]["weatherAlert"]["alertType"],
+        "THUNDER_STORM"
+    );
+    let sources: Vec<&Value> = sent[0].event["localizedAttributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["source"])
+        .collect();
+    assert!(
+        sources.iter().all(|s| *s == "Deutscher Wetterdienst"),
+        "{sources:?}"
+    );
+    // DWD's full set now holds the update (Extreme) in place of the original.
+    feed.set(Alerts {
+        alerts: vec![dwd("thunderstorm-update-extreme.xml")],
+        malformed: Vec::new(),
+    });
+    let (report, _) = poll_and_drain(&rig, &poller).await;
+    assert_eq!(report.feeds[0].escalations, Some(1), "{report:?}");
+    assert_eq!(heard(&rig), counts(&[(0, 2)]));
+    // Then the cancellation (of the update): nothing.
+    feed.set(Alerts {
+        alerts: vec![dwd("thunderstorm-cancel.xml")],
+        malformed: Vec::new(),
+    });
+    let (report, _) = poll_and_drain(&rig, &poller).await;
+    assert_eq!(
+        report.feeds[0].skipped.as_ref().unwrap()["cancel"],
+        1,
+        "{report:?}"
+    );
+    assert_eq!(heard(&rig), counts(&[(0, 2)]));
 }
 
 /// A state store whose chain reads miss the records made by "another poll" after this poll
@@ -489,7 +607,7 @@ async fn a_record_number_taken_by_another_poll_makes_the_next_poll_decide_again(
         .await
         .unwrap();
     drain(&rig, 10, 20).await;
-    assert_eq!(raced.feed.extensions, Some(1), "{raced:?}");
+    assert_eq!(raced.feeds[0].extensions, Some(1), "{raced:?}");
     assert_eq!(
         heard(&rig),
         counts(&[(0, 1)]),
@@ -498,8 +616,8 @@ async fn a_record_number_taken_by_another_poll_makes_the_next_poll_decide_again(
     // The same feed again: read (no 304), and the extension goes out as record 3.
     racing.hidden.lock().unwrap().clear();
     let (report, _) = poll_and_drain(&rig, &poller).await;
-    assert!(report.feed.changed, "{report:?}");
-    assert_eq!(report.feed.extensions, Some(1), "{report:?}");
+    assert!(report.feeds[0].changed, "{report:?}");
+    assert_eq!(report.feeds[0].extensions, Some(1), "{report:?}");
     assert_eq!(heard(&rig), counts(&[(0, 1), (1, 1)]));
 }
 
@@ -525,14 +643,14 @@ async fn a_poll_short_of_time_defers_the_rest_and_the_next_poll_sends_only_that(
         .poll(&rig.notifier, Some(&rig.ledger), deadline(), "poll-1")
         .await
         .unwrap();
-    assert_eq!(first.feed.candidates, Some(60));
-    assert_eq!(first.feed.deferred, Some(10), "{:?}", first.feed);
+    assert_eq!(first.feeds[0].candidates, Some(60));
+    assert_eq!(first.feeds[0].deferred, Some(10), "{:?}", first.feeds[0]);
     assert_eq!(rig.alexa.received().len(), 50);
     // The feed was not remembered: the next poll reads it, and sends the ten left only.
     rig.alexa.use_all_the_time(false);
     let next = poll(&rig, &poller).await;
-    assert!(next.feed.changed);
-    assert_eq!(next.feed.deferred, Some(0));
+    assert!(next.feeds[0].changed);
+    assert_eq!(next.feeds[0].deferred, Some(0));
     assert_eq!(rig.alexa.received().len(), 60, "each event once");
 }
 
