@@ -1,10 +1,14 @@
-//! A stand-in for the NWS alerts API on loopback, serving fixture files in its format.
+//! A stand-in for a weather feed on loopback: the NWS alerts API serving fixture files in its
+//! format, or any body at any path (a DWD zip, a MeteoAlarm Atom feed and the CAP documents it
+//! links to).
 //!
 //! Like api.weather.gov it answers with an `ETag` and honours `If-None-Match` with a 304. In
 //! fixtures, `{{+90m}}` / `{{-2h}}` become times relative to now (RFC 3339), so the alerts are
 //! current whenever the test runs. A test can make it fail (status, delay, garbage body) and
-//! read what each request carried.
+//! read what each request carried. Documents ([`FeedServer::document`]) are served as they
+//! are, whatever the mode.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -43,9 +47,12 @@ pub struct Seen {
 }
 
 struct State {
-    body: String,
+    body: Vec<u8>,
+    content_type: String,
     mode: Mode,
     seen: Vec<Seen>,
+    /// Other paths (without query) and their bodies.
+    documents: HashMap<String, Vec<u8>>,
 }
 
 pub struct FeedServer {
@@ -90,9 +97,9 @@ pub fn render(template: &str) -> String {
     out
 }
 
-fn etag(body: &str) -> String {
+fn etag(body: &[u8]) -> String {
     let mut hash: u64 = 0xcbf29ce484222325;
-    for byte in body.bytes() {
+    for &byte in body {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x100000001b3);
     }
@@ -101,16 +108,22 @@ fn etag(body: &str) -> String {
 
 impl FeedServer {
     pub async fn start(fixture: &Path) -> FeedServer {
+        let feed = FeedServer::start_at("/alerts/active?area=OK").await;
+        feed.serve(fixture);
+        feed
+    }
+
+    /// A server whose feed is at `path` (and query), serving nothing until told.
+    pub async fn start_at(path: &str) -> FeedServer {
         let state = Arc::new(Mutex::new(State {
-            body: String::new(),
+            body: Vec::new(),
+            content_type: "application/geo+json".to_owned(),
             mode: Mode::Serve,
             seen: Vec::new(),
+            documents: HashMap::new(),
         }));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("feed port");
-        let url = format!(
-            "http://{}/alerts/active?area=OK",
-            listener.local_addr().expect("bound")
-        );
+        let url = format!("http://{}{path}", listener.local_addr().expect("bound"));
         let shared = state.clone();
         let server = tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
@@ -125,9 +138,30 @@ impl FeedServer {
                 });
             }
         });
-        let feed = FeedServer { url, state, server };
-        feed.serve(fixture);
-        feed
+        FeedServer { url, state, server }
+    }
+
+    /// `http://127.0.0.1:port`, for the links of a served document.
+    pub fn origin(&self) -> String {
+        let rest = self.url.strip_prefix("http://").unwrap_or(&self.url);
+        format!("http://{}", rest.split('/').next().unwrap_or_default())
+    }
+
+    /// Serves this body as the feed from now on.
+    pub fn serve_bytes(&self, body: Vec<u8>, content_type: &str) {
+        let mut state = self.state.lock().expect("feed state");
+        state.body = body;
+        content_type.clone_into(&mut state.content_type);
+        state.mode = Mode::Serve;
+    }
+
+    /// Serves `body` at `path` (no query) as well, whatever the mode.
+    pub fn document(&self, path: &str, body: Vec<u8>) {
+        self.state
+            .lock()
+            .expect("feed state")
+            .documents
+            .insert(path.to_owned(), body);
     }
 
     /// For WEATHER_FEED_URL.
@@ -140,7 +174,7 @@ impl FeedServer {
         let template = std::fs::read_to_string(fixture)
             .unwrap_or_else(|e| panic!("fixture {}: {e}", fixture.display()));
         let mut state = self.state.lock().expect("feed state");
-        state.body = render(&template);
+        state.body = render(&template).into_bytes();
         state.mode = Mode::Serve;
     }
 
@@ -167,24 +201,35 @@ async fn answer(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let (body, mode) = {
+    let path = req.uri().path().to_owned();
+    let (body, mode, content_type, document) = {
         let state = state.lock().expect("feed state");
-        (state.body.clone(), state.mode.clone())
+        (
+            state.body.clone(),
+            state.mode.clone(),
+            state.content_type.clone(),
+            state.documents.get(&path).cloned(),
+        )
     };
     let tag = etag(&body);
-    let (status, content) = match mode {
-        Mode::Serve | Mode::Slow(_) if header("if-none-match").as_deref() == Some(tag.as_str()) => {
-            (304, String::new())
+    let (status, content) = match (document, mode.clone()) {
+        (Some(document), _) => (200, document),
+        (None, Mode::Serve | Mode::Slow(_))
+            if header("if-none-match").as_deref() == Some(tag.as_str()) =>
+        {
+            (304, Vec::new())
         }
-        Mode::Serve | Mode::Slow(_) => (200, body),
-        Mode::Status(code) => (code, "Service Unavailable".to_owned()),
-        Mode::Garbage(text) => (200, text.to_owned()),
-        Mode::Truncated => {
+        (None, Mode::Serve | Mode::Slow(_)) => (200, body),
+        (None, Mode::Status(code)) => (code, b"Service Unavailable".to_vec()),
+        (None, Mode::Garbage(text)) => (200, text.as_bytes().to_vec()),
+        // Cut mid-document (a JSON or XML body; a zip loses its directory), never inside a
+        // UTF-8 character.
+        (None, Mode::Truncated) => {
             let mut cut = body.len() / 2;
-            while !body.is_char_boundary(cut) {
+            while cut > 0 && body[cut] & 0b1100_0000 == 0b1000_0000 {
                 cut -= 1;
             }
-            (200, body[..cut].to_owned())
+            (200, body[..cut].to_vec())
         }
     };
     state.lock().expect("feed state").seen.push(Seen {
@@ -202,7 +247,7 @@ async fn answer(
     }
     let mut response = Response::builder()
         .status(status)
-        .header("content-type", "application/geo+json");
+        .header("content-type", content_type);
     if status == 200 || status == 304 {
         response = response.header("etag", tag);
     }
