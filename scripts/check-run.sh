@@ -26,11 +26,16 @@ check_run() {
   expect "HTTP 200, 6 alert(s), 2 to announce"
   expect 'notification to Ana [NA en-US]: "There is a tornado alert for your area. Provided by NWS Norman OK."'
   expect 'notification to Ben [NA de-DE]: "Für deine Region gibt es eine Tornadowarnung. Bereitgestellt von NWS Norman OK."'
-  expect "fan-out: 2 message(s) consumed in 1 SQS batch(es)"
+  expect "fan-out: 4 message(s) consumed in 1 SQS batch(es)"
   # A tornado emergency listed beside its original is heard; its continuation is not.
   expect "of those: 1 escalation(s) (heard again: the danger rose)"
   expect '3 alert(s), 0 to announce, skipped {"alreadyTold":3}'
-  expect 'Cleo (ZIP 10001, New York County, New York): heard nothing: no alert names their county'
+  expect 'Cleo (ZIP 10001, New York County, New York): heard nothing: no alert names their area'
+  # Köln hears DWD's thunderstorm in German, London the Met Office's; neither hears Oklahoma's.
+  expect 'dwd feed '
+  expect '3 alert(s), 1 to announce, skipped {"advanceNotice":1,"otherEvent":1}'
+  expect 'Jonas (PLZ 50667, Köln): heard 1 notification(s): "Für deine Region gibt es eine Gewitterwarnung. Bereitgestellt von Deutscher Wetterdienst."'
+  expect 'Olivia (postcode SW1A 1AA, London and South East England): heard 1 notification(s): "There is a thunder storm alert for your area. Provided by UK Met Office."'
   expect 'Dan (ZIP 73019, Cleveland County, Oklahoma): heard nothing: not subscribed to weather alerts'
   expect 'Alexa says: "Got it. I announce alerts for Cleveland County, Oklahoma."'
   expect 'Alexa says: "Done: a test alert is on its way.'

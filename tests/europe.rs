@@ -5,10 +5,10 @@
 //! user hears exactly their own service's warnings for their own area, once.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use testkit::europe::{dwd_server, dwd_set, meteoalarm_server};
 use testkit::events::scheduled;
 use testkit::feed::{FeedServer, Mode};
 use testkit::rig::TABLE;
@@ -38,79 +38,6 @@ fn user(name: &str, country: &str, postal: &str, region: &str, locale: &str) -> 
         region: Some(region.to_owned()),
         locale: Some(locale.to_owned()),
     }
-}
-
-/// A fixture of `tests/fixtures/<dir>/`, moved to tomorrow (the fixtures carry fixed dates).
-fn fixture(dir: &str, name: &str, day: &str) -> String {
-    let path = project!().root.join("tests/fixtures").join(dir).join(name);
-    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
-        .format("%Y-%m-%d")
-        .to_string();
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .replace(day, &tomorrow)
-}
-
-fn zip_of(files: &[(&str, String)]) -> Vec<u8> {
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (name, text) in files {
-        out.start_file(*name, options).unwrap();
-        out.write_all(text.as_bytes()).unwrap();
-    }
-    out.finish().unwrap().into_inner()
-}
-
-/// DWD's full set: a thunderstorm warning for Köln, an advance notice, a frost warning.
-fn dwd_set(files: &[&str]) -> Vec<u8> {
-    let docs: Vec<(&str, String)> = files
-        .iter()
-        .map(|name| (*name, fixture("dwd", name, "2026-07-14")))
-        .collect();
-    zip_of(&docs)
-}
-
-/// The UK feed, its links pointing at `server`, and a CAP document for each warning: the
-/// amber thunderstorm's from the fixtures, the others made from it with their own type.
-fn serve_meteoalarm(server: &FeedServer) {
-    let origin = server.origin();
-    let feed = fixture("meteoalarm", "uk-feed.xml", "2026-09-14")
-        .replace("https://feeds.meteoalarm.org", &origin);
-    let amber = fixture("meteoalarm", "uk-cap-amber-thunderstorm.xml", "2026-09-14");
-    let doc = roxmltree::Document::parse(&feed).unwrap();
-    for entry in doc.descendants().filter(|n| n.has_tag_name("entry")) {
-        let link = entry
-            .children()
-            .find(|l| l.attribute("type") == Some("application/cap+xml"))
-            .and_then(|l| l.attribute("href"))
-            .unwrap();
-        let path = link.strip_prefix(&origin).unwrap().to_owned();
-        let text = |name: &str| {
-            entry
-                .children()
-                .find(|c| c.tag_name().name() == name)
-                .and_then(|c| c.text())
-                .unwrap()
-                .to_owned()
-        };
-        let event = text("event");
-        let kind = if event.contains("thunderstorm") {
-            "3; Thunderstorm"
-        } else if event.contains("wind") {
-            "1; Wind"
-        } else {
-            "10; Rain"
-        };
-        let body = amber
-            .replace(
-                "2.49.0.0.826.0.GB_260914094207_c81d05e2.v1.0.SI",
-                &text("identifier"),
-            )
-            .replace("3; Thunderstorm", kind);
-        server.document(&path, body.into_bytes());
-    }
-    server.serve_bytes(feed.into_bytes(), "application/atom+xml");
 }
 
 /// Per user: the accepted Unicasts (referenceId, region).
@@ -145,20 +72,16 @@ struct Feeds {
 }
 
 async fn europe_rig(name: &str) -> (Rig, Mapping, Feeds) {
-    let dwd = FeedServer::start_at(
-        "/weather/alerts/cap/COMMUNEUNION_DWD_STAT/Z_CAP_C_EDZW_LATEST_PVW_STATUS_PREMIUMDWD_COMMUNEUNION_DE.zip",
-    )
-    .await;
-    dwd.serve_bytes(
-        dwd_set(&[
+    let dwd = dwd_server(
+        &project!(),
+        &[
             "thunderstorm-alert.xml",
             "thunderstorm-advance-notice.xml",
             "frost-minor.xml",
-        ]),
-        "application/zip",
-    );
-    let meteoalarm = FeedServer::start_at("/feeds/meteoalarm-legacy-atom-united-kingdom").await;
-    serve_meteoalarm(&meteoalarm);
+        ],
+    )
+    .await;
+    let meteoalarm = meteoalarm_server(&project!()).await;
     let feeds = format!("dwd={},meteoalarm={}", dwd.url(), meteoalarm.url());
     let queue_name = format!("europe-{name}");
     let url = format!("http://127.0.0.1/123456789012/{queue_name}");
@@ -250,7 +173,10 @@ async fn each_user_hears_their_own_services_warnings_for_their_area_once() {
 
     // DWD's next full set: the same warning, now Extreme: Köln hears it again, nobody else.
     feeds.dwd.serve_bytes(
-        dwd_set(&["thunderstorm-update-extreme.xml", "frost-minor.xml"]),
+        dwd_set(
+            &project!(),
+            &["thunderstorm-update-extreme.xml", "frost-minor.xml"],
+        ),
         "application/zip",
     );
     let third = rig.ok(&scheduled("tick-3")).await;

@@ -6,8 +6,12 @@
 //! answered and what Alexa would say. Every process it starts is stopped at the end, and on
 //! Ctrl-C.
 //!
-//! Alerts go to users by place (`WEATHER_AUDIENCE=located`): four users are placed in the state
-//! table as if they had told the skill their ZIP code, the fan-out queue lives in moto, and
+//! Three feeds are polled (`WEATHER_FEEDS`): the NWS fixture, a DWD zip and MeteoAlarm's UK
+//! feed (tests/fixtures/dwd, tests/fixtures/meteoalarm), each on its own local server.
+//!
+//! Alerts go to users by place (`WEATHER_AUDIENCE=located`): six users are placed in the state
+//! table as the skill places them (four in the US by ZIP code, one in Köln by Postleitzahl,
+//! one in London by postcode), the fan-out queue lives in moto, and
 //! after each sample the queue is consumed as Lambda's SQS event source would (receive,
 //! invoke, delete what did not fail). At the end, each user's line says what they heard or
 //! why they heard nothing.
@@ -26,7 +30,7 @@ use runtime::Runtime;
 use serde_json::Value;
 use testkit::runtime_api::Outcome;
 use testkit::sqs::{self, SeedUser};
-use testkit::{feed, moto, project, rig, sandbox};
+use testkit::{europe, feed, moto, project, rig, sandbox};
 
 const DEFAULT_SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
 const STATE_TABLE: &str = "alexa-proactive-local";
@@ -50,70 +54,95 @@ const FANOUT_QUEUE: &str = "alexa-proactive-local-fanout";
 const WEATHER_ALERT: &str = "AMAZON.WeatherAlert.Activated";
 const TRASH_ALERT: &str = "AMAZON.TrashCollectionAlert.Activated";
 
-/// Who `make run` places, as the skill would store them once told a ZIP code.
+/// Who `make run` places, as the skill would store them once told their postal code.
 struct DemoUser {
     name: &'static str,
     id: &'static str,
-    zip: &'static str,
+    country: &'static str,
+    postal: &'static str,
     /// To weather alerts (Ana to trash collection alerts as well).
     subscribed: bool,
+    /// The Alexa region of their device, and its locale.
+    region: &'static str,
+    locale: &'static str,
 }
 
-const USERS: [DemoUser; 4] = [
+const fn us(name: &'static str, id: &'static str, zip: &'static str, subscribed: bool) -> DemoUser {
     DemoUser {
-        name: "Ana",
-        id: "amzn1.ask.account.DEMO-ANA",
-        zip: "73019",
+        name,
+        id,
+        country: "US",
+        postal: zip,
+        subscribed,
+        region: "NA",
+        locale: "en-US",
+    }
+}
+
+const USERS: [DemoUser; 6] = [
+    us("Ana", "amzn1.ask.account.DEMO-ANA", "73019", true),
+    us("Ben", "amzn1.ask.account.DEMO-BEN", "73072", true),
+    us("Cleo", "amzn1.ask.account.DEMO-CLEO", "10001", true),
+    us("Dan", "amzn1.ask.account.DEMO-DAN", "73019", false),
+    DemoUser {
+        name: "Jonas",
+        id: "amzn1.ask.account.DEMO-JONAS",
+        country: "DE",
+        postal: "50667",
         subscribed: true,
+        region: "EU",
+        locale: "de-DE",
     },
     DemoUser {
-        name: "Ben",
-        id: "amzn1.ask.account.DEMO-BEN",
-        zip: "73072",
+        name: "Olivia",
+        id: "amzn1.ask.account.DEMO-OLIVIA",
+        country: "GB",
+        postal: "SW1A 1AA",
         subscribed: true,
-    },
-    DemoUser {
-        name: "Cleo",
-        id: "amzn1.ask.account.DEMO-CLEO",
-        zip: "10001",
-        subscribed: true,
-    },
-    DemoUser {
-        name: "Dan",
-        id: "amzn1.ask.account.DEMO-DAN",
-        zip: "73019",
-        subscribed: false,
+        region: "EU",
+        locale: "en-GB",
     },
 ];
 
-fn counties(zip: &str) -> Vec<&'static alexa_proactive::area::County> {
-    alexa_proactive::area::counties(zip)
-        .map(|c| c.collect())
-        .unwrap_or_default()
+/// The places the skill would store for the user, and how it says them.
+fn places(u: &DemoUser) -> (String, Vec<alexa_proactive::area::Place>) {
+    match alexa_proactive::area::locate(u.country, u.postal) {
+        alexa_proactive::area::Located::Placed { postal, places, .. } => (postal, places),
+        _ => (u.postal.to_owned(), Vec::new()),
+    }
 }
 
 fn seeds() -> Vec<SeedUser> {
     USERS
         .iter()
-        .map(|u| SeedUser {
-            user_id: u.id.to_owned(),
-            subscriptions: if u.name == "Ana" {
-                vec![WEATHER_ALERT.to_owned(), TRASH_ALERT.to_owned()]
-            } else if u.subscribed {
-                vec![WEATHER_ALERT.to_owned()]
-            } else {
-                vec!["AMAZON.MessageAlert.Activated".to_owned()]
-            },
-            postal_code: u.zip.to_owned(),
-            country: "US".to_owned(),
-            places: counties(u.zip)
-                .iter()
-                .map(|c| format!("c{}", c.fips))
-                .collect(),
-            region: Some("NA".to_owned()),
-            locale: Some("en-US".to_owned()),
+        .map(|u| {
+            let (postal, places) = places(u);
+            SeedUser {
+                user_id: u.id.to_owned(),
+                subscriptions: if u.name == "Ana" {
+                    vec![WEATHER_ALERT.to_owned(), TRASH_ALERT.to_owned()]
+                } else if u.subscribed {
+                    vec![WEATHER_ALERT.to_owned()]
+                } else {
+                    vec!["AMAZON.MessageAlert.Activated".to_owned()]
+                },
+                postal_code: postal,
+                country: u.country.to_owned(),
+                places: places.iter().map(|p| p.code()).collect(),
+                region: Some(u.region.to_owned()),
+                locale: Some(u.locale.to_owned()),
+            }
         })
         .collect()
+}
+
+/// "ZIP 73019", "PLZ 50667", "postcode SW1A 1AA".
+fn postal(u: &DemoUser) -> String {
+    match u.country {
+        "DE" => format!("PLZ {}", u.postal),
+        "GB" => format!("postcode {}", u.postal),
+        _ => format!("ZIP {}", u.postal),
+    }
 }
 
 /// Each demo user's line: where they are, and what they heard or why nothing.
@@ -122,9 +151,10 @@ fn per_user(state: &Value) -> Vec<String> {
     USERS
         .iter()
         .map(|u| {
-            let places: Vec<String> = counties(u.zip)
+            let places: Vec<String> = places(u)
+                .1
                 .iter()
-                .map(|c| alexa_proactive::area::describe(c))
+                .filter_map(alexa_proactive::area::locate::say)
                 .collect();
             let heard: Vec<&str> = accepted
                 .iter()
@@ -133,7 +163,7 @@ fn per_user(state: &Value) -> Vec<String> {
                     a["spoken"]
                         .as_array()?
                         .iter()
-                        .find(|s| s["locale"] == "en-US")?["text"]
+                        .find(|s| s["locale"] == u.locale)?["text"]
                         .as_str()
                 })
                 .collect();
@@ -146,12 +176,12 @@ fn per_user(state: &Value) -> Vec<String> {
             } else if !u.subscribed {
                 "heard nothing: not subscribed to weather alerts".to_owned()
             } else {
-                "heard nothing: no alert names their county".to_owned()
+                "heard nothing: no alert names their area".to_owned()
             };
             format!(
-                "{} (ZIP {}, {}): {outcome}",
+                "{} ({}, {}): {outcome}",
                 u.name,
-                u.zip,
+                postal(u),
                 places.join(" and ")
             )
         })
@@ -176,10 +206,17 @@ fn describe(answer: &Value) -> Vec<String> {
         Some(false) => lines.push("session: stays open for an answer".into()),
         None => {}
     }
-    let feed = &answer["feeds"][0];
-    if let Some(url) = feed["url"].as_str() {
+    for feed in answer["feeds"].as_array().into_iter().flatten() {
+        let url = feed["url"].as_str().unwrap_or("?");
+        let kind = feed["kind"].as_str().unwrap_or("?");
+        if feed["status"] == 304 {
+            lines.push(format!(
+                "{kind} feed {url}: unchanged since the last poll (HTTP 304)"
+            ));
+            continue;
+        }
         lines.push(format!(
-            "feed {url}: HTTP {}, {} alert(s), {} to announce, skipped {}",
+            "{kind} feed {url}: HTTP {}, {} alert(s), {} to announce, skipped {}",
             feed["status"],
             feed["alerts"].as_u64().unwrap_or(0),
             feed["candidates"].as_u64().unwrap_or(0),
@@ -188,7 +225,7 @@ fn describe(answer: &Value) -> Vec<String> {
         let count = |key: &str| feed[key].as_u64().unwrap_or(0);
         if count("escalations") + count("extensions") > 0 {
             lines.push(format!(
-                "of those: {} escalation(s) (heard again: the danger rose), {} extension(s) (new counties only)",
+                "of those: {} escalation(s) (heard again: the danger rose), {} extension(s) (new places only)",
                 count("escalations"),
                 count("extensions")
             ));
@@ -268,10 +305,24 @@ async fn main() {
     let sandbox_log = log_dir.join("local-sandbox.log");
     let sandbox = sandbox::Sandbox::start(&project.sandbox, Some(&sandbox_log)).await;
     let feed = feed::FeedServer::start(&project.fixture(FEED_FIXTURE)).await;
+    // Germany's set: a severe thunderstorm warning for Köln, an advance notice, a minor frost
+    // warning; the UK's: four Met Office warnings, one an amber thunderstorm for London.
+    let dwd = europe::dwd_server(
+        &project,
+        &[
+            "thunderstorm-alert.xml",
+            "thunderstorm-advance-notice.xml",
+            "frost-minor.xml",
+        ],
+    )
+    .await;
+    let meteoalarm = europe::meteoalarm_server(&project).await;
+    let feeds = format!("dwd={},meteoalarm={}", dwd.url(), meteoalarm.url());
     let mut env = sandbox.function_env(&skill_id, SECRET_NAME, moto.endpoint());
     env.push(("RUST_LOG", Some("alexa_proactive=debug,info")));
     env.push(("STATE_TABLE", Some(STATE_TABLE)));
     env.push(("WEATHER_FEED_URL", Some(feed.url())));
+    env.push(("WEATHER_FEEDS", Some(feeds.as_str())));
     env.push(("WEATHER_AUDIENCE", Some("located")));
     env.push(("FANOUT_QUEUE_URL", Some(queue.url.as_str())));
     let runtime = match std::env::var("LOCAL_RUNTIME").as_deref() {
@@ -285,6 +336,8 @@ async fn main() {
         Err(e) => {
             eprintln!("{e}");
             feed.stop();
+            dwd.stop();
+            meteoalarm.stop();
             sandbox.stop().await;
             moto.stop().await;
             std::process::exit(2);
@@ -293,15 +346,18 @@ async fn main() {
     println!(
         "alexa-proactive under {}, skill {skill_id}\n\
          credentials secret and state table {STATE_TABLE} in moto ({}), Alexa played by alexa-sandbox ({}),\n\
-         weather feed {} serving tests/fixtures/nws/{FEED_FIXTURE}, fan-out queue {FANOUT_QUEUE} in moto\n\
+         weather feeds: nws {} serving tests/fixtures/nws/{FEED_FIXTURE}, dwd {} and meteoalarm {} (tests/fixtures/dwd, tests/fixtures/meteoalarm),\n\
+         fan-out queue {FANOUT_QUEUE} in moto\n\
          users placed: {}\n",
         runtime.describe(),
         moto.endpoint(),
         sandbox.url,
         feed.url(),
+        dwd.url(),
+        meteoalarm.url(),
         USERS
             .iter()
-            .map(|u| format!("{} (ZIP {}{})", u.name, u.zip, if u.subscribed { "" } else { ", not subscribed" }))
+            .map(|u| format!("{} ({}{})", u.name, postal(u), if u.subscribed { "" } else { ", not subscribed" }))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -312,6 +368,8 @@ async fn main() {
     };
     runtime.stop().await;
     feed.stop();
+    dwd.stop();
+    meteoalarm.stop();
     sandbox.stop().await;
     moto.stop().await;
     println!("function log: {}", log.display());
