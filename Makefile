@@ -80,12 +80,13 @@ reliability: $(MOTO)
 	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) test --all-features --test faults --test bad_input --test load --test security -- --nocapture --test-threads 1 2>&1 \
 		| grep -E '^(fault |token |events |Secrets |DynamoDB |feed |faults tried|bad input:|property test:|load:|test |test result)'; exit $${PIPESTATUS[0]}
 
-## bench: cold start vs a minimal lambda_runtime function, sending against moto and the sandbox, polling a generated national NWS feed, fanning one alert out to a county's users (through moto, then the engine in process at 10,000 and 100,000 users) (release builds)
+## bench: cold start vs a minimal lambda_runtime function, sending against moto and the sandbox, polling a generated national NWS feed and a national DWD zip, fanning one alert out to a county's users (through moto, then the engine in process at 10,000 and 100,000 users) (release builds)
 bench: $(MOTO)
 	$(CARGO) build --release --example hello
 	$(CARGO) bench --bench cold_start
 	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) bench --all-features --bench send
 	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) bench --all-features --bench poll
+	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) bench --all-features --bench dwd
 	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) bench --all-features --bench fanout
 	$(CARGO) bench --all-features --bench fanout_scale
 

@@ -71,7 +71,7 @@ impl Poll {
                 return format!("failed: {kind} (below)");
             }
         };
-        let feed = &answer["feed"];
+        let feed = &answer["feeds"][0];
         if feed["status"] == 304 {
             return "HTTP 304, nothing read".to_owned();
         }
