@@ -35,7 +35,7 @@ check_run() {
   expect 'dwd feed '
   expect '3 alert(s), 1 to announce, skipped {"advanceNotice":1,"otherEvent":1}'
   expect 'Jonas (PLZ 50667, Köln): heard 1 notification(s): "Für deine Region gibt es eine Gewitterwarnung. Bereitgestellt von Deutscher Wetterdienst."'
-  expect 'Olivia (postcode SW1A 1AA, London and South East England): heard 1 notification(s): "There is a thunder storm alert for your area. Provided by UK Met Office."'
+  expect 'Olivia (postcode SW1A 1AA, Greater London): heard 1 notification(s): "There is a thunder storm alert for your area. Provided by UK Met Office."'
   expect 'Dan (ZIP 73019, Cleveland County, Oklahoma): heard nothing: not subscribed to weather alerts'
   expect 'Alexa says: "Got it. I announce alerts for Cleveland County, Oklahoma."'
   expect 'Alexa says: "Done: a test alert is on its way.'

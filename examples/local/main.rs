@@ -151,11 +151,7 @@ fn per_user(state: &Value) -> Vec<String> {
     USERS
         .iter()
         .map(|u| {
-            let places: Vec<String> = places(u)
-                .1
-                .iter()
-                .filter_map(alexa_proactive::area::locate::say)
-                .collect();
+            let places = alexa_proactive::area::locate::say_all(&places(u).1);
             let heard: Vec<&str> = accepted
                 .iter()
                 .filter(|a| a["audience"] == u.id)

@@ -73,15 +73,19 @@ fn germany(postal: &str) -> Located {
     }
 }
 
-/// A British postcode → its outward code's Met Office warning regions (MeteoAlarm's codes).
-/// Only the outward code is kept: the warnings need no more of the address.
+/// A British postcode → its outward code's Met Office warning regions and county-level areas,
+/// both as MeteoAlarm codes (`UK116`, `UK258`): MeteoAlarm named warnings by region until
+/// October 2023 and by county or unitary authority since (`docs/europe-research.md`), so a
+/// user is placed under both and hears a warning whichever a feed names. Only the outward code
+/// is kept: the warnings need no more of the address.
 fn britain(postal: &str) -> Located {
     let Some(outward) = gb::parse_outward(postal) else {
         return Located::Unknown;
     };
     match gb::regions(&outward) {
         Some(regions) => {
-            let mut places: Vec<Place> = regions.map(Place::emma).collect();
+            let areas = gb::areas(&outward).into_iter().flatten();
+            let mut places: Vec<Place> = regions.chain(areas).map(Place::emma).collect();
             places.sort();
             places.dedup();
             Located::Placed {
@@ -95,14 +99,28 @@ fn britain(postal: &str) -> Located {
 }
 
 /// The place as Alexa says it: "Cleveland County, Oklahoma", "Köln", "London and South East
-/// England"; `None` for a place no table names (a code from an older table).
+/// England", "Greater London"; `None` for a place no table names (a code from an older table).
 pub fn say(place: &Place) -> Option<String> {
     match place {
         Place::UsCounty(fips) => county(fips).map(describe),
         Place::DeDistrict(key) => de::district_name(key).map(str::to_owned),
-        Place::EmmaRegion(code) => gb::region_name(code).map(str::to_owned),
+        Place::EmmaRegion(code) => gb::region_name(code)
+            .or_else(|| gb::area_name(code))
+            .map(str::to_owned),
         Place::UsZip(_) => None,
     }
+}
+
+/// A user's places as Alexa says them: a British user, placed under both a Met Office region
+/// and its finer areas, is told the areas ("Greater London"), not both.
+pub fn say_all(places: &[Place]) -> Vec<String> {
+    let is_area = |p: &Place| matches!(p, Place::EmmaRegion(code) if gb::area_name(code).is_some());
+    let has_areas = places.iter().any(is_area);
+    places
+        .iter()
+        .filter(|p| !has_areas || !matches!(p, Place::EmmaRegion(_)) || is_area(p))
+        .filter_map(say)
+        .collect()
 }
 
 #[cfg(test)]
@@ -160,10 +178,18 @@ mod tests {
         for typed in ["SW1A 1AA", "sw1a1aa", " Sw1A 1aA"] {
             assert_eq!(
                 placed("GB", typed),
-                ("SW1A".to_owned(), vec![Place::emma("UK116")]),
+                (
+                    "SW1A".to_owned(),
+                    vec![Place::emma("UK116"), Place::emma("UK258")]
+                ),
                 "{typed}"
             );
         }
+        assert_eq!(
+            say_all(&placed("GB", "SW1A 1AA").1),
+            ["Greater London"],
+            "the area, not the region too"
+        );
         assert_eq!(locate("GB", "ZZ99 9ZZ"), Located::Unknown);
         assert_eq!(locate("GB", "50667"), Located::Unknown);
         assert_eq!(say(&Place::district("05315")).as_deref(), Some("Köln"));

@@ -620,12 +620,12 @@ fn say_area(texts: &Texts, area: &UserArea) -> String {
     if area.places.is_empty() && area.country != "US" {
         return texts.area_abroad.to_owned();
     }
-    let mut names: Vec<String> = area
+    let places: Vec<Place> = area
         .places
         .iter()
         .filter_map(|key| Place::parse(key.as_str()))
-        .filter_map(|place| area::locate::say(&place))
         .collect();
+    let mut names = area::locate::say_all(&places);
     if names.is_empty() {
         // Counties the table no longer knows: the ZIP code still names the place.
         let spoken: Vec<String> = area.postal_code.chars().map(String::from).collect();

@@ -448,6 +448,65 @@ async fn a_german_warning_is_heard_in_its_district_again_when_it_turns_extreme_a
     assert_eq!(heard(&rig), counts(&[(0, 2)]));
 }
 
+#[tokio::test]
+async fn a_met_office_warning_reaches_a_london_user_whether_it_names_the_region_or_the_county() {
+    use crate::fanout::testing::add_user_in;
+    let rig = rig();
+    add_user_in(
+        &rig.store,
+        &user(0),
+        "GB",
+        "SW1A 1AA",
+        &[WEATHER_ALERT],
+        "EU",
+    )
+    .await;
+    add_user_in(&rig.store, &user(1), "GB", "G1 1AA", &[WEATHER_ALERT], "EU").await; // Glasgow
+    let path = format!(
+        "{}/tests/fixtures/meteoalarm/uk-feed.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let feed_text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("2026-09-14", &tomorrow);
+    let thunderstorm = |feed: &str| {
+        let (entries, _) = meteoalarm::parse_feed(feed.as_bytes()).unwrap();
+        let details = entries
+            .iter()
+            .map(|e| {
+                let alert_type = e.event.contains("thunderstorm").then_some("THUNDER_STORM");
+                (
+                    e.identifier.clone(),
+                    meteoalarm::Details {
+                        alert_type,
+                        sender_name: Some("UK Met Office".into()),
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        Alerts {
+            alerts: meteoalarm::alerts(&entries, &details),
+            malformed: Vec::new(),
+        }
+    };
+    // The region's code (UK116), as MeteoAlarm named warnings until 2023.
+    let feed = Arc::new(MemoryFeed::new(thunderstorm(&feed_text)));
+    let poller = poller(feed.clone());
+    poll_and_drain(&rig, &poller).await;
+    assert_eq!(heard(&rig), counts(&[(0, 1)]), "London only");
+    // Another warning naming Greater London's own code (UK258), as it does since.
+    let county = feed_text
+        .replace("<value>UK116</value>", "<value>UK258</value>")
+        .replace("c81d05e2.v1.0", "c81d05e3.v1.0");
+    feed.set(thunderstorm(&county));
+    poll_and_drain(&rig, &poller).await;
+    assert_eq!(heard(&rig), counts(&[(0, 2)]));
+}
+
 /// A state store whose chain reads miss the records made by "another poll" after this poll
 /// read (`hide`): what a poll sees when a racing poll writes between its read and its claim.
 struct ReadBeforeRace {
