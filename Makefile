@@ -19,7 +19,7 @@ LOCAL_ENV := MOTO_SERVER=$(abspath $(MOTO)) LOCAL_RUNTIME=$(LOCAL_RUNTIME) PATH=
 # sam validate runs offline with a region and no telemetry.
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_REGION=us-east-1
 
-.PHONY: run invoke test reliability lint deny deny-advisories fmt bench build-lambda sam-build deploy logs tail skill-manifest clean
+.PHONY: run invoke test reliability lint deny deny-advisories fmt bench build-lambda sam-build deploy logs tail skill-manifest skill-deploy clean
 
 ## run: the function under a local Lambda Runtime API, moto (secret, state table), alexa-sandbox as Alexa, a local weather feed; sends every sample in events/
 run: $(LOCAL_TOOLS)
@@ -61,6 +61,7 @@ lint: $(CFN_LINT) $(SAM) deny
 	$(CFN_LINT) template.yaml
 	$(SAM_ENV) $(SAM) validate --lint --template template.yaml
 	$(VENV)/bin/python scripts/check-template.py template.yaml
+	$(VENV)/bin/python scripts/check-deploy.py
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 
@@ -101,16 +102,21 @@ sam-build: $(SAM) $(CARGO_LAMBDA)
 clean:
 	$(CARGO) clean
 
-# The stack's name, from samconfig.toml (sam reads it there too).
-STACK ?= $(shell sed -n 's/^stack_name = "\(.*\)"/\1/p' samconfig.toml)
+# Your deployment's settings (skill id, alarm e-mail, region...) live in samconfig.local.toml,
+# which git ignores: the first `make deploy` copies the tracked samconfig.toml (defaults only)
+# there and asks for the parameters (sam deploy --guided); later ones reuse them.
+SAMCONFIG := samconfig.local.toml
+# The stack's name, from your settings (sam reads it there too).
+STACK ?= $(shell sed -n 's/^stack_name = "\(.*\)"/\1/p' $(if $(wildcard $(SAMCONFIG)),$(SAMCONFIG),samconfig.toml))
 
-## deploy: build and deploy the stack (the first time asks for the parameters and saves them in samconfig.toml); needs AWS credentials
+## deploy: build and deploy the stack (the first time asks for the parameters and saves them in samconfig.local.toml); needs AWS credentials
 deploy: $(SAM) $(CARGO_LAMBDA)
-	PATH="$(abspath $(VENV))/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build
-	if grep -q '^parameter_overrides' samconfig.toml; then \
-		SAM_CLI_TELEMETRY=0 $(SAM) deploy; \
+	test -f $(SAMCONFIG) || cp samconfig.toml $(SAMCONFIG)
+	PATH="$(abspath $(VENV))/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --config-file $(SAMCONFIG)
+	if grep -q '^parameter_overrides' $(SAMCONFIG); then \
+		SAM_CLI_TELEMETRY=0 $(SAM) deploy --config-file $(SAMCONFIG); \
 	else \
-		SAM_CLI_TELEMETRY=0 $(SAM) deploy --guided; \
+		SAM_CLI_TELEMETRY=0 $(SAM) deploy --guided --config-file $(SAMCONFIG); \
 	fi
 
 ## logs: the function's log of the last 10 minutes (sam logs)
@@ -121,7 +127,14 @@ logs: $(SAM)
 tail: $(SAM)
 	SAM_CLI_TELEMETRY=0 $(SAM) logs --stack-name $(STACK) --name ProactiveFunction --tail
 
-## skill-manifest: write the deployed FunctionArn (the live alias) into skill-package/skill.json as the skill's endpoints
+FUNCTION_ARN = $$(SAM_CLI_TELEMETRY=0 $(SAM) list stack-outputs --stack-name $(STACK) --output json \
+		| $(VENV)/bin/python -c 'import json,sys; print(next(o["OutputValue"] for o in json.load(sys.stdin) if o["OutputKey"] == "FunctionArn"))')
+
+## skill-manifest: write .deploy/skill-package/ (git-ignored): the skill package with the deployed FunctionArn (the live alias) as its endpoints
 skill-manifest: $(SAM)
-	$(VENV)/bin/python scripts/set-skill-endpoint.py "$$(SAM_CLI_TELEMETRY=0 $(SAM) list stack-outputs --stack-name $(STACK) --output json \
-		| $(VENV)/bin/python -c 'import json,sys; print(next(o["OutputValue"] for o in json.load(sys.stdin) if o["OutputKey"] == "FunctionArn"))')"
+	$(VENV)/bin/python scripts/skill-deploy.py --dry-run --function-arn "$(FUNCTION_ARN)"
+
+## skill-deploy: update the existing skill (samconfig.local.toml's SkillId) with that package: its manifest and interaction models, development stage (needs the ASK CLI, configured)
+skill-deploy: $(SAM)
+	$(VENV)/bin/python scripts/skill-deploy.py --function-arn "$(FUNCTION_ARN)"
+

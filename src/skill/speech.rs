@@ -160,7 +160,7 @@ static EN_GB: Texts = Texts {
                       can also say your zip code, for example: my zip code is 73019.",
     area_none: "I don't know your area yet. Set your device's address in the Alexa app and allow \
                 this skill to use your postcode. In the United States, you can also say your zip \
-                code.",
+                code, for example: my zip code is 73019.",
     area_forgotten: "Done: I've forgotten your area. I won't announce warnings for a place until \
                      you tell me your area again.",
     ..EN_US
