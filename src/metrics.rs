@@ -7,8 +7,10 @@
 //! | metric | dimensions | what |
 //! |---|---|---|
 //! | `Accepted`, `Duplicate`, `NotSubscribed`, `Refused`, `Failed` | `Schema`, `Region`; and none (the totals, for alarms) | notifications, by how Alexa answered ([`crate::alexa::metrics`]) |
-//! | `AlertsSeen`, `AlertsAnnounced`, `AlertsSkipped`, `Escalations`, `Extensions`, `AlertsRefused`, `AlertsDeferred` | none | per poll of the weather feed |
+//! | `Polls` | none | 1 per scheduled poll that ran to an answer (failed or not): its absence means polling stopped |
+//! | `AlertsSeen`, `AlertsAnnounced`, `AlertsSkipped`, `Escalations`, `Extensions`, `AlertsRefused`, `AlertsDeferred` | none | per feed, per poll |
 //! | `TokenRequests`, `SecretReads` | none | Login-with-Amazon token requests, Secrets Manager reads |
+//! | `FanoutFailed` | none | fan-out records of an SQS batch reported failed (SQS brings them back) |
 //! | `FanoutAudience`, `FanoutUnicasts`, `FanoutBuckets`, `FanoutCancelled` | none | the fan-out: users in an alert's area, Unicasts accepted, ranges sent, users not sent an alert whose event ended (a range stopped before its users are read counts 1) |
 //! | `Forbidden`, `Throttled` | none | Unicasts refused with 403 as a configuration fault; 429/503 answers met |
 //!

@@ -608,6 +608,11 @@ async fn a_403_on_every_unicast_keeps_every_subscription_until_the_configuration
         "the Forbidden metric"
     );
     assert!(
+        log.lines()
+            .any(|l| l.contains("\"_aws\"") && l.contains("\"FanoutFailed\":")),
+        "the failed range is counted for the alarm"
+    );
+    assert!(
         log.contains("Alexa refused most Unicasts with 403"),
         "one clear error"
     );

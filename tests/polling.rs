@@ -96,6 +96,15 @@ async fn polls_announce_each_alert_once() {
     assert_eq!(poll_metrics.len(), 1, "{}", rig.log().display());
     assert_eq!(poll_metrics[0]["AlertsAnnounced"], 2, "{}", poll_metrics[0]);
     assert_eq!(poll_metrics[0]["AlertsSeen"], 6, "{}", poll_metrics[0]);
+    // One heartbeat per poll: the template alarms when they stop.
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("\"_aws\"") && l.contains("\"Polls\":1"))
+            .count(),
+        1,
+        "{}",
+        rig.log().display()
+    );
     assert!(
         log.lines().any(|l| l.contains("\"_aws\"")
             && l.contains("\"Schema\":\"AMAZON.WeatherAlert.Activated\"")

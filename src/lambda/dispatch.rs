@@ -268,8 +268,11 @@ impl App {
                 let report = self
                     .poller
                     .poll(&self.notifier, self.ledger.as_ref(), deadline, &holder)
-                    .await?;
-                answer("poll report", &report)
+                    .await;
+                // One per poll that ran to an answer, failed or not: the template alarms on
+                // its absence (the schedule disabled, every poll timing out).
+                crate::metrics::emit(&[], &[("Polls", 1)]);
+                answer("poll report", &report?)
             }
             InputKind::Sqs => {
                 let records = triggers::from_sqs(payload)?;
@@ -284,6 +287,9 @@ impl App {
                     .fanout
                     .consume(ledger, records, deadline, &holder)
                     .await;
+                // Failed records come back from SQS; the template alarms on them within
+                // minutes, long before one reaches the dead-letter queue.
+                crate::metrics::emit(&[], &[("FanoutFailed", consumed.failed.len() as u64)]);
                 answer("batch response", &BatchResponse::from(consumed))
             }
         }
