@@ -59,6 +59,7 @@ pub mod http;
 pub mod json;
 pub mod lambda;
 pub mod ledger;
+pub mod logging;
 pub mod metrics;
 pub mod notifier;
 pub mod queue;

@@ -1,12 +1,12 @@
-use alexa_proactive::{handler, App, Config};
-use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
+use alexa_proactive::{handler, logging, App, Config};
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
 // A Lambda sandbox runs one invocation at a time, so a single-threaded runtime is enough
 // and starts faster than a pool of worker threads; concurrent sends still run concurrently.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    logging::init();
     let config = Config::from_env().inspect_err(|err| {
         tracing::error!(error = %err, "invalid configuration; the function cannot start");
     })?;
