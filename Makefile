@@ -19,7 +19,7 @@ LOCAL_ENV := MOTO_SERVER=$(abspath $(MOTO)) LOCAL_RUNTIME=$(LOCAL_RUNTIME) PATH=
 # sam validate runs offline with a region and no telemetry.
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_REGION=us-east-1
 
-.PHONY: run invoke test reliability lint deny deny-advisories fmt bench build-lambda sam-build deploy logs tail skill-manifest skill-deploy clean
+.PHONY: run invoke test size reliability lint deny deny-advisories fmt bench build-lambda sam-build deploy logs tail skill-manifest skill-deploy clean
 
 ## run: the function under a local Lambda Runtime API, moto (secret, state table), alexa-sandbox as Alexa, a local weather feed; sends every sample in events/
 run: $(LOCAL_TOOLS)
@@ -37,6 +37,11 @@ invoke: $(LOCAL_TOOLS)
 test: lint $(MOTO) $(CARGO_LAMBDA)
 	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) test --all-features --no-fail-fast
 	scripts/check-run.sh
+	$(MAKE) --no-print-directory size
+
+## size: the release bootstrap against its size budget (scripts/check-size.py; prints cargo bloat's biggest crates when over)
+size: | $(VENV)/bin/pip
+	$(VENV)/bin/python scripts/check-size.py
 
 $(VENV)/bin/pip:
 	$(PYTHON) -m venv $(VENV)

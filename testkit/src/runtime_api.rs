@@ -45,6 +45,8 @@ struct Shared {
     queue: Mutex<mpsc::UnboundedReceiver<Pending>>,
     waiting: std::sync::Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
     init_errors: std::sync::Mutex<Vec<String>>,
+    /// When a function first asked for an invocation: its init was done.
+    first_next: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 pub struct RuntimeApi {
@@ -65,6 +67,7 @@ impl RuntimeApi {
             queue: Mutex::new(rx),
             waiting: std::sync::Mutex::new(HashMap::new()),
             init_errors: std::sync::Mutex::new(Vec::new()),
+            first_next: std::sync::Mutex::new(None),
         });
         let state = shared.clone();
         let server = tokio::spawn(async move {
@@ -129,6 +132,12 @@ impl RuntimeApi {
     }
 
     /// Errors the function reported through `/runtime/init/error`.
+    /// When a function first asked for an invocation (`/invocation/next`): the end of its
+    /// init, as Lambda counts it.
+    pub fn first_next(&self) -> Option<std::time::Instant> {
+        self.shared.first_next.lock().ok().and_then(|f| *f)
+    }
+
     pub fn init_errors(&self) -> Vec<String> {
         self.shared
             .init_errors
@@ -171,6 +180,9 @@ async fn route(
         return Ok(reply(StatusCode::NOT_FOUND, "unknown path"));
     };
     if method == Method::GET && rest == "/invocation/next" {
+        if let Ok(mut first) = state.first_next.lock() {
+            first.get_or_insert_with(std::time::Instant::now);
+        }
         let next = state.queue.lock().await.recv().await;
         let Some(pending) = next else {
             return Ok(reply(
