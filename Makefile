@@ -35,7 +35,7 @@ invoke: $(LOCAL_TOOLS)
 
 ## test: lint, every unit, sample-event, end-to-end, sending, polling, fault, bad-input, load and security test, then `make run` itself (scripts/check-run.sh)
 test: lint $(MOTO) $(CARGO_LAMBDA)
-	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) test --all-features --no-fail-fast
+	MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) test --workspace --all-features --no-fail-fast
 	scripts/check-run.sh
 	$(MAKE) --no-print-directory size
 

@@ -764,4 +764,33 @@ async fn main() {
             "(the template's default FANOUT_SEND_RATE={DEFAULT_RATE} was not run)"
         );
     }
+    // The time to the last Unicast against users, instances and send rate, as a picture (a
+    // log scale: from about a second to minutes). A throttled run is a different figure.
+    if throttle_every == 0 && !runs.is_empty() {
+        let groups: Vec<testkit::chart::Group> = sizes
+            .iter()
+            .map(|&users| testkit::chart::Group {
+                heading: format!("{users} users: alert to last Unicast (log scale)"),
+                log: true,
+                bars: runs
+                    .iter()
+                    .filter(|r| r.users == users)
+                    .map(|r| testkit::chart::Bar {
+                        label: format!("C={} instances, FANOUT_SEND_RATE={}", r.instances, r.rate),
+                        value: r.to_last.as_secs_f64(),
+                        text: format!("{:.1} s ({:.0}/s)", r.to_last.as_secs_f64(), r.overall()),
+                    })
+                    .collect(),
+            })
+            .filter(|g| !g.bars.is_empty())
+            .collect();
+        let svg = testkit::chart::bars(
+            "Fanning one alert out: time to the last Unicast",
+            &format!(
+                "cargo bench --all-features --bench fanout_scale; DynamoDB +{dynamo_ms} ms, Alexa +{delay_ms} ms per call; 0 repeats, every user once"
+            ),
+            &groups,
+        );
+        testkit::chart::write(&project.root.join("docs/fanout-scale.svg"), &svg);
+    }
 }

@@ -18,6 +18,7 @@
 //! directory, its folder. [`project!`] expands at the call site (a test, a bench, an example)
 //! and hands them over as a [`Project`].
 
+pub mod chart;
 pub mod europe;
 pub mod events;
 pub mod feed;
