@@ -122,7 +122,7 @@ async fn main() {
     // The floor of any invocation through this Runtime API: a SessionEndedRequest, no I/O.
     let mut floor = Vec::with_capacity(alerts);
     let session_ended = rig.project.event("session-ended.json");
-    let http = reqwest::Client::new();
+    let http = testkit::http_client();
     let token = baseline_token(&http, sandbox).await;
     // Alternate in blocks so machine noise hits both series alike.
     for block in 0..10 {

@@ -22,6 +22,7 @@ async fn start() -> Sandbox {
 }
 
 fn http() -> reqwest::Client {
+    let _ = testkit::http_client();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .no_proxy()

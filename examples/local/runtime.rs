@@ -111,7 +111,7 @@ impl Runtime {
             invoke_url: format!(
                 "http://127.0.0.1:{port}/2015-03-31/functions/alexa-proactive/invocations"
             ),
-            http: reqwest::Client::new(),
+            http: testkit::http_client(),
         };
         // Up when it accepts connections; the first invocation then waits for the build.
         for _ in 0..600 {

@@ -157,3 +157,11 @@ impl Project {
         venv
     }
 }
+
+/// An HTTP client for the suites (loopback, plain HTTP). The crate's reqwest is built without a
+/// crypto provider of its own (the function installs ring, as here), so a client is built only
+/// after one is installed; installing it again is harmless.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}

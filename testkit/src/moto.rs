@@ -88,7 +88,7 @@ impl Moto {
             .spawn()
             .expect("moto_server starts");
         let upstream = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
+        let http = crate::http_client();
         let mut ready = false;
         for _ in 0..300 {
             if http

@@ -67,7 +67,7 @@ impl Sandbox {
             api_url: format!("{url}/{{region}}"),
             token_url: format!("{url}/auth/o2/token"),
             url,
-            http: reqwest::Client::new(),
+            http: crate::http_client(),
         }
     }
 
