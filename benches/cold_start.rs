@@ -13,13 +13,21 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use testkit::chart::{self, Bar, Group};
 use testkit::runtime_api::{self, Function, Outcome, RuntimeApi};
-use testkit::stats::{benchmarking, ms, percentile, setting};
+use testkit::stats::{benchmarking, ms, peak_rss_mib, percentile, setting};
 
 const SKILL_ID: &str = "amzn1.ask.skill.11111111-2222-3333-4444-555555555555";
 
-/// Init (start to the first `/invocation/next`) and the first answer, from the start.
-async fn first_answer(binary: &Path, payload: &Value) -> Result<(Duration, Duration), String> {
+/// One cold start: init (start to the first `/invocation/next`), the first answer (from the
+/// start) and the process's peak resident memory by then.
+struct Cold {
+    init: Duration,
+    answer: Duration,
+    rss_mib: Option<f64>,
+}
+
+async fn first_answer(binary: &Path, payload: &Value) -> Result<Cold, String> {
     let api = RuntimeApi::start().await.map_err(|e| e.to_string())?;
     let answer = api.enqueue(payload, Duration::from_secs(30));
     let started = Instant::now();
@@ -33,9 +41,14 @@ async fn first_answer(binary: &Path, payload: &Value) -> Result<(Duration, Durat
     let init = api
         .first_next()
         .map_or(elapsed, |at| at.saturating_duration_since(started));
+    let rss_mib = function.pid().and_then(peak_rss_mib);
     function.stop().await;
     match outcome {
-        Outcome::Response(_) => Ok((init, elapsed)),
+        Outcome::Response(_) => Ok(Cold {
+            init,
+            answer: elapsed,
+            rss_mib,
+        }),
         Outcome::Error {
             error_type,
             error_message,
@@ -70,14 +83,17 @@ async fn main() {
     }
     let (mut a, mut b) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
     let (mut a_init, mut b_init) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
+    let (mut a_rss, mut b_rss) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        for (binary, samples, inits) in
-            [(&ours, &mut a, &mut a_init), (&hello, &mut b, &mut b_init)]
-        {
+        for (binary, samples, inits, rss) in [
+            (&ours, &mut a, &mut a_init, &mut a_rss),
+            (&hello, &mut b, &mut b_init, &mut b_rss),
+        ] {
             match first_answer(binary, &launch).await {
-                Ok((init, d)) => {
-                    samples.push(d);
-                    inits.push(init);
+                Ok(cold) => {
+                    samples.push(cold.answer);
+                    inits.push(cold.init);
+                    rss.extend(cold.rss_mib);
                 }
                 Err(e) => {
                     eprintln!("round failed: {e}");
@@ -117,4 +133,50 @@ async fn main() {
     println!(
         "ratio of medians (alexa-proactive / hello): first answer {ratio:.2} (target: at most 1.3), init {init_ratio:.2}"
     );
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    let (a_mem, b_mem) = (median(&mut a_rss), median(&mut b_rss));
+    println!("peak memory at the first answer (VmHWM, median): alexa-proactive {a_mem:.1} MiB, hello {b_mem:.1} MiB");
+    let msecs = |d: Duration| d.as_secs_f64() * 1000.0;
+    let pair = |heading: &str, ours: f64, hello: f64, unit: &str| Group {
+        heading: heading.to_owned(),
+        log: false,
+        bars: vec![
+            Bar {
+                label: "alexa-proactive".into(),
+                value: ours,
+                text: format!("{ours:.2} {unit}"),
+            },
+            Bar {
+                label: "lambda_runtime hello".into(),
+                value: hello,
+                text: format!("{hello:.2} {unit}"),
+            },
+        ],
+    };
+    let svg = chart::bars(
+        "Cold start beside a bare lambda_runtime function",
+        &format!(
+            "cargo bench --bench cold_start, {rounds} alternating rounds, medians; ratio {ratio:.2} to the first answer"
+        ),
+        &[
+            pair(
+                "first answer of a LaunchRequest (ms)",
+                msecs(percentile(&a, 0.5)),
+                msecs(percentile(&b, 0.5)),
+                "ms",
+            ),
+            pair(
+                "init: start to the first /invocation/next (ms)",
+                msecs(percentile(&a_init, 0.5)),
+                msecs(percentile(&b_init, 0.5)),
+                "ms",
+            ),
+            pair("peak memory at the first answer (MiB)", a_mem, b_mem, "MiB"),
+            pair("binary (MiB)", size(&ours), size(&hello), "MiB"),
+        ],
+    );
+    chart::write(&project.root.join("docs/cold-start.svg"), &svg);
 }
