@@ -4,16 +4,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use tokio::time::Instant;
 
 use super::alert::Alerts;
 use super::client::{FeedClient, FeedError, Fetched, Validators};
-use super::dwd::DwdFeed;
-use super::meteoalarm::MeteoAlarmFeed;
 use super::nws;
-use super::settings::{FeedKind, FeedSpec};
+use super::settings::FeedKind;
 
 pub type FeedFuture<'a> = Pin<Box<dyn Future<Output = Result<Polled, FeedError>> + Send + 'a>>;
 
@@ -38,17 +36,6 @@ pub trait AlertFeed: Send + Sync {
     /// Every alert of the version `validators` names was handled: a later fetch may answer
     /// [`Polled::NotModified`] while it is unchanged.
     fn remember(&self, validators: Validators);
-}
-
-/// The feed a configuration entry names, in its format.
-pub fn open(spec: FeedSpec, skill_id: &str, contact: Option<&str>) -> Arc<dyn AlertFeed> {
-    let kind = spec.kind;
-    let client = FeedClient::new(spec, skill_id, contact);
-    match kind {
-        FeedKind::Nws => Arc::new(NwsFeed::new(client)),
-        FeedKind::Dwd => Arc::new(DwdFeed::new(client)),
-        FeedKind::MeteoAlarm => Arc::new(MeteoAlarmFeed::new(client)),
-    }
 }
 
 /// The US National Weather Service's `/alerts/active` (GeoJSON).

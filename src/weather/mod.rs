@@ -46,6 +46,17 @@ pub use feed::{AlertFeed, MemoryFeed, NwsFeed, Polled};
 pub use settings::{Audience, FeedKind, FeedSpec, Settings};
 pub use severity::Severity;
 
+/// The feed a configuration entry names, in its format.
+fn open_feed(spec: FeedSpec, skill_id: &str, contact: Option<&str>) -> Arc<dyn AlertFeed> {
+    let kind = spec.kind;
+    let client = FeedClient::new(spec, skill_id, contact);
+    match kind {
+        FeedKind::Nws => Arc::new(NwsFeed::new(client)),
+        FeedKind::Dwd => Arc::new(dwd::DwdFeed::new(client)),
+        FeedKind::MeteoAlarm => Arc::new(meteoalarm::MeteoAlarmFeed::new(client)),
+    }
+}
+
 /// Why a poll failed the invocation.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum PollError {
@@ -229,7 +240,7 @@ impl Poller {
             .feeds
             .iter()
             .map(|spec| {
-                feed::open(
+                open_feed(
                     spec.clone(),
                     &settings.skill_id,
                     settings.contact.as_deref(),
