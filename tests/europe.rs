@@ -40,21 +40,6 @@ fn user(name: &str, country: &str, postal: &str, region: &str, locale: &str) -> 
     }
 }
 
-/// Per user: the accepted Unicasts (referenceId, region).
-async fn unicasts(rig: &Rig) -> BTreeMap<String, Vec<(String, String)>> {
-    let state = rig.sandbox.state().await;
-    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for accepted in state["accepted"].as_array().expect("accepted") {
-        out.entry(accepted["audience"].as_str().unwrap_or("-").to_owned())
-            .or_default()
-            .push((
-                accepted["referenceId"].as_str().unwrap_or("-").to_owned(),
-                accepted["region"].as_str().unwrap_or("-").to_owned(),
-            ));
-    }
-    out
-}
-
 fn statuses(answer: &Value) -> Vec<String> {
     let mut out: Vec<String> = answer["results"]
         .as_array()
@@ -130,7 +115,7 @@ async fn each_user_hears_their_own_services_warnings_for_their_area_once() {
     assert_eq!(first["feeds"][2]["skipped"]["otherEvent"], 3, "{first}");
     mapping.drain(&mut rig, DRAIN).await;
 
-    let got = unicasts(&rig).await;
+    let got = rig.sandbox.unicasts().await;
     let heard: BTreeMap<&str, usize> = got.iter().map(|(u, s)| (u.as_str(), s.len())).collect();
     assert_eq!(
         heard,
@@ -183,7 +168,7 @@ async fn each_user_hears_their_own_services_warnings_for_their_area_once() {
     assert_eq!(statuses(&third), ["queued"], "{third}");
     assert_eq!(third["feeds"][1]["escalations"], 1, "{third}");
     mapping.drain(&mut rig, DRAIN).await;
-    let got = unicasts(&rig).await;
+    let got = rig.sandbox.unicasts().await;
     assert_eq!(got[&id("KOELN")].len(), 2, "{got:?}");
     assert_eq!(got[&id("LONDON")].len(), 1, "{got:?}");
     assert_eq!(rig.repeats().await, 0);
@@ -206,7 +191,7 @@ async fn one_feed_down_fails_the_poll_naming_it_while_the_others_are_heard() {
         "{message}"
     );
     mapping.drain(&mut rig, DRAIN).await;
-    let got = unicasts(&rig).await;
+    let got = rig.sandbox.unicasts().await;
     assert!(!got.contains_key(&id("KOELN")), "{got:?}");
     assert_eq!(got[&id("LONDON")].len(), 1, "{got:?}");
     assert_eq!(got[&id("NORMAN")].len(), 2, "{got:?}");
@@ -216,7 +201,7 @@ async fn one_feed_down_fails_the_poll_naming_it_while_the_others_are_heard() {
     let retry = rig.ok(&scheduled("tick-1")).await;
     assert_eq!(statuses(&retry), ["queued"], "{retry}");
     mapping.drain(&mut rig, DRAIN).await;
-    let got = unicasts(&rig).await;
+    let got = rig.sandbox.unicasts().await;
     let heard: Vec<(String, usize)> = got.iter().map(|(u, s)| (u.clone(), s.len())).collect();
     assert_eq!(
         heard,

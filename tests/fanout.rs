@@ -62,20 +62,6 @@ async fn fanout_rig(name: &str) -> (Rig, Mapping) {
     (rig, Mapping::new(queue))
 }
 
-/// Per user: the accepted Unicasts (referenceId, region).
-async fn unicasts(rig: &Rig) -> BTreeMap<String, Vec<(String, String)>> {
-    let state = rig.sandbox.state().await;
-    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for accepted in state["accepted"].as_array().expect("accepted") {
-        let audience = accepted["audience"].as_str().unwrap_or("-").to_owned();
-        out.entry(audience).or_default().push((
-            accepted["referenceId"].as_str().unwrap_or("-").to_owned(),
-            accepted["region"].as_str().unwrap_or("-").to_owned(),
-        ));
-    }
-    out
-}
-
 /// How many Unicasts Alexa refused with 403.
 async fn forbidden(rig: &Rig) -> usize {
     let state = rig.sandbox.state().await;
@@ -175,7 +161,7 @@ async fn a_polled_alert_reaches_each_subscribed_user_of_its_counties_once() {
         let reason = record["reason"].as_str().unwrap_or_default();
         assert!(reason.contains("2 Unicast(s) not delivered"), "{reason}");
     }
-    let after_fault = unicasts(&rig).await;
+    let after_fault = rig.sandbox.unicasts().await;
     assert!(
         !after_fault.contains_key(&id("PURCELL_EU")) && after_fault.contains_key(&id("BORDER")),
         "{after_fault:?}"
@@ -216,7 +202,7 @@ async fn a_polled_alert_reaches_each_subscribed_user_of_its_counties_once() {
     let state = rig.sandbox.state().await;
 
     // Exactly the subscribed users of the counties, each once per alert, in their region.
-    let got = unicasts(&rig).await;
+    let got = rig.sandbox.unicasts().await;
     let expected: BTreeSet<String> = reached.iter().map(|n| id(n)).collect();
     assert_eq!(
         got.keys().cloned().collect::<BTreeSet<_>>(),
@@ -313,7 +299,7 @@ async fn a_trigger_naming_a_zip_code_reaches_the_users_of_that_zip_only() {
     assert_eq!(statuses(&answer), ["queued"], "{answer}");
     let played = mapping.drain(&mut rig, DRAIN).await;
     assert!(played.iter().all(|p| p.failed.is_empty()), "{played:?}");
-    let got = unicasts(&rig).await;
+    let got = rig.sandbox.unicasts().await;
     let regions: BTreeMap<String, Vec<String>> = got
         .into_iter()
         .map(|(user, sent)| (user, sent.into_iter().map(|(_, r)| r).collect()))
@@ -360,7 +346,7 @@ async fn an_update_that_extends_the_area_reaches_only_the_new_counties() {
     let first = rig.ok(&scheduled("winter-1")).await;
     assert_eq!(statuses(&first), ["queued"], "{first}");
     mapping.drain(&mut rig, DRAIN).await;
-    let heard: BTreeSet<String> = unicasts(&rig).await.into_keys().collect();
+    let heard: BTreeSet<String> = rig.sandbox.unicasts().await.into_keys().collect();
     assert_eq!(heard, BTreeSet::from([id("NORMAN"), id("BORDER")]));
 
     rig.feed().serve(&rig.project.fixture("extend-2.json"));
@@ -372,7 +358,7 @@ async fn an_update_that_extends_the_area_reaches_only_the_new_counties() {
         "only the new counties: {second}"
     );
     mapping.drain(&mut rig, DRAIN).await;
-    let got = unicasts(&rig).await;
+    let got = rig.sandbox.unicasts().await;
     let counts: BTreeMap<String, usize> = got.iter().map(|(u, s)| (u.clone(), s.len())).collect();
     assert_eq!(
         counts,
@@ -499,7 +485,7 @@ async fn a_tornado_emergency_beside_its_original_is_heard_once_more() {
     assert_eq!(statuses(&first), ["queued"], "{first}");
     mapping.drain(&mut rig, DRAIN).await;
     assert_eq!(
-        heard(&unicasts(&rig).await),
+        heard(&rig.sandbox.unicasts().await),
         BTreeMap::from([(id("NORMAN"), 1), (id("BORDER"), 1)])
     );
     // NWS lists the original beside its update, which is a tornado emergency: heard again.
@@ -516,7 +502,7 @@ async fn a_tornado_emergency_beside_its_original_is_heard_once_more() {
     assert!(statuses(&third).is_empty(), "{third}");
     assert_eq!(third["feeds"][0]["skipped"]["alreadyTold"], 3, "{third}");
     assert_eq!(
-        heard(&unicasts(&rig).await),
+        heard(&rig.sandbox.unicasts().await),
         BTreeMap::from([(id("NORMAN"), 2), (id("BORDER"), 2)])
     );
     assert_eq!(rig.repeats().await, 0);
@@ -547,7 +533,7 @@ async fn a_cancellation_polled_before_the_queue_is_drained_reaches_nobody() {
     assert_eq!(second["feeds"][0]["skipped"]["cancel"], 1, "{second}");
     let played = mapping.drain(&mut rig, DRAIN).await;
     assert_eq!(outcomes(&played), ["cancelled"], "{played:?}");
-    assert!(unicasts(&rig).await.is_empty());
+    assert!(rig.sandbox.unicasts().await.is_empty());
     assert_eq!(rig.event_requests().await, 0);
     assert_eq!(mapping.queue.dead_letters(&rig.moto).await, 0);
     rig.finish().await;
@@ -619,7 +605,9 @@ async fn a_403_on_every_unicast_keeps_every_subscription_until_the_configuration
     // The configuration is fixed: the range comes back and every user hears the alert once.
     rig.sandbox.control("clear-faults", json!({})).await;
     mapping.drain(&mut rig, DRAIN).await;
-    let heard: BTreeMap<String, usize> = unicasts(&rig)
+    let heard: BTreeMap<String, usize> = rig
+        .sandbox
+        .unicasts()
         .await
         .into_iter()
         .map(|(u, s)| (u, s.len()))

@@ -121,6 +121,22 @@ impl Sandbox {
         self.control("fault", fault).await;
     }
 
+    /// Per user (the Unicast's audience), the accepted events: (referenceId, region).
+    pub async fn unicasts(&self) -> std::collections::BTreeMap<String, Vec<(String, String)>> {
+        let state = self.state().await;
+        let mut out: std::collections::BTreeMap<String, Vec<(String, String)>> =
+            std::collections::BTreeMap::new();
+        for accepted in state["accepted"].as_array().into_iter().flatten() {
+            out.entry(accepted["audience"].as_str().unwrap_or("-").to_owned())
+                .or_default()
+                .push((
+                    accepted["referenceId"].as_str().unwrap_or("-").to_owned(),
+                    accepted["region"].as_str().unwrap_or("-").to_owned(),
+                ));
+        }
+        out
+    }
+
     pub async fn state(&self) -> Value {
         self.http
             .get(format!("{}/sandbox/state", self.url))
