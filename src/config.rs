@@ -148,6 +148,18 @@ impl Config {
                 expected: format!("expected {}", Audience::ALLOWED),
             })?,
         };
+        // One Multicast per alert reaches every subscriber: right for a skill serving exactly
+        // one feed's area, wrong for several countries' feeds (everyone would hear all).
+        if weather_audience == Audience::Everyone && weather_feeds.len() > 1 {
+            return Err(ConfigError::Invalid {
+                var: vars::WEATHER_AUDIENCE,
+                value: "everyone".into(),
+                expected: format!(
+                    "expected located with {} feeds: everyone sends each alert to every subscriber, so each user would hear every feed's warnings",
+                    weather_feeds.len()
+                ),
+            });
+        }
         let fanout_queue_url = text(vars::FANOUT_QUEUE_URL)
             .map(|url| http_url(vars::FANOUT_QUEUE_URL, url))
             .transpose()?;
@@ -509,6 +521,21 @@ mod tests {
         .to_string();
         assert!(
             err.contains("FANOUT_QUEUE_URL") && err.contains("WEATHER_FEEDS"),
+            "{err}"
+        );
+        // Everyone hears every feed's warnings with a Multicast: refused for several feeds.
+        let err = Config::from_lookup(lookup(&[
+            (vars::SKILL_ID, ID),
+            (vars::WEATHER_AUDIENCE, "everyone"),
+            (
+                vars::WEATHER_FEEDS,
+                "dwd=https://opendata.dwd.de/a.zip,meteoalarm=https://feeds.meteoalarm.org/x",
+            ),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("WEATHER_AUDIENCE") && err.contains("2 feeds"),
             "{err}"
         );
     }

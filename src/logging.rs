@@ -12,9 +12,14 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// The filter a level setting names; `None` when it is not one (logged once the log runs).
+/// Each comma-separated directive must be a level or `target=level`: a bare word such as
+/// `warning` would otherwise read as a target name and silence everything else.
 pub fn filter(spec: &str) -> Option<Targets> {
-    // Lambda's levels are upper case and include FATAL, which tracing calls ERROR.
     let spec = spec.trim();
+    if spec.is_empty() {
+        return None;
+    }
+    // Lambda's levels are upper case and include FATAL, which tracing calls ERROR.
     let spec = if spec.eq_ignore_ascii_case("fatal") {
         "error"
     } else {
@@ -22,6 +27,16 @@ pub fn filter(spec: &str) -> Option<Targets> {
     };
     if let Ok(level) = LevelFilter::from_str(spec) {
         return Some(Targets::new().with_default(level));
+    }
+    let well_formed =
+        spec.split(',')
+            .map(str::trim)
+            .all(|directive| match directive.split_once('=') {
+                Some((target, level)) => !target.is_empty() && LevelFilter::from_str(level).is_ok(),
+                None => LevelFilter::from_str(directive).is_ok(),
+            });
+    if spec.is_empty() || !well_formed {
+        return None;
     }
     Targets::from_str(spec).ok()
 }
@@ -81,6 +96,14 @@ mod tests {
                 "{spec} {target}"
             );
         }
-        assert!(filter("alexa_proactive=loud").is_none());
+        for bad in [
+            "alexa_proactive=loud",
+            "warning",
+            "",
+            "info,verbose",
+            "=debug",
+        ] {
+            assert!(filter(bad).is_none(), "{bad:?}");
+        }
     }
 }

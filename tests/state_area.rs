@@ -79,7 +79,8 @@ async fn concurrent_area_writes_leave_no_index_item_that_no_record_names() {
     }
 
     // A record the previous release wrote names its counties as bare FIPS codes: it reads as
-    // the same places, and the next write stores place codes instead.
+    // the same places, and the next write stores place codes and, for a rollback, the FIPS
+    // codes too.
     let old = "amzn1.ask.account.OLDRECORD";
     moto.call(
         "DynamoDB_20120810.PutItem",

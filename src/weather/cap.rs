@@ -10,7 +10,10 @@ use roxmltree::{Document, Node, ParsingOptions};
 pub const NS: &str = "urn:oasis:names:tc:emergency:cap:1.2";
 
 /// Largest CAP document read (DWD's largest warnings, with a thousand cells, are ~400 kB).
-pub const MAX_DOCUMENT: usize = 4 * 1024 * 1024;
+pub const MAX_DOCUMENT: usize = 1024 * 1024;
+/// Most XML nodes a document may hold: a DOM is many times its text, and a document of a
+/// megabyte of empty elements must not become a tree the function's memory cannot hold.
+pub const MAX_NODES: u32 = 200_000;
 
 /// Parses a document with the limits a feed's input needs (no DTDs: entity expansion is the
 /// classic XML bomb).
@@ -23,6 +26,7 @@ pub fn parse(text: &str) -> Result<Document<'_>, String> {
     }
     let options = ParsingOptions {
         allow_dtd: false,
+        nodes_limit: MAX_NODES,
         ..ParsingOptions::default()
     };
     Document::parse_with_options(text, options).map_err(|e| format!("is not XML: {e}"))

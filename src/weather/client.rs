@@ -20,6 +20,19 @@ pub const MAX_BODY: usize = 32 * 1024 * 1024;
 
 /// Why a feed could not be read. `feed` names it as configured: "the nws feed
 /// https://api.weather.gov/alerts/active?area=OK (WEATHER_FEED_URL)".
+/// The largest body read of each kind of feed, so that a feed cannot make the function run
+/// out of memory: NWS's national feed is a few MB ([`MAX_BODY`] leaves room for 3,000 alerts);
+/// DWD's national zip is about 2 MB (16 MiB inflates to far more than the 256 MiB its reader
+/// takes); a MeteoAlarm country's Atom feed is tens of kB, and its XML tree is many times its
+/// text, so 4 MiB.
+pub fn max_body(kind: FeedKind) -> usize {
+    match kind {
+        FeedKind::Nws => MAX_BODY,
+        FeedKind::Dwd => 16 * 1024 * 1024,
+        FeedKind::MeteoAlarm => 4 * 1024 * 1024,
+    }
+}
+
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum FeedError {
     #[error("{feed} did not answer within {} s", *millis as f64 / 1000.0)]
@@ -134,8 +147,13 @@ impl FeedClient {
     }
 
     pub async fn fetch(&self, deadline: Instant) -> Result<Fetched, FeedError> {
-        self.get(&self.spec.url, self.validators(), MAX_BODY, deadline)
-            .await
+        self.get(
+            &self.spec.url,
+            self.validators(),
+            max_body(self.spec.kind),
+            deadline,
+        )
+        .await
     }
 
     /// A document the feed links to (a MeteoAlarm entry's CAP document): unconditional, at

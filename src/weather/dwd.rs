@@ -99,6 +99,16 @@ impl AlertFeed for DwdFeed {
 /// What a zip held: its alerts, the documents that could not be read, and how many warn
 /// cells named no district.
 pub fn parse_zip(body: &[u8]) -> Result<Alerts, String> {
+    // The directory is read whole by the zip crate: its size is checked first, from the
+    // end-of-central-directory record, so that a directory of a million entries cannot fill
+    // the function's memory before the count is known.
+    if let Some(entries) = directory_entries(body) {
+        if entries > MAX_ENTRIES {
+            return Err(format!(
+                "the zip has {entries} entries; expected at most {MAX_ENTRIES}"
+            ));
+        }
+    }
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(body))
         .map_err(|e| format!("the body is not a zip archive: {e}"))?;
     if archive.len() > MAX_ENTRIES {
@@ -110,7 +120,7 @@ pub fn parse_zip(body: &[u8]) -> Result<Alerts, String> {
     let mut alerts = Alerts::default();
     let mut inflated: u64 = 0;
     let mut skipped_cells = 0usize;
-    let mut text = String::new();
+    let mut bytes: Vec<u8> = Vec::new();
     for i in 0..archive.len() {
         let mut entry = match archive.by_index(i) {
             Ok(entry) => entry,
@@ -126,20 +136,24 @@ pub fn parse_zip(body: &[u8]) -> Result<Alerts, String> {
         if entry.is_dir() || !name.to_ascii_lowercase().ends_with(".xml") {
             continue;
         }
-        // Read at most one byte past the limit, whatever the entry's header says.
-        text.clear();
+        // Read at most one byte past the limit, whatever the entry's header says; every byte
+        // inflated counts, whether or not it turns out to be text.
+        bytes.clear();
         let limit = (cap::MAX_DOCUMENT as u64 + 1).min(MAX_INFLATED - inflated);
-        let read = (&mut entry).take(limit).read_to_string(&mut text);
-        inflated += text.len() as u64;
-        match read {
+        let read = (&mut entry).take(limit).read_to_end(&mut bytes);
+        inflated += bytes.len() as u64;
+        if inflated >= MAX_INFLATED {
+            return Err(format!(
+                "the zip inflates to more than {} MiB",
+                MAX_INFLATED / 1024 / 1024
+            ));
+        }
+        let text = read
+            .map_err(|e| e.to_string())
+            .and_then(|_| std::str::from_utf8(&bytes).map_err(|e| format!("is not UTF-8: {e}")));
+        match text {
             Err(e) => alerts.malformed.push(format!("{name}: {e}")),
-            Ok(_) if inflated >= MAX_INFLATED => {
-                return Err(format!(
-                    "the zip inflates to more than {} MiB",
-                    MAX_INFLATED / 1024 / 1024
-                ))
-            }
-            Ok(_) => match parse_document(&text) {
+            Ok(text) => match parse_document(text) {
                 Ok((alert, skipped)) => {
                     skipped_cells += skipped;
                     alerts.alerts.push(alert);
@@ -155,6 +169,24 @@ pub fn parse_zip(body: &[u8]) -> Result<Alerts, String> {
         );
     }
     Ok(alerts)
+}
+
+/// The entry count of a zip's end-of-central-directory record (the last 22 bytes, or before a
+/// comment of up to 64 KiB); a zip64 count (`0xFFFF`) reads as more than any limit. `None`
+/// when there is no such record (the zip crate then says what is wrong).
+fn directory_entries(body: &[u8]) -> Option<usize> {
+    const SIGNATURE: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+    const RECORD: usize = 22;
+    let earliest = body.len().saturating_sub(RECORD + usize::from(u16::MAX));
+    let at = (earliest..=body.len().checked_sub(RECORD)?)
+        .rev()
+        .find(|&i| body[i..i + 4] == SIGNATURE)?;
+    let total = u16::from_le_bytes([body[at + 10], body[at + 11]]);
+    Some(if total == u16::MAX {
+        usize::MAX
+    } else {
+        usize::from(total)
+    })
 }
 
 /// One CAP document: the alert, and how many of its warn cells named no district.

@@ -37,6 +37,9 @@ const ATOM: &str = "http://www.w3.org/2005/Atom";
 pub const MAX_DOCUMENTS: usize = 100;
 /// ... this many at once.
 const DOCUMENT_CONCURRENCY: usize = 4;
+/// How long the documents of one poll may take in all: the sends of every feed need the rest
+/// of the invocation (a slow document host must not starve them).
+const DOCUMENTS_TIME: std::time::Duration = std::time::Duration::from_secs(6);
 /// A CAP document is a few kB.
 const MAX_DOCUMENT: usize = 512 * 1024;
 /// Documents kept per instance (identifiers of warnings seen recently).
@@ -100,6 +103,8 @@ pub fn parse_feed(body: &[u8]) -> Result<(Vec<Entry>, Vec<String>), String> {
     let text = std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8: {e}"))?;
     let options = roxmltree::ParsingOptions {
         allow_dtd: false,
+        // A country's feed is a few hundred entries of about 30 nodes each.
+        nodes_limit: 10 * cap::MAX_NODES,
         ..Default::default()
     };
     let doc = roxmltree::Document::parse_with_options(text, options)
@@ -292,6 +297,7 @@ impl MeteoAlarmFeed {
             }
         }
         let client = &self.client;
+        let deadline = deadline.min(Instant::now() + DOCUMENTS_TIME);
         let read: Vec<(String, Result<Details, String>)> = stream::iter(to_read)
             .map(|(id, url)| async move {
                 let details = match client.document(&url, MAX_DOCUMENT, deadline).await {

@@ -75,11 +75,13 @@ pub enum PollError {
     #[error(transparent)]
     Send(#[from] SendError),
 
-    /// One feed failed (the first error) while the others were handled: the invocation fails
-    /// so that it is retried, and the retry finds what the others announced recorded.
-    #[error("{cause}; the invocation fails so that it is retried ({handled})")]
+    /// Some feeds failed while the others were handled: the invocation fails so that it is
+    /// retried, and the retry finds what the others announced recorded. `cause` is the first
+    /// failure (its `errorType`), `failures` every one, each naming its feed.
+    #[error("{failures}; the invocation fails so that it is retried ({handled})")]
     OneOfSeveral {
         cause: Box<PollError>,
+        failures: String,
         handled: String,
     },
 
@@ -333,7 +335,17 @@ impl Poller {
             _ if self.feeds.len() == 1 => Err(failures.remove(0)),
             failed => {
                 let handled = self.feeds.len() - failed;
+                // A feed error alone (not PollError::Feed's text, which says nothing was
+                // announced: the other feeds were).
+                let each: Vec<String> = failures
+                    .iter()
+                    .map(|f| match f {
+                        PollError::Feed(err) => err.to_string(),
+                        other => other.to_string(),
+                    })
+                    .collect();
                 Err(PollError::OneOfSeveral {
+                    failures: each.join("; "),
                     cause: Box::new(failures.remove(0)),
                     handled: format!(
                         "{failed} of {} feeds failed; the other {handled} were handled, {} announcement(s) sent or queued",

@@ -60,18 +60,28 @@ fn stored_area(user_id: &str, item: &Item) -> Option<UserArea> {
     })
 }
 
-/// The record's `places` (place codes); a record written before other countries were served
-/// has `counties` (bare FIPS codes) instead, read as the same places.
+/// The record's places. Two attributes hold them while releases overlap: `places` (every
+/// place code, written by this release) and `counties` (bare FIPS codes, the only one the
+/// previous release reads and writes). This release writes both, so that a rollback finds
+/// every US user's counties; a record the previous release wrote during a deploy has fresh
+/// `counties` beside a `places` it left as it was. So US counties are read from `counties`
+/// when the record has them, and every other kind of place from `places`.
 fn stored_places(item: &Item) -> Vec<AreaKey> {
-    let places = string_set(item, "places");
-    if !places.is_empty() {
-        return places.iter().filter_map(|p| AreaKey::parse(p)).collect();
+    let places: Vec<AreaKey> = string_set(item, "places")
+        .iter()
+        .filter_map(|p| AreaKey::parse(p))
+        .collect();
+    let counties = string_set(item, "counties");
+    if counties.is_empty() {
+        return places;
     }
-    string_set(item, "counties")
+    let mut keys: Vec<AreaKey> = counties
         .iter()
         .map(|fips| AreaKey::county(fips))
         .filter(|key| AreaKey::parse(key.as_str()).is_some())
-        .collect()
+        .collect();
+    keys.extend(places.into_iter().filter(|p| !p.as_str().starts_with('c')));
+    keys
 }
 
 impl DynamoStore {
@@ -203,8 +213,18 @@ impl DynamoStore {
             (":now".to_owned(), n(chrono::Utc::now().timestamp())),
             (":source".to_owned(), s(area.source.as_str())),
         ]);
-        // The older attribute goes with the first write of the new one.
-        remove.push("counties");
+        // The previous release's attribute is written too (see `stored_places`).
+        let fips: Vec<String> = area
+            .places
+            .iter()
+            .filter_map(|p| p.as_str().strip_prefix('c').map(str::to_owned))
+            .collect();
+        if fips.is_empty() {
+            remove.push("counties");
+        } else {
+            set.push("counties = :counties");
+            values.insert(":counties".to_owned(), AttributeValue::Ss(fips));
+        }
         if area.places.is_empty() {
             // DynamoDB has no empty sets.
             remove.push("places");

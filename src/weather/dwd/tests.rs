@@ -174,4 +174,46 @@ fn a_zip_is_read_document_by_document() {
 
     let err = parse_zip(b"<html>maintenance</html>").unwrap_err();
     assert!(err.contains("not a zip archive"), "{err}");
+
+    // An entry that is not text is counted and named; the rest are read.
+    let mut binary = zip_of(&[("ok.xml", thunder.clone())]);
+    binary = {
+        let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        out.start_file("ok.xml", options).unwrap();
+        out.write_all(thunder.as_bytes()).unwrap();
+        out.start_file("latin1.xml", options).unwrap();
+        out.write_all(&[0xff; 5_000]).unwrap();
+        drop(binary);
+        out.finish().unwrap().into_inner()
+    };
+    let alerts = parse_zip(&binary).unwrap();
+    assert_eq!(alerts.alerts.len(), 1);
+    assert!(
+        alerts.malformed[0].contains("latin1.xml: is not UTF-8"),
+        "{:?}",
+        alerts.malformed
+    );
+}
+
+#[test]
+fn a_zip_directory_too_large_is_refused_before_it_is_read() {
+    // An end-of-central-directory record claiming 30,000 entries (the directory itself is
+    // not there: the count alone is refused).
+    let mut body = vec![0u8; 100];
+    body.extend_from_slice(&[0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0]);
+    body.extend_from_slice(&30_000u16.to_le_bytes());
+    body.extend_from_slice(&30_000u16.to_le_bytes());
+    body.extend_from_slice(&[0; 10]);
+    let err = parse_zip(&body).unwrap_err();
+    assert!(err.contains("30000 entries"), "{err}");
+    let mut zip64 = body.clone();
+    let n = zip64.len();
+    zip64[n - 12..n - 10].copy_from_slice(&u16::MAX.to_le_bytes());
+    assert!(parse_zip(&zip64).unwrap_err().contains("entries"));
+    assert_eq!(
+        directory_entries(&zip_of(&[("a.xml", "x".into())])),
+        Some(1)
+    );
 }
