@@ -104,6 +104,24 @@ async fn concurrent_area_writes_leave_no_index_item_that_no_record_names() {
         serde_json::json!(["c36061"]),
         "{item}"
     );
-    assert!(item.get("counties").is_none(), "{item}");
+    assert_eq!(
+        item["counties"]["SS"],
+        serde_json::json!(["36061"]),
+        "{item}"
+    );
+    // The previous release moves the user during a deploy: it writes `counties` and leaves
+    // `places` as it was. The fresh counties win.
+    moto.call(
+        "DynamoDB_20120810.UpdateItem",
+        serde_json::json!({"TableName": TABLE, "Key": {"pk": {"S": format!("user#{old}")}},
+            "UpdateExpression": "SET counties = :c, postalCode = :z",
+            "ExpressionAttributeValues": {":c": {"SS": ["40027"]}, ":z": {"S": "73019"}}}),
+    )
+    .await;
+    let read = store.area(old).await.expect("read").expect("an area");
+    assert_eq!(
+        read.places,
+        [alexa_proactive::state::AreaKey::county("40027")]
+    );
     moto.stop().await;
 }
