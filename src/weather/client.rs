@@ -109,10 +109,6 @@ impl FeedClient {
         &self.label
     }
 
-    pub fn kind(&self) -> FeedKind {
-        self.spec.kind
-    }
-
     /// A body that is not this feed's format.
     pub fn malformed(&self, problem: String) -> FeedError {
         FeedError::Malformed {

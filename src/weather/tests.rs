@@ -371,16 +371,23 @@ async fn one_feed_down_does_not_hold_back_the_others_and_the_retry_sends_only_it
     assert_eq!(heard(&rig), counts(&[(0, 1), (1, 1)]));
 }
 
-/// A DWD document of the fixtures, moved to tomorrow (the fixtures are dated July 2026).
-fn dwd(name: &str) -> Alert {
-    let path = format!("{}/tests/fixtures/dwd/{name}", env!("CARGO_MANIFEST_DIR"));
+/// A fixture of `tests/fixtures/<dir>/`, its `day` moved to tomorrow (the European fixtures
+/// carry fixed dates).
+fn fixture_tomorrow(dir: &str, name: &str, day: &str) -> String {
+    let path = format!("{}/tests/fixtures/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));
     let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
         .format("%Y-%m-%d")
         .to_string();
-    let text = std::fs::read_to_string(path)
+    std::fs::read_to_string(path)
         .unwrap()
-        .replace("2026-07-14", &tomorrow);
-    dwd::parse_document(&text).unwrap().0
+        .replace(day, &tomorrow)
+}
+
+/// A DWD document of the fixtures, moved to tomorrow.
+fn dwd(name: &str) -> Alert {
+    dwd::parse_document(&fixture_tomorrow("dwd", name, "2026-07-14"))
+        .unwrap()
+        .0
 }
 
 #[tokio::test]
@@ -462,16 +469,7 @@ async fn a_met_office_warning_reaches_a_london_user_whether_it_names_the_region_
     )
     .await;
     add_user_in(&rig.store, &user(1), "GB", "G1 1AA", &[WEATHER_ALERT], "EU").await; // Glasgow
-    let path = format!(
-        "{}/tests/fixtures/meteoalarm/uk-feed.xml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
-        .format("%Y-%m-%d")
-        .to_string();
-    let feed_text = std::fs::read_to_string(path)
-        .unwrap()
-        .replace("2026-09-14", &tomorrow);
+    let feed_text = fixture_tomorrow("meteoalarm", "uk-feed.xml", "2026-09-14");
     let thunderstorm = |feed: &str| {
         let (entries, _) = meteoalarm::parse_feed(feed.as_bytes()).unwrap();
         let details = entries
