@@ -8,7 +8,6 @@ use std::future::Future;
 use std::pin::Pin;
 
 use serde::Deserialize;
-use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use crate::budget;
@@ -78,76 +77,59 @@ pub trait CredentialSource: Send + Sync {
 /// `AWS_ENDPOINT_URL` (the SDK's own override) points it at a local moto server in tests.
 pub struct SecretsManager {
     secret_id: Option<String>,
-    client: OnceCell<aws_sdk_secretsmanager::Client>,
 }
 
 impl SecretsManager {
     pub fn new(secret_id: Option<String>) -> Self {
-        SecretsManager {
-            secret_id,
-            client: OnceCell::new(),
-        }
+        SecretsManager { secret_id }
     }
 
     async fn read(&self) -> Result<ClientCredentials, CredentialsError> {
-        use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
-        use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Request<'a> {
+            secret_id: &'a str,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Answer {
+            secret_string: Option<String>,
+        }
 
         let secret = self
             .secret_id
             .as_deref()
             .ok_or(CredentialsError::NotConfigured)?;
-        let client = self
-            .client
-            .get_or_init(|| async {
-                aws_sdk_secretsmanager::Client::new(crate::aws::sdk_config().await)
-            })
-            .await;
-        let answer = client
-            .get_secret_value()
-            .secret_id(secret)
-            .send()
-            .await
-            .map_err(|err| {
-                let service = err.as_service_error();
-                let detail = crate::aws::describe_error(&err);
-                match service {
-                    Some(GetSecretValueError::ResourceNotFoundException(_)) => {
-                        CredentialsError::NotFound {
-                            secret: secret.to_owned(),
-                        }
-                    }
-                    Some(e)
-                        if matches!(
-                            e.code(),
-                            Some(
-                                "AccessDeniedException"
-                                    | "AccessDenied"
-                                    | "UnrecognizedClientException"
-                                    | "InvalidSignatureException"
-                            )
-                        ) || matches!(e, GetSecretValueError::DecryptionFailure(_)) =>
-                    {
-                        CredentialsError::AccessDenied {
-                            secret: secret.to_owned(),
-                            detail,
-                        }
-                    }
-                    Some(
-                        GetSecretValueError::InvalidRequestException(_)
-                        | GetSecretValueError::InvalidParameterException(_),
-                    ) => CredentialsError::Malformed {
-                        secret: secret.to_owned(),
+        let answer: Answer = crate::aws::call(
+            &crate::aws::SECRETS_MANAGER,
+            "GetSecretValue",
+            &Request { secret_id: secret },
+        )
+        .await
+        .map_err(|err| {
+            let detail = err.to_string();
+            let secret = secret.to_owned();
+            match err.code() {
+                Some("ResourceNotFoundException") => CredentialsError::NotFound { secret },
+                Some(
+                    "AccessDeniedException"
+                    | "AccessDenied"
+                    | "UnrecognizedClientException"
+                    | "InvalidSignatureException"
+                    | "DecryptionFailure",
+                ) => CredentialsError::AccessDenied { secret, detail },
+                Some("InvalidRequestException" | "InvalidParameterException") => {
+                    CredentialsError::Malformed {
+                        secret,
                         problem: format!("Secrets Manager refused to return it ({detail})"),
-                    },
-                    _ => CredentialsError::Unavailable {
-                        secret: secret.to_owned(),
-                        detail,
-                    },
+                    }
                 }
-            })?;
+                _ => CredentialsError::Unavailable { secret, detail },
+            }
+        })?;
         let text = answer
-            .secret_string()
+            .secret_string
+            .as_deref()
             .ok_or_else(|| CredentialsError::Malformed {
                 secret: secret.to_owned(),
                 problem: "it has no SecretString (a binary secret?)".into(),

@@ -75,7 +75,7 @@ mod tests {
     fn levels_read_as_lambda_and_rust_log_write_them() {
         for (spec, target, enabled) in [
             ("INFO", "alexa_proactive", LevelFilter::INFO),
-            ("debug", "aws_smithy_runtime", LevelFilter::DEBUG),
+            ("debug", "reqwest", LevelFilter::DEBUG),
             ("FATAL", "x", LevelFilter::ERROR),
             (
                 "alexa_proactive=debug,info",

@@ -9,7 +9,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
 
-use tokio::sync::OnceCell;
+use serde::{Deserialize, Serialize};
+
+use crate::aws::{AwsError, SQS};
 
 pub type QueueFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, QueueError>> + 'a>>;
 
@@ -40,44 +42,60 @@ const CONCURRENCY: usize = 8;
 
 pub struct SqsQueue {
     url: String,
-    client: OnceCell<aws_sdk_sqs::Client>,
+}
+
+/// SendMessageBatch's request and answer (SQS's JSON protocol).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SendMessageBatch<'a> {
+    queue_url: &'a str,
+    entries: Vec<Entry<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Entry<'a> {
+    id: String,
+    message_body: &'a str,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchAnswer {
+    #[serde(default)]
+    failed: Vec<FailedEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct FailedEntry {
+    id: String,
+    #[serde(default)]
+    sender_fault: bool,
+    #[serde(default)]
+    code: String,
+    message: Option<String>,
 }
 
 impl SqsQueue {
     pub fn new(url: String) -> Self {
-        SqsQueue {
-            url,
-            client: OnceCell::new(),
-        }
-    }
-
-    async fn client(&self) -> &aws_sdk_sqs::Client {
-        self.client
-            .get_or_init(|| async { aws_sdk_sqs::Client::new(crate::aws::sdk_config().await) })
-            .await
+        SqsQueue { url }
     }
 
     async fn send_batch(&self, batch: &[&String]) -> Result<(), QueueError> {
-        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
         let mut pending: Vec<(usize, &String)> = batch.iter().copied().enumerate().collect();
         for attempt in 1..=ENTRY_ATTEMPTS {
-            let entries = pending
-                .iter()
-                .map(|(i, body)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(body.as_str())
-                        .build()
-                        .map_err(|e| self.unavailable(e.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let answer = self
-                .client()
-                .await
-                .send_message_batch()
-                .queue_url(&self.url)
-                .set_entries(Some(entries))
-                .send()
+            let request = SendMessageBatch {
+                queue_url: &self.url,
+                entries: pending
+                    .iter()
+                    .map(|(i, body)| Entry {
+                        id: i.to_string(),
+                        message_body: body.as_str(),
+                    })
+                    .collect(),
+            };
+            let answer: BatchAnswer = crate::aws::call(&SQS, "SendMessageBatch", &request)
                 .await
                 .map_err(|e| self.error(&e))?;
             let failed: Vec<String> = answer.failed.iter().map(|f| f.id.clone()).collect();
@@ -107,13 +125,10 @@ impl SqsQueue {
         }
     }
 
-    fn error<E>(&self, err: &aws_sdk_sqs::error::SdkError<E>) -> QueueError
-    where
-        E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        let detail = crate::aws::describe_error(err);
+    fn error(&self, err: &AwsError) -> QueueError {
+        let detail = err.to_string();
         let queue = self.url.clone();
-        match err.as_service_error().and_then(|e| e.code()) {
+        match err.code() {
             Some("AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist") => {
                 QueueError::NotFound { queue }
             }

@@ -8,12 +8,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Select, TransactWriteItem, Update};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::{n, s, string_set, text, user_key, DynamoStore, Item, IN_PROGRESS};
+use crate::aws::dynamodb::{self as db, AttributeValue, Request, TransactWriteItem};
 use crate::state::area::{sort_key, user_of_sort_key};
 use crate::state::{
     AreaKey, AreaSource, Claim, HashRange, Reached, Recipient, StateError, UserArea,
@@ -23,18 +21,6 @@ use crate::state::{
 const AREA_VERSION: &str = "areaVersion";
 /// How often an area write that lost a race is read and tried again.
 const AREA_ATTEMPTS: u32 = 8;
-
-/// Whether a transaction was cancelled because a condition failed (not throttling or a
-/// conflict with another transaction, which are errors to report).
-fn condition_cancelled(err: &SdkError<TransactWriteItemsError>) -> bool {
-    match err.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
-            .cancellation_reasons()
-            .iter()
-            .any(|r| r.code() == Some("ConditionalCheckFailed")),
-        _ => false,
-    }
-}
 
 /// The global secondary index over `area#` items.
 pub const AREA_INDEX: &str = "area";
@@ -89,27 +75,22 @@ impl DynamoStore {
         if done.is_empty() {
             return Ok(());
         }
-        let result = self
-            .client()
-            .await
-            .update_item()
-            .table_name(&self.table)
+        let request = self
+            .request()
             .key("pk", super::sent_key(&claim.reference_id))
             .update_expression("ADD done :done")
             .condition_expression("#holder = :holder AND #phase = :inProgress")
-            .expression_attribute_names("#holder", "holder")
-            .expression_attribute_names("#phase", "phase")
-            .expression_attribute_values(":holder", s(&claim.holder))
-            .expression_attribute_values(":inProgress", s(IN_PROGRESS))
-            .expression_attribute_values(
+            .name("#holder", "holder")
+            .name("#phase", "phase")
+            .value(":holder", s(&claim.holder))
+            .value(":inProgress", s(IN_PROGRESS))
+            .value(
                 ":done",
                 AttributeValue::Ss(done.iter().map(Reached::encode).collect()),
-            )
-            .send()
-            .await;
-        match result {
+            );
+        match db::update_item(&request).await {
             Ok(_) => Ok(()),
-            Err(err) if super::condition_failed(&err) => Err(StateError::Unavailable {
+            Err(err) if db::condition_failed(&err) => Err(StateError::Unavailable {
                 table: self.table.clone(),
                 action: "UpdateItem",
                 detail: format!(
@@ -128,7 +109,7 @@ impl DynamoStore {
     pub(super) async fn put_area(&self, area: &UserArea) -> Result<(), StateError> {
         for attempt in 0..AREA_ATTEMPTS {
             let (earlier, version) = self.read_versioned(&area.user_id).await?;
-            let writes = self.area_writes(area, earlier.as_ref(), version)?;
+            let writes = self.area_writes(area, earlier.as_ref(), version);
             if self.transact_if(writes).await? {
                 return Ok(());
             }
@@ -150,7 +131,7 @@ impl DynamoStore {
     /// The next version, and the condition that the record is still at `version`.
     fn versioned(version: Option<&AttributeValue>) -> (AttributeValue, String) {
         let seen = version
-            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.as_n())
             .and_then(|n| n.parse::<u64>().ok());
         let next = n(seen.map_or(1, |v| v + 1));
         let condition = match version {
@@ -187,18 +168,16 @@ impl DynamoStore {
         area: &UserArea,
         earlier: Option<&UserArea>,
         version: Option<AttributeValue>,
-    ) -> Result<Vec<TransactWriteItem>, StateError> {
+    ) -> Vec<TransactWriteItem> {
         let keys = area.keys();
         let mut writes = Vec::new();
         for key in &keys {
-            let put = Put::builder()
-                .table_name(&self.table)
+            let put = self
+                .request()
                 .item("pk", index_key(key, &area.user_id))
                 .item("areaKey", s(key.as_str()))
-                .item("areaUser", s(sort_key(&area.user_id)))
-                .build()
-                .map_err(|e| self.invalid("PutItem", e))?;
-            writes.push(TransactWriteItem::builder().put(put).build());
+                .item("areaUser", s(sort_key(&area.user_id)));
+            writes.push(TransactWriteItem::Put(put));
         }
         let mut set = vec![
             "postalCode = :postalCode",
@@ -259,63 +238,37 @@ impl DynamoStore {
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        let update = Update::builder()
-            .table_name(&self.table)
+        let update = self
+            .request()
             .key("pk", user_key(&area.user_id))
             .update_expression(expression)
             .condition_expression(condition)
-            .expression_attribute_names("#region", "region")
-            .expression_attribute_names("#locale", "locale")
-            .expression_attribute_names("#areaVersion", AREA_VERSION)
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(|e| self.invalid("UpdateItem", e))?;
-        writes.push(TransactWriteItem::builder().update(update).build());
+            .name("#region", "region")
+            .name("#locale", "locale")
+            .name("#areaVersion", AREA_VERSION)
+            .values(values);
+        writes.push(TransactWriteItem::Update(update));
         if let Some(earlier) = earlier {
             for stale in earlier.keys().into_iter().filter(|key| !keys.contains(key)) {
-                writes.push(self.delete_index_item(&area.user_id, &stale)?);
+                writes.push(self.delete_index_item(&area.user_id, &stale));
             }
         }
-        Ok(writes)
+        writes
     }
 
     /// One index item's deletion, as part of a transaction.
-    fn delete_index_item(
-        &self,
-        user_id: &str,
-        key: &AreaKey,
-    ) -> Result<TransactWriteItem, StateError> {
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .key("pk", index_key(key, user_id))
-            .build()
-            .map_err(|e| self.invalid("DeleteItem", e))?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
+    fn delete_index_item(&self, user_id: &str, key: &AreaKey) -> TransactWriteItem {
+        TransactWriteItem::Delete(self.request().key("pk", index_key(key, user_id)))
     }
 
     /// All of `writes` or none: a user's record and index items never disagree (an index item
     /// the record does not name could be neither found nor deleted).
     /// `false`: a condition failed (the record changed since it was read); nothing written.
     async fn transact_if(&self, writes: Vec<TransactWriteItem>) -> Result<bool, StateError> {
-        let result = self
-            .client()
-            .await
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if condition_cancelled(&err) => Ok(false),
+        match db::transact_write_items(&writes).await {
+            Ok(()) => Ok(true),
+            Err(err) if db::cancelled_by_condition(&err) => Ok(false),
             Err(err) => Err(self.error("TransactWriteItems", &err)),
-        }
-    }
-
-    fn invalid(&self, action: &'static str, err: impl std::fmt::Display) -> StateError {
-        StateError::Unavailable {
-            table: self.table.clone(),
-            action,
-            detail: err.to_string(),
         }
     }
 
@@ -334,28 +287,27 @@ impl DynamoStore {
             let Some(area) = area else {
                 return Ok(false);
             };
-            let mut writes = area
+            let mut writes: Vec<TransactWriteItem> = area
                 .keys()
                 .iter()
                 .map(|key| self.delete_index_item(user_id, key))
-                .collect::<Result<Vec<_>, _>>()?;
+                .collect();
             let (next, condition) = Self::versioned(version.as_ref());
-            let mut update = Update::builder()
-                .table_name(&self.table)
+            let mut update = self
+                .request()
                 .key("pk", user_key(user_id))
                 .update_expression(
                     "SET #areaVersion = :nextVersion REMOVE postalCode, country, places, counties, #region, #locale, areaAt, areaSource",
                 )
                 .condition_expression(condition)
-                .expression_attribute_names("#region", "region")
-                .expression_attribute_names("#locale", "locale")
-                .expression_attribute_names("#areaVersion", AREA_VERSION)
-                .expression_attribute_values(":nextVersion", next);
+                .name("#region", "region")
+                .name("#locale", "locale")
+                .name("#areaVersion", AREA_VERSION)
+                .value(":nextVersion", next);
             if let Some(seen) = version {
-                update = update.expression_attribute_values(":seenVersion", seen);
+                update = update.value(":seenVersion", seen);
             }
-            let update = update.build().map_err(|e| self.invalid("UpdateItem", e))?;
-            writes.push(TransactWriteItem::builder().update(update).build());
+            writes.push(TransactWriteItem::Update(update));
             if self.transact_if(writes).await? {
                 return Ok(true);
             }
@@ -364,21 +316,14 @@ impl DynamoStore {
         Err(self.busy_area())
     }
 
-    fn area_query(
-        &self,
-        client: &aws_sdk_dynamodb::Client,
-        key: &AreaKey,
-        range: HashRange,
-    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    fn area_query(&self, key: &AreaKey, range: HashRange) -> Request {
         let (low, high) = range.sort_key_bounds();
-        client
-            .query()
-            .table_name(&self.table)
+        self.request()
             .index_name(AREA_INDEX)
             .key_condition_expression("areaKey = :key AND areaUser BETWEEN :low AND :high")
-            .expression_attribute_values(":key", s(key.as_str()))
-            .expression_attribute_values(":low", s(low))
-            .expression_attribute_values(":high", s(high))
+            .value(":key", s(key.as_str()))
+            .value(":low", s(low))
+            .value(":high", s(high))
     }
 
     pub(super) async fn count_indexed(
@@ -394,18 +339,17 @@ impl DynamoStore {
     }
 
     async fn count_key(&self, key: &AreaKey, range: HashRange) -> Result<u64, StateError> {
-        let client = self.client().await;
         let mut total = 0u64;
         let mut start: Option<Item> = None;
         loop {
-            let answer = self
-                .area_query(client, key, range)
-                .select(Select::Count)
-                .set_exclusive_start_key(start.take())
-                .send()
+            let request = self
+                .area_query(key, range)
+                .count()
+                .exclusive_start_key(start.take());
+            let answer = db::query(&request)
                 .await
                 .map_err(|e| self.error("Query", &e))?;
-            total += u64::try_from(answer.count).unwrap_or_default();
+            total += answer.count;
             match answer.last_evaluated_key {
                 Some(next) if !next.is_empty() => start = Some(next),
                 _ => return Ok(total),
@@ -434,17 +378,16 @@ impl DynamoStore {
         key: &AreaKey,
         range: HashRange,
     ) -> Result<Vec<(String, String)>, StateError> {
-        let client = self.client().await;
         let mut users = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let answer = self
-                .area_query(client, key, range)
-                .set_exclusive_start_key(start.take())
-                .send()
+            let request = self
+                .area_query(key, range)
+                .exclusive_start_key(start.take());
+            let answer = db::query(&request)
                 .await
                 .map_err(|e| self.error("Query", &e))?;
-            for item in answer.items.unwrap_or_default() {
+            for item in answer.items {
                 let Some(sort) = text(&item, "areaUser") else {
                     continue;
                 };
@@ -491,29 +434,26 @@ impl DynamoStore {
             return Ok(());
         }
         let update = self
-            .client()
-            .await
-            .update_item()
-            .table_name(&self.table)
+            .request()
             .key("pk", user_key(user_id))
             .update_expression("SET subscriptions = :kept")
-            .expression_attribute_values(":kept", AttributeValue::L(kept))
-            .expression_attribute_names("#sAt", "subscriptionsAt");
+            .value(":kept", AttributeValue::L(kept))
+            .name("#sAt", "subscriptionsAt");
         // Only over what was read: a newer subscription event recorded meanwhile wins (its
         // mark, or on a record written before the marks, the one mark of every event).
         let update = match (item.get("subscriptionsAt"), item.get("updatedAt")) {
             (Some(at), _) => update
                 .condition_expression("#sAt = :seen")
-                .expression_attribute_values(":seen", at.clone()),
+                .value(":seen", at.clone()),
             (None, Some(at)) => update
                 .condition_expression("attribute_not_exists(#sAt) AND #updatedAt = :seen")
-                .expression_attribute_names("#updatedAt", "updatedAt")
-                .expression_attribute_values(":seen", at.clone()),
+                .name("#updatedAt", "updatedAt")
+                .value(":seen", at.clone()),
             (None, None) => update.condition_expression("attribute_not_exists(#sAt)"),
         };
-        match update.send().await {
+        match db::update_item(&update).await {
             Ok(_) => Ok(()),
-            Err(err) if super::condition_failed(&err) => Ok(()),
+            Err(err) if db::condition_failed(&err) => Ok(()),
             Err(err) => Err(self.error("UpdateItem", &err)),
         }
     }

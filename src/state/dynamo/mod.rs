@@ -27,12 +27,12 @@
 use std::collections::HashMap;
 use std::fmt::Display;
 
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure,
-};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use tokio::sync::OnceCell;
+
+use crate::aws::dynamodb::{
+    self as db, condition_failed, AttributeValue, KeysAndAttributes, Request,
+};
+use crate::aws::AwsError;
 
 mod area;
 
@@ -50,7 +50,7 @@ const PARTIAL: &str = "partial";
 const SENT: &str = "sent";
 const REFUSED: &str = "refused";
 
-type Item = HashMap<String, AttributeValue>;
+use db::Item;
 
 /// BatchGetItem takes at most 100 keys.
 const BATCH_GET: usize = 100;
@@ -59,7 +59,6 @@ const UNPROCESSED_ROUNDS: u32 = 5;
 
 pub struct DynamoStore {
     table: String,
-    client: OnceCell<aws_sdk_dynamodb::Client>,
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
@@ -100,33 +99,21 @@ fn user_key(user_id: &str) -> AttributeValue {
     s(format!("user#{user_id}"))
 }
 
-/// Whether an SDK error is a failed condition, the expected answer to a lost race.
-fn condition_failed<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
-    err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
-}
-
 impl DynamoStore {
     pub fn new(table: String) -> Self {
-        DynamoStore {
-            table,
-            client: OnceCell::new(),
-        }
+        DynamoStore { table }
     }
 
-    async fn client(&self) -> &aws_sdk_dynamodb::Client {
-        self.client
-            .get_or_init(|| async { aws_sdk_dynamodb::Client::new(crate::aws::sdk_config().await) })
-            .await
+    /// A request to the table.
+    fn request(&self) -> Request {
+        Request::table(&self.table)
     }
 
-    /// Names the table, the action and what to fix; the SDK's own text stays in `detail`.
-    fn error<E>(&self, action: &'static str, err: &SdkError<E>) -> StateError
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        let detail = crate::aws::describe_error(err);
+    /// Names the table, the action and what to fix; DynamoDB's own text stays in `detail`.
+    fn error(&self, action: &'static str, err: &AwsError) -> StateError {
+        let detail = err.to_string();
         let table = self.table.clone();
-        match err.as_service_error().and_then(|e| e.code()) {
+        match err.code() {
             Some("ResourceNotFoundException") => StateError::TableNotFound { table },
             Some(
                 "AccessDeniedException"
@@ -153,14 +140,7 @@ impl DynamoStore {
     }
 
     async fn get(&self, key: AttributeValue) -> Result<Option<Item>, StateError> {
-        let answer = self
-            .client()
-            .await
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", key)
-            .consistent_read(true)
-            .send()
+        let answer = db::get_item(&self.request().key("pk", key).consistent_read())
             .await
             .map_err(|e| self.error("GetItem", &e))?;
         Ok(answer.item)
@@ -175,46 +155,34 @@ impl DynamoStore {
         projection: &str,
         names: &[(&str, &str)],
     ) -> Result<Vec<Item>, StateError> {
-        let client = self.client().await;
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(BATCH_GET) {
             let keys: Vec<HashMap<String, AttributeValue>> = chunk
                 .iter()
                 .map(|key| HashMap::from([("pk".to_owned(), key.clone())]))
                 .collect();
-            let mut request = KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .projection_expression(projection);
-            for (name, attribute) in names {
-                request = request.expression_attribute_names(*name, *attribute);
-            }
-            let mut pending = Some(request.build().map_err(|e| StateError::Unavailable {
-                table: self.table.clone(),
-                action: "BatchGetItem",
-                detail: e.to_string(),
-            })?);
+            let mut pending = Some(KeysAndAttributes {
+                keys,
+                consistent_read: Some(true),
+                projection_expression: Some(projection.to_owned()),
+                expression_attribute_names: names
+                    .iter()
+                    .map(|(n, a)| ((*n).to_owned(), (*a).to_owned()))
+                    .collect(),
+            });
             for round in 0..UNPROCESSED_ROUNDS {
                 let Some(request) = pending.take() else { break };
                 if round > 0 {
                     // Throttled: back off before asking for the rest.
                     tokio::time::sleep(std::time::Duration::from_millis(50 << round)).await;
                 }
-                let answer = client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
+                let mut answer = db::batch_get_item(&self.table, &request)
                     .await
                     .map_err(|e| self.error("BatchGetItem", &e))?;
-                found.extend(
-                    answer
-                        .responses
-                        .and_then(|mut r| r.remove(&self.table))
-                        .unwrap_or_default(),
-                );
+                found.extend(answer.responses.remove(&self.table).unwrap_or_default());
                 pending = answer
                     .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
+                    .remove(&self.table)
                     .filter(|k| !k.keys.is_empty());
             }
             if pending.is_some() {
@@ -234,10 +202,7 @@ impl DynamoStore {
         let now = Utc::now();
         // An update, not a put: a partial record's `done` must survive the new claim.
         let request = self
-            .client()
-            .await
-            .update_item()
-            .table_name(&self.table)
+            .request()
             .key("pk", sent_key(&claim.reference_id))
             .update_expression(if claim.tag.is_some() {
                 "SET #phase = :inProgress, holder = :holder, #leaseUntil = :leaseUntil, eventExpiry = :eventExpiry, expireAt = :expireAt, tag = :tag"
@@ -247,22 +212,21 @@ impl DynamoStore {
             .condition_expression(
                 "attribute_not_exists(pk) OR #phase = :partial OR (#phase = :inProgress AND #leaseUntil < :now)",
             )
-            .expression_attribute_names("#phase", "phase")
-            .expression_attribute_names("#leaseUntil", "leaseUntil")
-            .expression_attribute_values(":inProgress", s(IN_PROGRESS))
-            .expression_attribute_values(":partial", s(PARTIAL))
-            .expression_attribute_values(":holder", s(&claim.holder))
-            .expression_attribute_values(":leaseUntil", n(claim.lease_until.timestamp()))
-            .expression_attribute_values(":eventExpiry", n(claim.expires_at.timestamp()))
-            .expression_attribute_values(":expireAt", n(claim.keep_until.timestamp()))
-            .expression_attribute_values(":now", n(now.timestamp()))
-            .return_values(ReturnValue::AllOld)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            .name("#phase", "phase")
+            .name("#leaseUntil", "leaseUntil")
+            .value(":inProgress", s(IN_PROGRESS))
+            .value(":partial", s(PARTIAL))
+            .value(":holder", s(&claim.holder))
+            .value(":leaseUntil", n(claim.lease_until.timestamp()))
+            .value(":eventExpiry", n(claim.expires_at.timestamp()))
+            .value(":expireAt", n(claim.keep_until.timestamp()))
+            .value(":now", n(now.timestamp()))
+            .return_old();
         let request = match &claim.tag {
-            Some(tag) => request.expression_attribute_values(":tag", s(tag)),
+            Some(tag) => request.value(":tag", s(tag)),
             None => request,
         };
-        let result = request.send().await;
+        let result = db::update_item(&request).await;
         let err = match result {
             Ok(answer) => {
                 let done = answer
@@ -281,10 +245,7 @@ impl DynamoStore {
             Err(err) => return Err(self.error("UpdateItem", &err)),
         };
         // The holder's record says why; it can also be gone again by now (released).
-        let returned = match err.as_service_error() {
-            Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(e)) => e.item.clone(),
-            _ => None,
-        };
+        let returned = db::condition_failed_item(&err);
         // A returned item without a phase was caught half-written by a concurrent claim (a
         // local stand-in such as moto applies an update in steps; DynamoDB does not): read it
         // again, consistently, as when nothing came back.
@@ -326,23 +287,21 @@ impl DynamoStore {
 
     async fn mark_sent(&self, claim: &Claim) -> Result<(), StateError> {
         // Unconditional: once Alexa has the event, "sent" is true whoever holds the claim.
-        self.client()
-            .await
-            .update_item()
-            .table_name(&self.table)
+        let request = self
+            .request()
             .key("pk", sent_key(&claim.reference_id))
             .update_expression(
                 "SET #phase = :sent, sentAt = :now, eventExpiry = :eventExpiry, expireAt = :expireAt REMOVE holder, leaseUntil",
             )
-            .expression_attribute_names("#phase", "phase")
-            .expression_attribute_values(":sent", s(SENT))
-            .expression_attribute_values(
+            .name("#phase", "phase")
+            .value(":sent", s(SENT))
+            .value(
                 ":now",
                 s(Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)),
             )
-            .expression_attribute_values(":eventExpiry", n(claim.expires_at.timestamp()))
-            .expression_attribute_values(":expireAt", n(claim.keep_until.timestamp()))
-            .send()
+            .value(":eventExpiry", n(claim.expires_at.timestamp()))
+            .value(":expireAt", n(claim.keep_until.timestamp()));
+        db::update_item(&request)
             .await
             .map_err(|e| self.error("UpdateItem", &e))?;
         Ok(())
@@ -350,64 +309,58 @@ impl DynamoStore {
 
     async fn mark_refused(&self, claim: &Claim, reason: &str) -> Result<(), StateError> {
         // Unconditional, as for sent: Alexa's verdict on the event holds whoever holds the claim.
-        self.client()
-            .await
-            .update_item()
-            .table_name(&self.table)
+        let request = self
+            .request()
             .key("pk", sent_key(&claim.reference_id))
             .update_expression(
                 "SET #phase = :refused, refusedAt = :now, reason = :reason, eventExpiry = :eventExpiry, expireAt = :expireAt REMOVE holder, leaseUntil",
             )
-            .expression_attribute_names("#phase", "phase")
-            .expression_attribute_values(":refused", s(REFUSED))
-            .expression_attribute_values(
+            .name("#phase", "phase")
+            .value(":refused", s(REFUSED))
+            .value(
                 ":now",
                 s(Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)),
             )
-            .expression_attribute_values(":reason", s(reason))
-            .expression_attribute_values(":eventExpiry", n(claim.expires_at.timestamp()))
-            .expression_attribute_values(":expireAt", n(claim.keep_until.timestamp()))
-            .send()
+            .value(":reason", s(reason))
+            .value(":eventExpiry", n(claim.expires_at.timestamp()))
+            .value(":expireAt", n(claim.keep_until.timestamp()));
+        db::update_item(&request)
             .await
             .map_err(|e| self.error("UpdateItem", &e))?;
         Ok(())
     }
 
     async fn give_up(&self, claim: &Claim, done: &[Reached]) -> Result<(), StateError> {
-        let client = self.client().await;
         let result = if done.is_empty() {
-            client
-                .delete_item()
-                .table_name(&self.table)
+            let request = self
+                .request()
                 .key("pk", sent_key(&claim.reference_id))
                 .condition_expression("#holder = :holder AND #phase = :inProgress")
-                .expression_attribute_names("#holder", "holder")
-                .expression_attribute_names("#phase", "phase")
-                .expression_attribute_values(":holder", s(&claim.holder))
-                .expression_attribute_values(":inProgress", s(IN_PROGRESS))
-                .send()
+                .name("#holder", "holder")
+                .name("#phase", "phase")
+                .value(":holder", s(&claim.holder))
+                .value(":inProgress", s(IN_PROGRESS));
+            db::delete_item(&request)
                 .await
-                .map(|_| ())
                 .map_err(|e| (condition_failed(&e), self.error("DeleteItem", &e)))
         } else {
-            client
-                .update_item()
-                .table_name(&self.table)
+            let request = self
+                .request()
                 .key("pk", sent_key(&claim.reference_id))
                 .update_expression(
                     "SET #phase = :partial ADD done :done REMOVE #holder, leaseUntil",
                 )
                 .condition_expression("#holder = :holder AND #phase = :inProgress")
-                .expression_attribute_names("#holder", "holder")
-                .expression_attribute_names("#phase", "phase")
-                .expression_attribute_values(":holder", s(&claim.holder))
-                .expression_attribute_values(":inProgress", s(IN_PROGRESS))
-                .expression_attribute_values(":partial", s(PARTIAL))
-                .expression_attribute_values(
+                .name("#holder", "holder")
+                .name("#phase", "phase")
+                .value(":holder", s(&claim.holder))
+                .value(":inProgress", s(IN_PROGRESS))
+                .value(":partial", s(PARTIAL))
+                .value(
                     ":done",
                     AttributeValue::Ss(done.iter().map(Reached::encode).collect()),
-                )
-                .send()
+                );
+            db::update_item(&request)
                 .await
                 .map(|_| ())
                 .map_err(|e| (condition_failed(&e), self.error("UpdateItem", &e)))
@@ -462,25 +415,25 @@ impl DynamoStore {
         const SUBSCRIPTIONS_NEWER: &str = "(attribute_not_exists(#sAt) AND (attribute_not_exists(#uAt) OR #uAt < :at OR (enabled = :true AND attribute_not_exists(subscriptions)))) OR #sAt < :at";
         const ENABLED_NEWER: &str =
             "(attribute_not_exists(#eAt) AND (attribute_not_exists(#uAt) OR #uAt < :at)) OR #eAt < :at";
-        let client = self.client().await;
         let update = |condition: &str, names: &[(&str, &str)]| {
-            let mut update = client
-                .update_item()
-                .table_name(&self.table)
+            let mut update = self
+                .request()
                 .key("pk", user_key(&change.user_id))
                 // Equal timestamps are a redelivery of the same event: nothing to change.
                 .condition_expression(condition)
-                .expression_attribute_names("#uAt", "updatedAt")
-                .expression_attribute_values(":at", n(millis));
+                .name("#uAt", "updatedAt")
+                .value(":at", n(millis));
             for (name, attribute) in names {
-                update = update.expression_attribute_names(*name, *attribute);
+                update = update.name(name, attribute);
             }
             update
         };
-        let applied = |result: Result<_, SdkError<_>>| match result {
-            Ok(_) => Ok(true),
-            Err(err) if condition_failed(&err) => Ok(false),
-            Err(err) => Err(self.error("UpdateItem", &err)),
+        let applied = |request: Request| async move {
+            match db::update_item(&request).await {
+                Ok(_) => Ok(true),
+                Err(err) if condition_failed(&err) => Ok(false),
+                Err(err) => Err(self.error("UpdateItem", &err)),
+            }
         };
         let recorded = match &change.kind {
             UserChangeKind::Subscriptions(names) => applied(
@@ -488,22 +441,18 @@ impl DynamoStore {
                     .update_expression(
                         "SET subscriptions = :subscriptions, enabled = :true, #sAt = :at REMOVE expireAt",
                     )
-                    .expression_attribute_values(
+                    .value(
                         ":subscriptions",
                         AttributeValue::L(names.iter().map(s).collect()),
                     )
-                    .expression_attribute_values(":true", AttributeValue::Bool(true))
-                    .send()
-                    .await,
-            )?,
+                    .value(":true", AttributeValue::Bool(true))
+            ).await?,
             // Enabling says nothing of subscriptions: they come with their own event.
             UserChangeKind::Enabled => applied(
                 update(ENABLED_NEWER, &[("#eAt", "enabledAt")])
                     .update_expression("SET enabled = :true, #eAt = :at REMOVE expireAt")
-                    .expression_attribute_values(":true", AttributeValue::Bool(true))
-                    .send()
-                    .await,
-            )?,
+                    .value(":true", AttributeValue::Bool(true))
+            ).await?,
             // Two facts: the skill is off (unless enabled since), and the subscriptions of
             // before it are over (even if an enable came since).
             UserChangeKind::Disabled => {
@@ -517,21 +466,17 @@ impl DynamoStore {
                         &[("#eAt", "enabledAt"), ("#sAt", "subscriptionsAt")],
                     )
                         .update_expression("SET enabled = :false, #eAt = :at, expireAt = :expireAt")
-                        .expression_attribute_values(":false", AttributeValue::Bool(false))
-                        .expression_attribute_values(
+                        .value(":false", AttributeValue::Bool(false))
+                        .value(
                             ":expireAt",
                             n((change.at + DISABLED_RETENTION).timestamp()),
                         )
-                        .send()
-                        .await,
-                )?;
+                ).await?;
                 let ended = applied(
                     update(SUBSCRIPTIONS_NEWER, &[("#sAt", "subscriptionsAt")])
                         .update_expression("SET #sAt = :at REMOVE subscriptions")
-                        .expression_attribute_values(":true", AttributeValue::Bool(true))
-                        .send()
-                        .await,
-                )?;
+                        .value(":true", AttributeValue::Bool(true))
+                ).await?;
                 off || ended
             }
         };

@@ -1,0 +1,417 @@
+//! The AWS services this function calls (DynamoDB, SQS, Secrets Manager), over their JSON
+//! protocol: a signed POST to the service's endpoint, retried as the AWS SDKs' standard mode
+//! retries, within fixed time bounds.
+//!
+//! Why not the AWS SDK: this function makes seven kinds of call to three services, and the
+//! SDK crates (their generated operations, the smithy runtime, a second HTTP client beside
+//! reqwest) were about a quarter of the binary: 1.9 MB of 7.6 (docs/figures.md, "Binary
+//! size"). What the SDK did for these calls is here, each part tested: [`sigv4`] signs
+//! (checked against AWS's own signer), [`call`] retries and bounds the time, [`AwsError`]
+//! reads the service's error, [`dynamodb`] is DynamoDB's item format.
+//!
+//! Credentials, region and endpoint come from the environment, as Lambda sets them
+//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`); there is
+//! no profile file, SSO or instance metadata to read on Lambda. `AWS_ENDPOINT_URL` (or
+//! `AWS_ENDPOINT_URL_DYNAMODB`, `_SQS`, `_SECRETS_MANAGER`) points the calls at a local moto
+//! server in tests and `make run`. Nothing is read before the first call: an invocation that
+//! only answers Alexa never pays for it.
+
+pub mod dynamodb;
+pub mod sigv4;
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+pub use sigv4::Credentials;
+
+/// One AWS service as the JSON protocol addresses it.
+#[derive(Debug)]
+pub struct Service {
+    /// The name in the signature's scope and the endpoint's host.
+    pub name: &'static str,
+    /// `X-Amz-Target` is this, a dot, and the operation.
+    target: &'static str,
+    content_type: &'static str,
+    /// `AWS_ENDPOINT_URL_<this>` overrides the endpoint for this service alone.
+    endpoint_variable: &'static str,
+    /// Services moved from the query protocol (SQS) answer with the query protocol's error
+    /// codes (`AWS.SimpleQueueService.NonExistentQueue`) when asked to.
+    query_compatible: bool,
+}
+
+pub const DYNAMODB: Service = Service {
+    name: "dynamodb",
+    target: "DynamoDB_20120810",
+    content_type: "application/x-amz-json-1.0",
+    endpoint_variable: "AWS_ENDPOINT_URL_DYNAMODB",
+    query_compatible: false,
+};
+
+pub const SQS: Service = Service {
+    name: "sqs",
+    target: "AmazonSQS",
+    content_type: "application/x-amz-json-1.0",
+    endpoint_variable: "AWS_ENDPOINT_URL_SQS",
+    query_compatible: true,
+};
+
+pub const SECRETS_MANAGER: Service = Service {
+    name: "secretsmanager",
+    target: "secretsmanager",
+    content_type: "application/x-amz-json-1.1",
+    endpoint_variable: "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    query_compatible: false,
+};
+
+const SERVICES: [&Service; 3] = [&DYNAMODB, &SQS, &SECRETS_MANAGER];
+
+/// The AWS SDKs' standard retry mode: 3 attempts, a random pause of up to 1 s, then 2 s.
+const MAX_ATTEMPTS: u32 = 3;
+const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
+/// One attempt's bound, and the whole call's (retries included): a hung endpoint must not
+/// hold the invocation until Lambda kills it.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
+
+/// Where and as whom the calls go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub region: Option<String>,
+    pub credentials: Option<Credentials>,
+    /// `AWS_ENDPOINT_URL`.
+    pub endpoint_url: Option<String>,
+    /// `AWS_ENDPOINT_URL_<SERVICE>`, by service name.
+    pub service_endpoints: Vec<(&'static str, String)>,
+}
+
+static SETTINGS: OnceCell<Settings> = OnceCell::const_new();
+
+/// The process's settings, read from the environment on the first call.
+pub async fn settings() -> &'static Settings {
+    SETTINGS
+        .get_or_init(|| async { from_env(|name| std::env::var(name).ok()) })
+        .await
+}
+
+/// The settings for an environment (`lookup` reads a variable).
+pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Settings {
+    let text = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+    let credentials = match (text("AWS_ACCESS_KEY_ID"), text("AWS_SECRET_ACCESS_KEY")) {
+        (Some(access_key_id), Some(secret_access_key)) => Some(Credentials {
+            access_key_id,
+            secret_access_key,
+            session_token: text("AWS_SESSION_TOKEN"),
+        }),
+        _ => None,
+    };
+    Settings {
+        region: text("AWS_REGION").or_else(|| text("AWS_DEFAULT_REGION")),
+        credentials,
+        endpoint_url: text("AWS_ENDPOINT_URL"),
+        service_endpoints: SERVICES
+            .iter()
+            .filter_map(|s| Some((s.name, text(s.endpoint_variable)?)))
+            .collect(),
+    }
+}
+
+impl Settings {
+    /// The URL calls to `service` go to.
+    pub fn endpoint(&self, service: &Service, region: &str) -> String {
+        if let Some((_, url)) = self
+            .service_endpoints
+            .iter()
+            .find(|(n, _)| *n == service.name)
+        {
+            return url.clone();
+        }
+        if let Some(url) = &self.endpoint_url {
+            return url.clone();
+        }
+        // The China regions are a partition of their own, with their own domain.
+        let domain = if region.starts_with("cn-") {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
+        format!("https://{}.{region}.{domain}", service.name)
+    }
+}
+
+/// Why a call failed. `Debug` leaves out the service's answer: it can hold an item (user ids).
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AwsError {
+    /// The service answered with an error: its code (`ResourceNotFoundException`), message and
+    /// whole answer (DynamoDB puts more in it: the item a condition failed on, the reasons a
+    /// transaction was cancelled).
+    #[error("{code}: {message}")]
+    Service {
+        status: u16,
+        code: String,
+        message: String,
+        body: String,
+    },
+    /// No answer, or not all of it: the connection, a timeout, a broken body.
+    #[error("{0}")]
+    Transport(String),
+    /// The function's environment lacks what a call needs.
+    #[error("{0}")]
+    Setup(String),
+    /// An answer that is not what the operation answers.
+    #[error("{0}")]
+    Answer(String),
+}
+
+impl std::fmt::Debug for AwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AwsError::Service {
+                status,
+                code,
+                message,
+                body,
+            } => f
+                .debug_struct("Service")
+                .field("status", status)
+                .field("code", code)
+                .field("message", message)
+                .field("body", &format_args!("{} bytes", body.len()))
+                .finish(),
+            AwsError::Transport(text) => f.debug_tuple("Transport").field(text).finish(),
+            AwsError::Setup(text) => f.debug_tuple("Setup").field(text).finish(),
+            AwsError::Answer(text) => f.debug_tuple("Answer").field(text).finish(),
+        }
+    }
+}
+
+impl AwsError {
+    /// The service's error code, when it answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AwsError::Service { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Whether the SDKs' standard mode would try again: no answer in time or at all, a server
+    /// error, throttling.
+    fn retryable(&self) -> bool {
+        match self {
+            AwsError::Transport(_) => true,
+            AwsError::Service { status, code, .. } => {
+                matches!(status, 429 | 500 | 502 | 503 | 504)
+                    || THROTTLING.contains(&code.as_str())
+                    || TRANSIENT.contains(&code.as_str())
+            }
+            AwsError::Setup(_) | AwsError::Answer(_) => false,
+        }
+    }
+}
+
+/// The error codes the AWS SDKs' standard retry mode treats as throttling.
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+    "AWS.SimpleQueueService.RequestThrottled",
+];
+
+/// ...and as transient.
+const TRANSIENT: &[&str] = &["RequestTimeout", "RequestTimeoutException", "InternalError"];
+
+/// Calls `operation` of `service` with `input`, and reads its answer.
+pub async fn call<T: DeserializeOwned>(
+    service: &Service,
+    operation: &str,
+    input: &impl Serialize,
+) -> Result<T, AwsError> {
+    let body = serde_json::to_vec(input)
+        .map_err(|e| AwsError::Setup(format!("{operation}'s request could not be written: {e}")))?;
+    let answer = call_raw(settings().await, service, operation, body).await?;
+    // An operation with nothing to say answers `{}`; some stand-ins answer nothing at all.
+    let answer: &[u8] = if answer.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        &answer
+    };
+    serde_json::from_slice(answer).map_err(|e| {
+        AwsError::Answer(format!(
+            "{} {operation} answered what is not its answer: {e}",
+            service.name
+        ))
+    })
+}
+
+/// The signed call, retried: the answer's body when the service accepted the request.
+async fn call_raw(
+    settings: &Settings,
+    service: &Service,
+    operation: &str,
+    body: Vec<u8>,
+) -> Result<Vec<u8>, AwsError> {
+    let region = settings.region.as_deref().ok_or_else(|| {
+        AwsError::Setup("no AWS region: AWS_REGION is not set (Lambda sets it)".into())
+    })?;
+    let credentials = settings.credentials.as_ref().ok_or_else(|| {
+        AwsError::Setup(
+            "no AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (Lambda sets them from the function's role)".into(),
+        )
+    })?;
+    let url = reqwest::Url::parse(&settings.endpoint(service, region)).map_err(|e| {
+        AwsError::Setup(format!(
+            "the {} endpoint URL (from {} or AWS_ENDPOINT_URL) is not a URL: {e}",
+            service.name, service.endpoint_variable
+        ))
+    })?;
+    // Signed as the `Host` header reqwest sends (the port only when not the scheme's own).
+    if url.path() != "/" || url.query().is_some() {
+        return Err(AwsError::Setup(format!(
+            "the {} endpoint URL {url} has a path or query: an AWS endpoint is a scheme, a host and a port only",
+            service.name
+        )));
+    }
+    let host = match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => {
+            return Err(AwsError::Setup(format!(
+                "the {} endpoint URL {url} names no host",
+                service.name
+            )))
+        }
+    };
+    let client = crate::http::shared()
+        .await
+        .map_err(|e| AwsError::Setup(crate::http::describe_transport_error(&e)))?;
+    let target = format!("{}.{operation}", service.target);
+    let mut headers = vec![
+        ("content-type", service.content_type),
+        ("x-amz-target", &target),
+    ];
+    if service.query_compatible {
+        headers.push(("x-amzn-query-mode", "true"));
+    }
+
+    let deadline = Instant::now() + OPERATION_TIMEOUT;
+    let mut attempt = 1;
+    loop {
+        let signed = sigv4::sign(
+            &sigv4::Request {
+                host: &host,
+                headers: &headers,
+                body: &body,
+            },
+            credentials,
+            region,
+            service.name,
+            chrono::Utc::now(),
+        );
+        let mut request = client
+            .post(url.clone())
+            .timeout(ATTEMPT_TIMEOUT.min(deadline.saturating_duration_since(Instant::now())))
+            .body(body.clone());
+        for (name, value) in headers.iter().copied() {
+            request = request.header(name, value);
+        }
+        for (name, value) in &signed {
+            request = request.header(*name, value);
+        }
+        let error = match attempt_once(request).await {
+            Ok(answer) => return Ok(answer),
+            Err(error) => error,
+        };
+        let pause = backoff(attempt);
+        if attempt >= MAX_ATTEMPTS || !error.retryable() || Instant::now() + pause >= deadline {
+            return Err(error);
+        }
+        tracing::debug!(service = service.name, operation, attempt, %error, "retrying");
+        tokio::time::sleep(pause).await;
+        attempt += 1;
+    }
+}
+
+async fn attempt_once(request: reqwest::RequestBuilder) -> Result<Vec<u8>, AwsError> {
+    let transport =
+        |e: reqwest::Error| AwsError::Transport(crate::http::describe_transport_error(&e));
+    let response = request.send().await.map_err(transport)?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.map_err(transport)?;
+    if status.is_success() {
+        return Ok(body.to_vec());
+    }
+    Err(service_error(status.as_u16(), &headers, &body))
+}
+
+/// The error an answer carries: the JSON protocol puts the code in `__type` (or `code`), as
+/// `namespace#Code`; a service moved from the query protocol puts its old code in
+/// `x-amzn-query-error` (`Code;Sender`), which is the one its documentation lists.
+fn service_error(status: u16, headers: &HeaderMap, body: &[u8]) -> AwsError {
+    #[derive(serde::Deserialize, Default)]
+    struct Shape {
+        #[serde(rename = "__type", alias = "code", alias = "Code")]
+        kind: Option<String>,
+        #[serde(alias = "Message", alias = "errorMessage")]
+        message: Option<String>,
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let shape: Shape = serde_json::from_slice(body).unwrap_or_default();
+    let code = header("x-amzn-query-error")
+        .and_then(|v| v.split(';').next())
+        .or(header("x-amzn-errortype"))
+        .map(str::to_owned)
+        .or(shape.kind)
+        .map(|c| {
+            let c = c.split(':').next().unwrap_or_default();
+            c.rsplit('#').next().unwrap_or_default().to_owned()
+        })
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    let text = String::from_utf8_lossy(body);
+    let message = shape.message.unwrap_or_else(|| {
+        let short: String = text.chars().take(200).collect();
+        if short.trim().is_empty() {
+            "no message".to_owned()
+        } else {
+            short
+        }
+    });
+    AwsError::Service {
+        status,
+        code,
+        message,
+        body: text.into_owned(),
+    }
+}
+
+/// A random part of the attempt's pause (full jitter): callers throttled together do not
+/// come back together.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = INITIAL_BACKOFF * 2u32.pow(attempt.saturating_sub(1).min(4));
+    let mut bytes = [0u8; 4];
+    let fraction =
+        match ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes) {
+            Ok(()) => f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX),
+            Err(_) => 0.5,
+        };
+    ceiling.mul_f64(fraction)
+}
+
+#[cfg(test)]
+mod tests;
