@@ -1,7 +1,7 @@
 //! The skill's client credentials ("Alexa Client" id and secret), kept in AWS Secrets Manager.
 //!
 //! The secret is read on the first send, never at start-up: an Alexa request must not pay for
-//! an AWS SDK client, and a function that only answers Alexa works without the secret.
+//! an AWS call, and a function that only answers Alexa works without the secret.
 
 use std::fmt;
 use std::future::Future;
@@ -73,8 +73,8 @@ pub trait CredentialSource: Send + Sync {
     fn load(&self, deadline: Instant) -> LoadFuture<'_>;
 }
 
-/// Reads the credentials from Secrets Manager; the SDK client is built on the first read.
-/// `AWS_ENDPOINT_URL` (the SDK's own override) points it at a local moto server in tests.
+/// Reads the credentials from Secrets Manager (GetSecretValue, [`crate::aws`]).
+/// `AWS_ENDPOINT_URL` points it at a local moto server in tests.
 pub struct SecretsManager {
     secret_id: Option<String>,
 }

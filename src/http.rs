@@ -17,8 +17,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// One client for the process: it keeps connections (and their TLS sessions) alive between
 /// invocations, which is most of what makes a warm send fast.
 fn client() -> Result<reqwest::Client, reqwest::Error> {
-    // reqwest is built without a crypto provider of its own: ring, the one the AWS SDK's
-    // client uses (src/aws.rs). Installing it twice is harmless (the first one stays).
+    // reqwest is built without a crypto provider of its own: ring, which also signs the AWS
+    // calls (src/aws/sigv4.rs). Installing it twice is harmless (the first one stays).
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .user_agent(concat!("alexa-proactive/", env!("CARGO_PKG_VERSION")))

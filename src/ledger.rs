@@ -7,7 +7,7 @@
 //! a retry sends it). A state-table failure while claiming releases what was already won and
 //! fails: nothing is ever sent without its claim.
 //!
-//! Every call is bounded by the invocation's deadline, not only by the SDK's own timeouts:
+//! Every call is bounded by the invocation's deadline, not only by [`crate::aws`]'s timeouts:
 //! claims and reads end before the time kept to record ([`budget::RECORD_RESERVE`]), and the
 //! records after a send are retried within that reserve.
 

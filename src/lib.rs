@@ -35,7 +35,8 @@
 //!   [`queue::MemoryQueue`];
 //! - [`credentials`] reads the skill's secret from Secrets Manager; [`weather::feed`] is a
 //!   feed ([`weather::AlertFeed`]: NWS, in memory), [`weather::client`] its HTTP side;
-//!   [`http`] is the one HTTP client; [`aws`] the shared SDK set-up.
+//!   [`http`] is the one HTTP client; [`aws`] the AWS calls over it (DynamoDB, SQS, Secrets
+//!   Manager: their JSON protocol, SigV4, retries; no AWS SDK).
 //!
 //! **Configuration**: [`config`] reads the environment once at start-up, for `main`, and hands
 //! each part its own settings ([`alexa::Settings`], [`weather::Settings`]); nothing below it

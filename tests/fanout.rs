@@ -40,7 +40,7 @@ fn user(name: &str, zip: &str, events: &[&str], region: &str) -> SeedUser {
 /// The rig with the fan-out on: located audience, a queue (and its DLQ) in moto.
 async fn fanout_rig(name: &str) -> (Rig, Mapping) {
     // The function starts with the rig, before the queue exists: its URL is known ahead
-    // (SQS finds a queue by the account and name its URL ends with; the SDK sends to the
+    // (SQS finds a queue by the account and name its URL ends with; the function sends to the
     // endpoint, moto's proxy) and the queue is created before anything is sent to it.
     let queue_name = format!("fanout-{name}");
     let url = format!("http://127.0.0.1/123456789012/{queue_name}");

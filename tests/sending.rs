@@ -375,7 +375,7 @@ async fn a_cold_test_alert_answers_alexa_in_time_when_secrets_manager_is_slow() 
     assert!(text.contains("try again later"), "{answer}");
     println!("slow Secrets Manager: the test alert answered after {took:?}");
     // The skill's budget for a send Alexa waits on is 6 s, and the secret read ends before it
-    // (not only when the SDK's own timeouts say so).
+    // (not only when the AWS calls' own timeouts say so).
     assert!(
         took < Duration::from_secs(7),
         "answered after {took:?}; Alexa gives up after 8 s"

@@ -34,7 +34,7 @@ async fn concurrent_area_writes_leave_no_index_item_that_no_record_names() {
     let project = testkit::project!();
     let moto = Moto::start(&project.moto_server()).await;
     moto.create_state_table(TABLE).await;
-    // This test is alone in its process: the SDK reads the environment once.
+    // This test is alone in its process: the function reads the environment once.
     moto.serve_this_process();
     let store = Arc::new(DynamoStore::new(TABLE.to_owned()));
     // Border ZIPs with two counties, single-county ones, another state: index items differ.

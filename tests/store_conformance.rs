@@ -297,7 +297,7 @@ async fn the_memory_store_and_dynamodb_behave_alike() {
     let project = testkit::project!();
     let moto = Moto::start(&project.moto_server()).await;
     moto.create_state_table(TABLE).await;
-    // This test is alone in its process: the SDK reads the environment once.
+    // This test is alone in its process: the function reads the environment once.
     moto.serve_this_process();
     let stores: [(&str, Arc<dyn StateStore>); 2] = [
         ("memory", Arc::new(MemoryStore::new())),

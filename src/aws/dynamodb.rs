@@ -245,21 +245,37 @@ pub async fn batch_get_item(
     call(&DYNAMODB, "BatchGetItem", &input).await
 }
 
+/// All of `items` or none. The request carries a token of its own, the same in each retry: a
+/// transaction that succeeded but whose answer was lost succeeds again instead of failing its
+/// conditions (DynamoDB keeps the token ten minutes), as the AWS SDKs make it.
 pub async fn transact_write_items(items: &[TransactWriteItem]) -> Result<(), AwsError> {
     #[derive(Serialize)]
     #[serde(rename_all = "PascalCase")]
     struct Input<'a> {
         transact_items: &'a [TransactWriteItem],
+        client_request_token: String,
     }
-    call::<Nothing>(
-        &DYNAMODB,
-        "TransactWriteItems",
-        &Input {
-            transact_items: items,
-        },
-    )
-    .await
-    .map(|_| ())
+    let input = Input {
+        transact_items: items,
+        client_request_token: request_token(),
+    };
+    call::<Nothing>(&DYNAMODB, "TransactWriteItems", &input)
+        .await
+        .map(|_| ())
+}
+
+/// 32 random hex digits (DynamoDB takes 1 to 36 characters).
+fn request_token() -> String {
+    let mut bytes = [0u8; 16];
+    if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).is_err() {
+        // No randomness: the clock's nanoseconds still tell two transactions apart.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        bytes = nanos.to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether the write's condition failed: the expected answer to a lost race.
@@ -370,6 +386,14 @@ mod tests {
             serde_json::to_value(&query).unwrap(),
             serde_json::json!({"TableName": "state", "IndexName": "area", "Select": "COUNT"})
         );
+    }
+
+    #[test]
+    fn each_transaction_has_its_own_token() {
+        let (a, b) = (request_token(), request_token());
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
     }
 
     fn service(code: &str, body: &str) -> AwsError {

@@ -2,7 +2,7 @@
 //!
 //! The proxy counts requests by `X-Amz-Target`, so a test can assert how many times the
 //! function really read its secret, and forwards them unchanged, unless a test made calls fail
-//! the way AWS does: throttling (400 ThrottlingException, which the SDK retries), 500, or a
+//! the way AWS does: throttling (400 ThrottlingException, which the function retries), 500, or a
 //! connection dropped without an answer. The state the function leaves is real moto state.
 
 use std::collections::HashMap;
@@ -32,7 +32,7 @@ pub struct Moto {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AwsFault {
-    /// 400 `ThrottlingException`: the SDK backs off and retries.
+    /// 400 `ThrottlingException`: the function backs off and retries.
     Throttle,
     /// 500 `InternalFailure`.
     ServerError,
@@ -139,9 +139,9 @@ impl Moto {
         &self.proxy_url
     }
 
-    /// Points this process's AWS SDK at this server (test credentials, region, no profile,
-    /// no EC2 metadata), for tests that call the product's AWS edges in process. Only for a
-    /// test alone in its process: the SDK reads the environment once.
+    /// Points this process's AWS calls at this server (test credentials, region), for tests
+    /// that call the product's AWS edges in process. Only for a test alone in its process:
+    /// the function reads the environment once.
     pub fn serve_this_process(&self) {
         for (name, value) in [
             ("AWS_ENDPOINT_URL", self.endpoint()),
@@ -195,7 +195,7 @@ impl Moto {
         let (service, content_type) = if target.starts_with("DynamoDB_") {
             ("dynamodb", "application/x-amz-json-1.0")
         } else if target.starts_with("AmazonSQS.") {
-            // SQS's JSON protocol, as the SDK speaks it.
+            // SQS's JSON protocol, as the function speaks it.
             ("sqs", "application/x-amz-json-1.0")
         } else {
             (

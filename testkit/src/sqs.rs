@@ -3,7 +3,7 @@
 //! builds, the records the function did not report failed deleted (a failed invocation
 //! deletes nothing, so the whole batch comes back after the visibility timeout).
 //!
-//! Moto is spoken to as the function's SDK speaks to SQS: the JSON protocol
+//! Moto is spoken to as the function speaks to SQS: the JSON protocol
 //! (`X-Amz-Target: AmazonSQS.<Action>`, `application/x-amz-json-1.0`). Also here: users seeded
 //! straight into the state table with their area and subscriptions.
 
