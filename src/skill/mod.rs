@@ -627,9 +627,9 @@ fn say_area(texts: &Texts, area: &UserArea) -> String {
         .collect();
     let mut names = area::locate::say_all(&places);
     if names.is_empty() {
-        // Counties the table no longer knows: the ZIP code still names the place.
+        // Places the table no longer knows: the postal code still names the area.
         let spoken: Vec<String> = area.postal_code.chars().map(String::from).collect();
-        names.push(format!("zip code {}", spoken.join(" ")));
+        names.push(texts.postal_code_named.replace("{code}", &spoken.join(" ")));
     }
     texts.area_is.replace("{area}", &join(&names, texts.and))
 }

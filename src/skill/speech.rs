@@ -62,6 +62,9 @@ pub struct Texts {
     pub area_is: &'static str,
     /// Joins the last two counties: "A, B and C".
     pub and: &'static str,
+    /// The area by its postal code, when the table no longer names its places; `{code}`
+    /// becomes the code, spelled out.
+    pub postal_code_named: &'static str,
     /// Before [`Texts::area_is`] once a ZIP code is stored.
     pub area_saved: &'static str,
     /// Launch: before [`Texts::area_is`] when the device's address moved the area.
@@ -109,6 +112,7 @@ const EN_US: Texts = Texts {
     test_alert_failed: "Sorry, I couldn't send the test alert just now. Please try again later.",
     test_alert_source: "the Weather Alerts skill, as a test",
     area_is: "I announce alerts for {area}.",
+    postal_code_named: "zip code {code}",
     and: "and",
     area_saved: "Got it.",
     area_moved: "Your device's address has changed.",
@@ -150,6 +154,7 @@ static EN_GB: Texts = Texts {
            you are, issues a severe weather warning for your area. Say: send me a test alert, to \
            get a sample. Or say stop.",
     area_is: "I announce warnings for {area}.",
+    postal_code_named: "postcode {code}",
     area_abroad: "Your postcode is in a country I don't serve yet: I announce warnings in the \
                   United Kingdom, Germany and the United States.",
     area_ask: "To know which warnings are yours, I need your postcode: set your device's address \
@@ -189,6 +194,7 @@ static DE: Texts = Texts {
                         später noch einmal.",
     test_alert_source: "dem Skill Unwetterwarnungen, als Test",
     area_is: "Ich melde dir Warnungen für {area}.",
+    postal_code_named: "Postleitzahl {code}",
     and: "und",
     area_saved: "Alles klar.",
     area_moved: "Die Adresse deines Geräts hat sich geändert.",

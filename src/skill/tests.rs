@@ -707,6 +707,28 @@ fn counties_are_joined_as_said() {
     );
 }
 
+#[test]
+fn an_area_whose_places_the_table_no_longer_knows_is_said_by_its_postal_code_in_the_language() {
+    let lost = |country: &str, postal: &str, key: &str| UserArea {
+        country: country.into(),
+        postal_code: postal.into(),
+        places: vec![AreaKey::parse(key).unwrap()],
+        ..cleveland()
+    };
+    assert_eq!(
+        say_area(Language::EnUs.texts(), &lost("US", "73019", "c99999")),
+        "I announce alerts for zip code 7 3 0 1 9."
+    );
+    assert_eq!(
+        say_area(Language::De.texts(), &lost("DE", "50667", "d99999")),
+        "Ich melde dir Warnungen für Postleitzahl 5 0 6 6 7."
+    );
+    assert_eq!(
+        say_area(Language::EnGb.texts(), &lost("GB", "SW1A", "mUK999")),
+        "I announce warnings for postcode S W 1 A."
+    );
+}
+
 fn zip_intent(slot: Option<&str>, locale: &str) -> Value {
     let mut payload = intent(intents::SET_ZIP_CODE, locale);
     if let Some(value) = slot {
