@@ -116,6 +116,21 @@ async fn real_invocations_answer_and_errors_do_not_stop_the_function() {
         "{sns:?}"
     );
 
+    // Fan-out work without a state table: the whole batch fails (SQS brings it back) and is
+    // counted for the template's FanoutFailed alarm.
+    let record = |id: &str| {
+        json!({"messageId": id, "eventSource": "aws:sqs", "body": "{}",
+               "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:fanout"})
+    };
+    let sqs = api
+        .invoke(&json!({"Records": [record("m-1"), record("m-2")]}), WAIT)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&sqs, Outcome::Error { error_message, .. } if error_message.contains("STATE_TABLE")),
+        "{sqs:?}"
+    );
+
     // Still serving after the errors.
     let help = api.invoke(&event("intent-help.json"), WAIT).await.unwrap();
     let Outcome::Response(answer) = help else {
@@ -135,6 +150,11 @@ async fn real_invocations_answer_and_errors_do_not_stop_the_function() {
         "{logs}"
     );
     assert!(logs.contains("WrongSkillId"), "{logs}");
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("\"_aws\"") && l.contains("\"FanoutFailed\":2")),
+        "the refused batch is counted: {logs}"
+    );
 }
 
 /// Variables to set (or, with `None`, remove) for the function.

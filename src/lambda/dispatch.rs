@@ -275,24 +275,42 @@ impl App {
                 answer("poll report", &report?)
             }
             InputKind::Sqs => {
-                let records = triggers::from_sqs(payload)?;
-                let ledger = self.ledger.as_ref().ok_or(HandlerError::from(
-                    crate::notifier::SendError::Fanout(FanoutError::NotConfigured {
-                        var: crate::vars::STATE_TABLE,
-                        fix: "the fan-out queue's messages name users kept in the state table; set it to the DynamoDB table the SAM template creates",
-                    }),
-                ))?;
-                let holder = ledger::new_holder(request_id);
-                let consumed = self
-                    .fanout
-                    .consume(ledger, records, deadline, &holder)
-                    .await;
+                // `classify` has checked that `Records` is an array of SQS records.
+                let records = payload
+                    .get("Records")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
+                let consumed = self.consume(payload, deadline, request_id).await;
                 // Failed records come back from SQS; the template alarms on them within
-                // minutes, long before one reaches the dead-letter queue.
-                crate::metrics::emit(&[], &[("FanoutFailed", consumed.failed.len() as u64)]);
-                answer("batch response", &BatchResponse::from(consumed))
+                // minutes, long before one reaches the dead-letter queue. A batch refused
+                // whole (unreadable, no state table) comes back whole.
+                let failed = consumed.as_ref().map_or(records, |c| c.failed.len());
+                crate::metrics::emit(&[], &[("FanoutFailed", failed as u64)]);
+                answer("batch response", &BatchResponse::from(consumed?))
             }
         }
+    }
+
+    /// An SQS batch of fan-out work: which records failed (to come back), or an error when
+    /// none can be handled.
+    async fn consume(
+        &self,
+        payload: Value,
+        deadline: Instant,
+        request_id: &str,
+    ) -> Result<crate::fanout::Consumed, HandlerError> {
+        let records = triggers::from_sqs(payload)?;
+        let ledger = self.ledger.as_ref().ok_or(HandlerError::from(
+            crate::notifier::SendError::Fanout(FanoutError::NotConfigured {
+                var: crate::vars::STATE_TABLE,
+                fix: "the fan-out queue's messages name users kept in the state table; set it to the DynamoDB table the SAM template creates",
+            }),
+        ))?;
+        let holder = ledger::new_holder(request_id);
+        Ok(self
+            .fanout
+            .consume(ledger, records, deadline, &holder)
+            .await)
     }
 
     async fn alexa(&self, payload: Value, deadline: Instant) -> Result<Value, HandlerError> {
