@@ -768,6 +768,29 @@ mod tests {
         }
 
         #[tokio::test]
+        async fn an_address_stored_before_its_country_was_served_is_placed_without_a_move() {
+            let (app, _fake, store) = app(true, found("DE", "50667"));
+            let store = store.unwrap();
+            // As the release before the German feed stored it: the country, no places.
+            let earlier = UserArea {
+                user_id: USER.into(),
+                postal_code: "50667".into(),
+                country: "DE".into(),
+                places: Vec::new(),
+                region: Some("EU".into()),
+                locale: Some("en-US".into()),
+                source: crate::state::AreaSource::Device,
+            };
+            store.set_area(&earlier).await.unwrap();
+            let granted = [NOTIFICATIONS_PERMISSION, ADDRESS_PERMISSION];
+            let a = ask(&app, launch(&granted)).await;
+            assert!(said(&a).contains("Köln"), "{a}");
+            assert!(!said(&a).contains("changed"), "{a}");
+            let area = stored(&store).await.unwrap();
+            assert!(!area.places.is_empty(), "{area:?}");
+        }
+
+        #[tokio::test]
         async fn an_area_read_from_the_device_follows_the_device_and_one_said_stays() {
             let (app, fake, store) = app(true, found("US", "73019"));
             let store = store.unwrap();

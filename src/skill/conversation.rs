@@ -167,8 +167,13 @@ impl Conversation<'_> {
         if stored.as_ref() == Some(&area) {
             return LaunchArea::Known(area);
         }
+        // The same address read again whose places changed (the tables grew: a German or
+        // British address stored before the feeds served it) is stored, not announced as a move.
+        let moved = stored
+            .as_ref()
+            .is_some_and(|s| s.postal_code != area.postal_code || s.country != area.country);
         match ledger.set_area(&area, deadline).await {
-            Ok(()) if stored.is_some() => {
+            Ok(()) if moved => {
                 tracing::info!("the device's address changed: the user's area is moved");
                 LaunchArea::Moved(area)
             }
