@@ -313,9 +313,7 @@ impl MeteoAlarmFeed {
             .collect()
             .await;
         let mut kept = self.kept();
-        if kept.len() + read.len() > KEPT {
-            kept.clear();
-        }
+        make_room(&mut kept, entries, read.len());
         for (id, details) in read {
             match details {
                 Ok(details) => {
@@ -325,6 +323,17 @@ impl MeteoAlarmFeed {
             }
         }
         problems
+    }
+}
+
+/// Bounds the documents kept before `incoming` more are added: when they would pass
+/// [`KEPT`], the warnings the feed no longer lists are forgotten, never those it still lists
+/// (forgetting one would leave it undecided while the feed, unchanged, answers 304).
+fn make_room(kept: &mut HashMap<String, Details>, listed: &[Entry], incoming: usize) {
+    if kept.len() + incoming > KEPT {
+        let listed: std::collections::HashSet<&str> =
+            listed.iter().map(|e| e.identifier.as_str()).collect();
+        kept.retain(|id, _| listed.contains(id.as_str()));
     }
 }
 

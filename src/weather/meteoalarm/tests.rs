@@ -123,3 +123,21 @@ fn documents_are_read_only_from_the_feeds_host() {
         "https://feeds.meteoalarm.org/"
     ));
 }
+
+#[test]
+fn a_full_document_store_forgets_only_warnings_the_feed_no_longer_lists() {
+    let (entries, _) = parse_feed(fixture("uk-feed.xml").as_bytes()).unwrap();
+    let details = parse_details(&fixture("uk-cap-amber-thunderstorm.xml")).unwrap();
+    let mut kept: HashMap<String, Details> = (0..KEPT)
+        .map(|i| (format!("gone-{i}"), details.clone()))
+        .collect();
+    kept.insert(entries[1].identifier.clone(), details.clone());
+    // Room for what is read now: the gone warnings go, the listed one stays decided.
+    make_room(&mut kept, &entries, 1);
+    assert_eq!(kept.len(), 1);
+    assert!(kept.contains_key(&entries[1].identifier));
+    // Under the bound nothing is forgotten.
+    let mut small: HashMap<String, Details> = HashMap::from([("gone".to_owned(), details.clone())]);
+    make_room(&mut small, &entries, 1);
+    assert_eq!(small.len(), 1);
+}
