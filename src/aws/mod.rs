@@ -70,7 +70,21 @@ pub const SECRETS_MANAGER: Service = Service {
 
 const SERVICES: [&Service; 3] = [&DYNAMODB, &SQS, &SECRETS_MANAGER];
 
+/// Region prefixes whose partition has its own domain; every other region (aws, aws-us-gov)
+/// is under `amazonaws.com`. Longer prefixes first.
+const PARTITION_DOMAINS: &[(&str, &str)] = &[
+    ("us-isob-", "sc2s.sgov.gov"),
+    ("us-isof-", "csp.hci.ic.gov"),
+    ("us-iso-", "c2s.ic.gov"),
+    ("eu-isoe-", "cloud.adc-e.uk"),
+    ("eusc-", "amazonaws.eu"),
+    ("cn-", "amazonaws.com.cn"),
+];
+
 /// The AWS SDKs' standard retry mode: 3 attempts, a random pause of up to 1 s, then 2 s.
+/// Not copied: its retry token bucket (a process sends at most 8 calls at once), and closing
+/// the connection after a server error (a retry may reuse it, as AWS's newer retry behaviour
+/// does; a timed-out HTTP/1.1 request drops its connection anyway).
 const MAX_ATTEMPTS: u32 = 3;
 const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
 /// One attempt's bound, and the whole call's (retries included): a hung endpoint must not
@@ -133,12 +147,11 @@ impl Settings {
         if let Some(url) = &self.endpoint_url {
             return url.clone();
         }
-        // The China regions are a partition of their own, with their own domain.
-        let domain = if region.starts_with("cn-") {
-            "amazonaws.com.cn"
-        } else {
-            "amazonaws.com"
-        };
+        // Partitions with a domain of their own (the SDKs' partition table).
+        let domain = PARTITION_DOMAINS
+            .iter()
+            .find(|(prefix, _)| region.starts_with(prefix))
+            .map_or("amazonaws.com", |(_, domain)| domain);
         format!("https://{}.{region}.{domain}", service.name)
     }
 }
@@ -232,8 +245,14 @@ const THROTTLING: &[&str] = &[
     "AWS.SimpleQueueService.RequestThrottled",
 ];
 
-/// ...and as transient.
-const TRANSIENT: &[&str] = &["RequestTimeout", "RequestTimeoutException", "InternalError"];
+/// ...and as transient; and DynamoDB's write conflict on a multi-region strongly consistent
+/// table, which its model marks retryable.
+const TRANSIENT: &[&str] = &[
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "InternalError",
+    "ReplicatedWriteConflictException",
+];
 
 /// Calls `operation` of `service` with `input`, and reads its answer.
 pub async fn call<T: DeserializeOwned>(
@@ -244,16 +263,28 @@ pub async fn call<T: DeserializeOwned>(
     let body = serde_json::to_vec(input)
         .map_err(|e| AwsError::Setup(format!("{operation}'s request could not be written: {e}")))?;
     let answer = call_raw(settings().await, service, operation, body).await?;
+    read_answer(service, operation, &answer)
+}
+
+/// An accepted call's answer, as `T`.
+fn read_answer<T: DeserializeOwned>(
+    service: &Service,
+    operation: &str,
+    answer: &[u8],
+) -> Result<T, AwsError> {
     // An operation with nothing to say answers `{}`; some stand-ins answer nothing at all.
     let answer: &[u8] = if answer.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
-        &answer
+        answer
     };
+    // Where, not what: serde's text can quote a value (an item, the secret's text).
     serde_json::from_slice(answer).map_err(|e| {
         AwsError::Answer(format!(
-            "{} {operation} answered what is not its answer: {e}",
-            service.name
+            "{} {operation} answered what is not its answer (line {}, column {})",
+            service.name,
+            e.line(),
+            e.column()
         ))
     })
 }
@@ -363,20 +394,21 @@ async fn attempt_once(request: reqwest::RequestBuilder) -> Result<Vec<u8>, AwsEr
 /// `namespace#Code`; a service moved from the query protocol puts its old code in
 /// `x-amzn-query-error` (`Code;Sender`), which is the one its documentation lists.
 fn service_error(status: u16, headers: &HeaderMap, body: &[u8]) -> AwsError {
-    #[derive(serde::Deserialize, Default)]
-    struct Shape {
-        #[serde(rename = "__type", alias = "code", alias = "Code")]
-        kind: Option<String>,
-        #[serde(alias = "Message", alias = "errorMessage")]
-        message: Option<String>,
-    }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let shape: Shape = serde_json::from_slice(body).unwrap_or_default();
+    // Read key by key, as the SDKs do (`code` before `__type`; a value that is not text is
+    // passed over): a body with two spellings of one key still gives its code.
+    let fields = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body).ok();
+    let first = |keys: &[&str]| {
+        let fields = fields.as_ref()?;
+        keys.iter()
+            .find_map(|k| fields.get(*k).and_then(serde_json::Value::as_str))
+            .map(str::to_owned)
+    };
     let code = header("x-amzn-query-error")
         .and_then(|v| v.split(';').next())
         .or(header("x-amzn-errortype"))
         .map(str::to_owned)
-        .or(shape.kind)
+        .or_else(|| first(&["code", "__type", "Code"]))
         .map(|c| {
             let c = c.split(':').next().unwrap_or_default();
             c.rsplit('#').next().unwrap_or_default().to_owned()
@@ -384,9 +416,11 @@ fn service_error(status: u16, headers: &HeaderMap, body: &[u8]) -> AwsError {
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| format!("HTTP {status}"));
     let text = String::from_utf8_lossy(body);
-    let message = shape.message.unwrap_or_else(|| {
+    let message = first(&["message", "Message", "errorMessage"]).unwrap_or_else(|| {
+        // A page from something in between (a proxy's 502) says what happened; a JSON answer
+        // without a message is not quoted (it may hold an item).
         let short: String = text.chars().take(200).collect();
-        if short.trim().is_empty() {
+        if short.trim().is_empty() || fields.is_some() {
             "no message".to_owned()
         } else {
             short

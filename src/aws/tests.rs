@@ -48,10 +48,24 @@ fn the_settings_come_from_lambdas_environment() {
         fallback.endpoint(&SECRETS_MANAGER, "us-east-1"),
         "https://secretsmanager.us-east-1.amazonaws.com"
     );
-    assert_eq!(
-        fallback.endpoint(&DYNAMODB, "cn-north-1"),
-        "https://dynamodb.cn-north-1.amazonaws.com.cn"
-    );
+    for (region, url) in [
+        ("cn-north-1", "https://dynamodb.cn-north-1.amazonaws.com.cn"),
+        (
+            "us-gov-west-1",
+            "https://dynamodb.us-gov-west-1.amazonaws.com",
+        ),
+        (
+            "us-isob-east-1",
+            "https://dynamodb.us-isob-east-1.sc2s.sgov.gov",
+        ),
+        ("us-iso-east-1", "https://dynamodb.us-iso-east-1.c2s.ic.gov"),
+        (
+            "eusc-de-east-1",
+            "https://dynamodb.eusc-de-east-1.amazonaws.eu",
+        ),
+    ] {
+        assert_eq!(fallback.endpoint(&DYNAMODB, region), url);
+    }
 }
 
 fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -98,6 +112,20 @@ fn errors_read_the_code_and_message_however_the_service_writes_them() {
         b"",
     );
     assert_eq!(e.to_string(), "InternalServerError: no message");
+    // Two spellings of one key: `code` wins, as in the SDKs, and nothing is lost.
+    let e = service_error(
+        400,
+        &HeaderMap::new(),
+        br#"{"__type":"a#Other","code":"ConditionalCheckFailedException","message":"m","Message":"M"}"#,
+    );
+    assert_eq!(e.to_string(), "ConditionalCheckFailedException: m");
+    // A JSON answer without a message is not quoted.
+    let e = service_error(
+        400,
+        &HeaderMap::new(),
+        br#"{"__type":"X","Item":{"pk":{"S":"user#someone"}}}"#,
+    );
+    assert_eq!(e.to_string(), "X: no message");
 }
 
 #[test]
@@ -291,4 +319,27 @@ fn a_debug_print_of_an_error_leaves_the_answer_out() {
     let debug = format!("{err:?}");
     assert!(!debug.contains("SECRETUSER"), "{debug}");
     assert!(debug.contains("ConditionalCheckFailedException"));
+}
+
+#[test]
+fn an_answer_that_is_not_the_operations_says_where_not_what() {
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(rename_all = "PascalCase")]
+    struct Secret {
+        #[allow(dead_code)]
+        secret_string: Option<String>,
+    }
+    let err = read_answer::<Secret>(
+        &SECRETS_MANAGER,
+        "GetSecretValue",
+        br#"{"SecretString": 987654321}"#,
+    )
+    .unwrap_err();
+    assert!(matches!(err, AwsError::Answer(_)), "{err:?}");
+    assert!(err.to_string().contains("GetSecretValue"), "{err}");
+    // serde's own text would quote the value ("invalid type: integer `987654321`").
+    assert!(!err.to_string().contains("987654321"), "{err}");
+    // Nothing at all, where an operation has nothing to say, reads as `{}`.
+    let empty: Secret = read_answer(&SECRETS_MANAGER, "GetSecretValue", b" ").unwrap();
+    assert!(empty.secret_string.is_none());
 }
