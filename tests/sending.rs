@@ -374,16 +374,19 @@ async fn a_cold_test_alert_answers_alexa_in_time_when_secrets_manager_is_slow() 
         .unwrap_or_default();
     assert!(text.contains("try again later"), "{answer}");
     println!("slow Secrets Manager: the test alert answered after {took:?}");
-    // The skill's budget for a send Alexa waits on is 6 s, and the secret read ends before it
-    // (not only when the AWS calls' own timeouts say so).
+    // The skill's budget for a send Alexa waits on is 6 s, and the secret read ends before it:
+    // cut at that deadline, or sooner by the AWS call's own bounds (2 s an attempt, and no
+    // retry whose random pause would end past 6 s), whichever comes first.
     assert!(
         took < Duration::from_secs(7),
         "answered after {took:?}; Alexa gives up after 8 s"
     );
     let log = std::fs::read_to_string(rig.log()).unwrap_or_default();
     assert!(
-        log.contains("no answer before the invocation's deadline"),
-        "the read was not cut at the deadline: {}",
+        log.contains("could not be reached to read secret")
+            && (log.contains("no answer before the invocation's deadline")
+                || log.contains("no answer in time")),
+        "the read was not cut: {}",
         rig.log().display()
     );
     rig.moto.clear_faults();
