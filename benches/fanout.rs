@@ -30,7 +30,7 @@
 //! Run with `make bench`. `BENCH_FANOUT_USERS` sets the sizes (default `1000,3000`: what
 //! finishes here in minutes; moto's index Query reads the whole table, so 10,000 users did
 //! not finish in 6 minutes and 100,000 were not tried: see the README's Figures), sent at
-//! `BENCH_FANOUT_RATE` (`FANOUT_SEND_RATE`, default 10000: the instance's own limit, not the
+//! `BENCH_FANOUT_RATE` (`FANOUT_SEND_RATE`, default 1000, the most it accepts: the instance's own limit, not the
 //! setting's); then `BENCH_FANOUT_CHECK_USERS` users (default 2000, 0 skips it) at the
 //! template's default rate of 50 per second, to show the setting holds. `BENCH_DYNAMODB_MS`
 //! (default 10) is the DynamoDB latency per call the figures "with DynamoDB" assume in place
@@ -405,7 +405,7 @@ async fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let rate = setting("BENCH_FANOUT_RATE", 10_000);
+    let rate = setting("BENCH_FANOUT_RATE", 1_000);
     let check_users = setting("BENCH_FANOUT_CHECK_USERS", 2000);
     let delay_ms = setting("BENCH_ALEXA_DELAY_MS", 30);
     let project = testkit::project!();
