@@ -266,16 +266,15 @@ pub async fn transact_write_items(items: &[TransactWriteItem]) -> Result<(), Aws
 
 /// 32 random hex digits (DynamoDB takes 1 to 36 characters).
 fn request_token() -> String {
-    let mut bytes = [0u8; 16];
-    if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).is_err() {
+    let bytes = super::random_bytes::<16>().unwrap_or_else(|| {
         // No randomness: the clock's nanoseconds still tell two transactions apart.
-        let nanos = std::time::SystemTime::now()
+        std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        bytes = nanos.to_le_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+            .unwrap_or_default()
+            .to_le_bytes()
+    });
+    super::sigv4::hex(&bytes)
 }
 
 /// Whether the write's condition failed: the expected answer to a lost race.

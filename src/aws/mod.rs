@@ -438,13 +438,18 @@ fn service_error(status: u16, headers: &HeaderMap, body: &[u8]) -> AwsError {
 /// come back together.
 fn backoff(attempt: u32) -> Duration {
     let ceiling = INITIAL_BACKOFF * 2u32.pow(attempt.saturating_sub(1).min(4));
-    let mut bytes = [0u8; 4];
-    let fraction =
-        match ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes) {
-            Ok(()) => f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX),
-            Err(_) => 0.5,
-        };
+    let fraction = random_bytes::<4>().map_or(0.5, |bytes| {
+        f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX)
+    });
     ceiling.mul_f64(fraction)
+}
+
+/// `N` bytes from the system's random source (ring's, already linked for TLS); `None` if it
+/// fails, which each caller covers.
+fn random_bytes<const N: usize>() -> Option<[u8; N]> {
+    let mut bytes = [0u8; N];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).ok()?;
+    Some(bytes)
 }
 
 #[cfg(test)]

@@ -116,7 +116,8 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex, as SigV4 writes digests (and DynamoDB's request tokens use).
+pub(super) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
