@@ -50,6 +50,26 @@ expect() { grep -qF -- "$1" "$out/run.log" || { cat "$out/run.log"; fail "missin
 check_run "make run" "alexa-proactive under cargo lambda watch"
 check_run "make run LOCAL_RUNTIME=emulator" "under the project's Runtime API emulator" LOCAL_RUNTIME=emulator
 
+# A function that cannot start (here a setting it refuses): make run says why at once, from
+# the function's own log, instead of waiting out a timeout for every sample.
+check_refused() {
+  local label=$1
+  shift
+  FANOUT_SEND_RATE=99999 timeout 600 make --no-print-directory run "$@" >"$out/refused.log" 2>&1
+  status=$?
+  { [ "$status" -ne 0 ] && [ "$status" -ne 124 ]; } || { cat "$out/refused.log"; fail "$label with a refused setting exited with $status"; }
+  for line in "events/eventbridge-area-alert.json  ->  the function stopped before it answered" \
+      'environment variable FANOUT_SEND_RATE has the value "99999"' \
+      "the other samples were not sent: the function does not answer"; do
+    grep -qF -- "$line" "$out/refused.log" || { cat "$out/refused.log"; fail "$label with a refused setting: missing: $line"; }
+  done
+  sleep 1
+  [ "$(started)" -eq "$before" ] || { pgrep -fa 'moto_server|alexa-sandbox|cargo-lambda|alexa-proactive'; fail "$label with a refused setting left processes behind"; }
+  echo "check-run: $label with a function that cannot start said why and stopped every process"
+}
+check_refused "make run"
+check_refused "make run LOCAL_RUNTIME=emulator" LOCAL_RUNTIME=emulator
+
 # Ctrl-C in the middle of a run: its own session, so the signal reaches only its group.
 setsid make --no-print-directory run >"$out/interrupted.log" 2>&1 &
 leader=$!

@@ -2,7 +2,7 @@
 //! ecosystem's local Lambda, rebuilding on change) or under the project's own Runtime API
 //! emulator (`LOCAL_RUNTIME=emulator`: no extra tool, the same harness the tests use).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -14,6 +14,14 @@ use testkit::runtime_api::{Function, Outcome, RuntimeApi};
 /// How long an invocation may take; the first one under cargo lambda waits for its build.
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
 const FIRST_BUILD: Duration = Duration::from_secs(900);
+/// How often the function's state is checked while an invocation waits.
+const LOG_POLL: Duration = Duration::from_millis(250);
+/// What cargo-lambda logs when the function's process ends (it failed to build, or exited
+/// at start-up). It then holds the invocation until the function comes back, which it does
+/// only after a change to the sources, so waiting on would only end in the timeout.
+const FUNCTION_EXITED: &str = "command exited";
+/// Lines of cargo lambda's log shown when the function does not answer.
+const LOG_TAIL: usize = 20;
 
 pub enum Runtime {
     Emulator {
@@ -24,6 +32,7 @@ pub enum Runtime {
         child: Child,
         invoke_url: String,
         http: reqwest::Client,
+        log: PathBuf,
     },
 }
 
@@ -97,9 +106,11 @@ impl Runtime {
             .stderr(err)
             .process_group(0)
             .kill_on_drop(true);
-        // The profile variables of this process would leak into the watched build.
+        // The variables cargo set for this example (its package, its profile) would leak into
+        // the watched build; where cargo keeps things and how it builds stay.
+        const KEPT: [&str; 3] = ["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO_INCREMENTAL"];
         for (k, _) in std::env::vars() {
-            if k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_TARGET_DIR" {
+            if k.starts_with("CARGO_") && !KEPT.contains(&k.as_str()) {
                 command.env_remove(k);
             }
         }
@@ -112,6 +123,7 @@ impl Runtime {
                 "http://127.0.0.1:{port}/2015-03-31/functions/alexa-proactive/invocations"
             ),
             http: testkit::http_client(),
+            log: log.to_path_buf(),
         };
         // Up when it accepts connections; the first invocation then waits for the build.
         for _ in 0..600 {
@@ -135,24 +147,47 @@ impl Runtime {
             Runtime::Emulator { api, .. } => {
                 format!("the project's Runtime API emulator ({})", api.address())
             }
-            Runtime::CargoLambda { invoke_url, .. } => format!("cargo lambda watch ({invoke_url})"),
+            Runtime::CargoLambda { invoke_url, .. } => format!(
+                "cargo lambda watch ({invoke_url}; it builds the function when the first sample arrives)"
+            ),
         }
     }
 
     pub async fn invoke(&self, payload: &Value, first: bool) -> Result<Outcome, String> {
         match self {
-            Runtime::Emulator { api, .. } => api.invoke(payload, INVOKE_TIMEOUT).await,
+            Runtime::Emulator { api, function } => {
+                let pid = function.pid();
+                let log = function.log().map(Path::to_path_buf);
+                let stopped = || pid.is_some_and(process_ended);
+                let answer = unless(api.invoke(payload, INVOKE_TIMEOUT), stopped).await;
+                let tail = || log.as_deref().map(log_tail).unwrap_or_default();
+                match answer {
+                    Some(Ok(outcome)) => Ok(outcome),
+                    Some(Err(e)) => Err(format!("{e}{}", tail())),
+                    None => Err(format!(
+                        "the function stopped before it answered (it exited at start-up, or crashed){}",
+                        tail()
+                    )),
+                }
+            }
             Runtime::CargoLambda {
-                invoke_url, http, ..
+                invoke_url,
+                http,
+                log,
+                ..
             } => {
                 let timeout = if first { FIRST_BUILD } else { INVOKE_TIMEOUT };
-                let response = http
-                    .post(invoke_url)
-                    .json(payload)
-                    .timeout(timeout)
-                    .send()
+                let seen = log_len(log);
+                let request = http.post(invoke_url).json(payload).timeout(timeout).send();
+                let response = unless(request, || logged_since(log, seen, FUNCTION_EXITED))
                     .await
-                    .map_err(|e| format!("cargo lambda watch did not answer: {e}"))?;
+                    .ok_or_else(|| {
+                        format!(
+                            "the function stopped before it answered (it did not build, or it exited at start-up){}",
+                            log_tail(log)
+                        )
+                    })?
+                    .map_err(|e| format!("cargo lambda watch did not answer: {e}{}", log_tail(log)))?;
                 let ok = response.status().is_success();
                 let body: Value = response
                     .json()
@@ -191,6 +226,68 @@ impl Runtime {
             }
         }
     }
+}
+
+/// `work`'s result, or None as soon as `stopped` says the function is gone (checked every
+/// LOG_POLL; bounded by `work`'s own timeout).
+async fn unless<T>(
+    work: impl std::future::Future<Output = T>,
+    stopped: impl Fn() -> bool,
+) -> Option<T> {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            done = &mut work => return Some(done),
+            _ = tokio::time::sleep(LOG_POLL) => {
+                if stopped() {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Whether process `pid` has ended (gone, or a zombie not yet reaped).
+fn process_ended(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name in parentheses: "pid (comm) S ...".
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => true,
+    }
+}
+
+fn log_len(log: &Path) -> u64 {
+    std::fs::metadata(log).map_or(0, |m| m.len())
+}
+
+/// Whether `needle` was written to `log` after its first `seen` bytes.
+fn logged_since(log: &Path, seen: u64, needle: &str) -> bool {
+    std::fs::read(log).is_ok_and(|bytes| {
+        let new = bytes
+            .get(usize::try_from(seen).unwrap_or(0)..)
+            .unwrap_or_default();
+        String::from_utf8_lossy(new).contains(needle)
+    })
+}
+
+/// The last lines of cargo lambda's log (the build's and the function's output), to say why.
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
+    if tail.is_empty() {
+        return format!("\n  ({} is empty)", log.display());
+    }
+    format!(
+        "\n  the last lines of {}:\n{}",
+        log.display(),
+        tail.iter()
+            .map(|l| format!("  | {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
 }
 
 /// Signals the process group `group` through kill(2). Never through `/bin/kill`: procps-ng
