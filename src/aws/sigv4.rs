@@ -128,12 +128,12 @@ pub(super) fn hex(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(in crate::aws) mod tests {
     use super::*;
     use std::time::SystemTime;
 
     /// The same request signed by AWS's own signer (the `aws-sigv4` crate the AWS SDK uses).
-    fn reference(
+    pub(in crate::aws) fn reference(
         request: &Request<'_>,
         credentials: &Credentials,
         region: &str,

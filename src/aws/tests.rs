@@ -343,3 +343,131 @@ fn an_answer_that_is_not_the_operations_says_where_not_what() {
     let empty: Secret = read_answer(&SECRETS_MANAGER, "GetSecretValue", b" ").unwrap();
     assert!(empty.secret_string.is_none());
 }
+
+/// One request as it arrived: lower-case header names, values as sent.
+struct OnTheWire {
+    request_line: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+fn parse_wire(raw: &str) -> OnTheWire {
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a request head");
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or_default().to_owned();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    OnTheWire {
+        request_line,
+        headers,
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+impl OnTheWire {
+    fn header(&self, name: &str) -> &str {
+        let mut values = self.headers.iter().filter(|(n, _)| n == name);
+        let value = values.next().map(|(_, v)| v.as_str());
+        assert!(values.next().is_none(), "{name} sent twice");
+        value.unwrap_or_else(|| panic!("no {name} header"))
+    }
+}
+
+/// Moto takes any signature, AWS only the one that covers what was sent. So: the request as it
+/// arrived on the wire (after reqwest added and ordered its headers) is signed again by AWS's
+/// own signer, from the wire's values, and must carry exactly that signature.
+#[tokio::test]
+async fn the_request_on_the_wire_is_the_request_signed() {
+    let cases = [
+        (
+            &DYNAMODB,
+            "TransactWriteItems",
+            r#"{"TransactItems":[],"ClientRequestToken":"t"}"#,
+        ),
+        (
+            &SQS,
+            "SendMessageBatch",
+            r#"{"QueueUrl":"https://sqs.us-east-1.amazonaws.com/1/q","Entries":[]}"#,
+        ),
+        (
+            &SECRETS_MANAGER,
+            "GetSecretValue",
+            r#"{"SecretId":"alexa  skill"}"#,
+        ),
+    ];
+    for (service, operation, body) in cases {
+        let (url, seen) = endpoint(vec![(200, "{}")]).await;
+        let settings = Settings {
+            endpoint_url: None,
+            service_endpoints: vec![(service.name, url.clone())],
+            ..local(&url)
+        };
+        call_raw(&settings, service, operation, body.as_bytes().to_vec())
+            .await
+            .unwrap();
+        let raw = seen.lock().unwrap().pop().expect("one request");
+        let wire = parse_wire(&raw);
+        assert_eq!(wire.request_line, "POST / HTTP/1.1");
+        assert_eq!(wire.body, body.as_bytes());
+        let authorization = wire.header("authorization");
+        let signed: Vec<&str> = authorization
+            .split("SignedHeaders=")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .expect("SignedHeaders")
+            .split(';')
+            .collect();
+        // What AWS needs signed, and what tells it the operation and the body's format.
+        for needed in [
+            "content-type",
+            "host",
+            "x-amz-date",
+            "x-amz-security-token",
+            "x-amz-target",
+        ] {
+            assert!(
+                signed.contains(&needed),
+                "{operation}: {needed} not signed: {signed:?}"
+            );
+        }
+        assert_eq!(wire.header("host"), url.trim_start_matches("http://"));
+        assert_eq!(
+            wire.header("x-amz-target"),
+            format!("{}.{operation}", service.target)
+        );
+        assert_eq!(wire.header("content-type"), service.content_type);
+        // The signed headers as they arrived, minus those the signer adds itself.
+        let headers: Vec<(&str, &str)> = signed
+            .iter()
+            .filter(|n| !["host", "x-amz-date", "x-amz-security-token"].contains(n))
+            .map(|n| (*n, wire.header(n)))
+            .collect();
+        let at = chrono::NaiveDateTime::parse_from_str(wire.header("x-amz-date"), "%Y%m%dT%H%M%SZ")
+            .expect("x-amz-date")
+            .and_utc();
+        let host = wire.header("host");
+        let expected = sigv4::tests::reference(
+            &sigv4::Request {
+                host,
+                headers: &headers,
+                body: &wire.body,
+            },
+            local(&url).credentials.as_ref().unwrap(),
+            "us-east-1",
+            service.name,
+            at,
+        );
+        let expected = expected
+            .iter()
+            .find(|(n, _)| n == "authorization")
+            .map(|(_, v)| v.as_str());
+        assert_eq!(
+            Some(authorization),
+            expected,
+            "{operation}: the signature does not cover what was sent"
+        );
+        assert_eq!(wire.header("x-amz-security-token"), "session");
+    }
+}
