@@ -6,7 +6,8 @@
 //! SDK crates (their generated operations, the smithy runtime, a second HTTP client beside
 //! reqwest) were more than a quarter of the binary: 2.1 MB of 7.6 (docs/figures.md, "Binary
 //! size"). What the SDK did for these calls is here, each part tested: [`sigv4`] signs
-//! (checked against AWS's own signer), [`call`] retries and bounds the time, [`AwsError`]
+//! (checked against AWS's own signer), [`call`] retries and bounds the time (the retries paid
+//! from a [`quota`], as the SDKs' standard mode pays them), [`AwsError`]
 //! reads the service's error, [`dynamodb`] is DynamoDB's item format.
 //!
 //! Credentials, region and endpoint come from the environment, as Lambda sets them
@@ -17,6 +18,7 @@
 //! only answers Alexa never pays for it.
 
 pub mod dynamodb;
+mod quota;
 pub mod sigv4;
 
 use std::time::Duration;
@@ -27,6 +29,7 @@ use serde::Serialize;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
+use quota::{Draw, RetryQuota};
 pub use sigv4::Credentials;
 
 /// One AWS service as the JSON protocol addresses it.
@@ -42,7 +45,13 @@ pub struct Service {
     /// Services moved from the query protocol (SQS) answer with the query protocol's error
     /// codes (`AWS.SimpleQueueService.NonExistentQueue`) when asked to.
     query_compatible: bool,
+    /// The process's retry quota for this service.
+    quota: &'static RetryQuota,
 }
+
+static DYNAMODB_QUOTA: RetryQuota = RetryQuota::full();
+static SQS_QUOTA: RetryQuota = RetryQuota::full();
+static SECRETS_MANAGER_QUOTA: RetryQuota = RetryQuota::full();
 
 pub const DYNAMODB: Service = Service {
     name: "dynamodb",
@@ -50,6 +59,7 @@ pub const DYNAMODB: Service = Service {
     content_type: "application/x-amz-json-1.0",
     endpoint_variable: "AWS_ENDPOINT_URL_DYNAMODB",
     query_compatible: false,
+    quota: &DYNAMODB_QUOTA,
 };
 
 pub const SQS: Service = Service {
@@ -58,6 +68,7 @@ pub const SQS: Service = Service {
     content_type: "application/x-amz-json-1.0",
     endpoint_variable: "AWS_ENDPOINT_URL_SQS",
     query_compatible: true,
+    quota: &SQS_QUOTA,
 };
 
 pub const SECRETS_MANAGER: Service = Service {
@@ -66,6 +77,7 @@ pub const SECRETS_MANAGER: Service = Service {
     content_type: "application/x-amz-json-1.1",
     endpoint_variable: "AWS_ENDPOINT_URL_SECRETS_MANAGER",
     query_compatible: false,
+    quota: &SECRETS_MANAGER_QUOTA,
 };
 
 const SERVICES: [&Service; 3] = [&DYNAMODB, &SQS, &SECRETS_MANAGER];
@@ -224,6 +236,19 @@ impl AwsError {
             AwsError::Setup(_) | AwsError::Answer(_) => false,
         }
     }
+
+    /// A failure that is not the service's throttling: a timeout, a lost connection, a 5xx.
+    /// Its retry draws more of the retry quota.
+    fn transient(&self) -> bool {
+        match self {
+            AwsError::Transport(_) => true,
+            AwsError::Service { status, code, .. } => {
+                matches!(status, 500 | 502 | 503 | 504) && !THROTTLING.contains(&code.as_str())
+                    || TRANSIENT.contains(&code.as_str())
+            }
+            AwsError::Setup(_) | AwsError::Answer(_) => false,
+        }
+    }
 }
 
 /// The error codes the AWS SDKs' standard retry mode treats as throttling.
@@ -296,6 +321,17 @@ async fn call_raw(
     operation: &str,
     body: Vec<u8>,
 ) -> Result<Vec<u8>, AwsError> {
+    call_within(settings, service, service.quota, operation, body).await
+}
+
+/// `call_raw`, its retries paid from `quota`.
+async fn call_within(
+    settings: &Settings,
+    service: &Service,
+    quota: &RetryQuota,
+    operation: &str,
+    body: Vec<u8>,
+) -> Result<Vec<u8>, AwsError> {
     let region = settings.region.as_deref().ok_or_else(|| {
         AwsError::Setup("no AWS region: AWS_REGION is not set (Lambda sets it)".into())
     })?;
@@ -341,6 +377,7 @@ async fn call_raw(
 
     let deadline = Instant::now() + OPERATION_TIMEOUT;
     let mut attempt = 1;
+    let mut last_draw = 0;
     loop {
         let signed = sigv4::sign(
             &sigv4::Request {
@@ -364,12 +401,29 @@ async fn call_raw(
             request = request.header(*name, value);
         }
         let error = match attempt_once(request).await {
-            Ok(answer) => return Ok(answer),
+            Ok(answer) => {
+                quota.refill(last_draw);
+                return Ok(answer);
+            }
             Err(error) => error,
         };
         let pause = backoff(attempt);
         if attempt >= MAX_ATTEMPTS || !error.retryable() || Instant::now() + pause >= deadline {
             return Err(error);
+        }
+        match quota.draw(error.transient()) {
+            Draw::Paid(draw) => last_draw = draw,
+            Draw::Refused { first } => {
+                if first {
+                    tracing::warn!(
+                        service = service.name,
+                        operation,
+                        %error,
+                        "calls are no longer retried until calls pass again: the retry quota is spent (the service failed call after call); what failed comes back later"
+                    );
+                }
+                return Err(error);
+            }
         }
         tracing::debug!(service = service.name, operation, attempt, %error, "retrying");
         tokio::time::sleep(pause).await;

@@ -471,3 +471,34 @@ async fn the_request_on_the_wire_is_the_request_signed() {
         assert_eq!(wire.header("x-amz-security-token"), "session");
     }
 }
+
+#[tokio::test]
+async fn retries_are_paid_from_the_quota_and_a_spent_quota_retries_nothing() {
+    const THROTTLED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}"#;
+    // A 503 then a pass: the retry drew 10, the pass gave them back.
+    let (url, seen) = endpoint(vec![(503, ""), (200, "{}")]).await;
+    let quota = RetryQuota::full();
+    call_within(&local(&url), &DYNAMODB, &quota, "GetItem", b"{}".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 2);
+    assert_eq!(quota.tokens(), quota::CAPACITY);
+
+    // 7 tokens pay one throttled retry (5), not a second: the call ends after two attempts
+    // with the service's error, though a third would have passed.
+    let (url, seen) = endpoint(vec![(400, THROTTLED), (400, THROTTLED), (200, "{}")]).await;
+    let quota = RetryQuota::with_tokens(7);
+    let err = call_within(&local(&url), &DYNAMODB, &quota, "GetItem", b"{}".to_vec())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ThrottlingException"));
+    assert_eq!(seen.lock().unwrap().len(), 2);
+    assert_eq!(quota.tokens(), 2);
+
+    // A first-attempt pass adds one token.
+    let (url, _) = endpoint(vec![(200, "{}")]).await;
+    call_within(&local(&url), &DYNAMODB, &quota, "GetItem", b"{}".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(quota.tokens(), 3);
+}
