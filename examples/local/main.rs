@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use std::time::Duration;
 
-use runtime::Runtime;
+use runtime::{InvokeError, Runtime};
 use serde_json::Value;
 use testkit::runtime_api::Outcome;
 use testkit::sqs::{self, SeedUser};
@@ -429,11 +429,12 @@ async fn send_all(
                 println!("  {error_message}");
             }
             Err(e) => {
-                // The function is not answering: the other samples would each wait for
-                // their timeout and say the same.
                 println!("{shown}  ->  {e}");
-                println!("\nthe other samples were not sent: the function does not answer");
-                return true;
+                if e.function_gone {
+                    println!("\nthe other samples were not sent: the function does not answer");
+                    return true;
+                }
+                failed_harness = true;
             }
         }
         match consume(runtime, moto, queue).await {
@@ -443,6 +444,10 @@ async fn send_all(
             ),
             Err(e) => {
                 println!("  fan-out: {e}");
+                if e.function_gone {
+                    println!("\nthe other samples were not sent: the function does not answer");
+                    return true;
+                }
                 failed_harness = true;
             }
         }
@@ -468,7 +473,7 @@ async fn consume(
     runtime: &Runtime,
     moto: &moto::Moto,
     queue: &sqs::Queue,
-) -> Result<(usize, usize), String> {
+) -> Result<(usize, usize), InvokeError> {
     let mut handled = 0;
     let mut batches = 0;
     for _ in 0..100 {
@@ -487,7 +492,10 @@ async fn consume(
                 .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
                 .collect(),
             Outcome::Error { error_type, .. } => {
-                return Err(format!("the SQS batch failed with {error_type}"))
+                return Err(InvokeError {
+                    message: format!("the SQS batch failed with {error_type}"),
+                    function_gone: false,
+                })
             }
         };
         for id in &failed {
@@ -505,5 +513,8 @@ async fn consume(
             return Ok((handled, batches));
         }
     }
-    Err("the fan-out queue was not empty after 100 batches".into())
+    Err(InvokeError {
+        message: "the fan-out queue was not empty after 100 batches".into(),
+        function_gone: false,
+    })
 }

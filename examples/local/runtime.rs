@@ -16,12 +16,45 @@ const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
 const FIRST_BUILD: Duration = Duration::from_secs(900);
 /// How often the function's state is checked while an invocation waits.
 const LOG_POLL: Duration = Duration::from_millis(250);
-/// What cargo-lambda logs when the function's process ends (it failed to build, or exited
-/// at start-up). It then holds the invocation until the function comes back, which it does
-/// only after a change to the sources, so waiting on would only end in the timeout.
-const FUNCTION_EXITED: &str = "command exited";
+/// What cargo-lambda logs when the function's process ends with a failure (it did not build,
+/// or it exited at start-up), is killed, or ends otherwise. It then holds the invocation until
+/// the function comes back, which it does only after a change to the sources, so waiting on
+/// would only end in the timeout.
+const FUNCTION_ENDED: [&str; 4] = [
+    "command exited",
+    "command killed",
+    "command stopped",
+    "command ended by exception",
+];
+/// While the first sample waits for cargo lambda's build, how often the log's last line is
+/// shown, so that a long build (or one waiting for a lock) is seen to be one.
+const PROGRESS_EVERY: Duration = Duration::from_secs(30);
 /// Lines of cargo lambda's log shown when the function does not answer.
 const LOG_TAIL: usize = 20;
+
+/// Why an invocation gave no outcome.
+#[derive(Debug)]
+pub struct InvokeError {
+    pub message: String,
+    /// The function is gone or does not answer: the other samples would only wait for their
+    /// timeouts and say the same.
+    pub function_gone: bool,
+}
+
+impl InvokeError {
+    fn gone(message: String) -> Self {
+        InvokeError {
+            message,
+            function_gone: true,
+        }
+    }
+}
+
+impl std::fmt::Display for InvokeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
 
 pub enum Runtime {
     Emulator {
@@ -115,7 +148,7 @@ impl Runtime {
             }
         }
         let child = command.spawn().map_err(|e| {
-            format!("cannot start `cargo lambda watch` ({e}): `make run LOCAL_RUNTIME=cargo-lambda` installs it into .venv; without LOCAL_RUNTIME make run uses the emulator")
+            format!("cannot start `cargo lambda watch` ({e}): `make run` installs it into .venv; `make run LOCAL_RUNTIME=emulator` runs without it")
         })?;
         let runtime = Runtime::CargoLambda {
             child,
@@ -153,21 +186,21 @@ impl Runtime {
         }
     }
 
-    pub async fn invoke(&self, payload: &Value, first: bool) -> Result<Outcome, String> {
+    pub async fn invoke(&self, payload: &Value, first: bool) -> Result<Outcome, InvokeError> {
         match self {
             Runtime::Emulator { api, function } => {
                 let pid = function.pid();
                 let log = function.log().map(Path::to_path_buf);
                 let stopped = || pid.is_some_and(process_ended);
-                let answer = unless(api.invoke(payload, INVOKE_TIMEOUT), stopped).await;
+                let answer = unless(api.invoke(payload, INVOKE_TIMEOUT), stopped, || {}).await;
                 let tail = || log.as_deref().map(log_tail).unwrap_or_default();
                 match answer {
                     Some(Ok(outcome)) => Ok(outcome),
-                    Some(Err(e)) => Err(format!("{e}{}", tail())),
-                    None => Err(format!(
+                    Some(Err(e)) => Err(InvokeError::gone(format!("{e}{}", tail()))),
+                    None => Err(InvokeError::gone(format!(
                         "the function stopped before it answered (it exited at start-up, or crashed){}",
                         tail()
-                    )),
+                    ))),
                 }
             }
             Runtime::CargoLambda {
@@ -179,20 +212,37 @@ impl Runtime {
                 let timeout = if first { FIRST_BUILD } else { INVOKE_TIMEOUT };
                 let seen = log_len(log);
                 let request = http.post(invoke_url).json(payload).timeout(timeout).send();
-                let response = unless(request, || logged_since(log, seen, FUNCTION_EXITED))
+                let waiting_since = std::time::Instant::now();
+                let shown = std::cell::Cell::new(0u64);
+                let progress = || {
+                    let due = waiting_since.elapsed().as_secs() / PROGRESS_EVERY.as_secs();
+                    if first && due > shown.get() {
+                        shown.set(due);
+                        if let Some(line) = last_line(log) {
+                            println!("  (waiting for cargo lambda watch: {line})");
+                        }
+                    }
+                };
+                let ended = || FUNCTION_ENDED.iter().any(|m| logged_since(log, seen, m));
+                let response = unless(request, ended, progress)
                     .await
                     .ok_or_else(|| {
-                        format!(
+                        InvokeError::gone(format!(
                             "the function stopped before it answered (it did not build, or it exited at start-up){}",
                             log_tail(log)
-                        )
+                        ))
                     })?
-                    .map_err(|e| format!("cargo lambda watch did not answer: {e}{}", log_tail(log)))?;
+                    .map_err(|e| {
+                        InvokeError::gone(format!(
+                            "cargo lambda watch did not answer: {e}{}",
+                            log_tail(log)
+                        ))
+                    })?;
                 let ok = response.status().is_success();
-                let body: Value = response
-                    .json()
-                    .await
-                    .map_err(|e| format!("cargo lambda watch answered something not JSON: {e}"))?;
+                let body: Value = response.json().await.map_err(|e| InvokeError {
+                    message: format!("cargo lambda watch answered something not JSON: {e}"),
+                    function_gone: false,
+                })?;
                 if ok {
                     return Ok(Outcome::Response(body));
                 }
@@ -229,32 +279,46 @@ impl Runtime {
 }
 
 /// `work`'s result, or None as soon as `stopped` says the function is gone (checked every
-/// LOG_POLL; bounded by `work`'s own timeout).
+/// LOG_POLL, `progress` called as often; bounded by `work`'s own timeout).
 async fn unless<T>(
     work: impl std::future::Future<Output = T>,
     stopped: impl Fn() -> bool,
+    progress: impl Fn(),
 ) -> Option<T> {
     tokio::pin!(work);
     loop {
         tokio::select! {
+            // An answer that arrives as the process ends is still the answer.
+            biased;
             done = &mut work => return Some(done),
             _ = tokio::time::sleep(LOG_POLL) => {
                 if stopped() {
                     return None;
                 }
+                progress();
             }
         }
     }
 }
 
-/// Whether process `pid` has ended (gone, or a zombie not yet reaped).
+/// Whether process `pid` has ended (gone, or a zombie not yet reaped). Where there is no
+/// /proc (macOS), only a process already reaped is seen as ended.
 fn process_ended(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state follows the command name in parentheses: "pid (comm) S ...".
         Ok(stat) => stat
             .rsplit_once(')')
             .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
-        Err(_) => true,
+        Err(_) if Path::new("/proc/self").exists() => true,
+        Err(_) => match i32::try_from(pid) {
+            Ok(pid) => {
+                // SAFETY: kill(2) with signal 0 sends nothing; it asks whether the process
+                // exists, and touches no memory of this process.
+                let asked = unsafe { libc::kill(pid, 0) };
+                asked != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+            }
+            Err(_) => false,
+        },
     }
 }
 
@@ -270,6 +334,15 @@ fn logged_since(log: &Path, seen: u64, needle: &str) -> bool {
             .unwrap_or_default();
         String::from_utf8_lossy(new).contains(needle)
     })
+}
+
+/// The log's last line that says something.
+fn last_line(log: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().chars().take(160).collect())
 }
 
 /// The last lines of cargo lambda's log (the build's and the function's output), to say why.

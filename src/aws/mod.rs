@@ -237,14 +237,15 @@ impl AwsError {
         }
     }
 
-    /// A failure that is not the service's throttling: a timeout, a lost connection, a 5xx.
-    /// Its retry draws more of the retry quota.
+    /// What the SDKs classify as a transient error, whose retry draws more of the retry
+    /// quota: a timeout, a lost connection, a 5xx that is not throttling, a request-timeout
+    /// code. Throttling and other retryable codes (a write conflict) draw the usual cost.
     fn transient(&self) -> bool {
         match self {
             AwsError::Transport(_) => true,
             AwsError::Service { status, code, .. } => {
-                matches!(status, 500 | 502 | 503 | 504) && !THROTTLING.contains(&code.as_str())
-                    || TRANSIENT.contains(&code.as_str())
+                (matches!(status, 500 | 502 | 503 | 504) && !THROTTLING.contains(&code.as_str()))
+                    || TIMEOUT_CODES.contains(&code.as_str())
             }
             AwsError::Setup(_) | AwsError::Answer(_) => false,
         }
@@ -278,6 +279,9 @@ const TRANSIENT: &[&str] = &[
     "InternalError",
     "ReplicatedWriteConflictException",
 ];
+
+/// The codes the SDKs classify as transient (a retry after them costs the retry quota more).
+const TIMEOUT_CODES: &[&str] = &["RequestTimeout", "RequestTimeoutException"];
 
 /// Calls `operation` of `service` with `input`, and reads its answer.
 pub async fn call<T: DeserializeOwned>(

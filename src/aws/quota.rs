@@ -26,8 +26,9 @@ const NO_RETRY_INCREMENT: u32 = 1;
 #[derive(Debug)]
 pub struct RetryQuota {
     tokens: AtomicU32,
-    /// Whether the last draw was refused: the first refusal in a row is worth a warning, the
-    /// ones after it (every call while a service is down) are not.
+    /// Whether a draw was refused since the bucket was last at least half full: the first
+    /// refusal is worth a warning, the ones after it (every call while a service is down, and
+    /// the odd retry a few successes pay for) are not.
     refusing: AtomicBool,
 }
 
@@ -36,7 +37,7 @@ pub struct RetryQuota {
 pub enum Draw {
     /// The retry is paid, with this many tokens.
     Paid(u32),
-    /// Not paid: no retry. `first` when the draw before it was paid.
+    /// Not paid: no retry. `first` for the first refusal since the bucket was half full.
     Refused { first: bool },
 }
 
@@ -70,10 +71,7 @@ impl RetryQuota {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
                 t.checked_sub(cost)
             }) {
-            Ok(_) => {
-                self.refusing.store(false, Ordering::Relaxed);
-                Draw::Paid(cost)
-            }
+            Ok(_) => Draw::Paid(cost),
             Err(_) => Draw::Refused {
                 first: !self.refusing.swap(true, Ordering::Relaxed),
             },
@@ -89,11 +87,15 @@ impl RetryQuota {
         } else {
             last_draw
         };
-        let _ = self
+        let before = self
             .tokens
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
                 Some(t.saturating_add(amount).min(CAPACITY))
-            });
+            })
+            .unwrap_or(CAPACITY);
+        if before.saturating_add(amount) >= CAPACITY / 2 {
+            self.refusing.store(false, Ordering::Relaxed);
+        }
     }
 }
 
@@ -124,14 +126,32 @@ mod tests {
         let quota = RetryQuota::with_tokens(14);
         assert_eq!(quota.draw(true), Draw::Paid(10));
         // 4 left: neither kind of retry is paid, nothing is drawn trying, and only the first
-        // refusal in a row says so.
+        // refusal says so.
         assert_eq!(quota.draw(true), Draw::Refused { first: true });
         assert_eq!(quota.draw(false), Draw::Refused { first: false });
         assert_eq!(quota.tokens(), 4);
+        // A success pays for the odd retry, and the refusals after it are not news.
         quota.refill(0);
         assert_eq!(quota.draw(false), Draw::Paid(5));
         assert_eq!(quota.tokens(), 0);
-        assert_eq!(quota.draw(false), Draw::Refused { first: true });
+        assert_eq!(quota.draw(false), Draw::Refused { first: false });
+        // Not while it refills to just under half...
+        for _ in 0..24 {
+            quota.refill(10);
+        }
+        for _ in 0..24 {
+            assert_eq!(quota.draw(true), Draw::Paid(10));
+        }
+        assert_eq!(quota.draw(true), Draw::Refused { first: false });
+        // ...but once it has been half full again, a refusal is news again.
+        for _ in 0..25 {
+            quota.refill(10);
+        }
+        assert_eq!(quota.tokens(), CAPACITY / 2);
+        for _ in 0..25 {
+            assert_eq!(quota.draw(true), Draw::Paid(10));
+        }
+        assert_eq!(quota.draw(true), Draw::Refused { first: true });
     }
 
     #[test]

@@ -477,12 +477,25 @@ async fn retries_are_paid_from_the_quota_and_a_spent_quota_retries_nothing() {
     const THROTTLED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}"#;
     // A 503 then a pass: the retry drew 10, the pass gave them back.
     let (url, seen) = endpoint(vec![(503, ""), (200, "{}")]).await;
-    let quota = RetryQuota::full();
+    let quota = RetryQuota::with_tokens(100);
     call_within(&local(&url), &DYNAMODB, &quota, "GetItem", b"{}".to_vec())
         .await
         .unwrap();
     assert_eq!(seen.lock().unwrap().len(), 2);
-    assert_eq!(quota.tokens(), quota::CAPACITY);
+    assert_eq!(quota.tokens(), 100);
+
+    // A 503 costs 10: 9 tokens pay no retry.
+    let (url, seen) = endpoint(vec![(503, ""), (200, "{}")]).await;
+    let quota = RetryQuota::with_tokens(9);
+    let err = call_within(&local(&url), &DYNAMODB, &quota, "GetItem", b"{}".to_vec())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AwsError::Service { status: 503, .. }),
+        "{err}"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(quota.tokens(), 9);
 
     // 7 tokens pay one throttled retry (5), not a second: the call ends after two attempts
     // with the service's error, though a third would have passed.
