@@ -379,6 +379,9 @@ async fn main() {
     }
 }
 
+/// Said when the function is gone: the other samples would only wait for their timeouts.
+const NOT_SENT: &str = "the other samples were not sent: the function does not answer";
+
 /// Sends every file and prints what happened; true if the harness itself failed.
 async fn send_all(
     root: &Path,
@@ -431,7 +434,7 @@ async fn send_all(
             Err(e) => {
                 println!("{shown}  ->  {e}");
                 if e.function_gone {
-                    println!("\nthe other samples were not sent: the function does not answer");
+                    println!("\n{NOT_SENT}");
                     return true;
                 }
                 failed_harness = true;
@@ -445,7 +448,7 @@ async fn send_all(
             Err(e) => {
                 println!("  fan-out: {e}");
                 if e.function_gone {
-                    println!("\nthe other samples were not sent: the function does not answer");
+                    println!("\n{NOT_SENT}");
                     return true;
                 }
                 failed_harness = true;
