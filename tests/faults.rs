@@ -11,6 +11,9 @@
 //! is accepted like a new event, so the `dup` column counts every notification a user would
 //! hear twice, without Alexa's help. `make reliability` prints the table; its last column
 //! counts requests Alexa would have refused with 409 (0 with the detection off).
+//!
+//! Beside the table, a service down for a long time: once the process's retry quota is spent,
+//! calls are tried once, and nothing is lost or doubled when the service is back.
 
 use std::time::{Duration, Instant};
 
@@ -482,4 +485,50 @@ async fn every_fault_is_recovered_or_fails_cleanly_and_nothing_is_lost_or_double
         rows.len(),
         "{table}"
     );
+}
+
+/// A service down for a long time: the function process's retry quota (500 tokens for
+/// DynamoDB; a retry after a 5xx draws 10) pays for 50 retries, two per failed invocation, after
+/// which each call is tried once and the invocation fails at once. The quota says so in the log
+/// once. When the service is back, the same events redelivered reach Alexa once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_down_for_long_is_no_longer_retried_and_nothing_is_lost_or_doubled() {
+    const INVOCATIONS: usize = 30;
+    const WITH_RETRIES: usize = 25;
+    let mut rig = Rig::builder(testkit::project!(), "retry-quota")
+        .start()
+        .await;
+    rig.sandbox.dedupe(false).await;
+    rig.moto.fail("DynamoDB", AwsFault::ServerError, ALWAYS);
+    let payloads: Vec<Value> = (0..INVOCATIONS)
+        .map(|i| sns_alert(&format!("quota-{i:02}")))
+        .collect();
+    let mut attempts = Vec::new();
+    for payload in &payloads {
+        let before = rig.moto.count_prefixed("DynamoDB");
+        let outcome = rig.invoke(payload, BUDGET).await;
+        assert_eq!(describe(&outcome), "failed: StateUnavailable");
+        attempts.push(rig.moto.count_prefixed("DynamoDB") - before);
+    }
+    let mut expected = vec![3; WITH_RETRIES];
+    expected.resize(INVOCATIONS, 1);
+    assert_eq!(attempts, expected, "DynamoDB requests per invocation");
+    let log = std::fs::read_to_string(rig.log()).unwrap_or_default();
+    assert_eq!(
+        log.matches("the retry quota is spent").count(),
+        1,
+        "one warning: {}",
+        rig.log().display()
+    );
+
+    rig.moto.clear_faults();
+    for payload in &payloads {
+        let outcome = rig.invoke(payload, BUDGET).await;
+        assert!(all_delivered(&outcome), "{}", describe(&outcome));
+    }
+    let deliveries = rig.deliveries().await;
+    assert_eq!(deliveries.len(), INVOCATIONS * REGIONS.len());
+    assert!(deliveries.values().all(|n| *n == 1), "{deliveries:?}");
+    assert!(rig.alive());
+    rig.stop().await;
 }

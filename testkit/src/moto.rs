@@ -161,6 +161,17 @@ impl Moto {
         self.lock().counts.get(target).copied().unwrap_or(0)
     }
 
+    /// How many requests whose `X-Amz-Target` starts with `prefix` (`DynamoDB`: every
+    /// DynamoDB operation) reached the proxy.
+    pub fn count_prefixed(&self, prefix: &str) -> u32 {
+        self.lock()
+            .counts
+            .iter()
+            .filter(|(target, _)| target.starts_with(prefix))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// How long moto took, in all, to answer the requests with this `X-Amz-Target`.
     pub fn time(&self, target: &str) -> Duration {
         self.lock().times.get(target).copied().unwrap_or_default()
