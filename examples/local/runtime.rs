@@ -223,7 +223,7 @@ impl Runtime {
                         }
                     }
                 };
-                let ended = || FUNCTION_ENDED.iter().any(|m| logged_since(log, seen, m));
+                let ended = || logged_since(log, seen, &FUNCTION_ENDED);
                 let response = unless(request, ended, progress)
                     .await
                     .ok_or_else(|| {
@@ -326,13 +326,14 @@ fn log_len(log: &Path) -> u64 {
     std::fs::metadata(log).map_or(0, |m| m.len())
 }
 
-/// Whether `needle` was written to `log` after its first `seen` bytes.
-fn logged_since(log: &Path, seen: u64, needle: &str) -> bool {
+/// Whether one of `needles` was written to `log` after its first `seen` bytes (one read).
+fn logged_since(log: &Path, seen: u64, needles: &[&str]) -> bool {
     std::fs::read(log).is_ok_and(|bytes| {
         let new = bytes
             .get(usize::try_from(seen).unwrap_or(0)..)
             .unwrap_or_default();
-        String::from_utf8_lossy(new).contains(needle)
+        let new = String::from_utf8_lossy(new);
+        needles.iter().any(|needle| new.contains(needle))
     })
 }
 

@@ -7,7 +7,7 @@
 //! reqwest) were more than a quarter of the binary: 2.1 MB of 7.6 (docs/figures.md, "Binary
 //! size"). What the SDK did for these calls is here, each part tested: [`sigv4`] signs
 //! (checked against AWS's own signer), [`call`] retries and bounds the time (the retries paid
-//! from a [`quota`], as the SDKs' standard mode pays them), [`AwsError`]
+//! from a retry quota, `quota.rs`, as the SDKs' standard mode pays them), [`AwsError`]
 //! reads the service's error, [`dynamodb`] is DynamoDB's item format.
 //!
 //! Credentials, region and endpoint come from the environment, as Lambda sets them
@@ -93,10 +93,10 @@ const PARTITION_DOMAINS: &[(&str, &str)] = &[
     ("cn-", "amazonaws.com.cn"),
 ];
 
-/// The AWS SDKs' standard retry mode: 3 attempts, a random pause of up to 1 s, then 2 s.
-/// Not copied: its retry token bucket (a process sends at most 8 calls at once), and closing
-/// the connection after a server error (a retry may reuse it, as AWS's newer retry behaviour
-/// does; a timed-out HTTP/1.1 request drops its connection anyway).
+/// The AWS SDKs' standard retry mode: 3 attempts, a random pause of up to 1 s, then 2 s, paid
+/// from its retry quota ([`quota`]). Not copied: closing the connection after a server error
+/// (a retry may reuse it, as AWS's newer retry behaviour does; a timed-out HTTP/1.1 request
+/// drops its connection anyway).
 const MAX_ATTEMPTS: u32 = 3;
 const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
 /// One attempt's bound, and the whole call's (retries included): a hung endpoint must not
